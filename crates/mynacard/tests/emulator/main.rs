@@ -1,6 +1,6 @@
 //! Emulator tests: every status word of jpki-card.md, driven through the raw
-#![allow(missing_docs)]
 //! `Icc::process` entry point the transports use.
+#![allow(missing_docs)]
 
 mod durability;
 mod jpki_ap;
