@@ -254,7 +254,7 @@ impl MynaCard {
             return Sw::IncorrectData;
         };
         let new_value = match pin.normalize(text) {
-            Ok(v) if v.expose() == cmd.data.as_slice() => v,
+            Ok(v) if v.as_slice() == cmd.data.as_slice() => crate::Secret::new(v.to_vec()),
             _ => return Sw::IncorrectData,
         };
         let old = std::mem::replace(&mut self.state.pin_mut(pin).value, new_value);

@@ -6,37 +6,7 @@ use crate::state::CardState;
 use apdu::tlv;
 use std::borrow::Cow;
 
-/// AID of the JPKI AP (公的個人認証AP).
-pub const AID_JPKI: [u8; 10] = [0xD3, 0x92, 0xF0, 0x00, 0x26, 0x01, 0x00, 0x00, 0x00, 0x01];
-/// AID of the text AP (券面事項入力補助AP).
-pub const AID_TEXT: [u8; 10] = [0xD3, 0x92, 0x10, 0x00, 0x31, 0x00, 0x01, 0x01, 0x04, 0x08];
-
-/// JPKI AP EF: token.
-pub const EF_TOKEN: u16 = 0x0006;
-/// JPKI AP EF: user-authentication certificate.
-pub const EF_AUTH_CERT: u16 = 0x000A;
-/// JPKI AP EF: user-authentication CA certificate.
-pub const EF_AUTH_CA_CERT: u16 = 0x000B;
-/// JPKI AP EF: signature certificate.
-pub const EF_SIGN_CERT: u16 = 0x0001;
-/// JPKI AP EF: signature CA certificate.
-pub const EF_SIGN_CA_CERT: u16 = 0x0002;
-/// JPKI AP EF: user-authentication private key.
-pub const EF_AUTH_KEY: u16 = 0x0017;
-/// JPKI AP EF: user-authentication PIN.
-pub const EF_AUTH_PIN: u16 = 0x0018;
-/// JPKI AP EF: signature private key.
-pub const EF_SIGN_KEY: u16 = 0x001A;
-/// JPKI AP EF: signature password.
-pub const EF_SIGN_PIN: u16 = 0x001B;
-/// Text AP EF: my number.
-pub const EF_TEXT_MY_NUMBER: u16 = 0x0001;
-/// Text AP EF: basic four attributes.
-pub const EF_TEXT_ATTRS: u16 = 0x0002;
-/// Text AP EF: AP basic information.
-pub const EF_TEXT_INFO: u16 = 0x0005;
-/// Text AP EF: text-AP PIN.
-pub const EF_TEXT_PIN: u16 = 0x0011;
+pub use jpki::ap::*;
 
 /// An application on the card.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -119,14 +89,6 @@ pub fn lookup(state: &CardState, app: App, fid: u16) -> Option<Ef<'_>> {
         (App::Text, EF_TEXT_PIN) => Ef::Pin(PinId::Text),
         _ => return None,
     })
-}
-
-/// The token EF: ASCII, space-padded to 32 bytes (§2.1).
-pub fn token_bytes(token: &str) -> Vec<u8> {
-    let mut out = token.as_bytes().to_vec();
-    out.resize(32, b' ');
-    out.truncate(32);
-    out
 }
 
 /// Text AP EF `0002`: `FF 20 { DF 21 header, DF 22 name, DF 23 address,

@@ -1,7 +1,6 @@
 //! Building a card's initial state from keys, certificates and the holder's
 //! data (what a municipal office's issuing system writes into a new card).
 
-use crate::files::token_bytes;
 use crate::pin::{PinId, PinState};
 use crate::state::{CardState, JpkiState, TextState, FORMAT, TOKEN_CARD};
 use crate::Secret;
@@ -41,7 +40,6 @@ pub fn card_state(c: CardContents<'_>) -> Result<CardState, String> {
         let text = std::str::from_utf8(pin.expose()).map_err(|_| "PIN is not ASCII".to_string())?;
         id.normalize(text)?;
     }
-    debug_assert_eq!(token_bytes(TOKEN_CARD).len(), 32);
     let key_id = pki::HashAlg::Sha256.digest(&c.auth_key.public_key_der())[..16].to_vec();
     Ok(CardState {
         format: FORMAT.into(),

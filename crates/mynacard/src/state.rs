@@ -10,10 +10,7 @@ use std::path::{Path, PathBuf};
 /// Card file format tag, checked on load.
 pub const FORMAT: &str = "openjpki-mynacard/1";
 
-/// Token of a My Number card (jpki-card.md §2.1).
-pub const TOKEN_CARD: &str = "JPKIAPICCTOKEN2";
-/// Token of the JPKI AP in an Android phone's secure element.
-pub const TOKEN_GPSE: &str = "JPKIAPGPSETOKEN";
+pub use jpki::ap::{TOKEN_CARD, TOKEN_GPSE};
 
 /// Everything the card keeps.
 #[derive(Debug, Clone, Serialize, Deserialize)]
