@@ -14,6 +14,7 @@
 pub mod ca;
 pub mod cert;
 pub mod chain;
+pub mod describe;
 pub mod cms;
 pub mod fs;
 pub mod hash;
@@ -27,3 +28,8 @@ pub use holder::{Holder, Sex};
 pub use names::{CaKind, Hierarchy};
 pub use rsa::{RsaError, RsaPrivateKey};
 pub use x509_cert::Certificate;
+
+/// Fills `buf` from the system's cryptographic RNG (aws-lc).
+pub fn fill_random(buf: &mut [u8]) {
+    aws_lc_rs::rand::fill(buf).expect("system RNG");
+}

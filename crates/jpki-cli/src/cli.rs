@@ -1,0 +1,379 @@
+//! The command line, defined once: `--help`, errors and completions all come
+//! from these definitions.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+/// Use and emulate JPKI tokens: My Number cards, their certificates and keys.
+///
+/// Every `card` command works the same against a real card in a PC/SC reader
+/// (`--reader`) and against an emulated card file (`--card`).
+#[derive(Debug, Parser)]
+#[command(name = "jpki", version, propagate_version = true, max_term_width = 100)]
+pub struct Cli {
+    /// Print machine-readable JSON instead of text (read commands).
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// More log output (-v info, -vv debug, -vvv APDU trace).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Top-level commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// My Number card: make, serve, inspect, sign.
+    #[command(subcommand)]
+    Card(CardCommand),
+    /// CMS (PKCS#7) signatures with a card key, and their verification.
+    #[command(subcommand)]
+    Cms(CmsCommand),
+    /// Run an end-to-end demonstration.
+    #[command(subcommand)]
+    Demo(DemoCommand),
+    /// Measure throughput and latency (see docs/benchmarks.md).
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+/// Where the card is.
+#[derive(Debug, Clone, Args)]
+pub struct DeviceArgs {
+    /// Use an emulated card file (made by `jpki card new`) in-process.
+    #[arg(long, env = "JPKI_CARD", conflicts_with = "reader", value_name = "FILE")]
+    pub card: Option<PathBuf>,
+    /// PC/SC reader to use (case-insensitive substring of its name);
+    /// default: the first reader holding a card.
+    #[arg(long, env = "JPKI_READER", value_name = "NAME")]
+    pub reader: Option<String>,
+}
+
+/// Where PINs come from when not typed at the prompt.
+#[derive(Debug, Clone, Args)]
+pub struct PinArgs {
+    /// Read the PIN from the first line of FILE instead of prompting.
+    /// Environment: JPKI_AUTH_PIN, JPKI_SIGN_PIN, JPKI_TEXT_PIN.
+    #[arg(long, value_name = "FILE")]
+    pub pin_file: Option<PathBuf>,
+}
+
+/// `jpki card ...`
+#[derive(Debug, Subcommand)]
+pub enum CardCommand {
+    /// Make a new emulated My Number card with fresh keys and certificates.
+    New(NewArgs),
+    /// Serve an emulated card to pcscd through vsmartcard's vpcd driver.
+    Serve(ServeArgs),
+    /// List the PC/SC readers and what is in them.
+    Readers,
+    /// Show the reader, ATR, token and remaining tries of every PIN
+    /// (no try is consumed).
+    Status(StatusArgs),
+    /// Read a certificate.
+    Cert(CertArgs),
+    /// Read the text AP: the my number or the basic four attributes.
+    Text(TextArgs),
+    /// PIN management.
+    #[command(subcommand)]
+    Pin(PinCommand),
+    /// Sign a file's hash with a card key (raw PKCS#1 v1.5 signature).
+    Sign(SignArgs),
+}
+
+/// `jpki card new`
+#[derive(Debug, Args)]
+pub struct NewArgs {
+    /// Card file to write.
+    #[arg(long, short, value_name = "FILE")]
+    pub out: PathBuf,
+    /// Directory of the local test CA (created on first use, then reused).
+    #[arg(long, env = "JPKI_CA_DIR", value_name = "DIR")]
+    pub ca_dir: Option<PathBuf>,
+    /// 氏名.
+    #[arg(long, default_value = "公的 個人")]
+    pub name: String,
+    /// 住所.
+    #[arg(long, default_value = "東京都千代田区霞が関二丁目1番2号")]
+    pub address: String,
+    /// 生年月日, YYYYMMDD.
+    #[arg(long, default_value = "19850401")]
+    pub birth: String,
+    /// 性別: 1 (male), 2 (female) or 9 (not applicable).
+    #[arg(long, default_value = "1")]
+    pub sex: String,
+    /// Prefecture, romanised, for the signature certificate's subject.
+    #[arg(long, default_value = "Tokyo")]
+    pub prefecture: String,
+    /// Municipality, romanised.
+    #[arg(long, default_value = "Chiyoda-ku")]
+    pub municipality: String,
+    /// 12-digit my number (default: a random number with a valid check digit).
+    #[arg(long)]
+    pub my_number: Option<String>,
+    /// Initial user-authentication PIN (4 digits).
+    #[arg(long, default_value = "1234", hide_default_value = true)]
+    pub auth_pin: String,
+    /// Initial signature password (6-16 of A-Z, 0-9; default ABC123 as on
+    /// J-LIS test cards).
+    #[arg(long, default_value = "ABC123", hide_default_value = true)]
+    pub sign_pin: String,
+    /// Initial text-AP PIN (4 digits).
+    #[arg(long, default_value = "1234", hide_default_value = true)]
+    pub text_pin: String,
+    /// Overwrite an existing card file.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// `jpki card serve`
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Card file to serve; every PIN try is written back to it.
+    #[arg(long, value_name = "FILE")]
+    pub card: PathBuf,
+    /// Address of pcscd's vpcd driver (vsmartcard-vpcd).
+    #[arg(long, default_value = "127.0.0.1:35963", value_name = "HOST:PORT")]
+    pub vpcd: String,
+    /// Serve one connection and exit instead of reconnecting.
+    #[arg(long)]
+    pub once: bool,
+}
+
+/// `jpki card status`
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub device: DeviceArgs,
+}
+
+/// Certificate names.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum CertName {
+    /// User-authentication certificate.
+    Auth,
+    /// User-authentication CA.
+    AuthCa,
+    /// Signature certificate (asks the signature password).
+    Sign,
+    /// Signature CA.
+    SignCa,
+}
+
+/// Output formats for certificates.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum CertFormat {
+    /// PEM text.
+    Pem,
+    /// Binary DER (to a file with -o, or a pipe).
+    Der,
+    /// A readable summary.
+    Text,
+}
+
+/// `jpki card cert`
+#[derive(Debug, Args)]
+pub struct CertArgs {
+    #[command(flatten)]
+    pub device: DeviceArgs,
+    #[command(flatten)]
+    pub pins: PinArgs,
+    /// Which certificate.
+    #[arg(long = "type", short = 't', value_enum)]
+    pub cert: CertName,
+    /// Output format.
+    #[arg(long, short, value_enum, default_value = "pem")]
+    pub format: CertFormat,
+    /// Write to FILE instead of standard output.
+    #[arg(long, short, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+/// What the text AP shows.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum TextItem {
+    /// 個人番号.
+    Mynumber,
+    /// 基本4情報: name, address, birth date, sex.
+    Attrs,
+}
+
+/// `jpki card text`
+#[derive(Debug, Args)]
+pub struct TextArgs {
+    /// What to read.
+    #[arg(value_enum)]
+    pub item: TextItem,
+    #[command(flatten)]
+    pub device: DeviceArgs,
+    #[command(flatten)]
+    pub pins: PinArgs,
+}
+
+/// PIN names.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum PinName {
+    /// User-authentication PIN (4 digits).
+    Auth,
+    /// Signature password (6-16 of A-Z, 0-9).
+    Sign,
+    /// Text-AP PIN (4 digits).
+    Text,
+}
+
+/// `jpki card pin ...`
+#[derive(Debug, Subcommand)]
+pub enum PinCommand {
+    /// Show the tries left of every PIN (no try is consumed).
+    Status(StatusArgs),
+    /// Change a PIN (asks the current one, then the new one twice).
+    Change(PinChangeArgs),
+}
+
+/// `jpki card pin change`
+#[derive(Debug, Args)]
+pub struct PinChangeArgs {
+    /// Which PIN.
+    #[arg(value_enum)]
+    pub pin: PinName,
+    #[command(flatten)]
+    pub device: DeviceArgs,
+    #[command(flatten)]
+    pub pins: PinArgs,
+    /// Read the new PIN from the first line of FILE (environment: JPKI_NEW_PIN).
+    #[arg(long, value_name = "FILE")]
+    pub new_pin_file: Option<PathBuf>,
+}
+
+/// Key names.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum KeyName {
+    /// User-authentication key (4-digit PIN).
+    Auth,
+    /// Signature key (signature password).
+    Sign,
+}
+
+/// `jpki card sign`
+#[derive(Debug, Args)]
+pub struct SignArgs {
+    #[command(flatten)]
+    pub device: DeviceArgs,
+    #[command(flatten)]
+    pub pins: PinArgs,
+    /// Which key.
+    #[arg(long = "type", short = 't', value_enum, default_value = "sign")]
+    pub key: KeyName,
+    /// Hash of the input put in the DigestInfo.
+    #[arg(long, default_value = "sha256", value_parser = parse_hash)]
+    pub hash: pki::HashAlg,
+    /// Send the input bytes as they are (≤ 245 bytes), like `myna jpki pkey sign`.
+    #[arg(long, conflicts_with = "hash")]
+    pub raw: bool,
+    /// Input file ("-" for standard input).
+    pub input: PathBuf,
+    /// Signature output file (256 bytes).
+    #[arg(long, short, value_name = "FILE")]
+    pub out: PathBuf,
+}
+
+/// `jpki cms ...`
+#[derive(Debug, Subcommand)]
+pub enum CmsCommand {
+    /// Make an RFC 5652 SignedData with a card key.
+    Sign(CmsSignArgs),
+    /// Verify a SignedData: signature, chain, validity at signing time,
+    /// keyUsage, CA constraints.
+    Verify(CmsVerifyArgs),
+}
+
+/// CMS output formats.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum CmsFormat {
+    /// Binary DER.
+    Der,
+    /// PEM (`-----BEGIN CMS-----`).
+    Pem,
+}
+
+/// `jpki cms sign`
+#[derive(Debug, Args)]
+pub struct CmsSignArgs {
+    #[command(flatten)]
+    pub device: DeviceArgs,
+    #[command(flatten)]
+    pub pins: PinArgs,
+    /// Which key (auth signs with the 4-digit PIN, as マイナポータル login needs).
+    #[arg(long = "type", short = 't', value_enum, default_value = "sign")]
+    pub key: KeyName,
+    /// Leave the content out of the signature.
+    #[arg(long)]
+    pub detached: bool,
+    /// Digest algorithm.
+    #[arg(long, default_value = "sha256", value_parser = parse_hash)]
+    pub hash: pki::HashAlg,
+    /// Output format.
+    #[arg(long, short, value_enum, default_value = "der")]
+    pub format: CmsFormat,
+    /// Content to sign ("-" for standard input).
+    pub input: PathBuf,
+    /// Output file.
+    #[arg(long, short, value_name = "FILE")]
+    pub out: PathBuf,
+}
+
+/// `jpki cms verify`
+#[derive(Debug, Args)]
+pub struct CmsVerifyArgs {
+    /// SignedData, DER or PEM.
+    pub input: PathBuf,
+    /// The signed content, for a detached signature.
+    #[arg(long, short, value_name = "FILE")]
+    pub content: Option<PathBuf>,
+    /// Trusted CA certificate(s), PEM or DER; repeat for several.
+    #[arg(long, required = true, value_name = "CA.pem")]
+    pub ca: Vec<PathBuf>,
+    /// Write the verified content to FILE.
+    #[arg(long, short, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+/// `jpki demo ...`
+#[derive(Debug, Subcommand)]
+pub enum DemoCommand {
+    /// A fresh card, served in-process: status, certificates, a CMS signature
+    /// and its verification, each step timed.
+    Card(DemoArgs),
+}
+
+/// `jpki demo card`
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Work in DIR (kept) instead of a temporary directory.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+}
+
+/// `jpki bench ...`
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// APDUs per second in-process and over vpcd, and signing latency, with
+    /// `openssl speed rsa2048` as the peer.
+    Card(BenchArgs),
+}
+
+/// `jpki bench card`
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Seconds per measurement.
+    #[arg(long, default_value_t = 3.0)]
+    pub seconds: f64,
+    /// Skip the `openssl speed` peer measurement.
+    #[arg(long)]
+    pub no_peer: bool,
+}
+
+fn parse_hash(s: &str) -> Result<pki::HashAlg, String> {
+    s.parse()
+}

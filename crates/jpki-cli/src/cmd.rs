@@ -1,0 +1,40 @@
+//! Command implementations, one module per command group.
+
+mod bench;
+mod card;
+mod cms;
+mod demo;
+
+use crate::cli::{BenchCommand, CardCommand, Cli, CmsCommand, Command, DemoCommand, PinCommand};
+use anyhow::Result;
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli) -> Result<()> {
+    let json = cli.json;
+    match cli.command {
+        Command::Card(c) => match c {
+            CardCommand::New(a) => card::new(&a, json),
+            CardCommand::Serve(a) => card::serve(&a),
+            CardCommand::Readers => card::readers(json),
+            CardCommand::Status(a) | CardCommand::Pin(PinCommand::Status(a)) => card::status(&a, json),
+            CardCommand::Cert(a) => card::cert(&a, json),
+            CardCommand::Text(a) => card::text(&a, json),
+            CardCommand::Pin(PinCommand::Change(a)) => card::pin_change(&a),
+            CardCommand::Sign(a) => card::sign(&a),
+        },
+        Command::Cms(c) => match c {
+            CmsCommand::Sign(a) => cms::sign(&a),
+            CmsCommand::Verify(a) => cms::verify(&a, json),
+        },
+        Command::Demo(DemoCommand::Card(a)) => demo::card(&a, json),
+        Command::Bench(BenchCommand::Card(a)) => bench::card(&a, json),
+    }
+}
+
+/// Maps the CLI's key names to the library's.
+pub fn key_type(k: crate::cli::KeyName) -> jpki::KeyType {
+    match k {
+        crate::cli::KeyName::Auth => jpki::KeyType::Auth,
+        crate::cli::KeyName::Sign => jpki::KeyType::Sign,
+    }
+}

@@ -1,0 +1,302 @@
+//! `jpki card ...`
+
+use crate::cli::{CertArgs, CertFormat, CertName, NewArgs, PinChangeArgs, PinName, ServeArgs, SignArgs, StatusArgs, TextArgs, TextItem};
+use crate::{device, output, pins};
+use anyhow::{bail, Context, Result};
+use jpki::{CertType, PinId, TokenKind};
+use mynacard::personalize::{new_card, InitialPins};
+use mynacard::Secret;
+use serde::Serialize;
+use std::path::PathBuf;
+
+/// The local test CA's directory: `--ca-dir`, else
+/// `$XDG_DATA_HOME/openjpki/test-ca`, else `~/.local/share/openjpki/test-ca`.
+pub fn default_ca_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("XDG_DATA_HOME") {
+        return PathBuf::from(d).join("openjpki/test-ca");
+    }
+    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
+    home.join(".local/share/openjpki/test-ca")
+}
+
+/// A random my number with a valid check digit (digits drawn without bias).
+fn random_my_number() -> String {
+    let mut body = [0u8; 11];
+    let mut filled = 0;
+    while filled < body.len() {
+        let mut byte = [0u8; 1];
+        pki::fill_random(&mut byte);
+        if byte[0] < 250 {
+            body[filled] = b'0' + byte[0] % 10;
+            filled += 1;
+        }
+    }
+    mynacard::personalize::my_number_from_body(&body)
+}
+
+#[derive(Serialize)]
+struct NewReport {
+    card: PathBuf,
+    ca_dir: PathBuf,
+    auth_ca: PathBuf,
+    sign_ca: PathBuf,
+    auth_cert: pki::describe::Summary,
+    sign_cert: pki::describe::Summary,
+}
+
+/// `jpki card new`
+pub fn new(a: &NewArgs, json: bool) -> Result<()> {
+    if a.out.exists() && !a.force {
+        bail!("{} exists; pass --force to replace that card (its keys are lost)", a.out.display());
+    }
+    let holder = pki::Holder {
+        name: a.name.clone(),
+        address: a.address.clone(),
+        birth: a.birth.clone(),
+        sex: pki::Sex::parse(&a.sex).map_err(anyhow::Error::msg)?,
+        prefecture: a.prefecture.clone(),
+        municipality: a.municipality.clone(),
+    };
+    holder.validate().map_err(anyhow::Error::msg)?;
+    let normalize = |id: PinId, v: &str| -> Result<Secret> {
+        Ok(Secret::new(id.normalize(v).map_err(anyhow::Error::msg)?.to_vec()))
+    };
+    let pins = InitialPins {
+        auth: normalize(PinId::Auth, &a.auth_pin)?,
+        sign: normalize(PinId::Sign, &a.sign_pin)?,
+        text: normalize(PinId::Text, &a.text_pin)?,
+    };
+    let my_number = a.my_number.clone().unwrap_or_else(random_my_number);
+    let ca_dir = a.ca_dir.clone().unwrap_or_else(default_ca_dir);
+    let ca = pki::ca::LocalCa::open_or_create(&ca_dir).context("opening the local test CA")?;
+    if !json {
+        eprintln!("Generating two RSA-2048 key pairs and issuing certificates…");
+    }
+    let state = new_card(&ca, &holder, &my_number, pins)?;
+    pki::fs::write_atomically(&a.out, &state.to_json()).with_context(|| format!("writing {}", a.out.display()))?;
+    let summary = |der: &[u8]| -> Result<pki::describe::Summary> {
+        Ok(pki::describe::summarize(&<pki::Certificate as der::Decode>::from_der(der)?))
+    };
+    let report = NewReport {
+        card: a.out.clone(),
+        ca_dir: ca_dir.clone(),
+        auth_ca: ca.cert_path(pki::CaKind::Auth),
+        sign_ca: ca.cert_path(pki::CaKind::Sign),
+        auth_cert: summary(&state.jpki.auth_cert)?,
+        sign_cert: summary(&state.jpki.sign_cert)?,
+    };
+    if json {
+        return output::json(&report);
+    }
+    output::line(format_args!("Card written to {}", a.out.display()))?;
+    output::line(format_args!("CA certificates: {} and {}", report.auth_ca.display(), report.sign_ca.display()))?;
+    output::line(format_args!("Auth certificate: {}", report.auth_cert.subject))?;
+    output::line(format_args!("Sign certificate: {}", report.sign_cert.subject))?;
+    output::line(format_args!("Use it: jpki card status --card {}", a.out.display()))
+}
+
+/// `jpki card serve`
+pub fn serve(a: &ServeArgs) -> Result<()> {
+    let mut card = mynacard::MynaCard::open(&a.card)
+        .with_context(|| format!("cannot open card file {}", a.card.display()))?;
+    if std::env::var("JPKI_FAULT").as_deref() == Ok("abort-after-pin-count") {
+        card = card.with_fault(mynacard::Fault::AbortAfterPinCount);
+    }
+    eprintln!("Serving {} to vpcd at {} (Ctrl-C to stop)", a.card.display(), a.vpcd);
+    let options = transport::vpcd::ServeOptions { reconnect: !a.once, ..Default::default() };
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    transport::vpcd::serve(&a.vpcd, &mut card, &options, &stop)
+        .with_context(|| format!("serving to vpcd at {} (is pcscd with vsmartcard-vpcd running?)", a.vpcd))
+}
+
+#[derive(Serialize)]
+struct ReaderRow {
+    name: String,
+    card_present: bool,
+    atr: Option<String>,
+}
+
+/// `jpki card readers`
+pub fn readers(json: bool) -> Result<()> {
+    let rows: Vec<ReaderRow> = transport::pcsc::list_readers()?
+        .into_iter()
+        .map(|r| ReaderRow { name: r.name, card_present: r.card_present, atr: r.atr.map(|a| output::spaced_hex(&a)) })
+        .collect();
+    if json {
+        return output::json(&rows);
+    }
+    if rows.is_empty() {
+        return output::line("No PC/SC reader connected.");
+    }
+    for r in rows {
+        output::line(format_args!("{}: {}", r.name, r.atr.map_or("no card".to_string(), |a| format!("card, ATR {a}"))))?;
+    }
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct PinRow {
+    pin: PinId,
+    description: &'static str,
+    tries_left: Option<u8>,
+    max_tries: u8,
+    blocked: bool,
+    error: Option<String>,
+}
+
+#[derive(Serialize)]
+struct StatusReport {
+    reader: String,
+    atr: String,
+    token: TokenKind,
+    token_description: String,
+    pins: Vec<PinRow>,
+}
+
+/// `jpki card status` and `jpki card pin status`
+pub fn status(a: &StatusArgs, json: bool) -> Result<()> {
+    let mut dev = device::open(&a.device)?;
+    let token = dev.card.token()?;
+    let pins = PinId::ALL
+        .into_iter()
+        .map(|pin| {
+            let r = dev.card.pin_tries_left(pin);
+            PinRow {
+                pin,
+                description: pin.describe(),
+                tries_left: r.as_ref().ok().copied(),
+                max_tries: pin.max_tries(),
+                blocked: matches!(r, Ok(0)),
+                error: r.err().map(|e| e.to_string()),
+            }
+        })
+        .collect();
+    let report = StatusReport {
+        reader: dev.reader,
+        atr: output::spaced_hex(&dev.atr),
+        token_description: token.describe(),
+        token,
+        pins,
+    };
+    if json {
+        return output::json(&report);
+    }
+    output::line(format_args!("Reader: {}", report.reader))?;
+    output::line(format_args!("ATR:    {}", report.atr))?;
+    output::line(format_args!("Token:  {}", report.token_description))?;
+    for p in &report.pins {
+        let state = match (p.tries_left, &p.error) {
+            (Some(0), _) => "BLOCKED (reset at the municipal office)".to_string(),
+            (Some(n), _) => format!("{n} of {} tries left", p.max_tries),
+            (None, Some(e)) => format!("unavailable: {e}"),
+            (None, None) => "unknown".into(),
+        };
+        output::line(format_args!("  {:<48} {state}", p.description))?;
+    }
+    Ok(())
+}
+
+fn cert_type(c: CertName) -> CertType {
+    match c {
+        CertName::Auth => CertType::Auth,
+        CertName::AuthCa => CertType::AuthCa,
+        CertName::Sign => CertType::Sign,
+        CertName::SignCa => CertType::SignCa,
+    }
+}
+
+/// `jpki card cert`
+pub fn cert(a: &CertArgs, json: bool) -> Result<()> {
+    let mut dev = device::open(&a.device)?;
+    let which = cert_type(a.cert);
+    if which == CertType::Sign || (which == CertType::Auth && dev.card.token()?.auth_cert_needs_pin()) {
+        pins::verify(&mut dev.card, if which == CertType::Sign { PinId::Sign } else { PinId::Auth }, &a.pins)?;
+    }
+    let der = dev.card.read_certificate(which)?;
+    let cert = <pki::Certificate as der::Decode>::from_der(&der).context("the card's certificate is not valid DER")?;
+    if json {
+        #[derive(Serialize)]
+        struct CertJson {
+            summary: pki::describe::Summary,
+            pem: String,
+        }
+        return output::json(&CertJson { summary: pki::describe::summarize(&cert), pem: pki::cert::to_pem(&cert)? });
+    }
+    match a.format {
+        CertFormat::Der => output::write_out(a.out.as_deref(), &der),
+        CertFormat::Pem => output::write_out(a.out.as_deref(), pki::cert::to_pem(&cert)?.as_bytes()),
+        CertFormat::Text => output::write_out(a.out.as_deref(), pki::describe::summarize(&cert).to_string().as_bytes()),
+    }
+}
+
+/// `jpki card text`
+pub fn text(a: &TextArgs, json: bool) -> Result<()> {
+    let mut dev = device::open(&a.device)?;
+    pins::verify(&mut dev.card, PinId::Text, &a.pins)?;
+    match a.item {
+        TextItem::Mynumber => {
+            let n = dev.card.my_number()?;
+            if json {
+                output::json(&serde_json::json!({ "my_number": n.as_str() }))
+            } else {
+                output::line(n.as_str())
+            }
+        }
+        TextItem::Attrs => {
+            let attrs = dev.card.attributes()?;
+            if json {
+                return output::json(&attrs);
+            }
+            output::line(format_args!("Name:    {}", attrs.name))?;
+            output::line(format_args!("Address: {}", attrs.address))?;
+            output::line(format_args!("Birth:   {}", attrs.birth))?;
+            let sex = match attrs.sex.as_str() {
+                "1" => "male",
+                "2" => "female",
+                "9" => "not applicable",
+                _ => "unknown",
+            };
+            output::line(format_args!("Sex:     {} ({sex})", attrs.sex))
+        }
+    }
+}
+
+/// `jpki card pin change`
+pub fn pin_change(a: &PinChangeArgs) -> Result<()> {
+    let pin = match a.pin {
+        PinName::Auth => PinId::Auth,
+        PinName::Sign => PinId::Sign,
+        PinName::Text => PinId::Text,
+    };
+    let mut dev = device::open(&a.device)?;
+    let left = dev.card.pin_tries_left(pin)?;
+    if left == 0 {
+        return Err(jpki::Error::PinBlocked { pin }.into());
+    }
+    let old = pins::get(pin, &a.pins)?;
+    let new = pins::get_new(pin, a.new_pin_file.as_deref())?;
+    pin.normalize(&new).map_err(anyhow::Error::msg)?;
+    dev.card.change_pin(pin, &old, &new)?;
+    eprintln!("The {} was changed.", pin.describe());
+    Ok(())
+}
+
+/// `jpki card sign`
+pub fn sign(a: &SignArgs) -> Result<()> {
+    let input = output::read_in(&a.input)?;
+    let data = if a.raw {
+        if input.is_empty() || input.len() > mynacard::card::MAX_SIGN_INPUT {
+            bail!("--raw input must be 1 to 245 bytes (got {})", input.len());
+        }
+        input
+    } else {
+        a.hash.digest_info(&a.hash.digest(&input))
+    };
+    let key = super::key_type(a.key);
+    let mut dev = device::open(&a.device)?;
+    pins::verify(&mut dev.card, key.pin(), &a.pins)?;
+    let sig = dev.card.sign(key, &data)?;
+    output::write_out(Some(&a.out), &sig)?;
+    eprintln!("Wrote a {}-byte signature to {}", sig.len(), a.out.display());
+    Ok(())
+}

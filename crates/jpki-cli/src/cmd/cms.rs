@@ -1,0 +1,83 @@
+//! `jpki cms ...`
+
+use crate::cli::{CmsFormat, CmsSignArgs, CmsVerifyArgs};
+use crate::{device, output, pins};
+use anyhow::{Context, Result};
+use serde::Serialize;
+use std::time::SystemTime;
+
+/// `jpki cms sign`
+pub fn sign(a: &CmsSignArgs) -> Result<()> {
+    let content = output::read_in(&a.input)?;
+    let key = super::key_type(a.key);
+    let mut dev = device::open(&a.device)?;
+    pins::verify(&mut dev.card, key.pin(), &a.pins)?;
+    let options = pki::cms::SignOptions { hash: a.hash, detached: a.detached, signing_time: SystemTime::now() };
+    let der = jpki::sign_cms(&mut dev.card, key, &content, &options)?;
+    let bytes = match a.format {
+        CmsFormat::Der => der,
+        CmsFormat::Pem => der::pem::encode_string("CMS", der::pem::LineEnding::LF, &der).map_err(|e| anyhow::anyhow!("PEM: {e}"))?.into_bytes(),
+    };
+    output::write_out(Some(&a.out), &bytes)?;
+    eprintln!("Wrote {} to {}", if a.detached { "a detached CMS signature" } else { "CMS SignedData" }, a.out.display());
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct VerifyReport {
+    valid: bool,
+    signer: pki::describe::Summary,
+    chain: Vec<String>,
+    signing_time: Option<String>,
+    hash: pki::HashAlg,
+    content_length: usize,
+}
+
+/// Reads CMS as DER or PEM (`CMS` or `PKCS7` label).
+fn read_cms(path: &std::path::Path) -> Result<Vec<u8>> {
+    let bytes = output::read_in(path)?;
+    if bytes.starts_with(b"-----BEGIN") {
+        let (label, der) = der::pem::decode_vec(&bytes).map_err(|e| anyhow::anyhow!("the PEM input is damaged: {e}"))?;
+        anyhow::ensure!(matches!(label, "CMS" | "PKCS7"), "PEM label {label} is not CMS or PKCS7");
+        return Ok(der);
+    }
+    Ok(bytes)
+}
+
+/// `jpki cms verify`
+pub fn verify(a: &CmsVerifyArgs, json: bool) -> Result<()> {
+    let der = read_cms(&a.input)?;
+    let mut anchors = Vec::new();
+    for path in &a.ca {
+        let bytes = output::read_in(path)?;
+        anchors.extend(pki::cert::parse_certificates(&bytes).with_context(|| format!("reading CA file {}", path.display()))?);
+    }
+    let content = a.content.as_deref().map(output::read_in).transpose()?;
+    let options = pki::cms::VerifyOptions { anchors: &anchors, detached_content: content.as_deref(), at: None };
+    let verified = pki::cms::verify(&der, &options)?;
+    if let Some(out) = &a.out {
+        output::write_out(Some(out), &verified.content)?;
+    }
+    let fmt_time = |t: SystemTime| {
+        time::OffsetDateTime::from(t).format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
+    };
+    let report = VerifyReport {
+        valid: true,
+        signer: pki::describe::summarize(&verified.signer),
+        chain: verified.path.iter().map(pki::chain::subject).collect(),
+        signing_time: verified.signing_time.map(fmt_time),
+        hash: verified.hash,
+        content_length: verified.content.len(),
+    };
+    if json {
+        return output::json(&report);
+    }
+    output::line("Verification successful")?;
+    output::line(format_args!("Signer:       {}", report.signer.subject))?;
+    if let Some(h) = &report.signer.holder {
+        output::line(format_args!("Holder:       {} ({})", h.name, h.address))?;
+    }
+    output::line(format_args!("Issuer:       {}", report.signer.issuer))?;
+    output::line(format_args!("Signing time: {}", report.signing_time.as_deref().unwrap_or("(none)")))?;
+    output::line(format_args!("Digest:       {}", report.hash))
+}
