@@ -1,0 +1,102 @@
+//! Harness functions shared by the libFuzzer targets and the corpus replay
+//! test. Each takes arbitrary bytes and must never panic.
+#![forbid(unsafe_code)]
+
+use apdu::{tlv, Command, Icc};
+use std::sync::OnceLock;
+
+/// Command APDU codec: parse, and if it parses, encoding gives back a
+/// command that parses to the same value.
+pub fn apdu_command(data: &[u8]) {
+    if let Ok(cmd) = Command::parse(data) {
+        let bytes = cmd.to_bytes().expect("a parsed command encodes");
+        assert_eq!(Command::parse(&bytes).expect("re-parse"), cmd);
+    }
+    let _ = apdu::Response::parse(data);
+}
+
+/// Lenient BER-TLV: headers, single objects and nested walks.
+pub fn ber_tlv(data: &[u8]) {
+    let _ = tlv::header(data);
+    if let Ok(obj) = tlv::parse_exact(data) {
+        assert_eq!(tlv::header(data).unwrap().total_len(), data.len());
+        for child in obj.children().take(64) {
+            let _ = child.map(|c| c.children().count());
+        }
+    }
+    for obj in tlv::Reader::new(data).take(256) {
+        let _ = obj.map(|o| o.find(0xDF22));
+    }
+}
+
+fn card_state() -> &'static mynacard::CardState {
+    static STATE: OnceLock<mynacard::CardState> = OnceLock::new();
+    STATE.get_or_init(|| {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ca = pki::ca::LocalCa::open_or_create(dir.path()).expect("CA");
+        let holder = pki::Holder {
+            name: "ファズ".into(),
+            address: "東京都".into(),
+            birth: "20000101".into(),
+            sex: pki::Sex::NotApplicable,
+            prefecture: "Tokyo".into(),
+            municipality: "Chiyoda-ku".into(),
+        };
+        mynacard::personalize::new_card(&ca, &holder, "123456789018", mynacard::personalize::InitialPins::test_card())
+            .expect("card")
+    })
+}
+
+/// The card emulator: the input is a sequence of APDUs, each prefixed by a
+/// length byte (and `0xFF` n = power event n). Every response has a status
+/// word; PIN counters only ever go down by one per VERIFY or reset to max.
+pub fn card_process(data: &[u8]) {
+    let mut card = mynacard::MynaCard::in_memory(card_state().clone()).expect("card");
+    card.power_on();
+    let mut rest = data;
+    while let [len, tail @ ..] = rest {
+        if *len == 0xFF {
+            match tail.first() {
+                Some(0) => card.power_off(),
+                Some(1) => card.power_on(),
+                _ => card.reset(),
+            }
+            rest = tail.get(1..).unwrap_or_default();
+            continue;
+        }
+        let n = usize::from(*len).min(tail.len());
+        let before: Vec<u8> = mynacard::PinId::ALL.iter().map(|p| card.state().pin(*p).tries_left).collect();
+        let response = card.process(&tail[..n]);
+        assert!(response.len() >= 2, "response without status word");
+        for (p, b) in mynacard::PinId::ALL.iter().zip(before) {
+            let now = card.state().pin(*p).tries_left;
+            assert!(now == b || now + 1 == b || now == p.max_tries(), "counter jumped");
+        }
+        rest = &tail[n..];
+    }
+}
+
+/// CMS verification of arbitrary DER against a fixed anchor.
+pub fn cms_verify(data: &[u8]) {
+    static ANCHOR: OnceLock<Vec<pki::Certificate>> = OnceLock::new();
+    let anchors = ANCHOR.get_or_init(|| {
+        let state = card_state();
+        pki::cert::parse_certificates(&state.jpki.sign_ca_cert).expect("CA cert")
+    });
+    let _ = pki::cms::verify(data, &pki::cms::VerifyOptions { anchors, detached_content: None, at: None });
+    let _ = pki::cms::verify(data, &pki::cms::VerifyOptions { anchors, detached_content: Some(b"x"), at: None });
+}
+
+/// The vpcd framing and message handling, as a byte stream from the reader.
+pub fn vpcd_stream(data: &[u8]) {
+    let mut card = mynacard::MynaCard::in_memory(card_state().clone()).expect("card");
+    let mut input = data;
+    for _ in 0..64 {
+        match transport::vpcd::read_message(&mut input) {
+            Ok(Some(msg)) => {
+                let _ = transport::vpcd::handle(&mut card, &msg);
+            }
+            _ => break,
+        }
+    }
+}

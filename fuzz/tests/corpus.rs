@@ -1,0 +1,23 @@
+//! Replays every committed seed (and any saved crash) through its harness.
+
+#[test]
+fn committed_corpus_replays_without_panic() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus");
+    let targets: [(&str, fn(&[u8])); 5] = [
+        ("apdu_command", openjpki_fuzz::apdu_command),
+        ("ber_tlv", openjpki_fuzz::ber_tlv),
+        ("card_process", openjpki_fuzz::card_process),
+        ("cms_verify", openjpki_fuzz::cms_verify),
+        ("vpcd_stream", openjpki_fuzz::vpcd_stream),
+    ];
+    for (name, harness) in targets {
+        let dir = root.join(name);
+        let mut count = 0;
+        for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+            let path = entry.unwrap().path();
+            harness(&std::fs::read(&path).unwrap());
+            count += 1;
+        }
+        assert!(count > 0, "no seeds for {name}");
+    }
+}
