@@ -1,0 +1,6 @@
+//! The client library against the emulated card, and OpenSSL as the oracle
+//! for what they produce together.
+#![allow(missing_docs)]
+
+mod client;
+mod openssl_oracle;
