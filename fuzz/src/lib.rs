@@ -47,11 +47,28 @@ fn card_state() -> &'static mynacard::CardState {
     })
 }
 
+/// A card built once per thread (key parsing is slow), restored to the
+/// fixture state before each input.
+fn with_card(f: impl FnOnce(&mut mynacard::MynaCard)) {
+    thread_local! {
+        static CARD: std::cell::RefCell<mynacard::MynaCard> =
+            std::cell::RefCell::new(mynacard::MynaCard::in_memory(card_state().clone()).expect("card"));
+    }
+    CARD.with(|c| {
+        let mut card = c.borrow_mut();
+        card.set_state(card_state().clone()).expect("same keys");
+        f(&mut card)
+    });
+}
+
 /// The card emulator: the input is a sequence of APDUs, each prefixed by a
 /// length byte (and `0xFF` n = power event n). Every response has a status
 /// word; PIN counters only ever go down by one per VERIFY or reset to max.
 pub fn card_process(data: &[u8]) {
-    let mut card = mynacard::MynaCard::in_memory(card_state().clone()).expect("card");
+    with_card(|card| card_sequence(card, data));
+}
+
+fn card_sequence(card: &mut mynacard::MynaCard, data: &[u8]) {
     card.power_on();
     let mut rest = data;
     while let [len, tail @ ..] = rest {
@@ -89,14 +106,15 @@ pub fn cms_verify(data: &[u8]) {
 
 /// The vpcd framing and message handling, as a byte stream from the reader.
 pub fn vpcd_stream(data: &[u8]) {
-    let mut card = mynacard::MynaCard::in_memory(card_state().clone()).expect("card");
-    let mut input = data;
-    for _ in 0..64 {
-        match transport::vpcd::read_message(&mut input) {
-            Ok(Some(msg)) => {
-                let _ = transport::vpcd::handle(&mut card, &msg);
+    with_card(|card| {
+        let mut input = data;
+        for _ in 0..64 {
+            match transport::vpcd::read_message(&mut input) {
+                Ok(Some(msg)) => {
+                    let _ = transport::vpcd::handle(card, &msg);
+                }
+                _ => break,
             }
-            _ => break,
         }
-    }
+    });
 }

@@ -73,8 +73,10 @@ fn text_ap_attributes_match_the_signature_certificate() {
     c.verify(PinId::Text, "1234").unwrap();
     let attrs = c.attributes().unwrap();
     let h = holder();
-    assert_eq!((attrs.name.as_str(), attrs.address.as_str(), attrs.birth.as_str(), attrs.sex.as_str()),
-        (h.name.as_str(), h.address.as_str(), "19920229", "2"));
+    assert_eq!(
+        (attrs.name.as_str(), attrs.address.as_str(), attrs.birth.as_str(), attrs.sex.as_str()),
+        (h.name.as_str(), h.address.as_str(), "19920229", "2")
+    );
     let cert = pki::cert::parse_certificates(&fixture().card.jpki.sign_cert).unwrap().remove(0);
     let in_cert = pki::describe::holder_attributes(&cert).unwrap();
     assert_eq!(in_cert.name, attrs.name);
@@ -96,7 +98,9 @@ fn cms_round_trip_and_every_rejection() {
     let v = pki::cms::verify(&der, &ok).unwrap();
     assert_eq!(v.path.len(), 2);
     // Wrong content, missing content, wrong CA, time outside validity.
-    assert!(pki::cms::verify(&der, &pki::cms::VerifyOptions { detached_content: Some(b"other"), ..ok.clone() }).is_err());
+    assert!(
+        pki::cms::verify(&der, &pki::cms::VerifyOptions { detached_content: Some(b"other"), ..ok.clone() }).is_err()
+    );
     assert!(pki::cms::verify(&der, &pki::cms::VerifyOptions { detached_content: None, ..ok.clone() }).is_err());
     let wrong_ca = vec![f.ca.ca(pki::CaKind::Auth).cert.clone()];
     assert!(matches!(

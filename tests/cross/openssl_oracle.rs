@@ -41,7 +41,9 @@ fn openssl_cms_verifies_card_signatures_for_every_hash() {
     let content = std::fs::read(&content_path).unwrap();
     let sign_ca = f.ca.cert_path(pki::CaKind::Sign).to_string_lossy().into_owned();
     let auth_ca = f.ca.cert_path(pki::CaKind::Auth).to_string_lossy().into_owned();
-    for (key, pin, ca) in [(KeyType::Sign, (PinId::Sign, "ABC123"), &sign_ca), (KeyType::Auth, (PinId::Auth, "1234"), &auth_ca)] {
+    for (key, pin, ca) in
+        [(KeyType::Sign, (PinId::Sign, "ABC123"), &sign_ca), (KeyType::Auth, (PinId::Auth, "1234"), &auth_ca)]
+    {
         for hash in pki::HashAlg::ALL {
             for detached in [false, true] {
                 let mut c = client();
@@ -52,7 +54,21 @@ fn openssl_cms_verifies_card_signatures_for_every_hash() {
                 std::fs::write(&p7, &der).unwrap();
                 let p7 = p7.to_string_lossy().into_owned();
                 let content_arg = content_path.to_string_lossy().into_owned();
-                let mut args = vec!["cms", "-verify", "-binary", "-inform", "DER", "-in", &p7, "-CAfile", ca, "-purpose", "any", "-out", "/dev/null"];
+                let mut args = vec![
+                    "cms",
+                    "-verify",
+                    "-binary",
+                    "-inform",
+                    "DER",
+                    "-in",
+                    &p7,
+                    "-CAfile",
+                    ca,
+                    "-purpose",
+                    "any",
+                    "-out",
+                    "/dev/null",
+                ];
                 if detached {
                     args.extend(["-content", &content_arg]);
                 }

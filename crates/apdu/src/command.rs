@@ -133,10 +133,7 @@ impl Command {
                         Some(0) => cmd.data = tail.to_vec(),
                         Some(2) => {
                             cmd.data = tail[..n].to_vec();
-                            cmd.ne = Some(extended_ne(usize::from(u16::from_be_bytes([
-                                tail[n],
-                                tail[n + 1],
-                            ]))));
+                            cmd.ne = Some(extended_ne(usize::from(u16::from_be_bytes([tail[n], tail[n + 1]]))));
                         }
                         _ => return Err(bad()),
                     }
@@ -208,14 +205,8 @@ mod tests {
             ("00 20 00 80", Command::new(0, 0x20, 0, 0x80)),
             ("00 B0 00 00 00", Command::new(0, 0xB0, 0, 0).with_ne(256)),
             ("00 B0 00 00 04", Command::new(0, 0xB0, 0, 0).with_ne(4)),
-            (
-                "00 A4 02 0C 02 00 18",
-                Command::new(0, 0xA4, 2, 0x0C).with_data(vec![0, 0x18]),
-            ),
-            (
-                "80 2A 00 80 02 AA BB 00",
-                Command::new(0x80, 0x2A, 0, 0x80).with_data(vec![0xAA, 0xBB]).with_ne(256),
-            ),
+            ("00 A4 02 0C 02 00 18", Command::new(0, 0xA4, 2, 0x0C).with_data(vec![0, 0x18])),
+            ("80 2A 00 80 02 AA BB 00", Command::new(0x80, 0x2A, 0, 0x80).with_data(vec![0xAA, 0xBB]).with_ne(256)),
         ];
         for (bytes, cmd) in cases {
             assert_eq!(Command::parse(&hex(bytes)).unwrap(), cmd, "{bytes}");

@@ -119,10 +119,7 @@ pub fn parse_one(input: &[u8]) -> Result<(Tlv<'_>, &[u8]), TlvError> {
     let Some(value) = input.get(h.header_len..h.total_len()) else {
         return Err(TlvError::Incomplete { needed: Some(h.total_len() - input.len()) });
     };
-    Ok((
-        Tlv { tag: h.tag, constructed: h.constructed, value },
-        &input[h.total_len()..],
-    ))
+    Ok((Tlv { tag: h.tag, constructed: h.constructed, value }, &input[h.total_len()..]))
 }
 
 /// Reads exactly one TLV; trailing bytes are an error.

@@ -42,10 +42,7 @@ pub enum TransportError {
 
 impl TransportError {
     /// Wraps a backend error with what was being done.
-    pub fn backend(
-        context: impl Into<String>,
-        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
-    ) -> Self {
+    pub fn backend(context: impl Into<String>, source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
         Self::Backend { context: context.into(), source: source.into() }
     }
 }

@@ -26,7 +26,11 @@ struct Traced<T>(T);
 impl<T: Transport> Transport for Traced<T> {
     fn transmit_raw(&mut self, command: &[u8]) -> Result<Vec<u8>, TransportError> {
         let secret = matches!(command.get(1), Some(0x20 | 0x24)) && command.len() > 5;
-        let shown = if secret { format!("{} <PIN REDACTED>", hex::encode_upper(&command[..4])) } else { hex::encode_upper(command) };
+        let shown = if secret {
+            format!("{} <PIN REDACTED>", hex::encode_upper(&command[..4]))
+        } else {
+            hex::encode_upper(command)
+        };
         tracing::trace!(target: "apdu", "> {shown}");
         let response = self.0.transmit_raw(command)?;
         tracing::trace!(target: "apdu", "< {}", hex::encode_upper(&response));
@@ -43,8 +47,9 @@ pub fn open(args: &DeviceArgs) -> Result<Device> {
         let transport: Box<dyn Transport> = Box::new(Traced(InProcess::new(card)));
         return Ok(Device { card: JpkiCard::new(transport), reader: format!("emulator: {}", path.display()), atr });
     }
-    let pcsc = PcscCard::connect(args.reader.as_deref())
-        .context("no card to use: insert a card, name a reader with --reader, or use an emulated card with --card FILE")?;
+    let pcsc = PcscCard::connect(args.reader.as_deref()).context(
+        "no card to use: insert a card, name a reader with --reader, or use an emulated card with --card FILE",
+    )?;
     let reader = pcsc.reader().to_string();
     let atr = pcsc.atr().unwrap_or_default();
     Ok(Device { card: JpkiCard::new(Box::new(Traced(pcsc))), reader, atr })

@@ -7,9 +7,7 @@ use std::path::Path;
 /// Writes bytes to `path`, or to standard output for `None` or "-".
 pub fn write_out(path: Option<&Path>, bytes: &[u8]) -> Result<()> {
     match path {
-        Some(p) if p != Path::new("-") => {
-            std::fs::write(p, bytes).with_context(|| format!("writing {}", p.display()))
-        }
+        Some(p) if p != Path::new("-") => std::fs::write(p, bytes).with_context(|| format!("writing {}", p.display())),
         _ => {
             let mut out = std::io::stdout().lock();
             out.write_all(bytes)?;

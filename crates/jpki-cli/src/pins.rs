@@ -17,7 +17,8 @@ fn env_name(pin: PinId) -> &'static str {
 }
 
 fn first_line(path: &std::path::Path) -> Result<Zeroizing<String>> {
-    let text = Zeroizing::new(std::fs::read_to_string(path).with_context(|| format!("reading PIN file {}", path.display()))?);
+    let text =
+        Zeroizing::new(std::fs::read_to_string(path).with_context(|| format!("reading PIN file {}", path.display()))?);
     Ok(Zeroizing::new(text.lines().next().unwrap_or("").trim_end().to_string()))
 }
 

@@ -153,14 +153,14 @@ impl<T: Transport> JpkiCard<T> {
     }
 
     fn read_range(&mut self, offset: usize, len: usize, pin: Option<PinId>) -> Result<Vec<u8>> {
-        let [p1, p2] = u16::try_from(offset).map_err(|_| Error::Malformed("file larger than 32 KiB".into()))?.to_be_bytes();
+        let [p1, p2] =
+            u16::try_from(offset).map_err(|_| Error::Malformed("file larger than 32 KiB".into()))?.to_be_bytes();
         let r = self.send(&Command::new(0x00, 0xB0, p1, p2).with_ne(len))?;
         match r.sw {
             StatusWord::Ok | StatusWord::EndOfFile => Ok(r.data),
-            StatusWord::SecurityStatusNotSatisfied => Err(pin.map_or(
-                Error::Card { context: "reading".into(), sw: r.sw },
-                Error::NeedsPin,
-            )),
+            StatusWord::SecurityStatusNotSatisfied => {
+                Err(pin.map_or(Error::Card { context: "reading".into(), sw: r.sw }, Error::NeedsPin))
+            }
             sw => Err(Error::Card { context: format!("reading at offset {offset}"), sw }),
         }
     }
@@ -273,7 +273,8 @@ impl<T: Transport> JpkiCard<T> {
         self.select_ef(EF_TEXT_MY_NUMBER)?;
         let raw = Zeroizing::new(self.read_tlv_object(Some(PinId::Text))?);
         let obj = tlv::parse_one(&raw).map_err(|e| Error::Malformed(e.to_string()))?.0;
-        let digits = String::from_utf8(obj.value.to_vec()).map_err(|_| Error::Malformed("my number is not ASCII".into()))?;
+        let digits =
+            String::from_utf8(obj.value.to_vec()).map_err(|_| Error::Malformed("my number is not ASCII".into()))?;
         if digits.len() != 12 || !digits.bytes().all(|b| b.is_ascii_digit()) {
             return Err(Error::Malformed("my number is not 12 digits".into()));
         }
@@ -292,7 +293,8 @@ impl<T: Transport> JpkiCard<T> {
                 .find(tag)
                 .map_err(|e| Error::Malformed(e.to_string()))?
                 .ok_or_else(|| Error::Malformed(format!("attribute {tag:04X} missing")))?;
-            String::from_utf8(v.value.to_vec()).map_err(|_| Error::Malformed(format!("attribute {tag:04X} is not UTF-8")))
+            String::from_utf8(v.value.to_vec())
+                .map_err(|_| Error::Malformed(format!("attribute {tag:04X} is not UTF-8")))
         };
         Ok(Attributes { name: field(0xDF22)?, address: field(0xDF23)?, birth: field(0xDF24)?, sex: field(0xDF25)? })
     }

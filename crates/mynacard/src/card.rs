@@ -90,6 +90,20 @@ impl MynaCard {
         self
     }
 
+    /// Replaces the whole non-volatile state (re-personalization) and powers
+    /// the card down. Keys are parsed again only if they changed, so test
+    /// harnesses can restore a state cheaply. Not committed to the NVM.
+    pub fn set_state(&mut self, state: CardState) -> Result<(), StateError> {
+        if state.jpki.auth_key != self.state.jpki.auth_key || state.jpki.sign_key != self.state.jpki.sign_key {
+            let fresh = Self::new(state, Box::new(MemoryNvm))?;
+            (self.state, self.auth_key, self.sign_key) = (fresh.state, fresh.auth_key, fresh.sign_key);
+        } else {
+            self.state = state;
+        }
+        self.volatile = Volatile::default();
+        Ok(())
+    }
+
     /// The card's current state.
     pub fn state(&self) -> &CardState {
         &self.state

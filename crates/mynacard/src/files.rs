@@ -82,7 +82,8 @@ pub fn lookup(state: &CardState, app: App, fid: u16) -> Option<Ef<'_>> {
         }
         (App::Text, EF_TEXT_ATTRS) => Ef::Binary(Cow::Owned(basic_four(state)), Some(PinId::Text)),
         (App::Text, EF_TEXT_INFO) => {
-            let mut ef = tlv::encode(0xFF40, &[tlv::encode(0xDF41, &t.ap_info), tlv::encode(0xDF42, &t.key_id)].concat());
+            let mut ef =
+                tlv::encode(0xFF40, &[tlv::encode(0xDF41, &t.ap_info), tlv::encode(0xDF42, &t.key_id)].concat());
             ef.resize(256, 0xFF);
             Ef::Binary(Cow::Owned(ef), None)
         }

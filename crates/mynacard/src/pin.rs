@@ -23,4 +23,3 @@ impl PinState {
         Self { value, tries_left: id.max_tries(), max_tries: id.max_tries() }
     }
 }
-

@@ -115,9 +115,8 @@ fn load_or_create(dir: &Path, kind: CaKind) -> Result<CaPair, CaError> {
     let key_path = dir.join(format!("{}-ca.key.pem", kind.as_str()));
     if cert_path.exists() && key_path.exists() {
         let cert_bytes = std::fs::read(&cert_path).map_err(|e| CaError::Io(cert_path.clone(), e))?;
-        let cert = parse_certificates(&cert_bytes)
-            .map_err(|e| CaError::Damaged(cert_path.clone(), e.to_string()))?
-            .remove(0);
+        let cert =
+            parse_certificates(&cert_bytes).map_err(|e| CaError::Damaged(cert_path.clone(), e.to_string()))?.remove(0);
         let key_pem = Zeroizing::new(std::fs::read(&key_path).map_err(|e| CaError::Io(key_path.clone(), e))?);
         let (label, der) =
             der::pem::decode_vec(&key_pem).map_err(|e| CaError::Damaged(key_path.clone(), e.to_string()))?;
@@ -140,7 +139,8 @@ fn load_or_create(dir: &Path, kind: CaKind) -> Result<CaPair, CaError> {
             .map_err(|e| CaError::Damaged(key_path.clone(), e.to_string()))?,
     );
     crate::fs::write_atomically(&key_path, key_pem.as_bytes()).map_err(|e| CaError::Io(key_path.clone(), e))?;
-    crate::fs::write_atomically(&cert_path, to_pem(&cert)?.as_bytes()).map_err(|e| CaError::Io(cert_path.clone(), e))?;
+    crate::fs::write_atomically(&cert_path, to_pem(&cert)?.as_bytes())
+        .map_err(|e| CaError::Io(cert_path.clone(), e))?;
     let cert_der = cert.to_der().map_err(CertError::from)?;
     Ok(CaPair { cert, cert_der, key })
 }

@@ -51,7 +51,8 @@ pub fn verify_signed_by(cert: &Certificate, issuer: &Certificate) -> Result<(), 
     let oid = cert.signature_algorithm.oid;
     let hash = HashAlg::from_rsa_signature_oid(&oid).ok_or_else(|| ChainError::Algorithm(oid.to_string()))?;
     let tbs = cert.tbs_certificate.to_der().map_err(|e| ChainError::Malformed(e.to_string()))?;
-    let key = issuer.tbs_certificate.subject_public_key_info.to_der().map_err(|e| ChainError::Malformed(e.to_string()))?;
+    let key =
+        issuer.tbs_certificate.subject_public_key_info.to_der().map_err(|e| ChainError::Malformed(e.to_string()))?;
     let sig = cert.signature.as_bytes().ok_or_else(|| ChainError::Malformed("signature has unused bits".into()))?;
     crate::rsa::verify(&key, hash, &tbs, sig).map_err(|_| ChainError::NoIssuer(subject(cert)))
 }
@@ -76,9 +77,7 @@ pub fn check_validity(cert: &Certificate, at: SystemTime) -> Result<(), ChainErr
 }
 
 fn humantime(t: SystemTime) -> String {
-    time::OffsetDateTime::from(t)
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_else(|_| "?".into())
+    time::OffsetDateTime::from(t).format(&time::format_description::well_known::Rfc3339).unwrap_or_else(|_| "?".into())
 }
 
 /// Checks that `cert` may sign certificates: basicConstraints CA:TRUE and, if

@@ -165,7 +165,9 @@ pub fn verify(der: &[u8], options: &VerifyOptions<'_>) -> Result<Verified, CmsEr
         (Some(c), None) => c,
         (None, Some(c)) => c.to_vec(),
         (Some(_), Some(_)) => return Err(CmsError::Invalid("content is embedded; do not pass --content".into())),
-        (None, None) => return Err(CmsError::Invalid("detached signature: the signed content is needed (--content)".into())),
+        (None, None) => {
+            return Err(CmsError::Invalid("detached signature: the signed content is needed (--content)".into()))
+        }
     };
     let certs: Vec<Certificate> = sd
         .certificates

@@ -14,8 +14,8 @@
 pub mod ca;
 pub mod cert;
 pub mod chain;
-pub mod describe;
 pub mod cms;
+pub mod describe;
 pub mod fs;
 pub mod hash;
 pub mod holder;

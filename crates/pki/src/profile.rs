@@ -13,13 +13,13 @@ use der::{Decode, Encode};
 use spki::SubjectPublicKeyInfoOwned;
 use std::time::SystemTime;
 use x509_cert::certificate::Version;
+use x509_cert::ext::pkix::certpolicy::{PolicyInformation, PolicyQualifierInfo};
 use x509_cert::ext::pkix::crl::dp::DistributionPoint;
 use x509_cert::ext::pkix::name::{DistributionPointName, GeneralName, OtherName};
 use x509_cert::ext::pkix::{
     AuthorityKeyIdentifier, BasicConstraints, CertificatePolicies, CrlDistributionPoints, KeyUsage, KeyUsages,
     SubjectAltName, SubjectKeyIdentifier,
 };
-use x509_cert::ext::pkix::certpolicy::{PolicyInformation, PolicyQualifierInfo};
 use x509_cert::ext::Extension;
 use x509_cert::name::Name;
 use x509_cert::serial_number::SerialNumber;
@@ -187,7 +187,11 @@ fn holder_alt_names(holder: &Holder) -> Result<SubjectAltName, CertError> {
 ///   digitalSignature + nonRepudiation (critical).
 ///
 /// Both: certificatePolicies (critical) with the CPS URI, AKI, SKI, CRL DP.
-pub fn issue_end_entity(ca: &Certificate, ca_key: &RsaPrivateKey, ee: &EndEntity<'_>) -> Result<Certificate, CertError> {
+pub fn issue_end_entity(
+    ca: &Certificate,
+    ca_key: &RsaPrivateKey,
+    ee: &EndEntity<'_>,
+) -> Result<Certificate, CertError> {
     let spki = SubjectPublicKeyInfoOwned::from_der(ee.public_key_der)?;
     let id = random_subject_id();
     let subject = match ee.kind {
@@ -286,7 +290,9 @@ pub fn lint_tbs(tbs: &TbsCertificate, issuer: Option<(&Certificate, CaKind)>) ->
                     return fail("the auth certificate carries no personal data");
                 }
                 CaKind::Sign => {
-                    let Some(san) = san else { return fail("the signature certificate needs the basic four attributes") };
+                    let Some(san) = san else {
+                        return fail("the signature certificate needs the basic four attributes");
+                    };
                     let names = SubjectAltName::from_der(san.extn_value.as_bytes())?;
                     if names.0.len() != 6 {
                         return fail("the signature certificate needs six otherName entries");

@@ -97,13 +97,12 @@ impl RsaPrivateKey {
             return Err(RsaError::InputTooLong { len: data.len(), max });
         }
         let mut sig = vec![0u8; k];
-        let aws_encoding: Option<&'static signature::RsaSignatureEncoding> =
-            match HashAlg::split_digest_info(data) {
-                Some((HashAlg::Sha256, _)) => Some(&signature::RSA_PKCS1_SHA256),
-                Some((HashAlg::Sha384, _)) => Some(&signature::RSA_PKCS1_SHA384),
-                Some((HashAlg::Sha512, _)) => Some(&signature::RSA_PKCS1_SHA512),
-                _ => None,
-            };
+        let aws_encoding: Option<&'static signature::RsaSignatureEncoding> = match HashAlg::split_digest_info(data) {
+            Some((HashAlg::Sha256, _)) => Some(&signature::RSA_PKCS1_SHA256),
+            Some((HashAlg::Sha384, _)) => Some(&signature::RSA_PKCS1_SHA384),
+            Some((HashAlg::Sha512, _)) => Some(&signature::RSA_PKCS1_SHA512),
+            _ => None,
+        };
         match (aws_encoding, HashAlg::split_digest_info(data)) {
             (Some(encoding), Some((hash, digest))) => {
                 let digest = aws_lc_rs::digest::Digest::import_less_safe(digest, hash_aws(hash))
@@ -127,9 +126,7 @@ impl RsaPrivateKey {
     #[doc(hidden)]
     pub fn sign_raw_openssl(&self, data: &[u8]) -> Result<Vec<u8>, RsaError> {
         let mut sig = vec![0u8; self.modulus_len()];
-        self.openssl
-            .private_encrypt(data, &mut sig, openssl::rsa::Padding::PKCS1)
-            .map_err(|_| RsaError::Operation)?;
+        self.openssl.private_encrypt(data, &mut sig, openssl::rsa::Padding::PKCS1).map_err(|_| RsaError::Operation)?;
         Ok(sig)
     }
 }
@@ -174,13 +171,10 @@ pub fn verify(spki_der: &[u8], hash: HashAlg, msg: &[u8], sig: &[u8]) -> Result<
 /// Applies the public key to `sig` and strips PKCS#1 v1.5 type-1 padding:
 /// returns what was signed (`myna jpki pkey verify`). Public operation only.
 pub fn recover(spki_der: &[u8], sig: &[u8]) -> Result<Vec<u8>, RsaError> {
-    let pem_free = openssl::pkey::PKey::public_key_from_der(spki_der)
-        .and_then(|k| k.rsa())
-        .map_err(|_| RsaError::BadPublicKey)?;
+    let pem_free =
+        openssl::pkey::PKey::public_key_from_der(spki_der).and_then(|k| k.rsa()).map_err(|_| RsaError::BadPublicKey)?;
     let mut out = vec![0u8; pem_free.size() as usize];
-    let n = pem_free
-        .public_decrypt(sig, &mut out, openssl::rsa::Padding::PKCS1)
-        .map_err(|_| RsaError::BadSignature)?;
+    let n = pem_free.public_decrypt(sig, &mut out, openssl::rsa::Padding::PKCS1).map_err(|_| RsaError::BadSignature)?;
     out.truncate(n);
     Ok(out)
 }

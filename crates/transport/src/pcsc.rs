@@ -102,10 +102,8 @@ impl PcscCard {
     /// The card's ATR.
     pub fn atr(&self) -> Result<Vec<u8>, TransportError> {
         let mut buf = [0u8; pcsc::MAX_ATR_SIZE];
-        let atr = self
-            .card
-            .get_attribute(pcsc::Attribute::AtrString, &mut buf)
-            .map_err(|e| backend("reading the ATR", e))?;
+        let atr =
+            self.card.get_attribute(pcsc::Attribute::AtrString, &mut buf).map_err(|e| backend("reading the ATR", e))?;
         Ok(atr.to_vec())
     }
 }

@@ -23,7 +23,8 @@ struct Report {
     sign_vs_openssl: Option<f64>,
 }
 
-const SELECT_JPKI: [u8; 15] = [0x00, 0xA4, 0x04, 0x0C, 0x0A, 0xD3, 0x92, 0xF0, 0x00, 0x26, 0x01, 0x00, 0x00, 0x00, 0x01];
+const SELECT_JPKI: [u8; 15] =
+    [0x00, 0xA4, 0x04, 0x0C, 0x0A, 0xD3, 0x92, 0xF0, 0x00, 0x26, 0x01, 0x00, 0x00, 0x00, 0x01];
 
 /// The mix OpenSC sends while binding: select an EF, read a chunk, query a PIN.
 fn apdu_mix() -> Vec<Vec<u8>> {
@@ -58,7 +59,11 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
 fn machine() -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
-        .and_then(|c| c.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string()))
+        .and_then(|c| {
+            c.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
         .unwrap_or_else(|| "unknown CPU".into());
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     format!("{cpu}, {cores} cores")
@@ -69,7 +74,9 @@ fn openssl_sign_per_s(seconds: f64) -> Option<f64> {
     let out = std::process::Command::new("openssl").args(["speed", "-seconds", &secs, "rsa2048"]).output().ok()?;
     let text = String::from_utf8_lossy(&out.stdout);
     // "rsa 2048 bits 0.000659s 0.000019s   1517.0  52048.3"
-    let line = text.lines().find(|l| l.trim_start().starts_with("rsa 2048 bits") || l.trim_start().starts_with("rsa  2048 bits"))?;
+    let line = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("rsa 2048 bits") || l.trim_start().starts_with("rsa  2048 bits"))?;
     line.split_whitespace().rev().nth(1)?.parse().ok()
 }
 

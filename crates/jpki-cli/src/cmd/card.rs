@@ -1,6 +1,9 @@
 //! `jpki card ...`
 
-use crate::cli::{CertArgs, CertFormat, CertName, NewArgs, PinChangeArgs, PinName, ServeArgs, SignArgs, StatusArgs, TextArgs, TextItem};
+use crate::cli::{
+    CertArgs, CertFormat, CertName, NewArgs, PinChangeArgs, PinName, ServeArgs, SignArgs, StatusArgs, TextArgs,
+    TextItem,
+};
 use crate::{device, output, pins};
 use anyhow::{bail, Context, Result};
 use jpki::{CertType, PinId, TokenKind};
@@ -97,8 +100,8 @@ pub fn new(a: &NewArgs, json: bool) -> Result<()> {
 
 /// `jpki card serve`
 pub fn serve(a: &ServeArgs) -> Result<()> {
-    let mut card = mynacard::MynaCard::open(&a.card)
-        .with_context(|| format!("cannot open card file {}", a.card.display()))?;
+    let mut card =
+        mynacard::MynaCard::open(&a.card).with_context(|| format!("cannot open card file {}", a.card.display()))?;
     if std::env::var("JPKI_FAULT").as_deref() == Ok("abort-after-pin-count") {
         card = card.with_fault(mynacard::Fault::AbortAfterPinCount);
     }
@@ -129,7 +132,11 @@ pub fn readers(json: bool) -> Result<()> {
         return output::line("No PC/SC reader connected.");
     }
     for r in rows {
-        output::line(format_args!("{}: {}", r.name, r.atr.map_or("no card".to_string(), |a| format!("card, ATR {a}"))))?;
+        output::line(format_args!(
+            "{}: {}",
+            r.name,
+            r.atr.map_or("no card".to_string(), |a| format!("card, ATR {a}"))
+        ))?;
     }
     Ok(())
 }

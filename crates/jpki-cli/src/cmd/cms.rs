@@ -16,10 +16,16 @@ pub fn sign(a: &CmsSignArgs) -> Result<()> {
     let der = jpki::sign_cms(&mut dev.card, key, &content, &options)?;
     let bytes = match a.format {
         CmsFormat::Der => der,
-        CmsFormat::Pem => der::pem::encode_string("CMS", der::pem::LineEnding::LF, &der).map_err(|e| anyhow::anyhow!("PEM: {e}"))?.into_bytes(),
+        CmsFormat::Pem => der::pem::encode_string("CMS", der::pem::LineEnding::LF, &der)
+            .map_err(|e| anyhow::anyhow!("PEM: {e}"))?
+            .into_bytes(),
     };
     output::write_out(Some(&a.out), &bytes)?;
-    eprintln!("Wrote {} to {}", if a.detached { "a detached CMS signature" } else { "CMS SignedData" }, a.out.display());
+    eprintln!(
+        "Wrote {} to {}",
+        if a.detached { "a detached CMS signature" } else { "CMS SignedData" },
+        a.out.display()
+    );
     Ok(())
 }
 
@@ -37,7 +43,8 @@ struct VerifyReport {
 fn read_cms(path: &std::path::Path) -> Result<Vec<u8>> {
     let bytes = output::read_in(path)?;
     if bytes.starts_with(b"-----BEGIN") {
-        let (label, der) = der::pem::decode_vec(&bytes).map_err(|e| anyhow::anyhow!("the PEM input is damaged: {e}"))?;
+        let (label, der) =
+            der::pem::decode_vec(&bytes).map_err(|e| anyhow::anyhow!("the PEM input is damaged: {e}"))?;
         anyhow::ensure!(matches!(label, "CMS" | "PKCS7"), "PEM label {label} is not CMS or PKCS7");
         return Ok(der);
     }
@@ -50,7 +57,9 @@ pub fn verify(a: &CmsVerifyArgs, json: bool) -> Result<()> {
     let mut anchors = Vec::new();
     for path in &a.ca {
         let bytes = output::read_in(path)?;
-        anchors.extend(pki::cert::parse_certificates(&bytes).with_context(|| format!("reading CA file {}", path.display()))?);
+        anchors.extend(
+            pki::cert::parse_certificates(&bytes).with_context(|| format!("reading CA file {}", path.display()))?,
+        );
     }
     let content = a.content.as_deref().map(output::read_in).transpose()?;
     let options = pki::cms::VerifyOptions { anchors: &anchors, detached_content: content.as_deref(), at: None };

@@ -65,7 +65,12 @@ pub fn card(a: &DemoArgs, json: bool) -> Result<()> {
     if json {
         output::json(&serde_json::json!({ "dir": dir, "ok": result.is_ok(), "steps": r.steps }))?;
     } else if result.is_ok() {
-        eprintln!("All {} steps passed in {:.1} s (files in {}).", r.steps.len(), total.elapsed().as_secs_f64(), dir.display());
+        eprintln!(
+            "All {} steps passed in {:.1} s (files in {}).",
+            r.steps.len(),
+            total.elapsed().as_secs_f64(),
+            dir.display()
+        );
     }
     result
 }
@@ -127,14 +132,16 @@ fn steps(r: &mut Runner, dir: &std::path::Path) -> Result<()> {
     let content = "公的個人認証 demo document\n".as_bytes();
     let cms = r.run("CMS signature with the sign key", || {
         card.verify(PinId::Sign, "abc123")?;
-        let options = pki::cms::SignOptions { hash: pki::HashAlg::Sha256, detached: false, signing_time: SystemTime::now() };
+        let options =
+            pki::cms::SignOptions { hash: pki::HashAlg::Sha256, detached: false, signing_time: SystemTime::now() };
         let der = jpki::sign_cms(&mut card, KeyType::Sign, content, &options)?;
         std::fs::write(dir.join("document.p7m"), &der)?;
         let len = der.len();
         Ok((der, format!("{len} bytes, document.p7m")))
     })?;
     r.run("verify the CMS signature as a relying party", || {
-        let v = pki::cms::verify(&cms, &pki::cms::VerifyOptions { anchors: &anchors, detached_content: None, at: None })?;
+        let v =
+            pki::cms::verify(&cms, &pki::cms::VerifyOptions { anchors: &anchors, detached_content: None, at: None })?;
         ensure!(v.content == content, "content differs");
         let holder = pki::describe::holder_attributes(&v.signer).context("no holder attributes")?;
         Ok(((), format!("chain of {}, signed by {} ({})", v.path.len(), holder.name, holder.birth)))
@@ -143,8 +150,9 @@ fn steps(r: &mut Runner, dir: &std::path::Path) -> Result<()> {
         let mut bad = cms.clone();
         let at = bad.windows(content.len()).position(|w| w == content).context("content not embedded")?;
         bad[at] ^= 1;
-        let err = pki::cms::verify(&bad, &pki::cms::VerifyOptions { anchors: &anchors, detached_content: None, at: None })
-            .expect_err("tampered CMS accepted");
+        let err =
+            pki::cms::verify(&bad, &pki::cms::VerifyOptions { anchors: &anchors, detached_content: None, at: None })
+                .expect_err("tampered CMS accepted");
         Ok(((), err.to_string()))
     })?;
     Ok(())

@@ -1,0 +1,201 @@
+//! Commands, outputs and errors.
+
+use crate::*;
+
+#[test]
+fn help_explains_every_command() {
+    let o = run(jpki().arg("--help"));
+    assert!(o.status.success());
+    let t = text(&o);
+    for word in ["card", "cms", "demo", "bench"] {
+        assert!(t.contains(word), "{t}");
+    }
+    let o = run(jpki().args(["card", "sign", "--help"]));
+    assert!(text(&o).contains("--pin-file"));
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let o = run(jpki().args(["card", "cert", "--type", "nonsense"]));
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn errors_are_one_line_with_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nope.json");
+    let o = run(jpki().args(["card", "status", "--card"]).arg(&missing));
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(err.starts_with("jpki: error: cannot open card file"), "{err}");
+    assert!(err.contains("jpki card new"), "says what to do next: {err}");
+}
+
+#[test]
+fn card_new_refuses_to_overwrite_without_force_and_checks_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let card = copy_card(dir.path());
+    let before = std::fs::read(&card).unwrap();
+    let o = run(jpki().args(["card", "new", "--ca-dir"]).arg(ca_dir()).arg("--out").arg(&card));
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("--force"));
+    assert_eq!(std::fs::read(&card).unwrap(), before, "card untouched");
+    for (flag, value, says) in [
+        ("--my-number", "123456789012", "check digit"),
+        ("--birth", "1985-04-01", "YYYYMMDD"),
+        ("--auth-pin", "12345", "4 digits"),
+        ("--sign-pin", "abcdef", "at least one of each"),
+        ("--sex", "x", "sex"),
+    ] {
+        let out = dir.path().join("new.json");
+        let o = run(jpki().args(["card", "new", "--ca-dir"]).arg(ca_dir()).arg("--out").arg(&out).args([flag, value]));
+        assert_eq!(o.status.code(), Some(2), "{flag}");
+        assert!(text(&o).contains(says), "{flag}: {}", text(&o));
+        assert!(!out.exists());
+    }
+}
+
+#[test]
+fn status_json_for_scripts() {
+    let dir = tempfile::tempdir().unwrap();
+    let card = copy_card(dir.path());
+    let o = run(jpki().args(["--json", "card", "status", "--card"]).arg(&card));
+    assert!(o.status.success(), "{}", text(&o));
+    let t = String::from_utf8(o.stdout).unwrap();
+    assert!(t.contains("\"token\": \"card\""), "{t}");
+    assert!(t.contains("\"atr\": \"3B E0 00 FF 81 31 FE 45 14\""), "{t}");
+    assert!(t.contains("\"tries_left\": 5"), "{t}");
+}
+
+#[test]
+fn pins_come_from_files_or_environment_never_argv() {
+    let dir = tempfile::tempdir().unwrap();
+    let card = copy_card(dir.path());
+    // No terminal, no file, no environment: refuse with what to do.
+    let o = run(jpki().args(["card", "cert", "-t", "sign", "--card"]).arg(&card));
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("JPKI_SIGN_PIN"), "{}", text(&o));
+    let pin = dir.path().join("pin");
+    std::fs::write(&pin, "abc123\n").unwrap();
+    let o =
+        run(jpki().args(["card", "cert", "-t", "sign", "-f", "text", "--pin-file"]).arg(&pin).arg("--card").arg(&card));
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("Name:"), "{}", text(&o));
+    let o = run(jpki().env("JPKI_TEXT_PIN", "1234").args(["--json", "card", "text", "mynumber", "--card"]).arg(&card));
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("\"my_number\""));
+}
+
+#[test]
+fn wrong_pin_reports_tries_and_blocked_pin_says_how_to_unblock() {
+    let dir = tempfile::tempdir().unwrap();
+    let card = copy_card(dir.path());
+    let input = dir.path().join("in.txt");
+    std::fs::write(&input, b"x").unwrap();
+    let out = dir.path().join("sig");
+    let sign = |pin: &str| {
+        run(jpki()
+            .env("JPKI_AUTH_PIN", pin)
+            .args(["card", "sign", "-t", "auth", "--card"])
+            .arg(&card)
+            .arg(&input)
+            .arg("-o")
+            .arg(&out))
+    };
+    let o = sign("0000");
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("2 tries left"), "{}", text(&o));
+    sign("0000");
+    let o = sign("0000");
+    assert!(text(&o).contains("blocked"), "{}", text(&o));
+    let o = sign("1234");
+    assert!(text(&o).contains("municipal office"), "{}", text(&o));
+    assert!(!out.exists());
+}
+
+#[test]
+fn pin_change_end_to_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let card = copy_card(dir.path());
+    let o = run(jpki()
+        .env("JPKI_SIGN_PIN", "ABC123")
+        .env("JPKI_NEW_PIN", "NEWPASS9")
+        .args(["card", "pin", "change", "sign", "--card"])
+        .arg(&card));
+    assert!(o.status.success(), "{}", text(&o));
+    let o = run(jpki().env("JPKI_SIGN_PIN", "newpass9").args(["card", "cert", "-t", "sign", "--card"]).arg(&card));
+    assert!(o.status.success(), "{}", text(&o));
+}
+
+#[test]
+fn cms_sign_and_verify_with_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let card = copy_card(dir.path());
+    let doc = dir.path().join("doc.txt");
+    std::fs::write(&doc, "申請書\n").unwrap();
+    let p7 = dir.path().join("doc.p7s");
+    let o = run(jpki()
+        .env("JPKI_SIGN_PIN", "ABC123")
+        .args(["cms", "sign", "--detached", "--format", "pem", "--card"])
+        .arg(&card)
+        .arg(&doc)
+        .arg("-o")
+        .arg(&p7));
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(std::fs::read_to_string(&p7).unwrap().starts_with("-----BEGIN CMS-----"));
+    let o = run(jpki()
+        .args(["--json", "cms", "verify"])
+        .arg(&p7)
+        .arg("--content")
+        .arg(&doc)
+        .arg("--ca")
+        .arg(ca_dir().join("sign-ca.pem")));
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("\"valid\": true"));
+    // The wrong CA and a changed document are refused with exit 2.
+    let o = run(jpki()
+        .args(["cms", "verify"])
+        .arg(&p7)
+        .arg("--content")
+        .arg(&doc)
+        .arg("--ca")
+        .arg(ca_dir().join("auth-ca.pem")));
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    std::fs::write(&doc, "改ざん\n").unwrap();
+    let o = run(jpki()
+        .args(["cms", "verify"])
+        .arg(&p7)
+        .arg("--content")
+        .arg(&doc)
+        .arg("--ca")
+        .arg(ca_dir().join("sign-ca.pem")));
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("message digest"), "{}", text(&o));
+}
+
+#[test]
+fn demo_card_passes() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = run(jpki().args(["--json", "demo", "card", "--dir"]).arg(dir.path()));
+    assert!(o.status.success(), "{}", text(&o));
+    let t = String::from_utf8(o.stdout).unwrap();
+    assert!(t.contains("\"ok\": true"));
+    assert!(!t.contains("\"ok\": false"));
+}
+
+#[test]
+fn broken_pipe_is_success() {
+    let dir = tempfile::tempdir().unwrap();
+    let card = copy_card(dir.path());
+    let mut child = jpki()
+        .args(["card", "cert", "-t", "auth-ca", "-f", "text", "--card"])
+        .arg(&card)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+}
