@@ -70,6 +70,8 @@ check "pkcs15-tool lists both PINs with full tries" \
   sh -c "pkcs15-tool -r 0 --list-pins | grep -q 'User Authentication PIN' && pkcs15-tool -r 0 --list-pins | grep -q 'Digital Signature PIN'"
 check "pkcs15-tool reads the auth certificate as issued" \
   bash -c "cmp <(pkcs15-tool -r 0 --read-certificate 01 | openssl x509 -outform DER) <(openssl x509 -in auth.pem -outform DER)"
+check "pkcs15-tool reads the sign certificate after the signature password" \
+  bash -c "cmp <(pkcs15-tool -r 0 --read-certificate 02 --verify-pin --auth-id 02 --pin ABC123 | openssl x509 -outform DER) <(openssl x509 -in sign.pem -outform DER)"
 check "pkcs11-tool signs with the auth key (SHA256-RSA-PKCS)" \
   pkcs11-tool --module "$module" --slot-index 0 --login --pin 1234 --sign --id 01 \
     --mechanism SHA256-RSA-PKCS -i doc.txt -o auth.sig
