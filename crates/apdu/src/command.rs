@@ -4,6 +4,7 @@
 //! extended form otherwise, as the standard recommends. Parsing accepts both.
 
 use thiserror::Error;
+use zeroize::Zeroize;
 
 /// Largest `Ne` a short Le field can express (`Le = 00` means 256).
 pub const SHORT_LE_MAX: usize = 256;
@@ -172,6 +173,13 @@ fn extended_ne(le: usize) -> usize {
         EXTENDED_LE_MAX
     } else {
         le
+    }
+}
+
+impl Drop for Command {
+    /// Command data may be a PIN: it is wiped when the command is dropped.
+    fn drop(&mut self) {
+        self.data.zeroize();
     }
 }
 

@@ -3,7 +3,7 @@
 //! Status words follow jpki-card.md: unknown AID or FID `6A 82`, unknown INS
 //! `6D 00`, unknown CLA `6E 00`, wrong P1/P2 `6A 86`, malformed length `67 00`,
 //! missing VERIFY `69 82`, blocked PIN `69 84`. The decisions taken where the
-//! sheet says [open] are in docs/decisions/card-status-words.md.
+//! sheet says \[open\] are in docs/decisions/card-status-words.md.
 
 use crate::files::{self, App, Ef, KeyId};
 use crate::pin::PinId;

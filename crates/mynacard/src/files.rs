@@ -94,7 +94,7 @@ pub fn lookup(state: &CardState, app: App, fid: u16) -> Option<Ef<'_>> {
 
 /// Text AP EF `0002`: `FF 20 { DF 21 header, DF 22 name, DF 23 address,
 /// DF 24 birth, DF 25 sex }` (§5.2). DF 21 holds the offsets of the four
-/// values within the outer value, as AokiApp decodes it ([open] §8.6).
+/// values within the outer value, as AokiApp decodes it (\[open\] §8.6).
 fn basic_four(state: &CardState) -> Vec<u8> {
     let t = &state.text;
     let fields = [

@@ -6,7 +6,7 @@ use der::asn1::{BitString, GeneralizedTime, UtcTime};
 use der::{Decode, Encode};
 use spki::AlgorithmIdentifierOwned;
 use std::time::{Duration, SystemTime};
-use x509_cert::ext::{AsExtension, Extension};
+use x509_cert::ext::Extension;
 use x509_cert::time::Time;
 use x509_cert::{Certificate, TbsCertificate};
 
@@ -56,15 +56,6 @@ pub fn x509_time(t: SystemTime) -> Result<Time, CertError> {
     })
 }
 
-/// Wraps an extension value with its OID and criticality.
-pub fn extension<E: AsExtension>(
-    subject: &x509_cert::name::Name,
-    ext: &E,
-    extensions: &[Extension],
-) -> Result<Extension, CertError> {
-    Ok(ext.to_extension(subject, extensions)?)
-}
-
 /// Builds an extension from its OID, criticality and value.
 pub fn raw_extension<E: Encode>(
     oid: const_oid::ObjectIdentifier,
@@ -94,9 +85,8 @@ pub fn public_key_der(cert: &Certificate) -> Result<Vec<u8>, CertError> {
 /// may hold several.
 pub fn parse_certificates(bytes: &[u8]) -> Result<Vec<Certificate>, CertError> {
     use der::DecodePem;
-    if bytes.starts_with(b"-----BEGIN")
-        || bytes.iter().take(64).all(|b| b.is_ascii()) && bytes.windows(10).any(|w| w == b"-----BEGIN")
-    {
+    // DER certificates start with a SEQUENCE tag; anything else is read as PEM.
+    if bytes.first() != Some(&0x30) {
         let text = std::str::from_utf8(bytes).map_err(|_| CertError::Invalid("PEM is not UTF-8".into()))?;
         let mut out = Vec::new();
         for block in text.split_inclusive("-----END CERTIFICATE-----") {

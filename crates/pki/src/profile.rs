@@ -1,7 +1,7 @@
 //! Certificate profiles of the JPKI hierarchy (jpki-profiles.md §1): the two
 //! self-signed CAs and the card's two end-entity certificates. Each TBS is
 //! checked by [`lint_tbs`] before the real signature (boulder's practice).
-//! Choices where the sheet says [open] are in docs/decisions/cert-profiles.md.
+//! Choices where the sheet says \[open\] are in docs/decisions/cert-profiles.md.
 
 use crate::cert::{raw_extension, sign_tbs, x509_time, CertError};
 use crate::names::{name, CaKind, Hierarchy};

@@ -1,7 +1,7 @@
 //! Card transports: the ways bytes reach a card.
 //!
 //! - [`InProcess`]: an emulator object ([`apdu::Icc`]) called directly.
-//! - [`pcsc`](crate::pcsc): real readers through pcsc-lite (or WinSCard) with the `pcsc`
+//! - [`pcsc`]: real readers through pcsc-lite (or WinSCard) with the `pcsc`
 //!   crate; a reader is chosen by a substring of its name, or the first
 //!   reader with a card.
 //! - [`vpcd`]: vsmartcard's virtual reader protocol. [`vpcd::serve`] turns an
