@@ -8,8 +8,10 @@
 //!   published vectors (osmocom pySim, GlobalPlatformPro) pass on both sides.
 #![forbid(unsafe_code)]
 
+pub mod ara;
 pub mod card;
 pub mod channel;
+pub mod commands;
 pub mod crypto;
 pub mod host;
 pub mod keys;
