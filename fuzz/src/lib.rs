@@ -118,3 +118,52 @@ pub fn vpcd_stream(data: &[u8]) {
         }
     });
 }
+
+/// A card-side SCP03 session at level 33 (fixed keys and challenges), fed
+/// arbitrary commands: each is unwrapped (and must fail unless it carries a
+/// valid MAC), responses are wrapped. After a failure the session stays
+/// closed.
+pub fn scp03_card_unwrap(data: &[u8]) {
+    use gp::card::{CardConfig, CardSession};
+    let keys = gp::StaticKeys::new(0x30, &[0x41; 16], &[0x42; 16], &[0x43; 16]).expect("keys");
+    let (hs, init) = gp::host::HostHandshake::start(keys.clone(), [1; 8], 0x33).expect("start");
+    let config = CardConfig { i: 0x70, kdd: [0; 10], sd_aid: vec![0xA0, 0, 0, 1, 0x51, 0, 0, 0] };
+    let mut card = CardSession::default();
+    let mut seq = 0;
+    let init = Command::parse(&init).expect("INITIALIZE UPDATE");
+    let r = card.initialize_update(&init, &config, Some(&keys), &mut seq, || [0; 8]);
+    let (_, ext, _) = hs.authenticate(&r.data).expect("authenticate");
+    // Half the inputs replace EXTERNAL AUTHENTICATE itself.
+    let first = if data.first().is_some_and(|b| b & 1 == 1) { data } else { &ext[..] };
+    let _ = card.external_authenticate(first);
+    let mut rest = data;
+    let mut failed = false;
+    while let [len, tail @ ..] = rest {
+        let n = usize::from(*len).min(tail.len());
+        match card.unwrap_command(&tail[..n]) {
+            Ok(cmd) => {
+                assert!(!failed, "a command was accepted after the session broke");
+                let _ = card.wrap_response(&apdu::Response::new(cmd.data.clone(), apdu::StatusWord::Ok));
+            }
+            Err(_) => failed = true,
+        }
+        rest = &tail[n..];
+    }
+}
+
+/// GP and ARA-M parsers: GET STATUS, INSTALL, PUT KEY, CPLC, INITIALIZE
+/// UPDATE response, access rules.
+pub fn gp_tlv(data: &[u8]) {
+    let dek = gp::AesKey::new(&[0x43; 16]).expect("key");
+    let _ = gp::commands::parse_get_status(data);
+    let _ = gp::commands::parse_install(data);
+    let _ = gp::commands::parse_put_key(data, &dek);
+    let _ = gp::commands::Cplc::parse(data);
+    let _ = gp::InitUpdateResponse::parse(data);
+    if let Ok(rules) = gp::ara::parse_all(data) {
+        assert_eq!(gp::ara::parse_all(&gp::ara::encode_all(&rules)).expect("re-parse"), rules);
+    }
+    if let Ok(rule) = gp::ara::Rule::parse(data) {
+        let _ = rule.allows_apdu([0x80, 0xCA, 0, 0]);
+    }
+}
