@@ -361,6 +361,20 @@ pub enum BenchCommand {
     /// APDUs per second in-process and over vpcd, and signing latency, with
     /// `openssl speed rsa2048` as the peer.
     Card(BenchArgs),
+    /// SCP03 wrap + unwrap per APDU at level 33, beside the raw AES-CBC + CMAC
+    /// work the same APDU needs.
+    Scp03(Scp03BenchArgs),
+}
+
+/// `jpki bench scp03`
+#[derive(Debug, Args)]
+pub struct Scp03BenchArgs {
+    /// Seconds per measurement.
+    #[arg(long, default_value_t = 2.0)]
+    pub seconds: f64,
+    /// Command data bytes per APDU.
+    #[arg(long, default_value_t = 128)]
+    pub data: usize,
 }
 
 /// `jpki bench card`

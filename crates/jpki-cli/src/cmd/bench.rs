@@ -166,3 +166,82 @@ pub fn card(a: &BenchArgs, json: bool) -> Result<()> {
         None => output::line("openssl rsa2048 sign/s:  not measured").context("printing"),
     }
 }
+
+#[derive(Serialize)]
+struct Scp03Report {
+    machine: String,
+    data_bytes: usize,
+    level: String,
+    scp03_ns_per_apdu: f64,
+    raw_aes_cbc_cmac_ns_per_apdu: f64,
+    ratio: f64,
+}
+
+/// Runs `f` repeatedly for `seconds`; returns ns per call.
+fn ns_per_call(seconds: f64, mut f: impl FnMut()) -> f64 {
+    let start = Instant::now();
+    let mut n = 0u64;
+    while start.elapsed().as_secs_f64() < seconds {
+        for _ in 0..256 {
+            f();
+        }
+        n += 256;
+    }
+    start.elapsed().as_nanos() as f64 / n as f64
+}
+
+/// `jpki bench scp03`: one APDU = host wrap (C-DEC + C-MAC), card unwrap,
+/// card response wrap (R-ENC + R-MAC), host unwrap, at level 33 with AES-128.
+/// The peer is the bare cryptography the same APDU needs: CBC-encrypt and
+/// CMAC the command, CMAC and CBC-decrypt it, the same for a response of
+/// the same size.
+pub fn scp03(a: &crate::cli::Scp03BenchArgs, json: bool) -> Result<()> {
+    use gp::card::{CardConfig, CardSession};
+    use gp::crypto::{pad80, BlockCipher, CmacKey};
+    let keys = gp::StaticKeys::new(0x30, &[0x41; 16], &[0x42; 16], &[0x43; 16])?;
+    let (hs, init) = gp::host::HostHandshake::start(keys.clone(), [1; 8], 0x33)?;
+    let config = CardConfig { i: 0x70, kdd: [0; 10], sd_aid: vec![0xA0, 0, 0, 1, 0x51, 0, 0, 0] };
+    let mut card = CardSession::default();
+    let mut seq = 0;
+    let r = card.initialize_update(&apdu::Command::parse(&init)?, &config, Some(&keys), &mut seq, || [0; 8]);
+    let (mut host, ext, _) = hs.authenticate(&r.data)?;
+    anyhow::ensure!(card.external_authenticate(&ext).sw == apdu::StatusWord::Ok, "handshake failed");
+    let plain = apdu::Command::new(0x80, 0xE2, 0x90, 0x00).with_data(vec![0x5A; a.data]).with_ne(256).to_bytes()?;
+    let response = apdu::Response::new(vec![0xA5; a.data], apdu::StatusWord::Ok);
+    if !json {
+        eprintln!("measuring SCP03 level 33 and raw AES for {:.0} s each…", a.seconds);
+    }
+    let scp = ns_per_call(a.seconds, || {
+        let wrapped = host.wrap_command(&plain).expect("wrap");
+        let cmd = card.unwrap_command(&wrapped).expect("unwrap");
+        std::hint::black_box(&cmd);
+        let wire = card.wrap_response(&response);
+        std::hint::black_box(host.unwrap_response(&wire).expect("response"));
+    });
+    let session = keys.session_keys(&[0; 16]);
+    let (enc, mac) = (BlockCipher::new(&session.s_enc), CmacKey::new(&session.s_mac));
+    let padded = pad80(&plain[5..5 + a.data]);
+    let raw = ns_per_call(a.seconds, || {
+        for _ in 0..2 {
+            let ct = enc.cbc_encrypt([0; 16], &padded);
+            let m = mac.mac(&[&[0; 16], &ct]);
+            let m2 = mac.mac(&[&[0; 16], &ct]);
+            std::hint::black_box((m, m2, enc.cbc_decrypt([0; 16], &ct)));
+        }
+    });
+    let report = Scp03Report {
+        machine: machine(),
+        data_bytes: a.data,
+        level: "33 (C-MAC, C-DEC, R-MAC, R-ENC), AES-128".into(),
+        scp03_ns_per_apdu: scp,
+        raw_aes_cbc_cmac_ns_per_apdu: raw,
+        ratio: scp / raw,
+    };
+    if json {
+        return output::json(&report);
+    }
+    output::line(format_args!("machine:                     {}", report.machine))?;
+    output::line(format_args!("SCP03 level 33 per APDU:     {:.0} ns ({} data bytes each way)", scp, a.data))?;
+    output::line(format_args!("raw AES-CBC + CMAC per APDU: {raw:.0} ns"))?;
+    output::line(format_args!("ratio:                       {:.2}", report.ratio))
+}
