@@ -53,17 +53,18 @@ impl HostHandshake {
         if self.keys.kvn != 0 && init.kvn != self.keys.kvn {
             return Err(Scp03Error::KeyVersion { expected: self.keys.kvn, card: init.kvn });
         }
-        if let (Some(aid), Some(seq)) = (&self.expected_sd_aid, init.sequence_counter) {
-            let expected = kdf(&self.keys.enc, constant::CARD_CHALLENGE, &[&seq[..], aid].concat(), 64);
-            if expected != init.card_challenge {
-                return Err(Scp03Error::CardChallenge);
-            }
-        }
         let context = [&self.host_challenge[..], &init.card_challenge].concat();
         let session = self.keys.session_keys(&context);
         let card_cryptogram = kdf(&session.s_mac, constant::CARD_CRYPTOGRAM, &context, 64);
         if card_cryptogram != init.card_cryptogram {
             return Err(Scp03Error::CardCryptogram);
+        }
+        // Checked after the cryptogram, so wrong keys are reported as such.
+        if let (Some(aid), Some(seq)) = (&self.expected_sd_aid, init.sequence_counter) {
+            let expected = kdf(&self.keys.enc, constant::CARD_CHALLENGE, &[&seq[..], aid].concat(), 64);
+            if expected != init.card_challenge {
+                return Err(Scp03Error::CardChallenge);
+            }
         }
         let host_cryptogram = kdf(&session.s_mac, constant::HOST_CRYPTOGRAM, &context, 64);
         // EXTERNAL AUTHENTICATE is MACed from a zero chaining value and is

@@ -1,0 +1,23 @@
+//! A GlobalPlatform secure element emulator (GP Card Spec v2.3.1, Amd D).
+//!
+//! - [`SecureElement`]: logical channels, SELECT, and dispatch to the
+//!   selected security domain or applet; implements [`apdu::Icc`].
+//! - Security domains (module `sd`): SCP03 through `gp::card::CardSession`
+//!   with the sequence counter committed before the challenge leaves;
+//!   GET DATA, GET STATUS, INSTALL (SSDs from the built-in SD module, make
+//!   selectable, personalization), STORE DATA, PUT KEY, DELETE, SET STATUS.
+//! - The ISD's static keys are "KDF3"-diversified from a master key and the
+//!   SE identifier (from CPLC), so a GP host tool given the master key opens it.
+//! - The ARA-M applet: access rules written only through the ISD's secure
+//!   channel, read by anyone.
+//! - [`SeState`]: one JSON file, committed atomically before each answer.
+#![forbid(unsafe_code)]
+
+mod aram;
+pub mod element;
+mod sd;
+pub mod secret;
+pub mod state;
+
+pub use element::{FileNvm, MemoryNvm, SeNvm, SecureElement};
+pub use state::SeState;
