@@ -30,6 +30,9 @@ pub enum Command {
     /// CMS (PKCS#7) signatures with a card key, and their verification.
     #[command(subcommand)]
     Cms(CmsCommand),
+    /// Emulated GlobalPlatform secure elements (a phone's eSE).
+    #[command(subcommand)]
+    Se(SeCommand),
     /// Run an end-to-end demonstration.
     #[command(subcommand)]
     Demo(DemoCommand),
@@ -390,4 +393,58 @@ pub struct BenchArgs {
 
 fn parse_hash(s: &str) -> Result<pki::HashAlg, String> {
     s.parse()
+}
+
+/// `jpki se ...`
+#[derive(Debug, Subcommand)]
+pub enum SeCommand {
+    /// Make a new secure element: an ISD whose SCP03 keys are diversified
+    /// (KDF3) from the master key with the SE identifier, and an empty ARA-M.
+    New(SeNewArgs),
+    /// Print an SE's identifier and its ISD static keys, as the SEI-TSM
+    /// derives them from the master key (for an operator or a GP host tool).
+    Keys(SeKeysArgs),
+    /// Serve the SE's contact interface (ISD, SSDs, ARA-M) to pcscd through
+    /// vsmartcard's vpcd driver, so GlobalPlatform host tools can manage it.
+    Serve(SeServeArgs),
+}
+
+/// `jpki se new`
+#[derive(Debug, Args)]
+pub struct SeNewArgs {
+    /// SE file to write.
+    #[arg(long, short, value_name = "FILE")]
+    pub out: PathBuf,
+    /// The SEI-TSM's master key: hex (16, 24 or 32 bytes) on the first line.
+    /// Created with a fresh random AES-256 key (mode 0600) if it does not exist.
+    #[arg(long, value_name = "FILE")]
+    pub master_key_file: PathBuf,
+    /// Overwrite an existing SE file.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// `jpki se keys`
+#[derive(Debug, Args)]
+pub struct SeKeysArgs {
+    /// SE file.
+    #[arg(long, value_name = "FILE")]
+    pub se: PathBuf,
+    /// The master key file.
+    #[arg(long, value_name = "FILE")]
+    pub master_key_file: PathBuf,
+}
+
+/// `jpki se serve`
+#[derive(Debug, Args)]
+pub struct SeServeArgs {
+    /// SE file to serve; every state change is written back to it.
+    #[arg(long, value_name = "FILE")]
+    pub se: PathBuf,
+    /// Address of pcscd's vpcd driver.
+    #[arg(long, default_value = "127.0.0.1:35963", value_name = "HOST:PORT")]
+    pub vpcd: String,
+    /// Serve one connection and exit instead of reconnecting.
+    #[arg(long)]
+    pub once: bool,
 }

@@ -4,8 +4,9 @@ mod bench;
 mod card;
 mod cms;
 mod demo;
+mod se;
 
-use crate::cli::{BenchCommand, CardCommand, Cli, CmsCommand, Command, DemoCommand, PinCommand};
+use crate::cli::{BenchCommand, CardCommand, Cli, CmsCommand, Command, DemoCommand, PinCommand, SeCommand};
 use anyhow::Result;
 
 /// Runs a parsed command line.
@@ -25,6 +26,11 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Cms(c) => match c {
             CmsCommand::Sign(a) => cms::sign(&a),
             CmsCommand::Verify(a) => cms::verify(&a, json),
+        },
+        Command::Se(c) => match c {
+            SeCommand::New(a) => se::new(&a, json),
+            SeCommand::Keys(a) => se::keys(&a, json),
+            SeCommand::Serve(a) => se::serve(&a),
         },
         Command::Demo(DemoCommand::Card(a)) => demo::card(&a, json),
         Command::Bench(BenchCommand::Card(a)) => bench::card(&a, json),

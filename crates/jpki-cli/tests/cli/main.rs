@@ -3,6 +3,7 @@
 
 mod commands;
 mod durability;
+mod se;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -1,0 +1,114 @@
+//! `jpki se ...`
+
+use crate::cli::{SeKeysArgs, SeNewArgs, SeServeArgs};
+use crate::output;
+use anyhow::{bail, Context, Result};
+use gp::AesKey;
+use serde::Serialize;
+use std::path::Path;
+use zeroize::Zeroizing;
+
+/// Reads the master key file (hex on the first line), or creates it with a
+/// random AES-256 key when `create` is set and it does not exist.
+fn master_key(path: &Path, create: bool) -> Result<AesKey> {
+    if create && !path.exists() {
+        let mut key = Zeroizing::new([0u8; 32]);
+        pki::fill_random(&mut key[..]);
+        let text = Zeroizing::new(format!("{}\n", hex::encode(&key[..])));
+        pki::fs::write_atomically(path, text.as_bytes()).with_context(|| format!("writing {}", path.display()))?;
+        eprintln!(
+            "Created a new AES-256 master key in {} (keep it secret: it opens every SE made with it)",
+            path.display()
+        );
+    }
+    let text = Zeroizing::new(
+        std::fs::read_to_string(path).with_context(|| format!("reading master key {}", path.display()))?,
+    );
+    let line = text.lines().next().unwrap_or("").trim();
+    let bytes = Zeroizing::new(hex::decode(line).context("the master key file must hold hex on its first line")?);
+    AesKey::new(&bytes).map_err(|e| anyhow::anyhow!("master key: {e}"))
+}
+
+fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut b = [0u8; N];
+    pki::fill_random(&mut b);
+    b
+}
+
+#[derive(Serialize)]
+struct SeReport {
+    se: String,
+    se_identifier: String,
+    isd_kvn: String,
+    enc: String,
+    mac: String,
+    dek: String,
+    kcv: [String; 3],
+}
+
+fn report(se_path: &Path, state: &se::SeState, master: &AesKey) -> SeReport {
+    let id = state.se_identifier();
+    let keys = gp::StaticKeys::diversify_kdf3(se::element::ISD_KVN, master, &id);
+    SeReport {
+        se: se_path.display().to_string(),
+        se_identifier: hex::encode_upper(id),
+        isd_kvn: format!("{:02X}", keys.kvn),
+        enc: hex::encode_upper(keys.enc.expose()),
+        mac: hex::encode_upper(keys.mac.expose()),
+        dek: hex::encode_upper(keys.dek.expose()),
+        kcv: [keys.enc.kcv(), keys.mac.kcv(), keys.dek.kcv()].map(hex::encode_upper),
+    }
+}
+
+/// `jpki se new`
+pub fn new(a: &SeNewArgs, json: bool) -> Result<()> {
+    if a.out.exists() && !a.force {
+        bail!("{} exists; pass --force to replace that SE (everything in it is lost)", a.out.display());
+    }
+    let master = master_key(&a.master_key_file, true)?;
+    let state = se::SecureElement::manufacture(&master, random_bytes(), random_bytes());
+    pki::fs::write_atomically(&a.out, &serde_json::to_vec_pretty(&state)?)
+        .with_context(|| format!("writing {}", a.out.display()))?;
+    let r = report(&a.out, &state, &master);
+    if json {
+        return output::json(
+            &serde_json::json!({ "se": r.se, "se_identifier": r.se_identifier, "isd_kvn": r.isd_kvn }),
+        );
+    }
+    output::line(format_args!(
+        "SE written to {} (SE identifier {}, ISD key version {})",
+        a.out.display(),
+        r.se_identifier,
+        r.isd_kvn
+    ))?;
+    output::line(format_args!(
+        "ISD keys: jpki se keys --se {} --master-key-file {}",
+        a.out.display(),
+        a.master_key_file.display()
+    ))
+}
+
+/// `jpki se keys`
+pub fn keys(a: &SeKeysArgs, json: bool) -> Result<()> {
+    let master = master_key(&a.master_key_file, false)?;
+    let se = se::SecureElement::open(&a.se).map_err(anyhow::Error::msg)?;
+    let r = report(&a.se, se.state(), &master);
+    if json {
+        return output::json(&r);
+    }
+    output::line(format_args!("SE identifier (KDD): {}", r.se_identifier))?;
+    output::line(format_args!("ISD key version:     {}", r.isd_kvn))?;
+    output::line(format_args!("Key-ENC: {}  KCV {}", r.enc, r.kcv[0]))?;
+    output::line(format_args!("Key-MAC: {}  KCV {}", r.mac, r.kcv[1]))?;
+    output::line(format_args!("Key-DEK: {}  KCV {}", r.dek, r.kcv[2]))
+}
+
+/// `jpki se serve`
+pub fn serve(a: &SeServeArgs) -> Result<()> {
+    let mut se = se::SecureElement::open(&a.se).map_err(anyhow::Error::msg)?;
+    eprintln!("Serving SE {} to vpcd at {} (Ctrl-C to stop)", a.se.display(), a.vpcd);
+    let options = transport::vpcd::ServeOptions { reconnect: !a.once, ..Default::default() };
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    transport::vpcd::serve(&a.vpcd, &mut se, &options, &stop)
+        .with_context(|| format!("serving to vpcd at {} (is pcscd with vsmartcard-vpcd running?)", a.vpcd))
+}
