@@ -56,8 +56,8 @@ fn pin_index(pin: PinId) -> usize {
 /// A My Number card: state, keys, and the command interpreter.
 pub struct MynaCard {
     state: CardState,
-    auth_key: RsaPrivateKey,
-    sign_key: RsaPrivateKey,
+    auth_key: Option<RsaPrivateKey>,
+    sign_key: Option<RsaPrivateKey>,
     nvm: Box<dyn Nvm>,
     volatile: Volatile,
     fault: Fault,
@@ -66,10 +66,12 @@ pub struct MynaCard {
 impl MynaCard {
     /// A card with `state`, committing changes to `nvm`.
     pub fn new(state: CardState, nvm: Box<dyn Nvm>) -> Result<Self, StateError> {
-        let auth_key =
-            RsaPrivateKey::from_pkcs8_der(state.jpki.auth_key.expose()).map_err(|_| StateError::BadKey("auth"))?;
-        let sign_key =
-            RsaPrivateKey::from_pkcs8_der(state.jpki.sign_key.expose()).map_err(|_| StateError::BadKey("sign"))?;
+        let parse = |key: &crate::Secret, which| match key.expose() {
+            [] => Ok(None),
+            der => RsaPrivateKey::from_pkcs8_der(der).map(Some).map_err(|_| StateError::BadKey(which)),
+        };
+        let auth_key = parse(&state.jpki.auth_key, "auth")?;
+        let sign_key = parse(&state.jpki.sign_key, "sign")?;
         Ok(Self { state, auth_key, sign_key, nvm, volatile: Volatile::default(), fault: Fault::None })
     }
 
@@ -148,7 +150,8 @@ impl MynaCard {
         }
         if cmd.p1 == 0x04 {
             self.volatile.verified = [false; 3];
-            return match App::from_aid(&cmd.data) {
+            let available = |app: &App| *app == App::Jpki || self.state.text.is_some();
+            return match App::from_aid(&cmd.data).filter(available) {
                 Some(app) => {
                     self.volatile.app = Some(app);
                     self.volatile.ef = None;
@@ -219,33 +222,41 @@ impl MynaCard {
         let Some(pin) = self.current_pin() else {
             return Sw::ReferencedDataNotFound;
         };
-        let tries = self.state.pin(pin).tries_left;
+        let Some(stored) = self.state.pin(pin) else {
+            return Sw::ReferencedDataNotFound;
+        };
+        let (tries, max, is_set) = (stored.tries_left, stored.max_tries, stored.is_set());
         if cmd.data.is_empty() {
             return Sw::TriesLeft(tries);
         }
-        if tries == 0 {
+        if tries == 0 || !is_set {
             return Sw::ReferenceDataNotUsable;
         }
         self.volatile.set_verified(pin, false);
-        self.state.pin_mut(pin).tries_left = tries - 1;
+        self.set_tries(pin, tries - 1);
         if self.nvm.commit(&self.state).is_err() {
-            self.state.pin_mut(pin).tries_left = tries;
+            self.set_tries(pin, tries);
             return Sw::MemoryFailure;
         }
         if self.fault == Fault::AbortAfterPinCount {
             std::process::abort();
         }
-        if !self.state.pin(pin).value.ct_eq(&cmd.data) {
+        if !self.state.pin(pin).is_some_and(|p| p.value.ct_eq(&cmd.data)) {
             return Sw::TriesLeft(tries - 1);
         }
-        let max = self.state.pin(pin).max_tries;
-        self.state.pin_mut(pin).tries_left = max;
+        self.set_tries(pin, max);
         if self.nvm.commit(&self.state).is_err() {
-            self.state.pin_mut(pin).tries_left = tries - 1;
+            self.set_tries(pin, tries - 1);
             return Sw::MemoryFailure;
         }
         self.volatile.set_verified(pin, true);
         Sw::Ok
+    }
+
+    fn set_tries(&mut self, pin: PinId, n: u8) {
+        if let Some(p) = self.state.pin_mut(pin) {
+            p.tries_left = n;
+        }
     }
 
     /// CHANGE REFERENCE DATA `00 24 01 80 Lc <new PIN>` (ISO/IEC 7816-4
@@ -271,9 +282,14 @@ impl MynaCard {
             Ok(v) if v.as_slice() == cmd.data.as_slice() => crate::Secret::new(v.to_vec()),
             _ => return Sw::IncorrectData,
         };
-        let old = std::mem::replace(&mut self.state.pin_mut(pin).value, new_value);
+        let Some(stored) = self.state.pin_mut(pin) else {
+            return Sw::ReferencedDataNotFound;
+        };
+        let old = std::mem::replace(&mut stored.value, new_value);
         if self.nvm.commit(&self.state).is_err() {
-            self.state.pin_mut(pin).value = old;
+            if let Some(p) = self.state.pin_mut(pin) {
+                p.value = old;
+            }
             return Sw::MemoryFailure;
         }
         Sw::Ok
@@ -299,8 +315,11 @@ impl MynaCard {
             return Sw::SecurityStatusNotSatisfied.into();
         }
         let key = match key_id {
-            KeyId::Auth => &self.auth_key,
-            KeyId::Sign => &self.sign_key,
+            KeyId::Auth => self.auth_key.as_ref(),
+            KeyId::Sign => self.sign_key.as_ref(),
+        };
+        let Some(key) = key else {
+            return Sw::ReferencedDataNotFound.into();
         };
         match key.sign_raw(&cmd.data) {
             Ok(sig) => Response::new(sig, Sw::Ok),

@@ -58,11 +58,27 @@ pub enum Ef<'a> {
     Key(KeyId),
 }
 
-/// Looks up EF `fid` in `app`.
+/// Looks up EF `fid` in `app`. Certificates and keys not written yet (a
+/// phone applet before provisioning) do not exist.
 pub fn lookup(state: &CardState, app: App, fid: u16) -> Option<Ef<'_>> {
     let j = &state.jpki;
-    let t = &state.text;
-    Some(match (app, fid) {
+    let present = |b: &[u8]| !b.is_empty();
+    let ef = match (app, fid) {
+        (App::Jpki, EF_AUTH_CERT) if !present(&j.auth_cert) => return None,
+        (App::Jpki, EF_AUTH_CA_CERT) if !present(&j.auth_ca_cert) => return None,
+        (App::Jpki, EF_SIGN_CERT) if !present(&j.sign_cert) => return None,
+        (App::Jpki, EF_SIGN_CA_CERT) if !present(&j.sign_ca_cert) => return None,
+        (App::Jpki, EF_AUTH_KEY) if !present(j.auth_key.expose()) => return None,
+        (App::Jpki, EF_SIGN_KEY) if !present(j.sign_key.expose()) => return None,
+        (App::Jpki, _) => jpki_ef(state, fid)?,
+        (App::Text, _) => text_ef(state.text.as_ref()?, fid)?,
+    };
+    Some(ef)
+}
+
+fn jpki_ef(state: &CardState, fid: u16) -> Option<Ef<'_>> {
+    let j = &state.jpki;
+    Some(match (App::Jpki, fid) {
         (App::Jpki, EF_TOKEN) => Ef::Binary(Cow::Owned(token_bytes(&j.token)), None),
         (App::Jpki, EF_AUTH_CERT) => {
             Ef::Binary(Cow::Borrowed(&j.auth_cert), j.auth_cert_needs_pin.then_some(PinId::Auth))
@@ -74,13 +90,19 @@ pub fn lookup(state: &CardState, app: App, fid: u16) -> Option<Ef<'_>> {
         (App::Jpki, EF_SIGN_KEY) => Ef::Key(KeyId::Sign),
         (App::Jpki, EF_AUTH_PIN) => Ef::Pin(PinId::Auth),
         (App::Jpki, EF_SIGN_PIN) => Ef::Pin(PinId::Sign),
+        _ => return None,
+    })
+}
+
+fn text_ef(t: &crate::state::TextState, fid: u16) -> Option<Ef<'_>> {
+    Some(match (App::Text, fid) {
         (App::Text, EF_TEXT_MY_NUMBER) => {
             // FF 10 0C <12 digits> FF FF, as dumped from a real card (§5.2).
             let mut ef = tlv::encode(0xFF10, t.my_number.expose());
             ef.extend_from_slice(&[0xFF, 0xFF]);
             Ef::Binary(Cow::Owned(ef), Some(PinId::Text))
         }
-        (App::Text, EF_TEXT_ATTRS) => Ef::Binary(Cow::Owned(basic_four(state)), Some(PinId::Text)),
+        (App::Text, EF_TEXT_ATTRS) => Ef::Binary(Cow::Owned(basic_four(t)), Some(PinId::Text)),
         (App::Text, EF_TEXT_INFO) => {
             let mut ef =
                 tlv::encode(0xFF40, &[tlv::encode(0xDF41, &t.ap_info), tlv::encode(0xDF42, &t.key_id)].concat());
@@ -95,8 +117,7 @@ pub fn lookup(state: &CardState, app: App, fid: u16) -> Option<Ef<'_>> {
 /// Text AP EF `0002`: `FF 20 { DF 21 header, DF 22 name, DF 23 address,
 /// DF 24 birth, DF 25 sex }` (§5.2). DF 21 holds the offsets of the four
 /// values within the outer value, as AokiApp decodes it (\[open\] §8.6).
-fn basic_four(state: &CardState) -> Vec<u8> {
-    let t = &state.text;
+fn basic_four(t: &crate::state::TextState) -> Vec<u8> {
     let fields = [
         tlv::encode(0xDF22, t.name.as_bytes()),
         tlv::encode(0xDF23, t.address.as_bytes()),

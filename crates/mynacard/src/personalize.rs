@@ -55,7 +55,7 @@ pub fn card_state(c: CardContents<'_>) -> Result<CardState, String> {
             auth_pin: PinState::new(PinId::Auth, c.auth_pin),
             sign_pin: PinState::new(PinId::Sign, c.sign_pin),
         },
-        text: TextState {
+        text: Some(TextState {
             my_number: Secret::new(c.my_number.as_bytes().to_vec()),
             name: c.holder.name.clone(),
             address: c.holder.address.clone(),
@@ -64,7 +64,7 @@ pub fn card_state(c: CardContents<'_>) -> Result<CardState, String> {
             pin: PinState::new(PinId::Text, c.text_pin),
             ap_info: vec![0x01, 0x00, 0x00, 0x01],
             key_id,
-        },
+        }),
     })
 }
 

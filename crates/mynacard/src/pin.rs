@@ -22,4 +22,14 @@ impl PinState {
     pub fn new(id: PinId, value: Secret) -> Self {
         Self { value, tries_left: id.max_tries(), max_tries: id.max_tries() }
     }
+
+    /// A PIN not set yet (a phone applet before the user sets it offline).
+    pub fn unset(id: PinId) -> Self {
+        Self::new(id, Secret::default())
+    }
+
+    /// Whether a value has been set.
+    pub fn is_set(&self) -> bool {
+        !self.value.expose().is_empty()
+    }
 }

@@ -19,8 +19,9 @@ pub struct CardState {
     pub format: String,
     /// 公的個人認証AP.
     pub jpki: JpkiState,
-    /// 券面事項入力補助AP.
-    pub text: TextState,
+    /// 券面事項入力補助AP (absent on a phone's JPKI applet).
+    #[serde(default)]
+    pub text: Option<TextState>,
 }
 
 /// The JPKI AP's files.
@@ -43,9 +44,9 @@ pub struct JpkiState {
     /// EF `0002`, DER.
     #[serde(with = "b64")]
     pub sign_ca_cert: Vec<u8>,
-    /// EF `0017`: PKCS#8 DER.
+    /// EF `0017`: PKCS#8 DER (empty = no key yet).
     pub auth_key: Secret,
-    /// EF `001A`: PKCS#8 DER.
+    /// EF `001A`: PKCS#8 DER (empty = no key yet).
     pub sign_key: Secret,
     /// EF `0018`.
     pub auth_pin: PinState,
@@ -77,21 +78,21 @@ pub struct TextState {
 }
 
 impl CardState {
-    /// The state of one PIN.
-    pub fn pin(&self, id: PinId) -> &PinState {
+    /// The state of one PIN (`None` for the text PIN of a phone applet).
+    pub fn pin(&self, id: PinId) -> Option<&PinState> {
         match id {
-            PinId::Auth => &self.jpki.auth_pin,
-            PinId::Sign => &self.jpki.sign_pin,
-            PinId::Text => &self.text.pin,
+            PinId::Auth => Some(&self.jpki.auth_pin),
+            PinId::Sign => Some(&self.jpki.sign_pin),
+            PinId::Text => self.text.as_ref().map(|t| &t.pin),
         }
     }
 
     /// The state of one PIN, mutable.
-    pub fn pin_mut(&mut self, id: PinId) -> &mut PinState {
+    pub fn pin_mut(&mut self, id: PinId) -> Option<&mut PinState> {
         match id {
-            PinId::Auth => &mut self.jpki.auth_pin,
-            PinId::Sign => &mut self.jpki.sign_pin,
-            PinId::Text => &mut self.text.pin,
+            PinId::Auth => Some(&mut self.jpki.auth_pin),
+            PinId::Sign => Some(&mut self.jpki.sign_pin),
+            PinId::Text => self.text.as_mut().map(|t| &mut t.pin),
         }
     }
 
