@@ -86,6 +86,12 @@ impl MynaCard {
         Self::new(state, Box::new(crate::state::FileNvm::new(path)))
     }
 
+    /// Replaces where commits go (the SE hosting a phone applet hands each
+    /// command a fresh view of its file).
+    pub fn set_nvm(&mut self, nvm: Box<dyn Nvm>) {
+        self.nvm = nvm;
+    }
+
     /// Arms a crash point (durability tests only).
     pub fn with_fault(mut self, fault: Fault) -> Self {
         self.fault = fault;

@@ -50,11 +50,16 @@ pub(crate) struct Chan {
     pub pending: Vec<u8>,
 }
 
+/// The SE's NVM, shared with the applets it hosts.
+pub(crate) type SharedNvm = std::sync::Arc<std::sync::Mutex<Box<dyn SeNvm>>>;
+
 /// The secure element.
 pub struct SecureElement {
     pub(crate) state: SeState,
-    nvm: Box<dyn SeNvm>,
+    pub(crate) nvm: SharedNvm,
     pub(crate) channels: [Option<Chan>; CHANNELS],
+    /// Running JPKI applet instances (parsed keys, security state), by AID.
+    pub(crate) applets: std::collections::HashMap<Vec<u8>, mynacard::MynaCard>,
 }
 
 /// Default KVN of the factory ISD key set.
@@ -73,6 +78,7 @@ impl SecureElement {
             privileges: vec![0x9E, 0xFE, 0x80],
             security_domain: rom::ISD_AID.to_vec(),
             key_sets: vec![KeySet::new(&keys)],
+            jpki: None,
         };
         let ara = Entry {
             aid: gp::ara::ARA_M_AID.to_vec(),
@@ -81,6 +87,7 @@ impl SecureElement {
             privileges: vec![0, 0, 0],
             security_domain: rom::ISD_AID.to_vec(),
             key_sets: vec![],
+            jpki: None,
         };
         SeState {
             format: FORMAT.into(),
@@ -97,7 +104,12 @@ impl SecureElement {
         if state.format != FORMAT {
             return Err(format!("not an SE file (format {:?})", state.format));
         }
-        Ok(Self { state, nvm, channels: Default::default() })
+        Ok(Self {
+            state,
+            nvm: std::sync::Arc::new(std::sync::Mutex::new(nvm)),
+            channels: Default::default(),
+            applets: Default::default(),
+        })
     }
 
     /// Opens an SE file.
@@ -120,13 +132,31 @@ impl SecureElement {
     ) -> Result<T, StatusWord> {
         let mut next = self.state.clone();
         let out = change(&mut next)?;
-        self.nvm.commit(&next).map_err(|_| StatusWord::MemoryFailure)?;
+        let mut nvm = self.nvm.lock().map_err(|_| StatusWord::MemoryFailure)?;
+        nvm.commit(&next).map_err(|_| StatusWord::MemoryFailure)?;
+        drop(nvm);
         self.state = next;
+        Ok(out)
+    }
+
+    /// A transaction on one applet's data; its running instance is
+    /// rebuilt from the new data on next use.
+    pub(crate) fn transact_applet<T>(
+        &mut self,
+        aid: &[u8],
+        change: impl FnOnce(&mut crate::state::PhoneJpki) -> Result<T, StatusWord>,
+    ) -> Result<T, StatusWord> {
+        let out = self.transact(|s| {
+            let applet = s.entry_mut(aid).and_then(|e| e.jpki.as_mut()).ok_or(StatusWord::FileNotFound)?;
+            change(applet)
+        })?;
+        self.applets.remove(aid);
         Ok(out)
     }
 
     fn power_cycle(&mut self) {
         self.channels = Default::default();
+        self.applets.clear();
         self.channels[0] = Some(Chan { selected: Some(rom::ISD_AID.to_vec()), ..Default::default() });
     }
 
@@ -140,7 +170,7 @@ impl SecureElement {
         }
         match (cmd.cla & 0x80, cmd.ins) {
             (0x00, 0x70) => return self.manage_channel(cmd),
-            (0x00, 0xA4) => return self.select(ch, cmd),
+            (0x00, 0xA4) if cmd.p1 == 0x04 => return self.select(ch, cmd),
             _ => {}
         }
         let chan = self.channels[ch].as_ref().expect("open");
@@ -149,7 +179,7 @@ impl SecureElement {
         match entry.kind {
             Kind::SecurityDomain => crate::sd::handle(self, ch, &aid, raw, cmd),
             Kind::AraM => crate::aram::handle(self, ch, cmd),
-            Kind::Applet => StatusWord::InsNotSupported.into(),
+            Kind::Applet => crate::applet::handle(self, &aid, raw, cmd),
         }
     }
 
@@ -189,8 +219,12 @@ impl SecureElement {
         let found = self.state.registry.iter().find(|e| e.aid.starts_with(&aid) && e.is_selectable());
         let Some(entry) = found else { return StatusWord::FileNotFound.into() };
         let aid = entry.aid.clone();
+        let is_applet = entry.kind == Kind::Applet;
         let chan = self.channels[ch].as_mut().expect("open");
         *chan = Chan { selected: Some(aid.clone()), ..Default::default() };
+        if is_applet {
+            crate::applet::selected(self, &aid);
+        }
         if cmd.p2 == 0x0C {
             return StatusWord::Ok.into();
         }
@@ -207,6 +241,7 @@ impl Icc for SecureElement {
     }
     fn power_off(&mut self) {
         self.channels = Default::default();
+        self.applets.clear();
     }
     fn reset(&mut self) {
         self.power_cycle();

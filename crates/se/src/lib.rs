@@ -10,9 +10,12 @@
 //!   SE identifier (from CPLC), so a GP host tool given the master key opens it.
 //! - The ARA-M applet: access rules written only through the ISD's secure
 //!   channel, read by anyone.
+//! - [`applet`]: the phone's JPKI applet (the card's JPKI AP plus the
+//!   commitment, offline PIN setting and provisioning under level 33).
 //! - [`SeState`]: one JSON file, committed atomically before each answer.
 #![forbid(unsafe_code)]
 
+pub mod applet;
 mod aram;
 pub mod element;
 mod sd;

@@ -16,6 +16,7 @@ type Sw = StatusWord;
 
 pub(crate) fn handle(se: &mut SecureElement, ch: usize, sd_aid: &[u8], raw: &[u8], cmd: &Command) -> Response {
     match (cmd.cla & !0x03, cmd.ins) {
+        (0x00, 0xA4) => return Sw::IncorrectP1P2.into(),
         (0x80, 0x50) => return initialize_update(se, ch, sd_aid, cmd),
         (0x84, 0x82) => {
             let chan = se.channels[ch].as_mut().expect("open");
@@ -92,7 +93,13 @@ fn execute(se: &mut SecureElement, ch: usize, sd_aid: &[u8], cmd: &Command, lvl:
         _ if lvl & level::C_MAC == 0 => Err(Sw::SecurityStatusNotSatisfied),
         (0x80, 0xF2) => get_status(se, sd_aid, cmd),
         (0x80, 0xE6) => install(se, ch, sd_aid, cmd),
-        (0x80, 0xE2) => require(lvl, level::C_DEC).and_then(|_| store_data(se, ch, sd_aid, cmd)),
+        (0x80, 0xE2) => require(lvl, level::C_DEC).and_then(|_| {
+            let target = se.channels[ch].as_ref().expect("open").perso_target.clone();
+            match target.and_then(|t| se.state.entry(&t).filter(|e| e.kind == Kind::Applet).map(|e| e.aid.clone())) {
+                Some(applet) => store_data_applet(se, &applet, cmd, lvl),
+                None => store_data(se, ch, sd_aid, cmd),
+            }
+        }),
         (0x80, 0xD8) => require(lvl, level::C_DEC).and_then(|_| put_key(se, sd_aid, cmd)),
         (0x80, 0xE4) => delete(se, sd_aid, cmd),
         (0x80, 0xF0) => set_status(se, sd_aid, cmd),
@@ -174,10 +181,10 @@ fn install(se: &mut SecureElement, ch: usize, sd_aid: &[u8], cmd: &Command) -> R
     match cmd.p1 & 0x7F {
         0x04 | 0x0C => {
             let selectable = cmd.p1 & 0x08 != 0;
-            let kind = if d.elf_aid == rom::SD_PACKAGE && d.module_aid == rom::SD_MODULE {
-                Kind::SecurityDomain
-            } else {
-                return Err(Sw::ReferencedDataNotFound);
+            let kind = match (d.elf_aid.as_slice(), d.module_aid.as_slice()) {
+                (rom::SD_PACKAGE, rom::SD_MODULE) => Kind::SecurityDomain,
+                (rom::JPKI_PACKAGE, rom::JPKI_MODULE) => Kind::Applet,
+                _ => return Err(Sw::ReferencedDataNotFound),
             };
             if !(5..=16).contains(&d.instance_aid.len()) || !matches!(d.privileges.len(), 1 | 3) {
                 return Err(Sw::IncorrectData);
@@ -193,11 +200,12 @@ fn install(se: &mut SecureElement, ch: usize, sd_aid: &[u8], cmd: &Command) -> R
                 }
                 s.registry.push(Entry {
                     aid: d.instance_aid.clone(),
-                    kind,
+                    kind: kind.clone(),
                     life_cycle: if selectable { lcs::SELECTABLE } else { lcs::INSTALLED },
                     privileges,
                     security_domain: sd_aid.to_vec(),
                     key_sets: vec![],
+                    jpki: (kind == Kind::Applet).then(crate::state::PhoneJpki::new),
                 });
                 Ok(())
             })?;
@@ -214,9 +222,28 @@ fn install(se: &mut SecureElement, ch: usize, sd_aid: &[u8], cmd: &Command) -> R
             })?;
             Ok(done)
         }
+        0x10 => {
+            // Extradition (GPCS §11.5.2.3.5): LV(target SD) 00 LV(application) …
+            let target_sd = d.elf_aid;
+            if se.state.entry(&target_sd).map(|e| e.kind.clone()) != Some(Kind::SecurityDomain) {
+                return Err(Sw::ReferencedDataNotFound);
+            }
+            se.transact(|s| {
+                let e = s.entry_mut(&d.instance_aid).ok_or(Sw::ReferencedDataNotFound)?;
+                if !managed_by(e, sd_aid) || e.kind != Kind::Applet {
+                    return Err(Sw::ConditionsNotSatisfied);
+                }
+                e.security_domain = target_sd.clone();
+                Ok(())
+            })?;
+            Ok(done)
+        }
         0x20 => {
             let target = se.state.entry(&d.instance_aid).ok_or(Sw::ReferencedDataNotFound)?;
-            if !managed_by(target, sd_aid) || target.aid == sd_aid {
+            // An applet is personalized only by its own security domain: after
+            // extradition the ISD's owner cannot reach the JPKI applet.
+            let own = target.kind == Kind::Applet && target.security_domain == sd_aid;
+            if !(own || target.kind != Kind::Applet && managed_by(target, sd_aid)) || target.aid == sd_aid {
                 return Err(Sw::ConditionsNotSatisfied);
             }
             se.channels[ch].as_mut().expect("open").perso_target = Some(d.instance_aid);
@@ -255,6 +282,14 @@ fn store_data(se: &mut SecureElement, ch: usize, sd_aid: &[u8], cmd: &Command) -
         }
         Kind::Applet => Err(Sw::FunctionNotSupported),
     }
+}
+
+/// Provisioning of the JPKI applet: only at level 33 (mechanism ⑨).
+fn store_data_applet(se: &mut SecureElement, target: &[u8], cmd: &Command, lvl: u8) -> Result<Response, Sw> {
+    if lvl != 0x33 {
+        return Err(Sw::SecurityStatusNotSatisfied);
+    }
+    crate::applet::store_data(se, target, &cmd.data)
 }
 
 /// The static Key-DEK of the key set this channel's session was opened with

@@ -34,6 +34,10 @@ pub mod rom {
     pub const SD_MODULE: &[u8] = &[0xA0, 0x00, 0x00, 0x01, 0x51, 0x53, 0x50, 0x41];
     /// The ISD's AID.
     pub const ISD_AID: &[u8] = &[0xA0, 0x00, 0x00, 0x01, 0x51, 0x00, 0x00, 0x00];
+    /// The JPKI applet's load file.
+    pub const JPKI_PACKAGE: &[u8] = &[0xD3, 0x92, 0xF0, 0x00, 0x26, 0x01, 0x00, 0x00];
+    /// The JPKI applet's module (its instances take the JPKI AP's AID).
+    pub const JPKI_MODULE: &[u8] = &[0xD3, 0x92, 0xF0, 0x00, 0x26, 0x01, 0x00, 0x00, 0x00, 0x01];
 }
 
 /// One static key set and its sequence counter.
@@ -102,6 +106,49 @@ pub struct Entry {
     /// Key sets (security domains only).
     #[serde(default)]
     pub key_sets: Vec<KeySet>,
+    /// The JPKI applet's data (JPKI applet instances only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jpki: Option<PhoneJpki>,
+}
+
+/// The phone JPKI applet's non-volatile data: the JPKI AP (token
+/// `JPKIAPGPSETOKEN`, auth certificate behind the auth PIN, no text AP) and
+/// the committed random R.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PhoneJpki {
+    /// The JPKI AP's files, keys and PINs.
+    pub card: mynacard::CardState,
+    /// R, whose SHA-256 the app sent with the application (empty = none).
+    pub commitment: crate::secret::SecretBytes,
+}
+
+impl PhoneJpki {
+    /// A fresh instance: no keys, no certificates, PINs not set.
+    pub fn new() -> Self {
+        use mynacard::{PinId, PinState, Secret};
+        let jpki = mynacard::state::JpkiState {
+            token: mynacard::state::TOKEN_GPSE.into(),
+            auth_cert_needs_pin: true,
+            auth_cert: vec![],
+            auth_ca_cert: vec![],
+            sign_cert: vec![],
+            sign_ca_cert: vec![],
+            auth_key: Secret::default(),
+            sign_key: Secret::default(),
+            auth_pin: PinState::unset(PinId::Auth),
+            sign_pin: PinState::unset(PinId::Sign),
+        };
+        Self {
+            card: mynacard::CardState { format: mynacard::state::FORMAT.into(), jpki, text: None },
+            commitment: crate::secret::SecretBytes::new(&[]),
+        }
+    }
+}
+
+impl Default for PhoneJpki {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl Entry {

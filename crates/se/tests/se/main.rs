@@ -4,6 +4,7 @@
 
 mod content;
 mod handover;
+mod phone;
 
 use apdu::{Command, Icc, Response, StatusWord};
 use gp::crypto::AesKey;
