@@ -52,6 +52,10 @@ fn instance<'a>(se: &'a mut SecureElement, aid: &[u8]) -> Result<&'a mut mynacar
         let card = se.state.entry(aid).and_then(|e| e.jpki.as_ref()).ok_or(Sw::FileNotFound)?.card.clone();
         let mut running = mynacard::MynaCard::in_memory(card).map_err(|_| Sw::NoPreciseDiagnosis)?;
         running.power_on();
+        // Only reached while selected: a rebuilt instance starts with its AP
+        // selected and no PIN verified.
+        let select = Command::new(0x00, 0xA4, 0x04, 0x0C).with_data(aid.to_vec()).to_bytes().expect("short");
+        running.process(&select);
         se.applets.insert(aid.to_vec(), running);
     }
     Ok(se.applets.get_mut(aid).expect("inserted"))

@@ -1,0 +1,14 @@
+//! The smartphone's OS side (DESIGN.md "Open Mobile API + ACE").
+//!
+//! - [`omapi`]: SEService, Reader, Session, Channel over the emulated
+//!   secure element, as android.se.omapi exposes them to apps.
+//! - [`ace`]: the access control enforcer — rules read from the ARA-M,
+//!   cached by refresh tag, decided in AOSP's order, APDU filters applied —
+//!   which is mechanism ⑦: only the app whose signing certificate the
+//!   SEI-TSM registered reaches the JPKI applet.
+#![forbid(unsafe_code)]
+
+pub mod ace;
+pub mod omapi;
+
+pub use omapi::{App, Channel, OmapiError, Reader, SeService, Session};
