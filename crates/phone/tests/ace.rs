@@ -114,7 +114,7 @@ fn generic_rules_yield_to_specific_ones_in_aosp_order() {
         ApduRule::Filters(vec![([0x00, 0xB0, 0x00, 0x00], [0xFF, 0xFF, 0x00, 0x00])]),
     );
     // (AID, all apps) with a READ BINARY filter: any app may read, nothing else.
-    let service = SeService::new(se_with(&[all_apps_filtered.clone()]));
+    let service = SeService::new(se_with(std::slice::from_ref(&all_apps_filtered)));
     let reader = &service.readers()[0];
     let mut ch = reader.open_session(&other_app()).open_logical_channel(JPKI_AID, 0).unwrap();
     assert!(ch.transmit(&[0x00, 0xB0, 0x00, 0x00, 0x04]).is_ok());
