@@ -6,9 +6,13 @@
 //!   cached by refresh tag, decided in AOSP's order, APDU filters applied —
 //!   which is mechanism ⑦: only the app whose signing certificate the
 //!   SEI-TSM registered reaches the JPKI applet.
+//! - [`device`]: the TSM relay, the JPKI app's applet calls, and NFC card
+//!   emulation routing the JPKI AID to an external reader.
 #![forbid(unsafe_code)]
 
 pub mod ace;
+pub mod device;
 pub mod omapi;
 
+pub use device::{JpkiApplet, NfcEmulation, Relay};
 pub use omapi::{App, Channel, OmapiError, Reader, SeService, Session};

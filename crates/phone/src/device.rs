@@ -1,0 +1,147 @@
+//! The phone as the JPKI flows use it: the privileged relay the TSMs talk
+//! through, the JPKI app's own calls to its applet, and NFC card emulation
+//! towards an external reader.
+
+use crate::omapi::{App, Channel, OmapiError, SeService};
+use apdu::{Icc, Transport, TransportError};
+
+/// AID of the JPKI applet (= the JPKI AP's).
+pub const JPKI_AID: &[u8] = &[0xD3, 0x92, 0xF0, 0x00, 0x26, 0x01, 0x00, 0x00, 0x00, 0x01];
+
+/// The TSM relay: forwards opaque APDUs (SCP03-wrapped) to the SE's contact
+/// interface, as GP remote application management over HTTP does. It sees
+/// only ciphertext and MACs.
+#[derive(Debug, Clone)]
+pub struct Relay {
+    service: SeService,
+}
+
+impl Relay {
+    /// A relay to the phone's SE.
+    pub fn new(service: &SeService) -> Self {
+        Self { service: service.clone() }
+    }
+}
+
+impl Transport for Relay {
+    fn transmit_raw(&mut self, command: &[u8]) -> Result<Vec<u8>, TransportError> {
+        Ok(self.service.with_se(|se| se.process(command)))
+    }
+}
+
+/// The JPKI app's channel to its applet (through OMAPI and the enforcer).
+#[derive(Debug)]
+pub struct JpkiApplet {
+    channel: Channel,
+}
+
+/// A JPKI applet call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AppletError {
+    /// OMAPI refused.
+    #[error(transparent)]
+    Omapi(#[from] OmapiError),
+    /// The applet answered an error status word.
+    #[error("the JPKI applet answered {0}")]
+    Status(apdu::StatusWord),
+}
+
+impl JpkiApplet {
+    /// Opens the app's channel to the JPKI applet.
+    pub fn open(service: &SeService, app: &App) -> Result<Self, AppletError> {
+        let reader = &service.readers()[0];
+        Ok(Self { channel: reader.open_session(app).open_logical_channel(JPKI_AID, 0x00)? })
+    }
+
+    fn call(&mut self, apdu: &[u8]) -> Result<Vec<u8>, AppletError> {
+        let raw = self.channel.transmit(apdu)?;
+        let r = apdu::Response::parse(&raw).ok_or(AppletError::Status(apdu::StatusWord::NoPreciseDiagnosis))?;
+        if r.sw != apdu::StatusWord::Ok {
+            return Err(AppletError::Status(r.sw));
+        }
+        Ok(r.data)
+    }
+
+    /// Draws R in the SE and returns the commitment S = SHA-256(R).
+    pub fn commitment(&mut self) -> Result<Vec<u8>, AppletError> {
+        self.call(&[0x80, 0xC0, 0x00, 0x00, 0x20])
+    }
+
+    /// Sets a PIN once, offline (`jpki::PinId::Auth` or `Sign`).
+    pub fn set_pin(&mut self, pin: jpki::PinId, value: &[u8]) -> Result<(), AppletError> {
+        let p1 = match pin {
+            jpki::PinId::Auth => 0x01,
+            jpki::PinId::Sign => 0x02,
+            jpki::PinId::Text => return Err(AppletError::Status(apdu::StatusWord::IncorrectP1P2)),
+        };
+        let apdu = [&[0x80, 0xC2, p1, 0x80, value.len() as u8][..], value].concat();
+        self.call(&apdu).map(|_| ())
+    }
+
+    /// The channel, for the JPKI AP's own commands (VERIFY, READ, sign).
+    pub fn channel(&mut self) -> &mut Channel {
+        &mut self.channel
+    }
+}
+
+impl Transport for JpkiApplet {
+    fn transmit_raw(&mut self, command: &[u8]) -> Result<Vec<u8>, TransportError> {
+        // The JPKI client selects the AP by AID; on an OMAPI channel the
+        // applet is already selected, and apps may not SELECT by name.
+        if command.len() >= 4 && command[1] == 0xA4 && command[2] == 0x04 && command.get(5..) == Some(JPKI_AID) {
+            return Ok(vec![0x90, 0x00]);
+        }
+        self.channel.transmit(command).map_err(|e| TransportError::backend("OMAPI", e))
+    }
+}
+
+/// NFC card emulation: an external reader talks to the phone, and SELECTs
+/// of routed AIDs (the JPKI applet's) reach the SE; everything else — the
+/// ISD, the ARA-M, unknown AIDs — answers `6A 82` as if absent.
+#[derive(Debug)]
+pub struct NfcEmulation {
+    service: SeService,
+    routed_selected: bool,
+}
+
+/// The ATR a PC/SC reader synthesizes for an ISO 14443-4 card without
+/// historical bytes (PC/SC part 3, 3.1.3.2.3).
+pub const CONTACTLESS_ATR: [u8; 5] = [0x3B, 0x80, 0x80, 0x01, 0x01];
+
+impl NfcEmulation {
+    /// Card emulation of the phone's SE, routing the JPKI AID.
+    pub fn new(service: &SeService) -> Self {
+        Self { service: service.clone(), routed_selected: false }
+    }
+}
+
+impl Icc for NfcEmulation {
+    fn atr(&self) -> Vec<u8> {
+        CONTACTLESS_ATR.to_vec()
+    }
+    fn power_on(&mut self) {
+        self.routed_selected = false;
+        self.service.with_se(|se| se.reset());
+    }
+    fn power_off(&mut self) {
+        self.power_on();
+    }
+    fn reset(&mut self) {
+        self.power_on();
+    }
+    fn process(&mut self, command: &[u8]) -> Vec<u8> {
+        let Ok(cmd) = apdu::Command::parse(command) else { return vec![0x67, 0x00] };
+        if cmd.cla & 0x03 != 0 {
+            return vec![0x68, 0x81]; // one basic channel over NFC
+        }
+        if cmd.ins == 0xA4 && cmd.p1 == 0x04 {
+            self.routed_selected = cmd.data == JPKI_AID;
+            if !self.routed_selected {
+                return vec![0x6A, 0x82];
+            }
+        } else if !self.routed_selected {
+            return vec![0x69, 0x86];
+        }
+        self.service.with_se(|se| se.process(command))
+    }
+}

@@ -1,0 +1,65 @@
+//! The TSMs' side of the smartphone flows (DESIGN.md "Preparation" and
+//! "Provisioning"), over any [`apdu::Transport`] that relays opaque APDUs to
+//! the phone's SE — the phone never sees keys or R in clear.
+//!
+//! - [`sei::prepare`]: the SEI-TSM opens SCP03 with the ISD (keys diversified
+//!   from its master key with the SE identifier), creates the SP's security
+//!   domain with initial keys, installs the JPKI applet and moves it to that
+//!   domain, and writes the ARA-M rule for the JPKI app's certificate hash.
+//! - [`sp::provision`]: the SP-TSM replaces the domain's keys on first
+//!   contact, then at level 33 checks SHA-256(R) against the commitment,
+//!   orders on-chip key generation, has the key certified, and writes the
+//!   certificates.
+//!
+//! The HTTPS services around these flows belong to a later stage; the flows
+//! are the same.
+#![forbid(unsafe_code)]
+
+pub mod relay;
+pub mod sei;
+pub mod sp;
+
+/// AIDs of the JPKI deployment on the SE.
+pub mod aids {
+    /// The SP's (J-LIS's) security domain.
+    pub const SP_DOMAIN: &[u8] = &[0xA0, 0x00, 0x00, 0x03, 0x92, 0x53, 0x50, 0x01];
+    /// The JPKI applet instance (= the JPKI AP's AID).
+    pub const JPKI_APPLET: &[u8] = &[0xD3, 0x92, 0xF0, 0x00, 0x26, 0x01, 0x00, 0x00, 0x00, 0x01];
+    /// Its load file.
+    pub const JPKI_PACKAGE: &[u8] = &[0xD3, 0x92, 0xF0, 0x00, 0x26, 0x01, 0x00, 0x00];
+    /// GP security domain package.
+    pub const SD_PACKAGE: &[u8] = &[0xA0, 0x00, 0x00, 0x01, 0x51, 0x53, 0x50];
+    /// GP security domain module.
+    pub const SD_MODULE: &[u8] = &[0xA0, 0x00, 0x00, 0x01, 0x51, 0x53, 0x50, 0x41];
+    /// The ISD.
+    pub const ISD: &[u8] = &[0xA0, 0x00, 0x00, 0x01, 0x51, 0x00, 0x00, 0x00];
+}
+
+/// A TSM flow failed; nothing after the failing step was done.
+#[derive(Debug, thiserror::Error)]
+pub enum TsmError {
+    /// The relay to the SE failed.
+    #[error("relay: {0}")]
+    Relay(#[from] apdu::TransportError),
+    /// The secure channel failed (wrong keys, tampered or replayed APDU).
+    #[error("secure channel: {0}")]
+    Scp03(#[from] gp::Scp03Error),
+    /// The SE refused a step.
+    #[error("{step}: the SE answered {sw}")]
+    Refused {
+        /// What was being done.
+        step: &'static str,
+        /// The status word.
+        sw: apdu::StatusWord,
+    },
+    /// The commitment does not match R: the card signed for another phone's SE
+    /// (attack pattern 6).
+    #[error("the commitment does not match this SE's random: the application was made for another phone")]
+    CommitmentMismatch,
+    /// The certificate issuer failed.
+    #[error("certificate issuance: {0}")]
+    Issuance(String),
+    /// Malformed data from the SE.
+    #[error("malformed answer: {0}")]
+    Malformed(&'static str),
+}

@@ -1,0 +1,80 @@
+//! The SEI-TSM's preparation of an SE (DESIGN.md "Preparation").
+
+use crate::aids::*;
+use crate::relay::SecureSession;
+use crate::TsmError;
+use apdu::{StatusWord, Transport};
+use gp::ara::{AidRef, ApduRule, HashRef, Rule};
+use gp::commands;
+use gp::{AesKey, StaticKeys};
+
+/// KVN of the ISD key set the factory loads.
+pub const ISD_KVN: u8 = 0x01;
+/// KVN of the SP domain's key sets.
+pub const SP_KVN: u8 = 0x30;
+
+/// Reads the SE identifier from CPLC (GET DATA `9F7F`, no secure channel).
+pub fn se_identifier<T: Transport>(transport: &mut T) -> Result<[u8; 10], TsmError> {
+    let r = transport.send(&commands::select(ISD))?;
+    if r.sw != StatusWord::Ok {
+        return Err(TsmError::Refused { step: "selecting the ISD", sw: r.sw });
+    }
+    let r = transport.send(&commands::get_data(0x9F7F))?;
+    if r.sw != StatusWord::Ok {
+        return Err(TsmError::Refused { step: "reading CPLC", sw: r.sw });
+    }
+    Ok(commands::Cplc::parse(&r.data).map_err(|_| TsmError::Malformed("CPLC"))?.se_identifier())
+}
+
+/// Prepares the SE for JPKI: SP domain with fresh initial keys, the JPKI
+/// applet in it, and the ARA-M rule letting only the app whose signing
+/// certificate hashes to `app_cert_sha256` reach the applet. Returns the SP
+/// domain's initial keys, for hand-over to the SP-TSM.
+pub fn prepare<T: Transport>(
+    transport: &mut T,
+    master: &AesKey,
+    app_cert_sha256: &[u8],
+) -> Result<StaticKeys, TsmError> {
+    let id = se_identifier(transport)?;
+    let isd_keys = StaticKeys::diversify_kdf3(ISD_KVN, master, &id);
+    let dek = isd_keys.dek.clone();
+    let key = || {
+        let mut k = [0u8; 16];
+        pki::fill_random(&mut k);
+        k
+    };
+    let initial = StaticKeys::new(SP_KVN, &key(), &key(), &key()).expect("16-byte keys");
+    let mut isd = SecureSession::open(transport, ISD, isd_keys, 0x33)?;
+    isd.run(
+        "creating the SP domain",
+        &commands::install_for_install(SD_PACKAGE, SD_MODULE, SP_DOMAIN, [0x80, 0, 0], &[], true).expect("AIDs"),
+    )?;
+    isd.run("personalizing the SP domain", &commands::install_for_personalization(SP_DOMAIN).expect("AID"))?;
+    isd.run(
+        "loading the SP domain's initial keys",
+        &commands::store_data(0x80, 0, &commands::put_key(0, &initial, &dek).data),
+    )?;
+    isd.run(
+        "installing the JPKI applet",
+        &commands::install_for_install(JPKI_PACKAGE, JPKI_APPLET, JPKI_APPLET, [0, 0, 0], &[], true).expect("AIDs"),
+    )?;
+    let extradite = apdu::Command::new(0x80, 0xE6, 0x10, 0x00)
+        .with_data(
+            [&[SP_DOMAIN.len() as u8][..], SP_DOMAIN, &[0, JPKI_APPLET.len() as u8], JPKI_APPLET, &[0, 0, 0]].concat(),
+        )
+        .with_ne(256);
+    isd.run("moving the JPKI applet to the SP domain", &extradite)?;
+    let rule = Rule {
+        aid: AidRef::Specific(JPKI_APPLET.to_vec()),
+        hash: HashRef::Specific(app_cert_sha256.to_vec()),
+        package: None,
+        apdu: Some(ApduRule::Always),
+        nfc: Some(true),
+    };
+    isd.run(
+        "selecting the ARA-M for rules",
+        &commands::install_for_personalization(&gp::ara::ARA_M_AID).expect("AID"),
+    )?;
+    isd.run("writing the ARA-M rule", &commands::store_data(0x90, 0, &gp::ara::store_rule(&rule)))?;
+    Ok(initial)
+}

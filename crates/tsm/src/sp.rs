@@ -1,0 +1,100 @@
+//! The SP-TSM's provisioning of the JPKI applet (DESIGN.md steps 5–9).
+
+use crate::aids::*;
+use crate::relay::SecureSession;
+use crate::sei::SP_KVN;
+use crate::TsmError;
+use apdu::{tlv, Transport};
+use gp::commands;
+use gp::StaticKeys;
+
+/// Certificate types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CertType {
+    /// User authentication.
+    Auth,
+    /// Signature.
+    Sign,
+}
+
+impl CertType {
+    fn byte(self) -> u8 {
+        match self {
+            CertType::Auth => 0x01,
+            CertType::Sign => 0x02,
+        }
+    }
+}
+
+/// Replaces the SP domain's handed-over keys with keys only the SP-TSM knows
+/// (first contact); afterwards the SEI-TSM cannot open the domain.
+pub fn take_over<T: Transport>(transport: &mut T, handed_over: StaticKeys) -> Result<StaticKeys, TsmError> {
+    let mut fresh = [[0u8; 16]; 3];
+    for k in &mut fresh {
+        pki::fill_random(k);
+    }
+    let own = StaticKeys::new(SP_KVN, &fresh[0], &fresh[1], &fresh[2]).expect("16-byte keys");
+    let dek = handed_over.dek.clone();
+    let mut s = SecureSession::open(transport, SP_DOMAIN, handed_over, 0x33)?;
+    let response = s.run("replacing the domain keys", &commands::put_key(SP_KVN, &own, &dek))?;
+    let expected = [vec![own.kvn], own.enc.kcv().to_vec(), own.mac.kcv().to_vec(), own.dek.kcv().to_vec()].concat();
+    if response != expected {
+        return Err(TsmError::Malformed("PUT KEY key check values"));
+    }
+    Ok(own)
+}
+
+/// What provisioning produced.
+#[derive(Debug, Clone)]
+pub struct Provisioned {
+    /// The SE identifier read inside the secure channel.
+    pub se_identifier: [u8; 10],
+    /// Per type: the certificate written (DER).
+    pub certificates: Vec<(CertType, Vec<u8>)>,
+}
+
+/// Provisions the applet in one level-33 session: reads the SE identifier
+/// and R and checks SHA-256(R) = `commitment`, then per type generates the
+/// key on chip, has `issue` certify it (returns certificate and CA
+/// certificate, DER), and writes both.
+pub fn provision<T: Transport>(
+    transport: &mut T,
+    keys: StaticKeys,
+    commitment: &[u8],
+    types: &[CertType],
+    mut issue: impl FnMut(CertType, &[u8], &[u8; 10]) -> Result<(Vec<u8>, Vec<u8>), String>,
+) -> Result<Provisioned, TsmError> {
+    let mut s = SecureSession::open(transport, SP_DOMAIN, keys, 0x33)?;
+    s.run("addressing the JPKI applet", &commands::install_for_personalization(JPKI_APPLET).expect("AID"))?;
+    let store = |data: Vec<u8>| commands::store_data(0x81, 0, &data).with_ne(256);
+    let identity = s.run("reading the SE identifier and R", &store(tlv::encode(0xDF01, &[])))?;
+    if identity.len() != 42 {
+        return Err(TsmError::Malformed("identity"));
+    }
+    let se_identifier: [u8; 10] = identity[..10].try_into().expect("10 bytes");
+    let r = zeroize::Zeroizing::new(identity[10..].to_vec());
+    if !constant_time_eq(&pki::HashAlg::Sha256.digest(&r), commitment) {
+        return Err(TsmError::CommitmentMismatch);
+    }
+    let mut certificates = Vec::new();
+    for &t in types {
+        let spki = s.run("generating the key on chip", &store(tlv::encode(0xDF02, &[t.byte()])))?;
+        let (cert, ca) = issue(t, &spki, &se_identifier).map_err(TsmError::Issuance)?;
+        s.run("writing the certificate", &store(tlv::encode(0xDF03, &[&[t.byte()][..], &cert].concat())))?;
+        s.run("writing the CA certificate", &store(tlv::encode(0xDF04, &[&[t.byte()][..], &ca].concat())))?;
+        certificates.push((t, cert));
+    }
+    Ok(Provisioned { se_identifier, certificates })
+}
+
+/// Deletes the applet's keys, certificates and PINs (revocation).
+pub fn wipe<T: Transport>(transport: &mut T, keys: StaticKeys) -> Result<(), TsmError> {
+    let mut s = SecureSession::open(transport, SP_DOMAIN, keys, 0x33)?;
+    s.run("addressing the JPKI applet", &commands::install_for_personalization(JPKI_APPLET).expect("AID"))?;
+    s.run("deleting keys and certificates", &commands::store_data(0x80, 0, &tlv::encode(0xDF05, &[])))?;
+    Ok(())
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
