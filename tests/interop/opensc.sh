@@ -106,5 +106,33 @@ check "jpki card sign over PC/SC, openssl dgst accepts it" \
 check "openssl verify accepts both card certificates" \
   sh -c "openssl verify -CAfile ca/auth-ca.pem auth.pem && openssl verify -CAfile ca/sign-ca.pem sign.pem"
 
+# The phone: JPKI applet provisioned locally, reached by NFC card emulation
+# in the second vpcd reader; OpenSC and our client read it like a card.
+reader1="Virtual PCD 00 01"
+"$jpki" phone new --dir phone --master-key-file master.key --ca-dir ca --auth-pin 2468 --sign-pin PHONE1 >/dev/null 2>&1 \
+  || { echo "FAIL jpki phone new"; failed=$((failed + 1)); }
+"$jpki" phone serve-nfc --dir phone --vpcd 127.0.0.1:35964 >nfc.log 2>&1 &
+pids+=($!)
+phone_present() { opensc-tool -r 1 --atr; }
+if wait_for 15 phone_present; then
+  check "phone: opensc-tool -n names the JPKI driver (matched by AID)" \
+    sh -c "opensc-tool -r 1 -n | grep -qx 'jpki'"
+  check "phone: jpki card status shows the smartphone token" \
+    sh -c "'$jpki' card status --reader '$reader1' | grep -q 'JPKIAPGPSETOKEN'"
+  check "phone: the auth certificate needs the auth PIN" \
+    sh -c "! '$jpki' card cert --reader '$reader1' -t auth >/dev/null 2>&1"
+  check "phone: jpki reads the auth certificate after the PIN; openssl verify accepts it" \
+    sh -c "JPKI_AUTH_PIN=2468 '$jpki' card cert --reader '$reader1' -t auth > phone-auth.pem && openssl verify -CAfile ca/auth-ca.pem phone-auth.pem"
+  check "phone: pkcs15-tool lists the 4 certificates" \
+    sh -c "test \$(pkcs15-tool -r 1 --list-certificates | grep -c 'X.509 Certificate') -eq 4"
+  check "phone: pkcs15-tool reads the auth certificate after the PIN" \
+    bash -c "cmp <(pkcs15-tool -r 1 --read-certificate 01 --verify-pin --auth-id 01 --pin 2468 | openssl x509 -outform DER) <(openssl x509 -in phone-auth.pem -outform DER)"
+  check "phone: jpki cms sign with the phone's sign key, openssl cms -verify accepts it" \
+    sh -c "JPKI_SIGN_PIN=PHONE1 '$jpki' cms sign --reader '$reader1' doc.txt -o phone.p7m \
+           && openssl cms -verify -binary -inform DER -in phone.p7m -CAfile ca/sign-ca.pem -out /dev/null"
+else
+  echo "FAIL the phone did not appear in $reader1"; cat nfc.log; failed=$((failed + 1))
+fi
+
 echo "opensc interop: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -33,6 +33,9 @@ pub enum Command {
     /// Emulated GlobalPlatform secure elements (a phone's eSE).
     #[command(subcommand)]
     Se(SeCommand),
+    /// An emulated smartphone: its SE, the JPKI app, NFC card emulation.
+    #[command(subcommand)]
+    Phone(PhoneCommand),
     /// Run an end-to-end demonstration.
     #[command(subcommand)]
     Demo(DemoCommand),
@@ -442,6 +445,55 @@ pub struct SeServeArgs {
     #[arg(long, value_name = "FILE")]
     pub se: PathBuf,
     /// Address of pcscd's vpcd driver.
+    #[arg(long, default_value = "127.0.0.1:35963", value_name = "HOST:PORT")]
+    pub vpcd: String,
+    /// Serve one connection and exit instead of reconnecting.
+    #[arg(long)]
+    pub once: bool,
+}
+
+/// `jpki phone ...`
+#[derive(Debug, Subcommand)]
+pub enum PhoneCommand {
+    /// Make a phone and provision its JPKI applet locally: plays the SEI-TSM
+    /// and the SP-TSM in-process with the local test CA (a development path;
+    /// the networked flow goes through the TSM services).
+    New(PhoneNewArgs),
+    /// Expose the phone to an external reader by NFC card emulation: the JPKI
+    /// applet appears as a card in pcscd's vpcd reader.
+    ServeNfc(PhoneServeArgs),
+}
+
+/// `jpki phone new`
+#[derive(Debug, Args)]
+pub struct PhoneNewArgs {
+    /// Phone state directory (se.json, app.json).
+    #[arg(long, value_name = "DIR")]
+    pub dir: PathBuf,
+    /// The SEI-TSM's master key file (created if missing).
+    #[arg(long, value_name = "FILE")]
+    pub master_key_file: PathBuf,
+    /// Directory of the local test CA.
+    #[arg(long, env = "JPKI_CA_DIR", value_name = "DIR")]
+    pub ca_dir: Option<PathBuf>,
+    /// The phone's user-authentication PIN (4 digits).
+    #[arg(long, default_value = "1234", hide_default_value = true)]
+    pub auth_pin: String,
+    /// The phone's signature password (6-16 of A-Z, 0-9).
+    #[arg(long, default_value = "ABC123", hide_default_value = true)]
+    pub sign_pin: String,
+    /// Replace an existing phone in DIR.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// `jpki phone serve-nfc`
+#[derive(Debug, Args)]
+pub struct PhoneServeArgs {
+    /// Phone state directory.
+    #[arg(long, value_name = "DIR")]
+    pub dir: PathBuf,
+    /// Address of pcscd's vpcd driver (the second reader listens on 35964).
     #[arg(long, default_value = "127.0.0.1:35963", value_name = "HOST:PORT")]
     pub vpcd: String,
     /// Serve one connection and exit instead of reconnecting.

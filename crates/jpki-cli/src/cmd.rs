@@ -4,9 +4,12 @@ mod bench;
 mod card;
 mod cms;
 mod demo;
+mod phone;
 mod se;
 
-use crate::cli::{BenchCommand, CardCommand, Cli, CmsCommand, Command, DemoCommand, PinCommand, SeCommand};
+use crate::cli::{
+    BenchCommand, CardCommand, Cli, CmsCommand, Command, DemoCommand, PhoneCommand, PinCommand, SeCommand,
+};
 use anyhow::Result;
 
 /// Runs a parsed command line.
@@ -31,6 +34,10 @@ pub fn run(cli: Cli) -> Result<()> {
             SeCommand::New(a) => se::new(&a, json),
             SeCommand::Keys(a) => se::keys(&a, json),
             SeCommand::Serve(a) => se::serve(&a),
+        },
+        Command::Phone(c) => match c {
+            PhoneCommand::New(a) => phone::new(&a, json),
+            PhoneCommand::ServeNfc(a) => phone::serve_nfc(&a),
         },
         Command::Demo(DemoCommand::Card(a)) => demo::card(&a, json),
         Command::Bench(BenchCommand::Card(a)) => bench::card(&a, json),

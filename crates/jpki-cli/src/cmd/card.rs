@@ -164,8 +164,10 @@ struct StatusReport {
 pub fn status(a: &StatusArgs, json: bool) -> Result<()> {
     let mut dev = device::open(&a.device)?;
     let token = dev.card.token()?;
+    // A phone's JPKI applet has no text AP.
     let pins = PinId::ALL
         .into_iter()
+        .filter(|pin| *pin != PinId::Text || token == TokenKind::Card)
         .map(|pin| {
             let r = dev.card.pin_tries_left(pin);
             PinRow {

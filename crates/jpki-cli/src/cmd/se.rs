@@ -10,7 +10,7 @@ use zeroize::Zeroizing;
 
 /// Reads the master key file (hex on the first line), or creates it with a
 /// random AES-256 key when `create` is set and it does not exist.
-fn master_key(path: &Path, create: bool) -> Result<AesKey> {
+pub fn master_key(path: &Path, create: bool) -> Result<AesKey> {
     if create && !path.exists() {
         let mut key = Zeroizing::new([0u8; 32]);
         pki::fill_random(&mut key[..]);
@@ -29,7 +29,7 @@ fn master_key(path: &Path, create: bool) -> Result<AesKey> {
     AesKey::new(&bytes).map_err(|e| anyhow::anyhow!("master key: {e}"))
 }
 
-fn random_bytes<const N: usize>() -> [u8; N] {
+pub fn random_bytes<const N: usize>() -> [u8; N] {
     let mut b = [0u8; N];
     pki::fill_random(&mut b);
     b

@@ -1,0 +1,106 @@
+//! `jpki phone ...`
+
+use crate::cli::{PhoneNewArgs, PhoneServeArgs};
+use crate::output;
+use anyhow::{bail, Context, Result};
+use base64::{engine::general_purpose::STANDARD, Engine};
+use jpki::PinId;
+use phone::{App, JpkiApplet, NfcEmulation, Relay, SeService};
+use std::path::Path;
+use std::time::Instant;
+
+/// The JPKI app's identity: package name and signing certificate.
+fn app_identity(dir: &Path) -> Result<App> {
+    let text = std::fs::read_to_string(dir.join("app.json")).context("reading app.json")?;
+    let v: serde_json::Value = serde_json::from_str(&text)?;
+    let name = v["name"].as_str().context("app.json: name")?;
+    let cert = STANDARD.decode(v["signing_certificate"].as_str().context("app.json: signing_certificate")?)?;
+    Ok(App::new(name, cert))
+}
+
+fn step(json: bool, what: &str, start: Instant) {
+    if !json {
+        eprintln!("[ok] {what:<52} {:>8.1} ms", start.elapsed().as_secs_f64() * 1000.0);
+    }
+}
+
+/// `jpki phone new`
+pub fn new(a: &PhoneNewArgs, json: bool) -> Result<()> {
+    let se_path = a.dir.join("se.json");
+    if se_path.exists() && !a.force {
+        bail!("{} already holds a phone; pass --force to replace it", a.dir.display());
+    }
+    let auth_pin = PinId::Auth.normalize(&a.auth_pin).map_err(anyhow::Error::msg)?;
+    let sign_pin = PinId::Sign.normalize(&a.sign_pin).map_err(anyhow::Error::msg)?;
+    std::fs::create_dir_all(&a.dir)?;
+    let master = super::se::master_key(&a.master_key_file, true)?;
+    let ca = pki::ca::LocalCa::open_or_create(&a.ca_dir.clone().unwrap_or_else(super::card::default_ca_dir))?;
+
+    // The phone: a fresh SE and the JPKI app's identity.
+    let state = se::SecureElement::manufacture(&master, super::se::random_bytes(), super::se::random_bytes());
+    pki::fs::write_atomically(&se_path, &serde_json::to_vec_pretty(&state)?)?;
+    let mut app_cert = [0u8; 64];
+    pki::fill_random(&mut app_cert);
+    let app = App::new("jp.go.jpki.app", app_cert.to_vec());
+    let app_json =
+        serde_json::json!({ "name": app.name, "signing_certificate": STANDARD.encode(&app.signing_certificate) });
+    pki::fs::write_atomically(&a.dir.join("app.json"), serde_json::to_string_pretty(&app_json)?.as_bytes())?;
+    let phone = SeService::new(se::SecureElement::open(&se_path).map_err(anyhow::Error::msg)?);
+    let mut relay = Relay::new(&phone);
+
+    let t = Instant::now();
+    let handed_over = tsm::sei::prepare(&mut relay, &master, &app.certificate_hashes()[1])?;
+    step(json, "SEI-TSM: SP domain, JPKI applet, ARA-M rule", t);
+    let t = Instant::now();
+    let sp_keys = tsm::sp::take_over(&mut relay, handed_over)?;
+    step(json, "SP-TSM: domain keys replaced (PUT KEY)", t);
+    let t = Instant::now();
+    let commitment = JpkiApplet::open(&phone, &app)?.commitment()?;
+    step(json, "app: commitment S = SHA-256(R) from the applet", t);
+    let holder = pki::Holder {
+        name: "公的 個人".into(),
+        address: "東京都千代田区霞が関二丁目1番2号".into(),
+        birth: "19850401".into(),
+        sex: pki::Sex::Female,
+        prefecture: "Tokyo".into(),
+        municipality: "Chiyoda-ku".into(),
+    };
+    let t = Instant::now();
+    let types = [tsm::sp::CertType::Auth, tsm::sp::CertType::Sign];
+    let done = tsm::sp::provision(&mut relay, sp_keys, &commitment, &types, |t, spki, _| {
+        let kind = match t {
+            tsm::sp::CertType::Auth => pki::CaKind::Auth,
+            tsm::sp::CertType::Sign => pki::CaKind::Sign,
+        };
+        let cert = ca.issue_card_certificate(kind, spki, &holder).map_err(|e| e.to_string())?;
+        Ok((der::Encode::to_der(&cert).map_err(|e| e.to_string())?, ca.ca(kind).cert_der.clone()))
+    })?;
+    step(json, "SP-TSM: R checked, 2 keys generated on chip, certified", t);
+    let t = Instant::now();
+    let mut applet = JpkiApplet::open(&phone, &app)?;
+    applet.set_pin(PinId::Auth, &auth_pin)?;
+    applet.set_pin(PinId::Sign, &sign_pin)?;
+    step(json, "user: PINs set offline", t);
+    let id = hex::encode_upper(done.se_identifier);
+    if json {
+        return output::json(
+            &serde_json::json!({ "dir": a.dir, "se_identifier": id, "certificates": done.certificates.len() }),
+        );
+    }
+    output::line(format_args!("Phone in {} (SE {id}) holds JPKI auth and sign certificates.", a.dir.display()))?;
+    output::line(format_args!("Reach it by NFC: jpki phone serve-nfc --dir {} --vpcd 127.0.0.1:35963", a.dir.display()))
+}
+
+/// `jpki phone serve-nfc`
+pub fn serve_nfc(a: &PhoneServeArgs) -> Result<()> {
+    let se_path = a.dir.join("se.json");
+    let se =
+        se::SecureElement::open(&se_path).map_err(anyhow::Error::msg).context("make a phone with `jpki phone new`")?;
+    app_identity(&a.dir)?;
+    let mut nfc = NfcEmulation::new(&SeService::new(se));
+    eprintln!("Phone {} in NFC card emulation towards vpcd at {} (Ctrl-C to stop)", a.dir.display(), a.vpcd);
+    let options = transport::vpcd::ServeOptions { reconnect: !a.once, ..Default::default() };
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    transport::vpcd::serve(&a.vpcd, &mut nfc, &options, &stop)
+        .with_context(|| format!("serving to vpcd at {} (is pcscd with vsmartcard-vpcd running?)", a.vpcd))
+}
