@@ -168,3 +168,24 @@ pub fn gp_tlv(data: &[u8]) {
         let _ = rule.allows_apdu([0x80, 0xCA, 0, 0]);
     }
 }
+
+/// The secure element: a sequence of length-prefixed APDUs on any channel
+/// (the first interesting ones open channels and select the ISD, ARA-M or
+/// an applet). Every answer has a status word; without the ISD keys nothing
+/// reaches the registry, so it must stay as manufactured.
+pub fn se_process(data: &[u8]) {
+    static STATE: OnceLock<se::SeState> = OnceLock::new();
+    let state = STATE.get_or_init(|| {
+        se::SecureElement::manufacture(&gp::AesKey::new(&[0x11; 16]).expect("key"), [1, 2, 3, 4], [5, 6])
+    });
+    let mut element = se::SecureElement::new(state.clone(), Box::new(se::MemoryNvm)).expect("SE");
+    element.power_on();
+    let mut rest = data;
+    while let [len, tail @ ..] = rest {
+        let n = usize::from(*len).min(tail.len());
+        let response = element.process(&tail[..n]);
+        assert!(response.len() >= 2, "response without status word");
+        rest = &tail[n..];
+    }
+    assert_eq!(element.state().registry.len(), state.registry.len(), "registry changed without keys");
+}

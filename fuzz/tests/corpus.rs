@@ -3,7 +3,7 @@
 #[test]
 fn committed_corpus_replays_without_panic() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus");
-    let targets: [(&str, fn(&[u8])); 7] = [
+    let targets: [(&str, fn(&[u8])); 8] = [
         ("apdu_command", openjpki_fuzz::apdu_command),
         ("ber_tlv", openjpki_fuzz::ber_tlv),
         ("card_process", openjpki_fuzz::card_process),
@@ -11,6 +11,7 @@ fn committed_corpus_replays_without_panic() {
         ("vpcd_stream", openjpki_fuzz::vpcd_stream),
         ("scp03_card_unwrap", openjpki_fuzz::scp03_card_unwrap),
         ("gp_tlv", openjpki_fuzz::gp_tlv),
+        ("se_process", openjpki_fuzz::se_process),
     ];
     for (name, harness) in targets {
         let dir = root.join(name);

@@ -370,6 +370,17 @@ pub enum BenchCommand {
     /// SCP03 wrap + unwrap per APDU at level 33, beside the raw AES-CBC + CMAC
     /// work the same APDU needs.
     Scp03(Scp03BenchArgs),
+    /// On-chip RSA-2048 key generation in the emulated SE (through the SP
+    /// domain's level-33 channel), beside `openssl genpkey` timed in the same run.
+    Keygen(KeygenBenchArgs),
+}
+
+/// `jpki bench keygen`
+#[derive(Debug, Args)]
+pub struct KeygenBenchArgs {
+    /// Number of key pairs.
+    #[arg(long, default_value_t = 20)]
+    pub count: usize,
 }
 
 /// `jpki bench scp03`
@@ -419,9 +430,10 @@ pub struct SeNewArgs {
     #[arg(long, short, value_name = "FILE")]
     pub out: PathBuf,
     /// The SEI-TSM's master key: hex (16, 24 or 32 bytes) on the first line.
-    /// Created with a fresh random AES-256 key (mode 0600) if it does not exist.
-    #[arg(long, value_name = "FILE")]
-    pub master_key_file: PathBuf,
+    /// Created with a fresh random AES-256 key (mode 0600) if it does not
+    /// exist. Default: $XDG_DATA_HOME/openjpki/sei-tsm-master.key.
+    #[arg(long, env = "JPKI_MASTER_KEY_FILE", value_name = "FILE")]
+    pub master_key_file: Option<PathBuf>,
     /// Overwrite an existing SE file.
     #[arg(long)]
     pub force: bool,

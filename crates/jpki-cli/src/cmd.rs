@@ -42,6 +42,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Demo(DemoCommand::Card(a)) => demo::card(&a, json),
         Command::Bench(BenchCommand::Card(a)) => bench::card(&a, json),
         Command::Bench(BenchCommand::Scp03(a)) => bench::scp03(&a, json),
+        Command::Bench(BenchCommand::Keygen(a)) => bench::keygen(&a, json),
     }
 }
 

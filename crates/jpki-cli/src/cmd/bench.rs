@@ -245,3 +245,87 @@ pub fn scp03(a: &crate::cli::Scp03BenchArgs, json: bool) -> Result<()> {
     output::line(format_args!("raw AES-CBC + CMAC per APDU: {raw:.0} ns"))?;
     output::line(format_args!("ratio:                       {:.2}", report.ratio))
 }
+
+#[derive(Serialize)]
+struct KeygenReport {
+    machine: String,
+    count: usize,
+    se_keygen_ms: Summary,
+    openssl_genpkey_ms: Option<Summary>,
+}
+
+#[derive(Serialize)]
+struct Summary {
+    mean: f64,
+    p50: f64,
+    p90: f64,
+    max: f64,
+}
+
+fn summarize(mut ms: Vec<f64>) -> Summary {
+    ms.sort_by(f64::total_cmp);
+    let at = |p: f64| ms[((ms.len() as f64 - 1.0) * p).round() as usize];
+    Summary { mean: ms.iter().sum::<f64>() / ms.len() as f64, p50: at(0.5), p90: at(0.9), max: at(1.0) }
+}
+
+/// `jpki bench keygen`: `DF02` through the SP domain's level-33 secure
+/// channel, end to end (wrap, unwrap, RSA-2048 generation, SE file commit in
+/// memory, response), against `openssl genpkey -algorithm RSA` processes.
+pub fn keygen(a: &crate::cli::KeygenBenchArgs, json: bool) -> Result<()> {
+    let master = gp::AesKey::new(&[0x42; 32])?;
+    let state = se::SecureElement::manufacture(&master, [1, 1, 1, 1], [1, 1]);
+    let service =
+        phone::SeService::new(se::SecureElement::new(state, Box::new(se::MemoryNvm)).map_err(anyhow::Error::msg)?);
+    let mut relay = phone::Relay::new(&service);
+    let handed = tsm::sei::prepare(&mut relay, &master, &[0; 32])?;
+    let keys = tsm::sp::take_over(&mut relay, handed)?;
+    let mut session = tsm::relay::SecureSession::open(&mut relay, tsm::aids::SP_DOMAIN, keys, 0x33)?;
+    session.run("perso", &gp::commands::install_for_personalization(tsm::aids::JPKI_APPLET)?)?;
+    let generate = gp::commands::store_data(0x81, 0, &apdu::tlv::encode(0xDF02, &[0x01])).with_ne(256);
+    if !json {
+        eprintln!("generating {} key pairs in the SE, then {} with openssl…", a.count, a.count);
+    }
+    let mut se_ms = Vec::with_capacity(a.count);
+    for _ in 0..a.count.max(1) {
+        let t = Instant::now();
+        let spki = session.run("keygen", &generate)?;
+        se_ms.push(t.elapsed().as_secs_f64() * 1000.0);
+        anyhow::ensure!(pki::rsa::public_key_bits(&spki)? == 2048, "not RSA-2048");
+    }
+    let mut peer = Vec::new();
+    for _ in 0..a.count.max(1) {
+        let t = Instant::now();
+        let ok = std::process::Command::new("openssl")
+            .args(["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", "/dev/null"])
+            .stderr(std::process::Stdio::null())
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        if !ok {
+            break;
+        }
+        peer.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    let report = KeygenReport {
+        machine: machine(),
+        count: se_ms.len(),
+        se_keygen_ms: summarize(se_ms),
+        openssl_genpkey_ms: (!peer.is_empty()).then(|| summarize(peer)),
+    };
+    if json {
+        return output::json(&report);
+    }
+    let s = &report.se_keygen_ms;
+    output::line(format_args!("machine:                {}", report.machine))?;
+    output::line(format_args!(
+        "SE on-chip keygen (ms):  mean {:.1}  p50 {:.1}  p90 {:.1}  max {:.1}",
+        s.mean, s.p50, s.p90, s.max
+    ))?;
+    match &report.openssl_genpkey_ms {
+        Some(p) => output::line(format_args!(
+            "openssl genpkey (ms):    mean {:.1}  p50 {:.1}  p90 {:.1}  max {:.1}  (process start included)",
+            p.mean, p.p50, p.p90, p.max
+        )),
+        None => output::line("openssl genpkey:         not available"),
+    }
+}

@@ -8,6 +8,14 @@ use serde::Serialize;
 use std::path::Path;
 use zeroize::Zeroizing;
 
+/// `$XDG_DATA_HOME/openjpki/sei-tsm-master.key` (or under ~/.local/share).
+pub fn default_master_key_file() -> std::path::PathBuf {
+    super::card::default_ca_dir()
+        .parent()
+        .map(|p| p.join("sei-tsm-master.key"))
+        .unwrap_or_else(|| "sei-tsm-master.key".into())
+}
+
 /// Reads the master key file (hex on the first line), or creates it with a
 /// random AES-256 key when `create` is set and it does not exist.
 pub fn master_key(path: &Path, create: bool) -> Result<AesKey> {
@@ -65,7 +73,11 @@ pub fn new(a: &SeNewArgs, json: bool) -> Result<()> {
     if a.out.exists() && !a.force {
         bail!("{} exists; pass --force to replace that SE (everything in it is lost)", a.out.display());
     }
-    let master = master_key(&a.master_key_file, true)?;
+    let master_file = a.master_key_file.clone().unwrap_or_else(default_master_key_file);
+    if let Some(parent) = master_file.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let master = master_key(&master_file, true)?;
     let state = se::SecureElement::manufacture(&master, random_bytes(), random_bytes());
     pki::fs::write_atomically(&a.out, &serde_json::to_vec_pretty(&state)?)
         .with_context(|| format!("writing {}", a.out.display()))?;
@@ -84,7 +96,7 @@ pub fn new(a: &SeNewArgs, json: bool) -> Result<()> {
     output::line(format_args!(
         "ISD keys: jpki se keys --se {} --master-key-file {}",
         a.out.display(),
-        a.master_key_file.display()
+        master_file.display()
     ))
 }
 
