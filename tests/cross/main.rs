@@ -4,3 +4,4 @@
 
 mod client;
 mod openssl_oracle;
+mod status;

@@ -15,11 +15,13 @@ pub mod ca;
 pub mod cert;
 pub mod chain;
 pub mod cms;
+pub mod crl;
 pub mod describe;
 pub mod fs;
 pub mod hash;
 pub mod holder;
 pub mod names;
+pub mod ocsp;
 pub mod profile;
 pub mod rsa;
 
