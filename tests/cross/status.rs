@@ -123,9 +123,9 @@ fn openssl_ocsp_accepts_good_and_revoked_answers_with_the_nonce() {
         let (ok, text) =
             openssl(&["ocsp", "-respin", &resp, "-issuer", &ca_pem, "-cert", &sign, "-CAfile", &ca_pem, "-no_nonce"]);
         assert!(ok && text.contains(&format!("sign.pem: {}", expect.trim_start_matches("Cert Status: "))), "{text}");
-        let (statuses, echoed) = pki::ocsp::verify_response(&der, &ca.cert).unwrap();
-        assert_eq!(statuses.len(), 1);
-        assert_eq!(echoed.as_deref(), Some(nonce.as_slice()));
+        let checked = pki::ocsp::verify_response(&der, &ca.cert).unwrap();
+        assert_eq!(checked.statuses.len(), 1);
+        assert_eq!(checked.nonce.as_deref(), Some(nonce.as_slice()));
     }
     // A response signed by another CA is refused by OpenSSL and by us.
     let other = f.ca.ca(pki::CaKind::Auth);

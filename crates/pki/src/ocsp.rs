@@ -167,12 +167,18 @@ pub fn error_response(status: OcspResponseStatus) -> Vec<u8> {
     OcspResponse { response_status: status, response_bytes: None }.to_der().expect("tiny response encodes")
 }
 
+/// A response whose signature checked out.
+#[derive(Debug, Clone)]
+pub struct VerifiedResponse {
+    /// Each certificate's status.
+    pub statuses: Vec<(CertId, CertStatus)>,
+    /// The nonce the responder echoed.
+    pub nonce: Option<Vec<u8>>,
+}
+
 /// Parses a response and returns its statuses after checking the signature
 /// against `ca` (a relying party's view, used by tests and `jpki`).
-pub fn verify_response(
-    der: &[u8],
-    ca: &Certificate,
-) -> Result<(Vec<(CertId, CertStatus)>, Option<Vec<u8>>), CertError> {
+pub fn verify_response(der: &[u8], ca: &Certificate) -> Result<VerifiedResponse, CertError> {
     let r = OcspResponse::from_der(der)?;
     if r.response_status != OcspResponseStatus::Successful {
         return Err(CertError::Invalid(format!("OCSP status {:?}", r.response_status)));
@@ -189,7 +195,8 @@ pub fn verify_response(
         .flatten()
         .find(|e| e.extn_id == const_oid::db::rfc6960::ID_PKIX_OCSP_NONCE)
         .map(|e| e.extn_value.as_bytes().to_vec());
-    Ok((basic.tbs_response_data.responses.into_iter().map(|s| (s.cert_id, s.cert_status)).collect(), nonce))
+    let statuses = basic.tbs_response_data.responses.into_iter().map(|s| (s.cert_id, s.cert_status)).collect();
+    Ok(VerifiedResponse { statuses, nonce })
 }
 
 pub use x509_ocsp::OcspResponseStatus as ResponseStatus;
