@@ -373,6 +373,19 @@ pub enum BenchCommand {
     /// On-chip RSA-2048 key generation in the emulated SE (through the SP
     /// domain's level-33 channel), beside `openssl genpkey` timed in the same run.
     Keygen(KeygenBenchArgs),
+    /// Time and peak memory to sign a CRL with many revoked entries.
+    Crl(CrlBenchArgs),
+}
+
+/// `jpki bench crl`
+#[derive(Debug, Args)]
+pub struct CrlBenchArgs {
+    /// Revoked entries.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub entries: usize,
+    /// Also write the CRL (DER) and its CA certificate (PEM, FILE.ca.pem).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
 }
 
 /// `jpki bench keygen`

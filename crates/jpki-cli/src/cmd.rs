@@ -43,6 +43,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Bench(BenchCommand::Card(a)) => bench::card(&a, json),
         Command::Bench(BenchCommand::Scp03(a)) => bench::scp03(&a, json),
         Command::Bench(BenchCommand::Keygen(a)) => bench::keygen(&a, json),
+        Command::Bench(BenchCommand::Crl(a)) => bench::crl(&a, json),
     }
 }
 
