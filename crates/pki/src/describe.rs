@@ -115,3 +115,29 @@ impl std::fmt::Display for Summary {
         Ok(())
     }
 }
+
+/// Rebuilds the holder from a signature certificate: the basic four
+/// attributes from subjectAltName and the romanised localities from the
+/// subject's `L` attributes (prefecture first). Used when a phone
+/// certificate must carry the same attributes as the card's.
+pub fn holder_from_sign_certificate(cert: &Certificate) -> Option<crate::Holder> {
+    let attrs = holder_attributes(cert)?;
+    let mut localities = Vec::new();
+    for rdn in cert.tbs_certificate.subject.0.iter() {
+        for atv in rdn.0.iter() {
+            if atv.oid == const_oid::db::rfc4519::L {
+                let v = atv
+                    .value
+                    .decode_as::<der::asn1::PrintableStringRef<'_>>()
+                    .map(|s| s.as_str().to_string())
+                    .or_else(|_| atv.value.decode_as::<Utf8StringRef<'_>>().map(|s| s.as_str().to_string()))
+                    .ok()?;
+                localities.push(v);
+            }
+        }
+    }
+    let [prefecture, municipality] = <[String; 2]>::try_from(localities).ok()?;
+    let birth = attrs.birth.get(1..)?.to_string();
+    let sex = crate::Sex::parse(&attrs.sex).ok()?;
+    Some(crate::Holder { name: attrs.name, address: attrs.address, birth, sex, prefecture, municipality })
+}

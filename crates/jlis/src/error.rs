@@ -1,0 +1,94 @@
+//! Service errors: a machine-readable code, a human message, an HTTP status.
+//! The cause of an internal error goes to the log, not to the client.
+
+/// A refused or failed request. Nothing was changed.
+#[derive(Debug, thiserror::Error)]
+pub enum JlisError {
+    /// The DER did not parse.
+    #[error("malformed {0}: not valid DER")]
+    MalformedDer(&'static str),
+    /// The public key is not RSA-2048.
+    #[error("the public key must be RSA with 2048 bits (got {0})")]
+    WrongKeySize(String),
+    /// No certificate with this serial.
+    #[error("no certificate with serial {0}")]
+    UnknownSerial(String),
+    /// The card certificate was not issued by this service's CAs.
+    #[error("the card certificate was not issued by this JPKI service")]
+    ForeignCa,
+    /// The card certificate is outside its validity period.
+    #[error("the card certificate is not valid now (expired or not yet valid)")]
+    CardExpired,
+    /// The card certificate is revoked.
+    #[error("the card certificate is revoked")]
+    CardRevoked,
+    /// The card certificate is on hold.
+    #[error("the card certificate is on hold (一時保留); release it first")]
+    CardOnHold,
+    /// The card certificate is of the wrong kind for this request.
+    #[error("{0}")]
+    WrongCertificate(String),
+    /// The request id was seen before.
+    #[error("request {0} was already processed (replay)")]
+    Replay(String),
+    /// The state change is not allowed from the current state.
+    #[error("{0}")]
+    Conflict(String),
+    /// The input is invalid.
+    #[error("{0}")]
+    Invalid(String),
+    /// Storage or signing failed.
+    #[error("internal error; the request was not carried out")]
+    Internal(String),
+}
+
+impl JlisError {
+    /// Stable code for clients.
+    pub fn code(&self) -> &'static str {
+        match self {
+            JlisError::MalformedDer(_) => "malformed_der",
+            JlisError::WrongKeySize(_) => "wrong_key_size",
+            JlisError::UnknownSerial(_) => "unknown_serial",
+            JlisError::ForeignCa => "foreign_ca",
+            JlisError::CardExpired => "card_expired",
+            JlisError::CardRevoked => "card_revoked",
+            JlisError::CardOnHold => "card_on_hold",
+            JlisError::WrongCertificate(_) => "wrong_certificate",
+            JlisError::Replay(_) => "replay",
+            JlisError::Conflict(_) => "conflict",
+            JlisError::Invalid(_) => "invalid_request",
+            JlisError::Internal(_) => "internal",
+        }
+    }
+
+    /// HTTP status.
+    pub fn http_status(&self) -> u16 {
+        match self {
+            JlisError::UnknownSerial(_) => 404,
+            JlisError::Replay(_) | JlisError::Conflict(_) => 409,
+            JlisError::Internal(_) => 500,
+            JlisError::CardRevoked | JlisError::CardOnHold | JlisError::CardExpired | JlisError::ForeignCa => 422,
+            _ => 400,
+        }
+    }
+}
+
+impl From<store::StoreError> for JlisError {
+    fn from(e: store::StoreError) -> Self {
+        tracing::error!(error = %e, "storage failure");
+        JlisError::Internal(e.to_string())
+    }
+}
+
+impl From<store::sqlx::Error> for JlisError {
+    fn from(e: store::sqlx::Error) -> Self {
+        store::StoreError::from(e).into()
+    }
+}
+
+impl From<pki::cert::CertError> for JlisError {
+    fn from(e: pki::cert::CertError) -> Self {
+        tracing::error!(error = %e, "certificate operation failed");
+        JlisError::Internal(e.to_string())
+    }
+}

@@ -1,0 +1,20 @@
+//! The JPKI service (公的個人認証サービス, operated by J-LIS): the root of
+//! trust of the system (DESIGN.md, spec/jpki-profiles.md §3–4).
+//!
+//! - [`Jlis`]: issues card certificates (the municipal-office path) and phone
+//!   certificates (for the SP-TSM), enforces one phone at a time per card and
+//!   certificate type, gives phone certificates the card's expiry, records
+//!   the card ↔ phone ↔ SE link, revokes with cascade, holds and releases,
+//!   answers OCSP and produces full and delta CRLs.
+//! - [`audit`]: the hash-chained audit log, written in the same transaction
+//!   as each change.
+//! - [`schema`]: one schema for SQLite and PostgreSQL.
+#![forbid(unsafe_code)]
+
+pub mod audit;
+pub mod error;
+pub mod schema;
+pub mod service;
+
+pub use error::JlisError;
+pub use service::{Jlis, PhoneCertType, PhoneIssued, PhoneRequest, Record};

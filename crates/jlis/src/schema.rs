@@ -1,0 +1,33 @@
+//! The JPKI service's schema (SQL accepted by SQLite and PostgreSQL).
+
+use store::Migration;
+
+/// Migrations in order.
+pub const MIGRATIONS: &[Migration] = &[(
+    "0001-initial",
+    "CREATE TABLE certificates (
+        serial TEXT PRIMARY KEY,
+        ca TEXT NOT NULL,
+        holder TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        der BYTEA NOT NULL,
+        not_after BIGINT NOT NULL,
+        issued_at BIGINT NOT NULL,
+        status TEXT NOT NULL,
+        reason TEXT,
+        revoked_at BIGINT,
+        changed_at BIGINT NOT NULL
+    );
+    CREATE INDEX certificates_ca_status ON certificates (ca, status);
+    CREATE TABLE links (
+        phone_serial TEXT PRIMARY KEY REFERENCES certificates (serial),
+        card_serial TEXT NOT NULL REFERENCES certificates (serial),
+        se_id TEXT NOT NULL,
+        cert_type TEXT NOT NULL,
+        created_at BIGINT NOT NULL
+    );
+    CREATE INDEX links_card ON links (card_serial);
+    CREATE TABLE requests (id TEXT PRIMARY KEY, at BIGINT NOT NULL);
+    CREATE TABLE crl_state (ca TEXT PRIMARY KEY, number BIGINT NOT NULL, base_number BIGINT NOT NULL, base_at BIGINT NOT NULL);
+    CREATE TABLE audit (seq BIGINT PRIMARY KEY, at BIGINT NOT NULL, event TEXT NOT NULL, detail TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL)",
+)];

@@ -1,0 +1,59 @@
+//! The JPKI service's rules against a SQLite store.
+#![allow(missing_docs)]
+
+mod rules;
+mod status;
+
+use jlis::{Jlis, PhoneCertType, PhoneRequest};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+pub struct Env {
+    pub dir: tempfile::TempDir,
+    pub jlis: Jlis,
+}
+
+pub async fn env() -> Env {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("jlis.sqlite").display());
+    let jlis = Jlis::open(&url, &dir.path().join("ca")).await.unwrap();
+    Env { dir, jlis }
+}
+
+pub fn rid() -> String {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    format!("req-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
+}
+
+pub fn holder() -> pki::Holder {
+    pki::Holder {
+        name: "連携 一郎".into(),
+        address: "北海道札幌市中央区北1条西2丁目".into(),
+        birth: "19780310".into(),
+        sex: pki::Sex::Male,
+        prefecture: "Hokkaido".into(),
+        municipality: "Sapporo-shi".into(),
+    }
+}
+
+pub fn key() -> Vec<u8> {
+    pki::RsaPrivateKey::generate_2048().unwrap().public_key_der()
+}
+
+/// A card issued by the service: (auth DER, sign DER).
+pub async fn card(env: &Env) -> (Vec<u8>, Vec<u8>) {
+    env.jlis.issue_card(&rid(), &holder(), &key(), &key()).await.unwrap()
+}
+
+pub fn phone_request(card_sign: &[u8], t: PhoneCertType, se: &str) -> PhoneRequest {
+    PhoneRequest {
+        request_id: rid(),
+        card_certificate: card_sign.to_vec(),
+        phone_public_key: key(),
+        se_id: se.into(),
+        cert_type: t,
+    }
+}
+
+pub fn serial(der: &[u8]) -> String {
+    jlis::service::serial_hex(&pki::cert::parse_certificates(der).unwrap()[0])
+}

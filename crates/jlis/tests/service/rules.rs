@@ -1,0 +1,185 @@
+//! Supersession, same expiry, cascade, hold/release, replay, bad input,
+//! audit chain, concurrency.
+
+use crate::*;
+use jlis::JlisError;
+use pki::crl::Reason;
+
+#[tokio::test]
+async fn phone_certificate_takes_the_card_expiry_and_is_linked() {
+    let env = env().await;
+    let (_, sign) = card(&env).await;
+    let issued =
+        env.jlis.issue_phone(&phone_request(&sign, PhoneCertType::Sign, "4F4A5345010203040506")).await.unwrap();
+    let card_cert = pki::cert::parse_certificates(&sign).unwrap().remove(0);
+    let phone = pki::cert::parse_certificates(&issued.certificate).unwrap().remove(0);
+    assert_eq!(phone.tbs_certificate.validity.not_after, card_cert.tbs_certificate.validity.not_after);
+    assert_eq!(
+        pki::describe::holder_attributes(&phone),
+        pki::describe::holder_attributes(&card_cert),
+        "same four attributes"
+    );
+    let ca = env.jlis.ca().ca(pki::CaKind::Sign).cert.clone();
+    pki::chain::validate_path(&phone, &[], &[ca], std::time::SystemTime::now()).unwrap();
+    let record = env.jlis.record(&issued.serial).await.unwrap();
+    assert_eq!((record.kind.as_str(), record.status.as_str()), ("phone", "good"));
+    assert_eq!(record.links[0].card_serial, serial(&sign));
+    assert_eq!(record.links[0].se_id, "4F4A5345010203040506");
+    let auth_phone =
+        env.jlis.issue_phone(&phone_request(&sign, PhoneCertType::Auth, "4F4A5345010203040506")).await.unwrap();
+    assert!(auth_phone.superseded.is_empty(), "auth and sign are separate");
+}
+
+#[tokio::test]
+async fn one_phone_at_a_time() {
+    let env = env().await;
+    let (_, sign) = card(&env).await;
+    let first = env.jlis.issue_phone(&phone_request(&sign, PhoneCertType::Sign, "AA01")).await.unwrap();
+    let second = env.jlis.issue_phone(&phone_request(&sign, PhoneCertType::Sign, "BB02")).await.unwrap();
+    assert_eq!(second.superseded, vec![first.serial.clone()]);
+    let old = env.jlis.record(&first.serial).await.unwrap();
+    assert_eq!((old.status.as_str(), old.reason.as_deref()), ("revoked", Some("superseded")));
+    assert_eq!(env.jlis.record(&second.serial).await.unwrap().status, "good");
+}
+
+#[tokio::test]
+async fn revoking_the_card_revokes_its_phones() {
+    let env = env().await;
+    let (_, sign) = card(&env).await;
+    let a = env.jlis.issue_phone(&phone_request(&sign, PhoneCertType::Auth, "CC03")).await.unwrap();
+    let s = env.jlis.issue_phone(&phone_request(&sign, PhoneCertType::Sign, "CC03")).await.unwrap();
+    let revoked = env.jlis.revoke(&rid(), &serial(&sign), Reason::AffiliationChanged).await.unwrap();
+    assert_eq!(revoked.len(), 3);
+    for sn in [&a.serial, &s.serial] {
+        assert_eq!(env.jlis.record(sn).await.unwrap().status, "revoked");
+    }
+    // A revoked card can no longer apply.
+    let err = env.jlis.issue_phone(&phone_request(&sign, PhoneCertType::Sign, "DD04")).await.unwrap_err();
+    assert!(matches!(err, JlisError::CardRevoked), "{err}");
+    assert!(matches!(
+        env.jlis.revoke(&rid(), &serial(&sign), Reason::KeyCompromise).await,
+        Err(JlisError::Conflict(_))
+    ));
+}
+
+#[tokio::test]
+async fn hold_and_release() {
+    let env = env().await;
+    let (_, sign) = card(&env).await;
+    let sn = serial(&sign);
+    env.jlis.hold(&rid(), &sn).await.unwrap();
+    assert!(matches!(env.jlis.hold(&rid(), &sn).await, Err(JlisError::Conflict(_))));
+    let status = env.jlis.status(pki::CaKind::Sign, &hex::decode(&sn).unwrap()).await.unwrap();
+    assert!(matches!(status, pki::ocsp::Status::Revoked { reason: Reason::CertificateHold, .. }));
+    let err = env.jlis.issue_phone(&phone_request(&sign, PhoneCertType::Sign, "EE05")).await.unwrap_err();
+    assert!(matches!(err, JlisError::CardOnHold));
+    env.jlis.release(&rid(), &sn).await.unwrap();
+    assert_eq!(env.jlis.status(pki::CaKind::Sign, &hex::decode(&sn).unwrap()).await.unwrap(), pki::ocsp::Status::Good);
+    env.jlis.issue_phone(&phone_request(&sign, PhoneCertType::Sign, "EE05")).await.unwrap();
+}
+
+#[tokio::test]
+async fn bad_requests_are_refused_and_change_nothing() {
+    let env = env().await;
+    let (auth, sign) = card(&env).await;
+    let count = || async {
+        store::sqlx::query("SELECT serial FROM certificates").fetch_all(env.jlis.store().pool()).await.unwrap().len()
+    };
+    let before = count().await;
+    let mut r = phone_request(&sign, PhoneCertType::Sign, "FF06");
+    r.card_certificate = b"garbage".to_vec();
+    assert_eq!(env.jlis.issue_phone(&r).await.unwrap_err().code(), "malformed_der");
+    let mut r = phone_request(&sign, PhoneCertType::Sign, "FF06");
+    r.phone_public_key = rsa_1024_public_key();
+    assert_eq!(env.jlis.issue_phone(&r).await.unwrap_err().code(), "wrong_key_size");
+    // The auth certificate cannot sign an application.
+    let r = phone_request(&auth, PhoneCertType::Sign, "FF06");
+    assert!(matches!(
+        env.jlis.issue_phone(&r).await.unwrap_err(),
+        JlisError::ForeignCa | JlisError::WrongCertificate(_)
+    ));
+    // A card certificate from another CA.
+    let other = tempfile::tempdir().unwrap();
+    let other_ca = pki::ca::LocalCa::open_or_create(other.path()).unwrap();
+    let foreign =
+        der::Encode::to_der(&other_ca.issue_card_certificate(pki::CaKind::Sign, &key(), &holder()).unwrap()).unwrap();
+    assert_eq!(
+        env.jlis.issue_phone(&phone_request(&foreign, PhoneCertType::Sign, "FF06")).await.unwrap_err().code(),
+        "foreign_ca"
+    );
+    // A replayed request id.
+    let r = phone_request(&sign, PhoneCertType::Auth, "FF06");
+    env.jlis.issue_phone(&r).await.unwrap();
+    let after_first = count().await;
+    assert_eq!(env.jlis.issue_phone(&r).await.unwrap_err().code(), "replay");
+    assert_eq!(count().await, after_first);
+    assert_eq!(after_first, before + 1);
+    assert_eq!(env.jlis.record("00").await.unwrap_err().code(), "unknown_serial");
+    assert_eq!(env.jlis.revoke(&rid(), "ABCDEF", Reason::KeyCompromise).await.unwrap_err().http_status(), 404);
+}
+
+/// An RSA-1024 public key (made with OpenSSL; aws-lc-rs refuses to generate one).
+fn rsa_1024_public_key() -> Vec<u8> {
+    let out = std::process::Command::new("openssl")
+        .args(["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:1024", "-outform", "DER"])
+        .stderr(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let private = out.stdout;
+    let out = std::process::Command::new("openssl")
+        .args(["pkey", "-inform", "DER", "-pubout", "-outform", "DER"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            use std::io::Write;
+            c.stdin.take().unwrap().write_all(&private)?;
+            c.wait_with_output()
+        })
+        .unwrap();
+    out.stdout
+}
+
+#[tokio::test]
+async fn audit_chain_detects_edits_and_deletions() {
+    let env = env().await;
+    let (_, sign) = card(&env).await;
+    env.jlis.issue_phone(&phone_request(&sign, PhoneCertType::Sign, "1234")).await.unwrap();
+    env.jlis.revoke(&rid(), &serial(&sign), Reason::CessationOfOperation).await.unwrap();
+    let n = jlis::audit::verify(env.jlis.store()).await.unwrap().unwrap();
+    assert_eq!(n, 4, "issued, phone issued, revoked, cascade");
+    let pool = env.jlis.store().pool();
+    store::sqlx::query("UPDATE audit SET detail = '{\"serial\":\"00\"}' WHERE seq = 2").execute(pool).await.unwrap();
+    assert_eq!(jlis::audit::verify(env.jlis.store()).await.unwrap(), Err(jlis::audit::AuditError::Altered(2)));
+    store::sqlx::query("DELETE FROM audit WHERE seq = 2").execute(pool).await.unwrap();
+    assert_eq!(jlis::audit::verify(env.jlis.store()).await.unwrap(), Err(jlis::audit::AuditError::Broken(3)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn fifty_simultaneous_registrations_leave_one_active_phone() {
+    let env = std::sync::Arc::new(env().await);
+    let (_, sign) = card(&env).await;
+    let mut tasks = Vec::new();
+    for i in 0..50 {
+        let env = env.clone();
+        let req = phone_request(&sign, PhoneCertType::Sign, &format!("{i:04X}"));
+        tasks.push(tokio::spawn(async move { env.jlis.issue_phone(&req).await }));
+    }
+    let mut ok = 0;
+    for t in tasks {
+        if t.await.unwrap().is_ok() {
+            ok += 1;
+        }
+    }
+    let rows = store::sqlx::query(
+        "SELECT c.status FROM certificates c JOIN links l ON l.phone_serial = c.serial WHERE l.card_serial = $1",
+    )
+    .bind(serial(&sign))
+    .fetch_all(env.jlis.store().pool())
+    .await
+    .unwrap();
+    let active = rows.iter().filter(|r| store::text(r, "status").unwrap() == "good").count();
+    assert_eq!(active, 1, "never two active phone certificates");
+    assert_eq!(rows.len(), ok, "every success is linked");
+    assert_eq!(ok, 50);
+}

@@ -1,0 +1,65 @@
+//! OCSP answers and CRLs of the service, checked by OpenSSL.
+
+use crate::*;
+use pki::crl::Reason;
+
+fn openssl(args: &[&str]) -> (bool, String) {
+    let out = std::process::Command::new("openssl").args(args).output().unwrap();
+    (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+}
+
+#[tokio::test]
+async fn ocsp_and_crls_follow_revocation_hold_and_release() {
+    let env = env().await;
+    let (auth, sign) = card(&env).await;
+    let dir = env.dir.path();
+    let ca_pem = env.jlis.ca().cert_path(pki::CaKind::Auth).to_string_lossy().into_owned();
+    let cert = dir.join("auth.pem");
+    std::fs::write(&cert, pki::cert::to_pem(&pki::cert::parse_certificates(&auth).unwrap()[0]).unwrap()).unwrap();
+    let cert = cert.to_string_lossy().into_owned();
+    let req = dir.join("req.der").to_string_lossy().into_owned();
+    let resp = dir.join("resp.der").to_string_lossy().into_owned();
+    let ask = |expect: &'static str| {
+        let (ok, text) = openssl(&["ocsp", "-issuer", &ca_pem, "-cert", &cert, "-nonce", "-reqout", &req]);
+        assert!(ok, "{text}");
+        let request = std::fs::read(&req).unwrap();
+        (request, expect)
+    };
+    for (action, expect) in [("none", "Cert Status: good"), ("revoke", "Cert Status: revoked")] {
+        if action == "revoke" {
+            env.jlis.revoke(&rid(), &serial(&auth), Reason::KeyCompromise).await.unwrap();
+        }
+        let (request, expect) = ask(expect);
+        std::fs::write(&resp, env.jlis.ocsp(&request).await.unwrap()).unwrap();
+        let (ok, text) =
+            openssl(&["ocsp", "-respin", &resp, "-reqin", &req, "-CAfile", &ca_pem, "-VAfile", &ca_pem, "-resp_text"]);
+        assert!(ok && text.contains("Response verify OK") && text.contains(expect), "{action}: {text}");
+        assert!(!text.contains("Nonce Verify error"), "{text}");
+    }
+    // Malformed requests get malformedRequest, not an error.
+    assert_eq!(env.jlis.ocsp(b"nonsense").await.unwrap(), vec![0x30, 0x03, 0x0A, 0x01, 0x01]);
+
+    // The full CRL lists the revoked auth certificate; OpenSSL verifies it.
+    let crl = dir.join("auth.crl").to_string_lossy().into_owned();
+    std::fs::write(&crl, env.jlis.crl(pki::CaKind::Auth, false).await.unwrap()).unwrap();
+    let (ok, text) = openssl(&["crl", "-inform", "DER", "-in", &crl, "-CAfile", &ca_pem, "-noout", "-text"]);
+    assert!(
+        ok && text.contains("verify OK") && text.contains(&serial(&auth)) && text.contains("Key Compromise"),
+        "{text}"
+    );
+
+    // Hold and release on the sign CA appear in the next full and delta CRLs.
+    let sign_ca = env.jlis.ca().cert_path(pki::CaKind::Sign).to_string_lossy().into_owned();
+    env.jlis.crl(pki::CaKind::Sign, false).await.unwrap();
+    env.jlis.hold(&rid(), &serial(&sign)).await.unwrap();
+    std::fs::write(&crl, env.jlis.crl(pki::CaKind::Sign, true).await.unwrap()).unwrap();
+    let (ok, text) = openssl(&["crl", "-inform", "DER", "-in", &crl, "-CAfile", &sign_ca, "-noout", "-text"]);
+    assert!(ok && text.contains("Delta CRL Indicator") && text.contains("Certificate Hold"), "{text}");
+    env.jlis.release(&rid(), &serial(&sign)).await.unwrap();
+    std::fs::write(&crl, env.jlis.crl(pki::CaKind::Sign, true).await.unwrap()).unwrap();
+    let (ok, text) = openssl(&["crl", "-inform", "DER", "-in", &crl, "-CAfile", &sign_ca, "-noout", "-text"]);
+    assert!(ok && text.contains("Remove From CRL"), "{text}");
+    std::fs::write(&crl, env.jlis.crl(pki::CaKind::Sign, false).await.unwrap()).unwrap();
+    let (ok, text) = openssl(&["crl", "-inform", "DER", "-in", &crl, "-CAfile", &sign_ca, "-noout", "-text"]);
+    assert!(ok && text.contains("No Revoked Certificates"), "released: {text}");
+}
