@@ -9,12 +9,19 @@
 //! - [`audit`]: the hash-chained audit log, written in the same transaction
 //!   as each change.
 //! - [`schema`]: one schema for SQLite and PostgreSQL.
+//! - [`http`], [`server`], [`config`], [`tls`]: the API (router built by one
+//!   function), HTTPS with the SP-TSM's client certificates, plain HTTP for
+//!   OCSP and CRLs, one validated TOML configuration.
 #![forbid(unsafe_code)]
 
 pub mod audit;
+pub mod config;
 pub mod error;
+pub mod http;
 pub mod schema;
+pub mod server;
 pub mod service;
+pub mod tls;
 
 pub use error::JlisError;
 pub use service::{Jlis, PhoneCertType, PhoneIssued, PhoneRequest, Record};

@@ -36,6 +36,12 @@ pub enum Command {
     /// An emulated smartphone: its SE, the JPKI app, NFC card emulation.
     #[command(subcommand)]
     Phone(PhoneCommand),
+    /// Run a service.
+    #[command(subcommand)]
+    Serve(ServeCommand),
+    /// Check a service's hash-chained audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
     /// Run an end-to-end demonstration.
     #[command(subcommand)]
     Demo(DemoCommand),
@@ -524,4 +530,45 @@ pub struct PhoneServeArgs {
     /// Serve one connection and exit instead of reconnecting.
     #[arg(long)]
     pub once: bool,
+}
+
+/// `jpki serve ...`
+#[derive(Debug, Subcommand)]
+pub enum ServeCommand {
+    /// The JPKI service: HTTPS API (SP-TSM by client certificate, operators by
+    /// token) and plain-HTTP OCSP and CRLs for relying parties.
+    Jlis(ServeJlisArgs),
+}
+
+/// `jpki serve jlis`
+#[derive(Debug, Args)]
+pub struct ServeJlisArgs {
+    /// Configuration file (see `--init`).
+    #[arg(long, value_name = "FILE", required_unless_present = "init")]
+    pub config: Option<PathBuf>,
+    /// Write a configuration, TLS material (server and SP-TSM client
+    /// certificates) and an operator token into DIR, then exit.
+    #[arg(long, value_name = "DIR")]
+    pub init: Option<PathBuf>,
+    /// HTTPS port written by --init.
+    #[arg(long, default_value_t = 8443)]
+    pub https_port: u16,
+    /// HTTP (OCSP/CRL) port written by --init.
+    #[arg(long, default_value_t = 8080)]
+    pub http_port: u16,
+}
+
+/// `jpki audit ...`
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Recompute the audit log's hash chain; an edited or deleted entry fails.
+    Verify(AuditVerifyArgs),
+}
+
+/// `jpki audit verify`
+#[derive(Debug, Args)]
+pub struct AuditVerifyArgs {
+    /// The service's configuration file.
+    #[arg(long, value_name = "FILE")]
+    pub config: PathBuf,
 }

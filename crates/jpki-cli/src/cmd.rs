@@ -6,9 +6,11 @@ mod cms;
 mod demo;
 mod phone;
 mod se;
+mod serve;
 
 use crate::cli::{
-    BenchCommand, CardCommand, Cli, CmsCommand, Command, DemoCommand, PhoneCommand, PinCommand, SeCommand,
+    AuditCommand, BenchCommand, CardCommand, Cli, CmsCommand, Command, DemoCommand, PhoneCommand, PinCommand,
+    SeCommand, ServeCommand,
 };
 use anyhow::Result;
 
@@ -39,6 +41,8 @@ pub fn run(cli: Cli) -> Result<()> {
             PhoneCommand::New(a) => phone::new(&a, json),
             PhoneCommand::ServeNfc(a) => phone::serve_nfc(&a),
         },
+        Command::Serve(ServeCommand::Jlis(a)) => serve::jlis(&a),
+        Command::Audit(AuditCommand::Verify(a)) => serve::audit_verify(&a, json),
         Command::Demo(DemoCommand::Card(a)) => demo::card(&a, json),
         Command::Bench(BenchCommand::Card(a)) => bench::card(&a, json),
         Command::Bench(BenchCommand::Scp03(a)) => bench::scp03(&a, json),

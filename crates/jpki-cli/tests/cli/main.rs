@@ -3,6 +3,7 @@
 
 mod commands;
 mod durability;
+mod jlis;
 mod se;
 
 use std::path::{Path, PathBuf};

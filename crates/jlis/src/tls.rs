@@ -1,0 +1,62 @@
+//! TLS material for a local deployment (`jpki serve jlis --init`): a TLS CA
+//! for the server certificate, and the SP-TSM's client CA and client
+//! certificate (mechanism ⑩). Made with rcgen; distinct from the JPKI CAs.
+
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose,
+    SanType,
+};
+use std::path::Path;
+
+fn ca(name: &str) -> Result<(CertificateParams, KeyPair, String), rcgen::Error> {
+    let key = KeyPair::generate()?;
+    let mut params = CertificateParams::new(Vec::<String>::new())?;
+    params.distinguished_name.push(DnType::OrganizationName, "openjpki local deployment");
+    params.distinguished_name.push(DnType::CommonName, name);
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    let pem = params.self_signed(&key)?.pem();
+    Ok((params, key, pem))
+}
+
+/// A leaf certificate and key (PEM) signed by a CA.
+pub fn leaf(
+    ca_params: CertificateParams,
+    ca_key: &KeyPair,
+    name: &str,
+    server: bool,
+) -> Result<(String, String), rcgen::Error> {
+    let key = KeyPair::generate()?;
+    let mut params = CertificateParams::new(if server { vec!["localhost".to_string()] } else { vec![] })?;
+    params.distinguished_name.push(DnType::CommonName, name);
+    if server {
+        params.subject_alt_names.push(SanType::IpAddress(std::net::IpAddr::from([127, 0, 0, 1])));
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    } else {
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+    }
+    let issuer = Issuer::new(ca_params, ca_key);
+    Ok((params.signed_by(&key, &issuer)?.pem(), key.serialize_pem()))
+}
+
+/// Writes `tls/` under `dir`: `ca.pem` (trust anchor for clients),
+/// `server.pem`/`server.key`, `sp-tsm-ca.pem`, `sp-tsm.pem`/`sp-tsm.key`.
+pub fn generate(dir: &Path) -> Result<(), String> {
+    let e = |e: rcgen::Error| e.to_string();
+    let tls = dir.join("tls");
+    std::fs::create_dir_all(&tls).map_err(|e| e.to_string())?;
+    let write = |name: &str, text: &str| {
+        pki::fs::write_atomically(&tls.join(name), text.as_bytes()).map_err(|e| format!("{name}: {e}"))
+    };
+    let (server_ca, server_ca_key, server_ca_pem) = ca("JPKI service TLS CA").map_err(e)?;
+    let (server_pem, server_key) = leaf(server_ca, &server_ca_key, "localhost", true).map_err(e)?;
+    write("ca.pem", &server_ca_pem)?;
+    write("server.pem", &server_pem)?;
+    write("server.key", &server_key)?;
+    let (client_ca, client_ca_key, client_ca_pem) = ca("SP-TSM client CA").map_err(e)?;
+    let (client_pem, client_key) = leaf(client_ca, &client_ca_key, "SP-TSM", false).map_err(e)?;
+    write("sp-tsm-ca.pem", &client_ca_pem)?;
+    write("sp-tsm.pem", &client_pem)?;
+    write("sp-tsm.key", &client_key)?;
+    Ok(())
+}
