@@ -18,7 +18,15 @@ use store::Store;
 pub struct Jlis {
     store: Store,
     ca: pki::ca::LocalCa,
+    ocsp_cache: std::sync::RwLock<std::collections::HashMap<Vec<u8>, (std::time::Instant, Vec<u8>)>>,
+    /// Bumped by every state change, so a response signed before a change
+    /// is never cached after it.
+    generation: std::sync::atomic::AtomicU64,
 }
+
+/// How long a pre-signed OCSP response (a request without nonce) is served
+/// before it is signed again; any state change drops them all.
+pub const OCSP_CACHE_TTL: Duration = Duration::from_secs(300);
 
 /// Which certificate a phone asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
@@ -138,7 +146,7 @@ impl Jlis {
     pub async fn open(db_url: &str, ca_dir: &std::path::Path) -> Result<Self, JlisError> {
         let store = Store::open(db_url, crate::schema::MIGRATIONS).await?;
         let ca = pki::ca::LocalCa::open_or_create(ca_dir).map_err(|e| JlisError::Internal(e.to_string()))?;
-        Ok(Self { store, ca })
+        Ok(Self { store, ca, ocsp_cache: Default::default(), generation: Default::default() })
     }
 
     /// The CAs.
@@ -226,6 +234,7 @@ impl Jlis {
         let s = self.insert(&mut tx, &sign, CaKind::Sign, "card").await?;
         audit::append(&mut tx, now(), "card.issued", &serde_json::json!({ "auth": a, "sign": s })).await?;
         tx.commit().await?;
+        self.state_changed();
         let der = |c: &Certificate| c.to_der().map_err(|e| JlisError::Internal(e.to_string()));
         Ok((der(&auth)?, der(&sign)?))
     }
@@ -325,6 +334,7 @@ impl Jlis {
         )
         .await?;
         tx.commit().await?;
+        self.state_changed();
         Ok(PhoneIssued {
             certificate: phone.to_der().map_err(|e| JlisError::Internal(e.to_string()))?,
             serial,
@@ -394,6 +404,7 @@ impl Jlis {
             }
         }
         tx.commit().await?;
+        self.state_changed();
         Ok(revoked)
     }
 
@@ -501,12 +512,48 @@ impl Jlis {
         })
     }
 
+    /// Drops pre-signed OCSP responses (after any state change).
+    fn state_changed(&self) {
+        self.generation.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        if let Ok(mut cache) = self.ocsp_cache.write() {
+            cache.clear();
+        }
+    }
+
     /// Answers an OCSP request (DER). Malformed requests get
     /// `malformedRequest`; certificates of neither CA are `unknown`.
+    /// Requests without a nonce are answered from pre-signed responses
+    /// (RFC 5019's practice); a nonce is signed on demand.
     pub async fn ocsp(&self, request: &[u8]) -> Result<Vec<u8>, JlisError> {
         let Ok(req) = pki::ocsp::parse_request(request) else {
             return Ok(pki::ocsp::error_response(pki::ocsp::ResponseStatus::MalformedRequest));
         };
+        let cache_key = match (&req.nonce, req.cert_ids.as_slice()) {
+            (None, [id]) => id.to_der().ok(),
+            _ => None,
+        };
+        if let Some(key) = &cache_key {
+            if let Some((at, der)) = self.ocsp_cache.read().ok().and_then(|c| c.get(key).cloned()) {
+                if at.elapsed() < OCSP_CACHE_TTL {
+                    return Ok(der);
+                }
+            }
+        }
+        let generation = self.generation.load(std::sync::atomic::Ordering::SeqCst);
+        let der = self.sign_ocsp(&req).await?;
+        if let (Some(key), Ok(mut cache)) = (cache_key, self.ocsp_cache.write()) {
+            if self.generation.load(std::sync::atomic::Ordering::SeqCst) != generation {
+                return Ok(der);
+            }
+            if cache.len() > 100_000 {
+                cache.clear();
+            }
+            cache.insert(key, (std::time::Instant::now(), der.clone()));
+        }
+        Ok(der)
+    }
+
+    async fn sign_ocsp(&self, req: &pki::ocsp::Request) -> Result<Vec<u8>, JlisError> {
         let responder = [CaKind::Auth, CaKind::Sign]
             .into_iter()
             .find(|k| pki::ocsp::issued_by(&req.cert_ids[0], &self.ca.ca(*k).cert));

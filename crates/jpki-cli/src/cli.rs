@@ -381,6 +381,27 @@ pub enum BenchCommand {
     Keygen(KeygenBenchArgs),
     /// Time and peak memory to sign a CRL with many revoked entries.
     Crl(CrlBenchArgs),
+    /// OCSP throughput and latency of `jpki serve jlis` with 1, 8 and 64
+    /// clients, beside `openssl ocsp -index … -multi 2` on the same
+    /// certificates in the same run.
+    Ocsp(OcspBenchArgs),
+}
+
+/// `jpki bench ocsp`
+#[derive(Debug, Args)]
+pub struct OcspBenchArgs {
+    /// Seconds per measurement.
+    #[arg(long, default_value_t = 3.0)]
+    pub seconds: f64,
+    /// Certificates the requests ask about.
+    #[arg(long, default_value_t = 100)]
+    pub certificates: usize,
+    /// Client counts to measure.
+    #[arg(long, value_delimiter = ',', default_value = "1,8,64")]
+    pub clients: Vec<usize>,
+    /// Send a nonce in every request (each answer signed on demand).
+    #[arg(long)]
+    pub nonce: bool,
 }
 
 /// `jpki bench crl`

@@ -1,6 +1,7 @@
 //! Command implementations, one module per command group.
 
 mod bench;
+mod bench_ocsp;
 mod card;
 mod cms;
 mod demo;
@@ -48,6 +49,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Bench(BenchCommand::Scp03(a)) => bench::scp03(&a, json),
         Command::Bench(BenchCommand::Keygen(a)) => bench::keygen(&a, json),
         Command::Bench(BenchCommand::Crl(a)) => bench::crl(&a, json),
+        Command::Bench(BenchCommand::Ocsp(a)) => bench_ocsp::ocsp(&a, json),
     }
 }
 

@@ -200,3 +200,29 @@ pub fn verify_response(der: &[u8], ca: &Certificate) -> Result<VerifiedResponse,
 }
 
 pub use x509_ocsp::OcspResponseStatus as ResponseStatus;
+
+/// Builds an unsigned OCSPRequest for `ids`, with a nonce if given (what a
+/// relying party sends).
+pub fn build_request(ids: &[CertId], nonce: Option<&[u8]>) -> Result<Vec<u8>, CertError> {
+    let request_extensions = match nonce {
+        Some(n) => Some(vec![Extension {
+            extn_id: const_oid::db::rfc6960::ID_PKIX_OCSP_NONCE,
+            critical: false,
+            extn_value: OctetString::new(OctetString::new(n)?.to_der()?)?,
+        }]),
+        None => None,
+    };
+    let request = OcspRequest {
+        tbs_request: x509_ocsp::TbsRequest {
+            version: Version::V1,
+            requestor_name: None,
+            request_list: ids
+                .iter()
+                .map(|id| x509_ocsp::Request { req_cert: id.clone(), single_request_extensions: None })
+                .collect(),
+            request_extensions,
+        },
+        optional_signature: None,
+    };
+    Ok(request.to_der()?)
+}

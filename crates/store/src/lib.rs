@@ -37,6 +37,7 @@ pub enum Engine {
 #[derive(Debug, Clone)]
 pub struct Store {
     pool: AnyPool,
+    reader: AnyPool,
     engine: Engine,
 }
 
@@ -61,7 +62,13 @@ impl Store {
             sqlx::query("PRAGMA synchronous = FULL").execute(&pool).await?;
             sqlx::query("PRAGMA foreign_keys = ON").execute(&pool).await?;
         }
-        let store = Self { pool, engine };
+        // Readers of committed state (status look-ups) do not queue behind
+        // the single SQLite writer: WAL lets them read concurrently.
+        let reader = match engine {
+            Engine::Sqlite => AnyPoolOptions::new().max_connections(4).connect(&url).await?,
+            Engine::Postgres => pool.clone(),
+        };
+        let store = Self { pool, reader, engine };
         store.migrate(migrations).await?;
         Ok(store)
     }
@@ -90,6 +97,11 @@ impl Store {
     /// The pool.
     pub fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    /// A pool for reads outside write transactions.
+    pub fn reader(&self) -> &AnyPool {
+        &self.reader
     }
 
     /// The engine.

@@ -63,3 +63,32 @@ async fn ocsp_and_crls_follow_revocation_hold_and_release() {
     let (ok, text) = openssl(&["crl", "-inform", "DER", "-in", &crl, "-CAfile", &sign_ca, "-noout", "-text"]);
     assert!(ok && text.contains("No Revoked Certificates"), "released: {text}");
 }
+
+#[tokio::test]
+async fn pre_signed_ocsp_answers_follow_state_changes() {
+    let env = env().await;
+    let (auth, _) = card(&env).await;
+    let ca = env.jlis.ca().ca(pki::CaKind::Auth);
+    let serial = pki::cert::parse_certificates(&auth).unwrap()[0].tbs_certificate.serial_number.as_bytes().to_vec();
+    let id = pki::ocsp::cert_id(&ca.cert, &serial, pki::HashAlg::Sha1).unwrap();
+    let request = pki::ocsp::build_request(std::slice::from_ref(&id), None).unwrap();
+    let status = |der: &[u8]| {
+        let checked = pki::ocsp::verify_response(der, &ca.cert).unwrap();
+        assert!(checked.nonce.is_none());
+        format!("{:?}", checked.statuses[0].1)
+    };
+    let first = env.jlis.ocsp(&request).await.unwrap();
+    assert!(status(&first).starts_with("Good"));
+    assert_eq!(env.jlis.ocsp(&request).await.unwrap(), first, "served pre-signed");
+    env.jlis.revoke(&rid(), &crate::serial(&auth), Reason::KeyCompromise).await.unwrap();
+    let after = env.jlis.ocsp(&request).await.unwrap();
+    assert!(status(&after).starts_with("Revoked"), "cache dropped on revocation");
+    // With a nonce, each answer is signed on demand and echoes it.
+    let with_nonce = pki::ocsp::build_request(&[id], Some(b"0123456789abcdef")).unwrap();
+    let answer = env.jlis.ocsp(&with_nonce).await.unwrap();
+    let checked = pki::ocsp::verify_response(&answer, &ca.cert).unwrap();
+    assert_eq!(
+        checked.nonce.unwrap(),
+        der::Encode::to_der(&der::asn1::OctetString::new(&b"0123456789abcdef"[..]).unwrap()).unwrap()
+    );
+}
