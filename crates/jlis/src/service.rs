@@ -18,11 +18,15 @@ use store::Store;
 pub struct Jlis {
     store: Store,
     ca: pki::ca::LocalCa,
-    ocsp_cache: std::sync::RwLock<std::collections::HashMap<Vec<u8>, (std::time::Instant, Vec<u8>)>>,
+    ocsp_cache: std::sync::RwLock<OcspCache>,
     /// Bumped by every state change, so a response signed before a change
     /// is never cached after it.
     generation: std::sync::atomic::AtomicU64,
 }
+
+/// Pre-signed OCSP responses by the DER of the CertID asked about, with the
+/// time each was signed.
+type OcspCache = std::collections::HashMap<Vec<u8>, (std::time::Instant, Vec<u8>)>;
 
 /// How long a pre-signed OCSP response (a request without nonce) is served
 /// before it is signed again; any state change drops them all.
