@@ -385,6 +385,21 @@ pub enum BenchCommand {
     /// clients, beside `openssl ocsp -index … -multi 2` on the same
     /// certificates in the same run.
     Ocsp(OcspBenchArgs),
+    /// Phone-certificate issuances per second through the service's rules
+    /// (checks, supersession, link, audit, durable commit), beside
+    /// `openssl speed rsa2048` sign/s.
+    Issuance(IssuanceBenchArgs),
+}
+
+/// `jpki bench issuance`
+#[derive(Debug, Args)]
+pub struct IssuanceBenchArgs {
+    /// Phone certificates to issue.
+    #[arg(long, default_value_t = 400)]
+    pub count: usize,
+    /// Concurrent requests.
+    #[arg(long, default_value_t = 8)]
+    pub concurrency: usize,
 }
 
 /// `jpki bench ocsp`

@@ -50,6 +50,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Bench(BenchCommand::Keygen(a)) => bench::keygen(&a, json),
         Command::Bench(BenchCommand::Crl(a)) => bench::crl(&a, json),
         Command::Bench(BenchCommand::Ocsp(a)) => bench_ocsp::ocsp(&a, json),
+        Command::Bench(BenchCommand::Issuance(a)) => bench_ocsp::issuance(&a, json),
     }
 }
 

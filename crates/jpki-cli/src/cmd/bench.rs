@@ -69,7 +69,7 @@ fn machine() -> String {
     format!("{cpu}, {cores} cores")
 }
 
-fn openssl_sign_per_s(seconds: f64) -> Option<f64> {
+pub fn openssl_sign_per_s(seconds: f64) -> Option<f64> {
     let secs = (seconds.ceil() as u64).max(1).to_string();
     let out = std::process::Command::new("openssl").args(["speed", "-seconds", &secs, "rsa2048"]).output().ok()?;
     let text = String::from_utf8_lossy(&out.stdout);

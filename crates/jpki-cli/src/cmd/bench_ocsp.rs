@@ -292,3 +292,77 @@ pub fn ocsp(a: &OcspBenchArgs, json: bool) -> Result<()> {
     }
     Ok(())
 }
+
+/// `jpki bench issuance`: phone certificates for `count` cards, `concurrency`
+/// at a time, straight through [`jlis::Jlis::issue_phone`] on a SQLite file.
+pub fn issuance(a: &crate::cli::IssuanceBenchArgs, json: bool) -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let url = format!("sqlite://{}", dir.path().join("jlis.sqlite").display());
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let openssl = super::bench::openssl_sign_per_s(2.0);
+    let report = runtime.block_on(async {
+        let service = std::sync::Arc::new(jlis::Jlis::open(&url, &dir.path().join("ca")).await?);
+        let key = pki::RsaPrivateKey::generate_2048()?.public_key_der();
+        let holder = pki::Holder {
+            name: "発行 試験".into(),
+            address: "東京都".into(),
+            birth: "19900101".into(),
+            sex: pki::Sex::Female,
+            prefecture: "Tokyo".into(),
+            municipality: "Chiyoda-ku".into(),
+        };
+        if !json {
+            eprintln!("issuing {} cards, then {} phone certificates, {} at a time…", a.count, a.count, a.concurrency);
+        }
+        let mut cards = Vec::with_capacity(a.count);
+        for i in 0..a.count {
+            cards.push(service.issue_card(&format!("card-{i}"), &holder, &key, &key).await?.1);
+        }
+        let semaphore = std::sync::Arc::new(tokio::sync::Semaphore::new(a.concurrency.max(1)));
+        let start = Instant::now();
+        let mut tasks = Vec::new();
+        for (i, card) in cards.into_iter().enumerate() {
+            let (service, semaphore, key) = (service.clone(), semaphore.clone(), key.clone());
+            tasks.push(tokio::spawn(async move {
+                let _permit = semaphore.acquire_owned().await.expect("semaphore");
+                let req = jlis::PhoneRequest {
+                    request_id: format!("phone-{i}"),
+                    card_certificate: card,
+                    phone_public_key: key,
+                    se_id: format!("{i:020X}"),
+                    cert_type: jlis::PhoneCertType::Sign,
+                };
+                service.issue_phone(&req).await.is_ok()
+            }));
+        }
+        let mut ok = 0;
+        for t in tasks {
+            ok += usize::from(t.await.unwrap_or(false));
+        }
+        let secs = start.elapsed().as_secs_f64();
+        anyhow::Ok(serde_json::json!({ "issued": ok, "seconds": secs, "issuances_per_s": ok as f64 / secs }))
+    })?;
+    let per_s = report["issuances_per_s"].as_f64().unwrap_or(0.0);
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) as f64;
+    let full = serde_json::json!({
+        "result": report,
+        "openssl_rsa2048_sign_per_s_one_core": openssl,
+        "issuance_vs_openssl_per_core": openssl.map(|o| per_s / (o * cores)),
+    });
+    if json {
+        return output::json(&full);
+    }
+    output::line(format_args!(
+        "phone certificates: {} in {:.2} s = {per_s:.0}/s",
+        report["issued"],
+        report["seconds"].as_f64().unwrap_or(0.0)
+    ))?;
+    match openssl {
+        Some(o) => output::line(format_args!(
+            "openssl rsa2048: {o:.0} sign/s on one core ({:.0} on {cores} cores); issuance = {:.0}% of that",
+            o * cores,
+            100.0 * per_s / (o * cores)
+        )),
+        None => output::line("openssl speed not available"),
+    }
+}
