@@ -54,6 +54,19 @@ pub struct Holder {
 }
 
 impl Holder {
+    /// A fictitious holder for demonstrations and benchmarks (公的 個人, born
+    /// 1985-04-01, Chiyoda-ku).
+    pub fn example() -> Self {
+        Self {
+            name: "公的 個人".into(),
+            address: "東京都千代田区霞が関二丁目1番2号".into(),
+            birth: "19850401".into(),
+            sex: Sex::Female,
+            prefecture: "Tokyo".into(),
+            municipality: "Chiyoda-ku".into(),
+        }
+    }
+
     /// Checks the attribute formats; the error names the field to fix.
     pub fn validate(&self) -> Result<(), String> {
         if self.name.trim().is_empty() || self.address.trim().is_empty() {

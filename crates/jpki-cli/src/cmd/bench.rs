@@ -84,14 +84,7 @@ pub fn openssl_sign_per_s(seconds: f64) -> Option<f64> {
 pub fn card(a: &BenchArgs, json: bool) -> Result<()> {
     let dir = tempfile::tempdir()?;
     let ca = pki::ca::LocalCa::open_or_create(dir.path())?;
-    let holder = pki::Holder {
-        name: "ベンチ 太郎".into(),
-        address: "東京都".into(),
-        birth: "19900101".into(),
-        sex: pki::Sex::Male,
-        prefecture: "Tokyo".into(),
-        municipality: "Chiyoda-ku".into(),
-    };
+    let holder = pki::Holder::example();
     let state = new_card(&ca, &holder, "123456789018", InitialPins::test_card())?;
     let progress = |what: &str| {
         if !json {

@@ -172,14 +172,7 @@ pub fn ocsp(a: &OcspBenchArgs, json: bool) -> Result<()> {
     let certs = runtime.block_on(async {
         let service = jlis::Jlis::open(&config.database, &config.ca_dir).await?;
         let key = pki::RsaPrivateKey::generate_2048()?.public_key_der();
-        let holder = pki::Holder {
-            name: "負荷 試験".into(),
-            address: "東京都".into(),
-            birth: "19900101".into(),
-            sex: pki::Sex::Male,
-            prefecture: "Tokyo".into(),
-            municipality: "Chiyoda-ku".into(),
-        };
+        let holder = pki::Holder::example();
         let mut certs = Vec::new();
         for i in 0..a.certificates {
             let (auth, _) = service.issue_card(&format!("bench-{i}"), &holder, &key, &key).await?;
@@ -303,14 +296,7 @@ pub fn issuance(a: &crate::cli::IssuanceBenchArgs, json: bool) -> Result<()> {
     let report = runtime.block_on(async {
         let service = std::sync::Arc::new(jlis::Jlis::open(&url, &dir.path().join("ca")).await?);
         let key = pki::RsaPrivateKey::generate_2048()?.public_key_der();
-        let holder = pki::Holder {
-            name: "発行 試験".into(),
-            address: "東京都".into(),
-            birth: "19900101".into(),
-            sex: pki::Sex::Female,
-            prefecture: "Tokyo".into(),
-            municipality: "Chiyoda-ku".into(),
-        };
+        let holder = pki::Holder::example();
         if !json {
             eprintln!("issuing {} cards, then {} phone certificates, {} at a time…", a.count, a.count, a.concurrency);
         }

@@ -83,14 +83,7 @@ fn steps(r: &mut Runner, dir: &std::path::Path) -> Result<()> {
     })?;
     let card_path = dir.join("card.json");
     r.run("personalize a My Number card", || {
-        let holder = pki::Holder {
-            name: "公的 個人".into(),
-            address: "東京都千代田区霞が関二丁目1番2号".into(),
-            birth: "19850401".into(),
-            sex: pki::Sex::Female,
-            prefecture: "Tokyo".into(),
-            municipality: "Chiyoda-ku".into(),
-        };
+        let holder = pki::Holder::example();
         let state = new_card(&ca, &holder, "123456789018", InitialPins::test_card())?;
         pki::fs::write_atomically(&card_path, &state.to_json())?;
         Ok(((), format!("2 RSA-2048 keys, 2 certificates, {}", card_path.display())))

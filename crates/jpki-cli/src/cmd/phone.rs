@@ -57,14 +57,7 @@ pub fn new(a: &PhoneNewArgs, json: bool) -> Result<()> {
     let t = Instant::now();
     let commitment = JpkiApplet::open(&phone, &app)?.commitment()?;
     step(json, "app: commitment S = SHA-256(R) from the applet", t);
-    let holder = pki::Holder {
-        name: "公的 個人".into(),
-        address: "東京都千代田区霞が関二丁目1番2号".into(),
-        birth: "19850401".into(),
-        sex: pki::Sex::Female,
-        prefecture: "Tokyo".into(),
-        municipality: "Chiyoda-ku".into(),
-    };
+    let holder = pki::Holder::example();
     let t = Instant::now();
     let types = [tsm::sp::CertType::Auth, tsm::sp::CertType::Sign];
     let done = tsm::sp::provision(&mut relay, sp_keys, &commitment, &types, |t, spki, _| {
