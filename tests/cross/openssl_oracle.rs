@@ -1,14 +1,7 @@
 //! OpenSSL checks certificates and CMS made with the emulated card.
 
 use jpki::{KeyType, PinId};
-use openjpki_tests::{client, fixture, openssl};
-
-fn write_pem(dir: &std::path::Path, name: &str, der: &[u8]) -> String {
-    let cert = pki::cert::parse_certificates(der).unwrap().remove(0);
-    let path = dir.join(name);
-    std::fs::write(&path, pki::cert::to_pem(&cert).unwrap()).unwrap();
-    path.to_string_lossy().into_owned()
-}
+use openjpki_tests::{client, fixture, openssl, write_pem};
 
 #[test]
 fn openssl_verifies_the_card_certificates() {

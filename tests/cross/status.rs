@@ -1,19 +1,12 @@
 //! CRLs and OCSP answers made by `pki`, checked by OpenSSL.
 
-use openjpki_tests::{fixture, openssl};
+use openjpki_tests::{fixture, openssl, write_pem as pem};
 use pki::crl::{CrlParams, Reason, Revoked};
 use pki::ocsp::Status;
 use std::time::{Duration, SystemTime};
 
 fn serial_of(der: &[u8]) -> Vec<u8> {
     pki::cert::parse_certificates(der).unwrap()[0].tbs_certificate.serial_number.as_bytes().to_vec()
-}
-
-fn pem(dir: &std::path::Path, name: &str, der: &[u8]) -> String {
-    let c = pki::cert::parse_certificates(der).unwrap().remove(0);
-    let p = dir.join(name);
-    std::fs::write(&p, pki::cert::to_pem(&c).unwrap()).unwrap();
-    p.to_string_lossy().into_owned()
 }
 
 #[test]

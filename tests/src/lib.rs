@@ -48,3 +48,11 @@ pub fn openssl(args: &[&str]) -> (bool, String) {
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     (out.status.success(), text)
 }
+
+/// Writes a DER certificate as PEM to `dir/name` (for OpenSSL); returns the path.
+pub fn write_pem(dir: &std::path::Path, name: &str, der: &[u8]) -> String {
+    let cert = pki::cert::parse_certificates(der).expect("certificate").remove(0);
+    let path = dir.join(name);
+    std::fs::write(&path, pki::cert::to_pem(&cert).expect("PEM")).expect("write");
+    path.to_string_lossy().into_owned()
+}
