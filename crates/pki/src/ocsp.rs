@@ -55,14 +55,16 @@ pub fn parse_request(der: &[u8]) -> Result<Request, OcspError> {
     if req.tbs_request.request_list.is_empty() {
         return Err(OcspError::Malformed("no certificate asked about".into()));
     }
-    let nonce = req
-        .tbs_request
-        .request_extensions
-        .iter()
-        .flatten()
-        .find(|e| e.extn_id == const_oid::db::rfc6960::ID_PKIX_OCSP_NONCE)
-        .map(|e| e.extn_value.as_bytes().to_vec());
+    let nonce = nonce_of(req.tbs_request.request_extensions.as_deref());
     Ok(Request { cert_ids: req.tbs_request.request_list.into_iter().map(|r| r.req_cert).collect(), nonce })
+}
+
+/// The value of the nonce extension (RFC 8954) among `extensions`.
+fn nonce_of(extensions: Option<&[Extension]>) -> Option<Vec<u8>> {
+    extensions?
+        .iter()
+        .find(|e| e.extn_id == const_oid::db::rfc6960::ID_PKIX_OCSP_NONCE)
+        .map(|e| e.extn_value.as_bytes().to_vec())
 }
 
 /// The CertID hash algorithm of a request, if it is one we answer for.
@@ -188,13 +190,7 @@ pub fn verify_response(der: &[u8], ca: &Certificate) -> Result<VerifiedResponse,
     let spki = ca.tbs_certificate.subject_public_key_info.to_der()?;
     let sig = basic.signature.as_bytes().ok_or_else(|| CertError::Invalid("signature bits".into()))?;
     crate::rsa::verify(&spki, HashAlg::Sha256, &basic.tbs_response_data.to_der()?, sig)?;
-    let nonce = basic
-        .tbs_response_data
-        .response_extensions
-        .iter()
-        .flatten()
-        .find(|e| e.extn_id == const_oid::db::rfc6960::ID_PKIX_OCSP_NONCE)
-        .map(|e| e.extn_value.as_bytes().to_vec());
+    let nonce = nonce_of(basic.tbs_response_data.response_extensions.as_deref());
     let statuses = basic.tbs_response_data.responses.into_iter().map(|s| (s.cert_id, s.cert_status)).collect();
     Ok(VerifiedResponse { statuses, nonce })
 }
