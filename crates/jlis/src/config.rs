@@ -17,6 +17,10 @@ pub struct Config {
     pub database: String,
     /// Directory of the JPKI CAs.
     pub ca_dir: PathBuf,
+    /// File holding the passphrase that encrypts the CA keys at rest
+    /// (PKCS#8 PBES2); without it the keys are stored in clear.
+    #[serde(default)]
+    pub ca_key_passphrase_file: Option<PathBuf>,
     /// Server certificate chain (PEM).
     pub tls_certificate: PathBuf,
     /// Server key (PEM).
@@ -40,7 +44,10 @@ impl Config {
         let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
         let mut c: Config = toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
         let base = path.parent().unwrap_or(Path::new("."));
-        for p in [&mut c.ca_dir, &mut c.tls_certificate, &mut c.tls_key, &mut c.sp_tsm_ca, &mut c.operator_token_file] {
+        for p in [&mut c.ca_dir, &mut c.tls_certificate, &mut c.tls_key, &mut c.sp_tsm_ca, &mut c.operator_token_file]
+            .into_iter()
+            .chain(c.ca_key_passphrase_file.as_mut())
+        {
             if p.is_relative() {
                 *p = base.join(&*p);
             }
@@ -66,21 +73,42 @@ impl Config {
         Ok(c)
     }
 
+    /// Opens (or creates) the CAs, their keys encrypted with the passphrase
+    /// file's content when one is configured.
+    pub fn open_ca(&self) -> Result<pki::ca::LocalCa, crate::JlisError> {
+        let internal = |e: String| crate::JlisError::Internal(e);
+        let passphrase = match &self.ca_key_passphrase_file {
+            Some(p) => {
+                let text = zeroize::Zeroizing::new(
+                    std::fs::read_to_string(p).map_err(|e| internal(format!("{}: {e}", p.display())))?,
+                );
+                Some(zeroize::Zeroizing::new(text.trim().to_string()))
+            }
+            None => None,
+        };
+        let keys =
+            pki::keystore::SoftwareKeyStore::new(&self.ca_dir, passphrase).map_err(|e| internal(e.to_string()))?;
+        pki::ca::LocalCa::open_with(&self.ca_dir, &keys).map_err(|e| internal(e.to_string()))
+    }
+
     /// Writes a configuration, TLS material, an operator token and a CA
     /// directory into `dir` (for `jpki serve jlis --init`).
     pub fn init(dir: &Path, https_port: u16, http_port: u16) -> Result<PathBuf, String> {
         std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
         crate::tls::generate(dir)?;
-        let mut token = [0u8; 24];
-        pki::fill_random(&mut token);
-        pki::fs::write_atomically(&dir.join("operator.token"), hex::encode(token).as_bytes())
-            .map_err(|e| e.to_string())?;
+        for file in ["operator.token", "ca.passphrase"] {
+            let mut secret = zeroize::Zeroizing::new([0u8; 24]);
+            pki::fill_random(&mut *secret);
+            pki::fs::write_atomically(&dir.join(file), zeroize::Zeroizing::new(hex::encode(*secret)).as_bytes())
+                .map_err(|e| e.to_string())?;
+        }
         let text = format!(
             "# The JPKI service (jpki serve jlis --config {0}).\n\
              https_listen = \"127.0.0.1:{https_port}\"\n\
              http_listen = \"127.0.0.1:{http_port}\"\n\
              database = \"sqlite://jlis.sqlite\"\n\
              ca_dir = \"ca\"\n\
+             ca_key_passphrase_file = \"ca.passphrase\"\n\
              tls_certificate = \"tls/server.pem\"\n\
              tls_key = \"tls/server.key\"\n\
              sp_tsm_ca = \"tls/sp-tsm-ca.pem\"\n\

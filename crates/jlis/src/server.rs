@@ -37,7 +37,7 @@ fn tls_config(c: &Config) -> Result<rustls::ServerConfig, JlisError> {
 /// Runs the service until the process ends.
 pub async fn run(config: Config) -> Result<(), JlisError> {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-    let jlis = Jlis::open(&config.database, &config.ca_dir).await?;
+    let jlis = Jlis::open(&config.database, config.open_ca()?).await?;
     let token = std::fs::read_to_string(&config.operator_token_file).map_err(internal)?.trim().to_string();
     let crls = CrlCache { interval: std::time::Duration::from_secs(config.crl_interval_secs), ..Default::default() };
     let state = Arc::new(AppState { jlis, operator_token: token, crls: tokio::sync::Mutex::new(crls) });

@@ -145,11 +145,16 @@ fn reason_from(s: &str) -> Reason {
 
 type Tx = store::sqlx::Transaction<'static, store::sqlx::Any>;
 
+/// Runs a private-key operation on the blocking pool, so that the async
+/// workers are free to drive database round trips meanwhile.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, JlisError> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| JlisError::Internal(e.to_string()))
+}
+
 impl Jlis {
-    /// Opens the service: database (migrated) and CA directory.
-    pub async fn open(db_url: &str, ca_dir: &std::path::Path) -> Result<Self, JlisError> {
+    /// Opens the service over a database (migrated here) and the CAs.
+    pub async fn open(db_url: &str, ca: pki::ca::LocalCa) -> Result<Self, JlisError> {
         let store = Store::open(db_url, crate::schema::MIGRATIONS).await?;
-        let ca = pki::ca::LocalCa::open_or_create(ca_dir).map_err(|e| JlisError::Internal(e.to_string()))?;
         Ok(Self { store, ca, ocsp_cache: Default::default(), generation: Default::default() })
     }
 
@@ -268,16 +273,22 @@ impl Jlis {
         let card_serial = serial_hex(&card);
         let kind = req.cert_type.ca();
         let ca = self.ca.ca(kind);
-        let ee = EndEntity {
-            kind,
-            public_key_der: &req.phone_public_key,
-            holder: &holder,
-            not_before: at,
-            not_after: card.tbs_certificate.validity.not_after.to_system_time(),
-            hierarchy: Hierarchy::Test,
-        };
-        // Signed before the transaction; discarded if a check below refuses.
-        let phone = issue_end_entity(&ca.cert, ca.key(), &ee)?;
+        let (ca_cert, signer, spki) = (ca.cert.clone(), ca.signer(), req.phone_public_key.clone());
+        let not_after = card.tbs_certificate.validity.not_after.to_system_time();
+        // Signed before the transaction (discarded if a check below refuses),
+        // off the async workers so they keep serving the database.
+        let phone = blocking(move || {
+            let ee = EndEntity {
+                kind,
+                public_key_der: &spki,
+                holder: &holder,
+                not_before: at,
+                not_after,
+                hierarchy: Hierarchy::Test,
+            };
+            issue_end_entity(&ca_cert, &*signer, &ee)
+        })
+        .await??;
 
         let mut tx = self.store.pool().begin().await?;
         self.claim(&mut tx, &req.request_id).await?;
@@ -454,6 +465,7 @@ impl Jlis {
         audit::append(&mut tx, t, if hold { "hold" } else { "release" }, &serde_json::json!({ "serial": serial }))
             .await?;
         tx.commit().await?;
+        self.state_changed();
         Ok(())
     }
 
@@ -575,14 +587,18 @@ impl Jlis {
             entries.push((id.clone(), status));
         }
         let now = SystemTime::now();
-        Ok(pki::ocsp::build_response(
-            &ca.cert,
-            ca.key(),
-            &entries,
-            now,
-            now + Duration::from_secs(3600),
-            req.nonce.as_deref(),
-        )?)
+        let (ca_cert, signer, nonce) = (ca.cert.clone(), ca.signer(), req.nonce.clone());
+        Ok(blocking(move || {
+            pki::ocsp::build_response(
+                &ca_cert,
+                &*signer,
+                &entries,
+                now,
+                now + Duration::from_secs(3600),
+                nonce.as_deref(),
+            )
+        })
+        .await??)
     }
 
     /// Produces the next CRL of CA `kind`: a full CRL (it becomes the base

@@ -3,19 +3,20 @@
 //! key. `jpki card new` creates it on first use and reuses it, so every card
 //! made with the same directory chains to the same CAs.
 //!
-//! Files: `auth-ca.pem`, `auth-ca.key.pem`, `sign-ca.pem`, `sign-ca.key.pem`
-//! (keys as PKCS#8 PEM, mode 0600). The JPKI service (a later crate) keeps
-//! its CA keys behind a key store instead.
+//! Files: `auth-ca.pem`, `sign-ca.pem`, and the keys `auth-ca.key.pem`,
+//! `sign-ca.key.pem` in a [`KeyStore`] (mode 0600; encrypted when the store
+//! has a passphrase, as the JPKI service's has).
 
 use crate::cert::{parse_certificates, to_pem, CertError};
+use crate::keystore::{KeyStore, KeyStoreError, Signer, SoftwareKeyStore};
 use crate::names::{CaKind, Hierarchy};
 use crate::profile::{ca_certificate, card_validity, issue_end_entity, EndEntity};
-use crate::{Holder, RsaPrivateKey};
+use crate::Holder;
 use der::Encode;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use x509_cert::Certificate;
-use zeroize::Zeroizing;
 
 /// Validity of a new CA: twenty years.
 const CA_LIFETIME: Duration = Duration::from_secs(20 * 365 * 24 * 3600);
@@ -26,13 +27,18 @@ pub struct CaPair {
     pub cert: Certificate,
     /// Its DER.
     pub cert_der: Vec<u8>,
-    key: RsaPrivateKey,
+    key: Arc<dyn Signer>,
 }
 
 impl CaPair {
     /// The CA's private key.
-    pub fn key(&self) -> &RsaPrivateKey {
-        &self.key
+    pub fn key(&self) -> &dyn Signer {
+        &*self.key
+    }
+
+    /// A shared handle on the key, for signing off the async runtime.
+    pub fn signer(&self) -> Arc<dyn Signer> {
+        self.key.clone()
     }
 }
 
@@ -54,6 +60,9 @@ pub enum CaError {
     /// Key generation failed.
     #[error(transparent)]
     Rsa(#[from] crate::RsaError),
+    /// The key store refused.
+    #[error(transparent)]
+    Keys(#[from] KeyStoreError),
     /// Certificate building failed.
     #[error(transparent)]
     Cert(#[from] CertError),
@@ -70,10 +79,16 @@ pub struct LocalCa {
 impl LocalCa {
     /// Opens the CA directory, creating the two CAs (test names, `O=JPKI-TEST`)
     /// if it holds none.
+    /// Keys are kept unencrypted next to the certificates.
     pub fn open_or_create(dir: &Path) -> Result<Self, CaError> {
+        Self::open_with(dir, &SoftwareKeyStore::new(dir, None)?)
+    }
+
+    /// Opens or creates the CAs with their keys in `keys`.
+    pub fn open_with(dir: &Path, keys: &dyn KeyStore) -> Result<Self, CaError> {
         std::fs::create_dir_all(dir).map_err(|e| CaError::Io(dir.to_owned(), e))?;
-        let auth = load_or_create(dir, CaKind::Auth)?;
-        let sign = load_or_create(dir, CaKind::Sign)?;
+        let auth = load_or_create(dir, keys, CaKind::Auth)?;
+        let sign = load_or_create(dir, keys, CaKind::Sign)?;
         Ok(Self { dir: dir.to_owned(), auth, sign })
     }
 
@@ -106,39 +121,29 @@ impl LocalCa {
         let (not_before, not_after) = card_validity(holder, SystemTime::now())?;
         let ca = self.ca(kind);
         let ee = EndEntity { kind, public_key_der, holder, not_before, not_after, hierarchy: Hierarchy::Test };
-        Ok(issue_end_entity(&ca.cert, &ca.key, &ee)?)
+        Ok(issue_end_entity(&ca.cert, ca.key(), &ee)?)
     }
 }
 
-fn load_or_create(dir: &Path, kind: CaKind) -> Result<CaPair, CaError> {
+fn load_or_create(dir: &Path, keys: &dyn KeyStore, kind: CaKind) -> Result<CaPair, CaError> {
     let cert_path = dir.join(format!("{}-ca.pem", kind.as_str()));
-    let key_path = dir.join(format!("{}-ca.key.pem", kind.as_str()));
-    if cert_path.exists() && key_path.exists() {
+    let label = format!("{}-ca", kind.as_str());
+    if cert_path.exists() {
         let cert_bytes = std::fs::read(&cert_path).map_err(|e| CaError::Io(cert_path.clone(), e))?;
         let cert =
             parse_certificates(&cert_bytes).map_err(|e| CaError::Damaged(cert_path.clone(), e.to_string()))?.remove(0);
-        let key_pem = Zeroizing::new(std::fs::read(&key_path).map_err(|e| CaError::Io(key_path.clone(), e))?);
-        let (label, der) =
-            der::pem::decode_vec(&key_pem).map_err(|e| CaError::Damaged(key_path.clone(), e.to_string()))?;
-        let der = Zeroizing::new(der);
-        if label != "PRIVATE KEY" {
-            return Err(CaError::Damaged(key_path, format!("PEM label {label}, expected PRIVATE KEY")));
-        }
-        let key = RsaPrivateKey::from_pkcs8_der(&der).map_err(|e| CaError::Damaged(key_path.clone(), e.to_string()))?;
+        let key = keys
+            .open(&label)?
+            .ok_or_else(|| CaError::Damaged(cert_path.clone(), format!("the key store holds no key {label}")))?;
         if crate::cert::public_key_der(&cert)? != key.public_key_der() {
-            return Err(CaError::Damaged(key_path, "key does not match the certificate".into()));
+            return Err(CaError::Damaged(cert_path, "the stored key does not match the certificate".into()));
         }
         let cert_der = cert.to_der().map_err(CertError::from)?;
         return Ok(CaPair { cert, cert_der, key });
     }
-    let key = RsaPrivateKey::generate_2048()?;
+    let key = keys.generate(&label)?;
     let now = SystemTime::now();
-    let cert = ca_certificate(kind, Hierarchy::Test, &key, now - Duration::from_secs(3600), now + CA_LIFETIME)?;
-    let key_pem = Zeroizing::new(
-        der::pem::encode_string("PRIVATE KEY", der::pem::LineEnding::LF, &key.to_pkcs8_der())
-            .map_err(|e| CaError::Damaged(key_path.clone(), e.to_string()))?,
-    );
-    crate::fs::write_atomically(&key_path, key_pem.as_bytes()).map_err(|e| CaError::Io(key_path.clone(), e))?;
+    let cert = ca_certificate(kind, Hierarchy::Test, &*key, now - Duration::from_secs(3600), now + CA_LIFETIME)?;
     crate::fs::write_atomically(&cert_path, to_pem(&cert)?.as_bytes())
         .map_err(|e| CaError::Io(cert_path.clone(), e))?;
     let cert_der = cert.to_der().map_err(CertError::from)?;

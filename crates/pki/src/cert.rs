@@ -1,7 +1,7 @@
 //! Signing a `TBSCertificate` into a certificate, and small helpers over
 //! `x509-cert` types (RFC 5280 §4.1).
 
-use crate::{HashAlg, RsaPrivateKey};
+use crate::HashAlg;
 use der::asn1::{BitString, GeneralizedTime, UtcTime};
 use der::{Decode, Encode};
 use spki::AlgorithmIdentifierOwned;
@@ -34,7 +34,7 @@ pub fn rsa_signature_algorithm(hash: HashAlg) -> AlgorithmIdentifierOwned {
 }
 
 /// Signs `tbs` with `key` (sha256WithRSAEncryption).
-pub fn sign_tbs(tbs: TbsCertificate, key: &RsaPrivateKey) -> Result<Certificate, CertError> {
+pub fn sign_tbs(tbs: TbsCertificate, key: &dyn crate::keystore::Signer) -> Result<Certificate, CertError> {
     let sig = key.sign(HashAlg::Sha256, &tbs.to_der()?)?;
     Ok(Certificate {
         signature_algorithm: tbs.signature.clone(),

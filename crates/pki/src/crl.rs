@@ -4,7 +4,7 @@
 
 use crate::cert::{raw_extension, rsa_signature_algorithm, x509_time, CertError};
 use crate::profile::key_identifier;
-use crate::{HashAlg, RsaPrivateKey};
+use crate::HashAlg;
 use const_oid::AssociatedOid;
 use der::asn1::{BitString, GeneralizedTime, Uint};
 use der::Encode;
@@ -91,7 +91,12 @@ fn uint(n: u64) -> Result<Uint, CertError> {
 
 /// Builds and signs a CRL for `ca`'s certificates. Entries are written in
 /// the order given.
-pub fn build(ca: &Certificate, key: &RsaPrivateKey, entries: &[Revoked], p: &CrlParams) -> Result<Vec<u8>, CertError> {
+pub fn build(
+    ca: &Certificate,
+    key: &dyn crate::keystore::Signer,
+    entries: &[Revoked],
+    p: &CrlParams,
+) -> Result<Vec<u8>, CertError> {
     let revoked = entries
         .iter()
         .map(|e| {

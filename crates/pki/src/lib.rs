@@ -20,6 +20,7 @@ pub mod describe;
 pub mod fs;
 pub mod hash;
 pub mod holder;
+pub mod keystore;
 pub mod names;
 pub mod ocsp;
 pub mod profile;

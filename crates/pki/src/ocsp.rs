@@ -4,7 +4,7 @@
 
 use crate::cert::{rsa_signature_algorithm, CertError};
 use crate::crl::Reason;
-use crate::{HashAlg, RsaPrivateKey};
+use crate::HashAlg;
 use der::asn1::{BitString, GeneralizedTime, Null, OctetString};
 use der::{Decode, Encode};
 use spki::AlgorithmIdentifierOwned;
@@ -104,7 +104,7 @@ fn gtime(t: SystemTime) -> Result<OcspGeneralizedTime, CertError> {
 /// signed by `ca`'s key (the CA is its own responder, responder ID by key).
 pub fn build_response(
     ca: &Certificate,
-    key: &RsaPrivateKey,
+    key: &dyn crate::keystore::Signer,
     entries: &[(CertId, Status)],
     produced_at: SystemTime,
     next_update: SystemTime,

@@ -5,7 +5,7 @@
 
 use crate::cert::{raw_extension, sign_tbs, x509_time, CertError};
 use crate::names::{name, CaKind, Hierarchy};
-use crate::{Holder, RsaPrivateKey};
+use crate::Holder;
 use const_oid::db::rfc4519;
 use const_oid::{AssociatedOid, ObjectIdentifier};
 use der::asn1::{Any, Ia5StringRef, OctetString, Utf8StringRef};
@@ -113,7 +113,7 @@ fn policies(oid: ObjectIdentifier) -> Result<Extension, CertError> {
 pub fn ca_certificate(
     kind: CaKind,
     hierarchy: Hierarchy,
-    key: &RsaPrivateKey,
+    key: &dyn crate::keystore::Signer,
     not_before: SystemTime,
     not_after: SystemTime,
 ) -> Result<Certificate, CertError> {
@@ -189,7 +189,7 @@ fn holder_alt_names(holder: &Holder) -> Result<SubjectAltName, CertError> {
 /// Both: certificatePolicies (critical) with the CPS URI, AKI, SKI, CRL DP.
 pub fn issue_end_entity(
     ca: &Certificate,
-    ca_key: &RsaPrivateKey,
+    ca_key: &dyn crate::keystore::Signer,
     ee: &EndEntity<'_>,
 ) -> Result<Certificate, CertError> {
     let spki = SubjectPublicKeyInfoOwned::from_der(ee.public_key_der)?;

@@ -15,7 +15,7 @@ pub struct Env {
 pub async fn env() -> Env {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("jlis.sqlite").display());
-    let jlis = Jlis::open(&url, &dir.path().join("ca")).await.unwrap();
+    let jlis = Jlis::open(&url, pki::ca::LocalCa::open_or_create(&dir.path().join("ca")).unwrap()).await.unwrap();
     Env { dir, jlis }
 }
 

@@ -67,7 +67,23 @@ async fn ocsp_and_crls_follow_revocation_hold_and_release() {
 #[tokio::test]
 async fn pre_signed_ocsp_answers_follow_state_changes() {
     let env = env().await;
-    let (auth, _) = card(&env).await;
+    let (auth, sign) = card(&env).await;
+
+    // A hold and its release change pre-signed answers too.
+    let sign_ca = env.jlis.ca().ca(pki::CaKind::Sign);
+    let sign_serial =
+        pki::cert::parse_certificates(&sign).unwrap()[0].tbs_certificate.serial_number.as_bytes().to_vec();
+    let sign_id = pki::ocsp::cert_id(&sign_ca.cert, &sign_serial, pki::HashAlg::Sha1).unwrap();
+    let sign_request = pki::ocsp::build_request(std::slice::from_ref(&sign_id), None).unwrap();
+    let sign_status =
+        |der: &[u8]| format!("{:?}", pki::ocsp::verify_response(der, &sign_ca.cert).unwrap().statuses[0].1);
+    assert!(sign_status(&env.jlis.ocsp(&sign_request).await.unwrap()).starts_with("Good"));
+    env.jlis.hold(&rid(), &crate::serial(&sign)).await.unwrap();
+    let held = sign_status(&env.jlis.ocsp(&sign_request).await.unwrap());
+    assert!(held.starts_with("Revoked") && held.contains("CertificateHold"), "{held}");
+    env.jlis.release(&rid(), &crate::serial(&sign)).await.unwrap();
+    assert!(sign_status(&env.jlis.ocsp(&sign_request).await.unwrap()).starts_with("Good"));
+
     let ca = env.jlis.ca().ca(pki::CaKind::Auth);
     let serial = pki::cert::parse_certificates(&auth).unwrap()[0].tbs_certificate.serial_number.as_bytes().to_vec();
     let id = pki::ocsp::cert_id(&ca.cert, &serial, pki::HashAlg::Sha1).unwrap();

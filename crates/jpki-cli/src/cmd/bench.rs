@@ -324,6 +324,17 @@ pub fn keygen(a: &crate::cli::KeygenBenchArgs, json: bool) -> Result<()> {
 }
 
 /// Peak resident memory of this process so far (VmHWM), in MiB.
+/// CPU time (user + system) of this process so far, in seconds, from
+/// `/proc/self/stat` (fields 14 and 15, in clock ticks of 1/100 s).
+pub fn process_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The command name may hold spaces; fields are counted after its ')'.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0)
+}
+
 fn peak_rss_mib() -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let kb: f64 = status.lines().find(|l| l.starts_with("VmHWM:"))?.split_whitespace().nth(1)?.parse().ok()?;

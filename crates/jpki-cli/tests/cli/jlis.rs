@@ -131,6 +131,13 @@ fn the_service_end_to_end_with_curl_and_openssl() {
     let sign_der = issued["sign_certificate"].as_str().unwrap().to_string();
     let auth_ca = s.path("ca/auth-ca.pem");
 
+    // The CA keys are encrypted at rest: OpenSSL opens them only with the passphrase.
+    let key_file = s.path("ca/auth-ca.key.pem");
+    assert!(std::fs::read_to_string(&key_file).unwrap().starts_with("-----BEGIN ENCRYPTED PRIVATE KEY-----"));
+    let pass = format!("file:{}", s.path("ca.passphrase"));
+    assert!(openssl(&["pkey", "-in", &key_file, "-passin", &pass, "-noout"]).0);
+    assert!(!openssl(&["pkey", "-in", &key_file, "-passin", "pass:wrong passphrase", "-noout"]).0);
+
     // A relying party asks OCSP over plain HTTP, with a nonce.
     let ocsp_url = format!("http://127.0.0.1:{}/ocsp", s.http);
     let ask = || {
