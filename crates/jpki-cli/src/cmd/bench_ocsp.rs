@@ -223,6 +223,8 @@ pub fn ocsp(a: &OcspBenchArgs, json: bool) -> Result<()> {
             .arg(&ca_pem)
             .arg("-rkey")
             .arg(config.ca_dir.join("auth-ca.key.pem"))
+            .arg("-passin")
+            .arg(format!("file:{}", dir.path().join("ca.passphrase").display()))
             .args(["-multi", "2", "-ignore_err"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
