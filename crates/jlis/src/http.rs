@@ -3,7 +3,8 @@
 //! - `POST /v1/phone-certificates` — SP-TSM only (client certificate from the
 //!   configured SP-TSM CA; anyone else gets 403, mechanism ⑩).
 //! - `POST /v1/card-certificates`, `/v1/revocations`, `/v1/holds`,
-//!   `/v1/releases`, `GET /v1/certificates/{serial}` — operators (bearer
+//!   `/v1/releases`, `GET /v1/certificates/{serial}`,
+//!   `GET /v1/secure-elements/{se_id}/links` — operators (bearer
 //!   token); revocations also from the SP-TSM (holder's request).
 //! - `GET|POST /ocsp`, `GET /crl/{auth,sign}[-delta].crl` — relying parties,
 //!   no authentication.
@@ -26,12 +27,7 @@ use serde::Deserialize;
 use std::sync::Arc;
 use tokio::sync::Mutex;
 
-/// Who is calling, as the TLS layer established it.
-#[derive(Debug, Clone, Default)]
-pub struct Peer {
-    /// A client certificate chaining to the SP-TSM CA was presented.
-    pub sp_tsm: bool,
-}
+pub use svc::Peer;
 
 /// Shared state of the handlers.
 #[derive(Debug)]
@@ -98,6 +94,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/holds", post(hold))
         .route("/v1/releases", post(release))
         .route("/v1/certificates/{serial}", get(certificate))
+        .route("/v1/secure-elements/{se_id}/links", get(se_links))
         .route("/ocsp", post(ocsp_post))
         .route("/ocsp/{*request}", get(ocsp_get))
         .route("/crl/{name}", get(crl))
@@ -118,7 +115,7 @@ async fn phone_certificate(
     Extension(peer): Extension<Peer>,
     body: Result<Json<PhoneBody>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Response, ApiError> {
-    if !peer.sp_tsm {
+    if !peer.authenticated() {
         return Ok(forbidden("phone certificates are issued only to the SP-TSM (client certificate required)"));
     }
     let Json(b) = body.map_err(|e| ApiError(JlisError::Invalid(e.body_text())))?;
@@ -189,7 +186,7 @@ async fn revocation(
     headers: HeaderMap,
     body: Result<Json<RevokeBody>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Response, ApiError> {
-    if !peer.sp_tsm && !operator(&state, &headers) {
+    if !peer.authenticated() && !operator(&state, &headers) {
         return Ok(forbidden("revocation needs the SP-TSM's client certificate or an operator token"));
     }
     let Json(b) = body.map_err(|e| ApiError(JlisError::Invalid(e.body_text())))?;
@@ -249,6 +246,17 @@ async fn certificate(
         return Ok(forbidden("certificate records are for operators (operator token required)"));
     }
     Ok(Json(state.jlis.record(&serial).await?).into_response())
+}
+
+async fn se_links(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(se_id): Path<String>,
+) -> Result<Response, ApiError> {
+    if !operator(&state, &headers) {
+        return Ok(forbidden("linkage records are for operators (operator token required)"));
+    }
+    Ok(Json(serde_json::json!({ "links": state.jlis.links_of_se(&se_id).await? })).into_response())
 }
 
 fn ocsp_response(der: Vec<u8>) -> Response {

@@ -8,20 +8,22 @@
 //!   answers OCSP and produces full and delta CRLs.
 //! - [`audit`]: the hash-chained audit log, written in the same transaction
 //!   as each change.
+//! - [`client`]: the API's client, for the municipal office, the SP-TSM
+//!   and operators.
 //! - [`schema`]: one schema for SQLite and PostgreSQL.
-//! - [`http`], [`server`], [`config`], [`tls`]: the API (router built by one
+//! - [`http`], [`server`], [`config`]: the API (router built by one
 //!   function), HTTPS with the SP-TSM's client certificates, plain HTTP for
 //!   OCSP and CRLs, one validated TOML configuration.
 #![forbid(unsafe_code)]
 
 pub mod audit;
+pub mod client;
 pub mod config;
 pub mod error;
 pub mod http;
 pub mod schema;
 pub mod server;
 pub mod service;
-pub mod tls;
 
 pub use error::JlisError;
 pub use service::{Jlis, PhoneCertType, PhoneIssued, PhoneRequest, Record};

@@ -508,6 +508,30 @@ impl Jlis {
         })
     }
 
+    /// The links recorded for a secure element (an operator asking "which
+    /// card certificates has this phone held certificates for?").
+    pub async fn links_of_se(&self, se_id: &str) -> Result<Vec<Link>, JlisError> {
+        if se_id.is_empty() || se_id.len() > 64 || !se_id.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(JlisError::Invalid("se_id must be the SE identifier in hex".into()));
+        }
+        store::sqlx::query(
+            "SELECT card_serial, phone_serial, se_id, cert_type FROM links WHERE se_id = $1 ORDER BY created_at",
+        )
+        .bind(se_id.to_uppercase())
+        .fetch_all(self.store.pool())
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(Link {
+                card_serial: store::text(r, "card_serial")?,
+                phone_serial: store::text(r, "phone_serial")?,
+                se_id: store::text(r, "se_id")?,
+                cert_type: store::text(r, "cert_type")?,
+            })
+        })
+        .collect()
+    }
+
     /// The status of `serial` under CA `kind`, as OCSP reports it.
     pub async fn status(&self, kind: CaKind, serial: &[u8]) -> Result<Status, JlisError> {
         let row =

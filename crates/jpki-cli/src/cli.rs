@@ -101,8 +101,18 @@ pub struct NewArgs {
     #[arg(long, short, value_name = "FILE")]
     pub out: PathBuf,
     /// Directory of the local test CA (created on first use, then reused).
-    #[arg(long, env = "JPKI_CA_DIR", value_name = "DIR")]
+    #[arg(long, env = "JPKI_CA_DIR", value_name = "DIR", conflicts_with = "jlis")]
     pub ca_dir: Option<PathBuf>,
+    /// Have the JPKI service issue the certificates (the municipal office's
+    /// path), e.g. https://localhost:8443, instead of the local test CA.
+    #[arg(long, value_name = "URL", requires_all = ["tls_ca", "operator_token_file"])]
+    pub jlis: Option<String>,
+    /// TLS CA of the JPKI service (`tls/ca.pem` of `jpki serve jlis --init`).
+    #[arg(long, value_name = "FILE")]
+    pub tls_ca: Option<PathBuf>,
+    /// File holding the operator token of the JPKI service.
+    #[arg(long, value_name = "FILE")]
+    pub operator_token_file: Option<PathBuf>,
     /// 氏名.
     #[arg(long, default_value = "公的 個人")]
     pub name: String,

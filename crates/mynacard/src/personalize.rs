@@ -159,6 +159,9 @@ pub enum PersonalizeError {
     /// DER encoding failed.
     #[error("DER: {0}")]
     Der(String),
+    /// The remote issuer (the JPKI service) refused or failed.
+    #[error("issuer: {0}")]
+    Issuer(String),
 }
 
 /// Makes a new card: generates the two RSA-2048 key pairs, has the local CA
@@ -171,22 +174,65 @@ pub fn new_card(
 ) -> Result<CardState, PersonalizeError> {
     use der::Encode;
     use pki::CaKind;
+    let der = |c: pki::Certificate| c.to_der().map_err(|e| PersonalizeError::Der(e.to_string()));
+    new_card_issued_by(holder, my_number, pins, |auth_spki, sign_spki| {
+        Ok(IssuedCertificates {
+            auth_cert: der(ca.issue_card_certificate(CaKind::Auth, auth_spki, holder)?)?,
+            auth_ca_cert: ca.ca(CaKind::Auth).cert_der.clone(),
+            sign_cert: der(ca.issue_card_certificate(CaKind::Sign, sign_spki, holder)?)?,
+            sign_ca_cert: ca.ca(CaKind::Sign).cert_der.clone(),
+        })
+    })
+}
+
+/// The two certificates of a card and their CAs (DER), as an issuer returns
+/// them.
+#[derive(Debug, Clone)]
+pub struct IssuedCertificates {
+    /// User-authentication certificate.
+    pub auth_cert: Vec<u8>,
+    /// Its CA.
+    pub auth_ca_cert: Vec<u8>,
+    /// Signature certificate.
+    pub sign_cert: Vec<u8>,
+    /// Its CA.
+    pub sign_ca_cert: Vec<u8>,
+}
+
+/// Personalizes a card whose certificates come from `issue`, given the two
+/// public keys (DER SubjectPublicKeyInfo, auth then sign) generated for the
+/// card — the municipal office's path through the JPKI service. Each
+/// certificate must carry the key it was asked for.
+pub fn new_card_issued_by(
+    holder: &Holder,
+    my_number: &str,
+    pins: InitialPins,
+    issue: impl FnOnce(&[u8], &[u8]) -> Result<IssuedCertificates, PersonalizeError>,
+) -> Result<CardState, PersonalizeError> {
     holder.validate().map_err(PersonalizeError::Invalid)?;
     check_my_number(my_number).map_err(PersonalizeError::Invalid)?;
     let auth_key = RsaPrivateKey::generate_2048()?;
     let sign_key = RsaPrivateKey::generate_2048()?;
-    let der = |c: pki::Certificate| c.to_der().map_err(|e| PersonalizeError::Der(e.to_string()));
-    let auth_cert = der(ca.issue_card_certificate(CaKind::Auth, &auth_key.public_key_der(), holder)?)?;
-    let sign_cert = der(ca.issue_card_certificate(CaKind::Sign, &sign_key.public_key_der(), holder)?)?;
+    let issued = issue(&auth_key.public_key_der(), &sign_key.public_key_der())?;
+    for (cert, key, what) in
+        [(&issued.auth_cert, &auth_key, "authentication"), (&issued.sign_cert, &sign_key, "signature")]
+    {
+        let parsed = <pki::Certificate as der::Decode>::from_der(cert)
+            .map_err(|e| PersonalizeError::Der(format!("{what} certificate: {e}")))?;
+        let spki = pki::cert::public_key_der(&parsed).map_err(|e| PersonalizeError::Der(e.to_string()))?;
+        if spki != key.public_key_der() {
+            return Err(PersonalizeError::Invalid(format!("the {what} certificate does not carry the card's key")));
+        }
+    }
     card_state(CardContents {
         holder,
         my_number,
         auth_key: &auth_key,
         sign_key: &sign_key,
-        auth_cert,
-        auth_ca_cert: ca.ca(CaKind::Auth).cert_der.clone(),
-        sign_cert,
-        sign_ca_cert: ca.ca(CaKind::Sign).cert_der.clone(),
+        auth_cert: issued.auth_cert,
+        auth_ca_cert: issued.auth_ca_cert,
+        sign_cert: issued.sign_cert,
+        sign_ca_cert: issued.sign_ca_cert,
         auth_pin: pins.auth,
         sign_pin: pins.sign,
         text_pin: pins.text,

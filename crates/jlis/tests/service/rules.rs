@@ -40,6 +40,15 @@ async fn one_phone_at_a_time() {
     let old = env.jlis.record(&first.serial).await.unwrap();
     assert_eq!((old.status.as_str(), old.reason.as_deref()), ("revoked", Some("superseded")));
     assert_eq!(env.jlis.record(&second.serial).await.unwrap().status, "good");
+    // Operators find each phone's links by its SE identifier.
+    let links = env.jlis.links_of_se("bb02").await.unwrap();
+    assert_eq!(links.len(), 1);
+    assert_eq!(
+        (links[0].phone_serial.as_str(), links[0].card_serial.as_str()),
+        (second.serial.as_str(), serial(&sign).as_str())
+    );
+    assert!(env.jlis.links_of_se("CC03").await.unwrap().is_empty());
+    assert!(matches!(env.jlis.links_of_se("not hex").await, Err(JlisError::Invalid(_))));
 }
 
 #[tokio::test]

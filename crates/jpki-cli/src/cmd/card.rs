@@ -40,9 +40,13 @@ fn random_my_number() -> String {
 #[derive(Serialize)]
 struct NewReport {
     card: PathBuf,
-    ca_dir: PathBuf,
-    auth_ca: PathBuf,
-    sign_ca: PathBuf,
+    /// The local CA directory or the JPKI service's URL.
+    issuer: String,
+    /// The local CA certificates (PEM), for `openssl verify -CAfile`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    auth_ca: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sign_ca: Option<PathBuf>,
     auth_cert: pki::describe::Summary,
     sign_cert: pki::describe::Summary,
 }
@@ -70,21 +74,27 @@ pub fn new(a: &NewArgs, json: bool) -> Result<()> {
         text: normalize(PinId::Text, &a.text_pin)?,
     };
     let my_number = a.my_number.clone().unwrap_or_else(random_my_number);
-    let ca_dir = a.ca_dir.clone().unwrap_or_else(default_ca_dir);
-    let ca = pki::ca::LocalCa::open_or_create(&ca_dir).context("opening the local test CA")?;
     if !json {
         eprintln!("Generating two RSA-2048 key pairs and issuing certificates…");
     }
-    let state = new_card(&ca, &holder, &my_number, pins)?;
+    let (state, issuer, ca_files) = match &a.jlis {
+        Some(url) => (issue_at_jlis(a, url, &holder, &my_number, pins)?, url.clone(), None),
+        None => {
+            let ca_dir = a.ca_dir.clone().unwrap_or_else(default_ca_dir);
+            let ca = pki::ca::LocalCa::open_or_create(&ca_dir).context("opening the local test CA")?;
+            let files = (ca.cert_path(pki::CaKind::Auth), ca.cert_path(pki::CaKind::Sign));
+            (new_card(&ca, &holder, &my_number, pins)?, ca_dir.display().to_string(), Some(files))
+        }
+    };
     pki::fs::write_atomically(&a.out, &state.to_json()).with_context(|| format!("writing {}", a.out.display()))?;
     let summary = |der: &[u8]| -> Result<pki::describe::Summary> {
         Ok(pki::describe::summarize(&<pki::Certificate as der::Decode>::from_der(der)?))
     };
     let report = NewReport {
         card: a.out.clone(),
-        ca_dir: ca_dir.clone(),
-        auth_ca: ca.cert_path(pki::CaKind::Auth),
-        sign_ca: ca.cert_path(pki::CaKind::Sign),
+        issuer,
+        auth_ca: ca_files.as_ref().map(|f| f.0.clone()),
+        sign_ca: ca_files.map(|f| f.1),
         auth_cert: summary(&state.jpki.auth_cert)?,
         sign_cert: summary(&state.jpki.sign_cert)?,
     };
@@ -92,10 +102,44 @@ pub fn new(a: &NewArgs, json: bool) -> Result<()> {
         return output::json(&report);
     }
     output::line(format_args!("Card written to {}", a.out.display()))?;
-    output::line(format_args!("CA certificates: {} and {}", report.auth_ca.display(), report.sign_ca.display()))?;
+    output::line(format_args!("Certificates issued by {}", report.issuer))?;
+    if let (Some(auth), Some(sign)) = (&report.auth_ca, &report.sign_ca) {
+        output::line(format_args!("CA certificates: {} and {}", auth.display(), sign.display()))?;
+    }
     output::line(format_args!("Auth certificate: {}", report.auth_cert.subject))?;
     output::line(format_args!("Sign certificate: {}", report.sign_cert.subject))?;
     output::line(format_args!("Use it: jpki card status --card {}", a.out.display()))
+}
+
+/// The municipal office's path: the card's public keys go to the JPKI
+/// service (operator token), the certificates come back.
+fn issue_at_jlis(
+    a: &NewArgs,
+    url: &str,
+    holder: &pki::Holder,
+    my_number: &str,
+    pins: InitialPins,
+) -> Result<mynacard::CardState> {
+    let (Some(tls_ca), Some(token_file)) = (&a.tls_ca, &a.operator_token_file) else {
+        bail!("--jlis needs --tls-ca and --operator-token-file");
+    };
+    let token = std::fs::read_to_string(token_file).with_context(|| format!("reading {}", token_file.display()))?;
+    let client = jlis::client::JlisClient::new(url, tls_ca, None, Some(token.trim().to_string()))?;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let mut request_id = [0u8; 16];
+    pki::fill_random(&mut request_id);
+    let request_id = format!("card-{}", hex::encode(request_id));
+    Ok(mynacard::personalize::new_card_issued_by(holder, my_number, pins, |auth, sign| {
+        let issued = runtime
+            .block_on(client.issue_card(&request_id, holder, auth, sign))
+            .map_err(|e| mynacard::personalize::PersonalizeError::Issuer(e.to_string()))?;
+        Ok(mynacard::personalize::IssuedCertificates {
+            auth_cert: issued.auth,
+            auth_ca_cert: issued.auth_ca,
+            sign_cert: issued.sign,
+            sign_ca_cert: issued.sign_ca,
+        })
+    })?)
 }
 
 /// `jpki card serve`

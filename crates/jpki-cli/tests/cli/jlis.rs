@@ -210,3 +210,48 @@ fn the_service_end_to_end_with_curl_and_openssl() {
     let o = run(jpki().args(["audit", "verify", "--config"]).arg(s.path("jlis.toml")));
     assert!(o.status.success() && crate::text(&o).contains("intact"), "{}", crate::text(&o));
 }
+
+#[test]
+fn card_new_through_the_service_is_the_municipal_office_path() {
+    let s = Service::new();
+    let card = s.dir.path().join("card.json");
+    let url = format!("https://localhost:{}", s.https);
+    let new = |token: &str| {
+        run(jpki().args(["card", "new", "--force", "--out"]).arg(&card).args([
+            "--jlis",
+            &url,
+            "--tls-ca",
+            &s.path("tls/ca.pem"),
+            "--operator-token-file",
+            token,
+            "--json",
+        ]))
+    };
+    // Without the right token the service refuses and no card is written.
+    std::fs::write(s.dir.path().join("bad.token"), "not-the-token").unwrap();
+    let o = new(&s.path("bad.token"));
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("forbidden") && !card.exists(), "{}", text(&o));
+
+    let o = new(&s.path("operator.token"));
+    assert!(o.status.success(), "{}", text(&o));
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(report["issuer"], url.as_str());
+
+    // The card's certificate chains to the service's CA, and the service knows it.
+    let o = run(jpki().args(["card", "cert", "-t", "auth", "--card"]).arg(&card));
+    assert!(o.status.success(), "{}", text(&o));
+    let cert = s.dir.path().join("card-auth.pem");
+    std::fs::write(&cert, &o.stdout).unwrap();
+    let (ok, out) = openssl(&["verify", "-x509_strict", "-CAfile", &s.path("ca/auth-ca.pem"), cert.to_str().unwrap()]);
+    assert!(ok, "{out}");
+    let serial = ::jlis::service::serial_hex(&pki::cert::parse_certificates(&o.stdout).unwrap()[0]);
+    let token = std::fs::read_to_string(s.path("operator.token")).unwrap();
+    let (ok, record) = s.curl(&[
+        "-s",
+        "-H",
+        &format!("authorization: Bearer {}", token.trim()),
+        &s.url(&format!("/v1/certificates/{serial}")),
+    ]);
+    assert!(ok && record.contains("\"status\":\"good\"") && record.contains("\"kind\":\"card\""), "{record}");
+}

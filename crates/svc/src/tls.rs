@@ -1,6 +1,9 @@
-//! TLS material for a local deployment (`jpki serve jlis --init`): a TLS CA
-//! for the server certificate, and the SP-TSM's client CA and client
-//! certificate (mechanism ⑩). Made with rcgen; distinct from the JPKI CAs.
+//! TLS material for a local deployment (`jpki serve ... --init`, `jpki
+//! demo`): a TLS CA for the servers' certificate, and for each calling
+//! service (the SP-TSM towards the JPKI service, mechanism ⑩; the SEI-TSM
+//! towards the SP-TSM) its own client CA and client certificate, so one
+//! role's certificate never opens another's door. Made with rcgen;
+//! distinct from the JPKI CAs.
 
 use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose,
@@ -40,23 +43,27 @@ pub fn leaf(
 }
 
 /// Writes `tls/` under `dir`: `ca.pem` (trust anchor for clients),
-/// `server.pem`/`server.key`, `sp-tsm-ca.pem`, `sp-tsm.pem`/`sp-tsm.key`.
-pub fn generate(dir: &Path) -> Result<(), String> {
+/// `server.pem`/`server.key` (for `localhost` and 127.0.0.1), and for each
+/// name in `clients` (`sp-tsm`, `sei-tsm`) `<name>-ca.pem`, `<name>.pem`,
+/// `<name>.key`. Keys are written with mode 0600.
+pub fn generate(dir: &Path, clients: &[&str]) -> Result<(), String> {
     let e = |e: rcgen::Error| e.to_string();
     let tls = dir.join("tls");
     std::fs::create_dir_all(&tls).map_err(|e| e.to_string())?;
     let write = |name: &str, text: &str| {
         pki::fs::write_atomically(&tls.join(name), text.as_bytes()).map_err(|e| format!("{name}: {e}"))
     };
-    let (server_ca, server_ca_key, server_ca_pem) = ca("JPKI service TLS CA").map_err(e)?;
+    let (server_ca, server_ca_key, server_ca_pem) = ca("openjpki services TLS CA").map_err(e)?;
     let (server_pem, server_key) = leaf(server_ca, &server_ca_key, "localhost", true).map_err(e)?;
     write("ca.pem", &server_ca_pem)?;
     write("server.pem", &server_pem)?;
     write("server.key", &server_key)?;
-    let (client_ca, client_ca_key, client_ca_pem) = ca("SP-TSM client CA").map_err(e)?;
-    let (client_pem, client_key) = leaf(client_ca, &client_ca_key, "SP-TSM", false).map_err(e)?;
-    write("sp-tsm-ca.pem", &client_ca_pem)?;
-    write("sp-tsm.pem", &client_pem)?;
-    write("sp-tsm.key", &client_key)?;
+    for name in clients {
+        let (client_ca, client_ca_key, client_ca_pem) = ca(&format!("{name} client CA")).map_err(e)?;
+        let (client_pem, client_key) = leaf(client_ca, &client_ca_key, &name.to_uppercase(), false).map_err(e)?;
+        write(&format!("{name}-ca.pem"), &client_ca_pem)?;
+        write(&format!("{name}.pem"), &client_pem)?;
+        write(&format!("{name}.key"), &client_key)?;
+    }
     Ok(())
 }

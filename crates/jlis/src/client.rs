@@ -1,0 +1,183 @@
+//! A client of the JPKI service's HTTPS API, for the municipal office
+//! (`jpki card new --jlis`), the SP-TSM (phone certificates over mutual TLS)
+//! and operators. Errors keep the service's machine-readable code.
+
+use base64::{engine::general_purpose::STANDARD, Engine};
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use std::path::Path;
+
+/// What went wrong talking to the service.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The service answered with an error.
+    #[error("the JPKI service refused ({status} {code}): {message}")]
+    Refused {
+        /// HTTP status.
+        status: u16,
+        /// Machine-readable code (`replay`, `card_revoked`, `forbidden`, …).
+        code: String,
+        /// Human message.
+        message: String,
+    },
+    /// The service could not be reached or answered nonsense.
+    #[error("the JPKI service at {0}: {1}")]
+    Transport(String, String),
+    /// Local configuration (TLS files).
+    #[error("{0}")]
+    Config(String),
+}
+
+impl ClientError {
+    /// The service's error code, if it answered with one.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            ClientError::Refused { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+}
+
+/// The card certificates the service issued.
+#[derive(Debug, Clone)]
+pub struct CardCertificates {
+    /// User-authentication certificate (DER).
+    pub auth: Vec<u8>,
+    /// Signature certificate (DER).
+    pub sign: Vec<u8>,
+    /// User-authentication CA (DER).
+    pub auth_ca: Vec<u8>,
+    /// Digital-signature CA (DER).
+    pub sign_ca: Vec<u8>,
+}
+
+/// A phone certificate issued to the SP-TSM.
+#[derive(Debug, Clone)]
+pub struct PhoneCertificate {
+    /// Serial (hex).
+    pub serial: String,
+    /// The certificate (DER).
+    pub certificate: Vec<u8>,
+    /// Its CA (DER).
+    pub ca_certificate: Vec<u8>,
+    /// Phone certificates revoked because this one supersedes them.
+    pub superseded: Vec<String>,
+}
+
+/// The HTTPS API of one JPKI service.
+#[derive(Debug, Clone)]
+pub struct JlisClient {
+    base: String,
+    http: reqwest::Client,
+    operator_token: Option<String>,
+}
+
+fn b64(field: &str, v: &serde_json::Value) -> Result<Vec<u8>, ClientError> {
+    v[field]
+        .as_str()
+        .and_then(|s| STANDARD.decode(s).ok())
+        .ok_or_else(|| ClientError::Transport(String::new(), format!("answer without a base64 {field}")))
+}
+
+impl JlisClient {
+    /// A client of the service at `base` (`https://host:port`), trusting the
+    /// TLS CA in `tls_ca`; `identity` is the SP-TSM's client certificate and
+    /// key (PEM files); `operator_token` authorizes operator calls.
+    pub fn new(
+        base: &str,
+        tls_ca: &Path,
+        identity: Option<(&Path, &Path)>,
+        operator_token: Option<String>,
+    ) -> Result<Self, ClientError> {
+        let http = svc::client::https_client(tls_ca, identity).map_err(ClientError::Config)?;
+        Ok(Self { base: base.trim_end_matches('/').to_string(), http, operator_token })
+    }
+
+    async fn post<T: DeserializeOwned>(&self, path: &str, body: &serde_json::Value) -> Result<T, ClientError> {
+        let mut req = self.http.post(format!("{}{path}", self.base)).json(body);
+        if let Some(token) = &self.operator_token {
+            req = req.bearer_auth(token);
+        }
+        let transport = |e: reqwest::Error| ClientError::Transport(self.base.clone(), e.to_string());
+        let resp = req.send().await.map_err(transport)?;
+        let status = resp.status().as_u16();
+        let bytes = resp.bytes().await.map_err(transport)?;
+        if status != 200 {
+            #[derive(Deserialize)]
+            struct Error {
+                code: String,
+                message: String,
+            }
+            let e: Error = serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| Error { code: "http".into(), message: String::from_utf8_lossy(&bytes).into() });
+            return Err(ClientError::Refused { status, code: e.code, message: e.message });
+        }
+        serde_json::from_slice(&bytes).map_err(|e| ClientError::Transport(self.base.clone(), e.to_string()))
+    }
+
+    /// `POST /v1/card-certificates` (operator): certificates for a card's
+    /// two public keys (DER SubjectPublicKeyInfo).
+    pub async fn issue_card(
+        &self,
+        request_id: &str,
+        holder: &pki::Holder,
+        auth_key: &[u8],
+        sign_key: &[u8],
+    ) -> Result<CardCertificates, ClientError> {
+        let v: serde_json::Value = self
+            .post(
+                "/v1/card-certificates",
+                &serde_json::json!({
+                    "request_id": request_id,
+                    "holder": holder,
+                    "auth_public_key": STANDARD.encode(auth_key),
+                    "sign_public_key": STANDARD.encode(sign_key),
+                }),
+            )
+            .await?;
+        Ok(CardCertificates {
+            auth: b64("auth_certificate", &v)?,
+            sign: b64("sign_certificate", &v)?,
+            auth_ca: b64("auth_ca_certificate", &v)?,
+            sign_ca: b64("sign_ca_certificate", &v)?,
+        })
+    }
+
+    /// `POST /v1/phone-certificates` (SP-TSM, mutual TLS).
+    pub async fn issue_phone(&self, req: &crate::PhoneRequest) -> Result<PhoneCertificate, ClientError> {
+        let v: serde_json::Value = self
+            .post(
+                "/v1/phone-certificates",
+                &serde_json::json!({
+                    "request_id": req.request_id,
+                    "card_certificate": STANDARD.encode(&req.card_certificate),
+                    "phone_public_key": STANDARD.encode(&req.phone_public_key),
+                    "se_id": req.se_id,
+                    "cert_type": req.cert_type,
+                }),
+            )
+            .await?;
+        Ok(PhoneCertificate {
+            serial: v["serial"].as_str().unwrap_or_default().to_string(),
+            certificate: b64("certificate", &v)?,
+            ca_certificate: b64("ca_certificate", &v)?,
+            superseded: serde_json::from_value(v["superseded"].clone()).unwrap_or_default(),
+        })
+    }
+
+    /// `POST /v1/revocations` (operator or SP-TSM): every serial revoked.
+    pub async fn revoke(
+        &self,
+        request_id: &str,
+        serial: &str,
+        reason: pki::crl::Reason,
+    ) -> Result<Vec<String>, ClientError> {
+        let v: serde_json::Value = self
+            .post(
+                "/v1/revocations",
+                &serde_json::json!({ "request_id": request_id, "serial": serial, "reason": reason }),
+            )
+            .await?;
+        Ok(serde_json::from_value(v["revoked"].clone()).unwrap_or_default())
+    }
+}

@@ -1,0 +1,15 @@
+//! Plumbing shared by the JPKI service and the two TSMs, so each service
+//! crate holds only its rules and its routes:
+//!
+//! - [`server`]: HTTPS (rustls) listeners that ask for a client certificate
+//!   and tell the handlers who called ([`Peer`]), and plain HTTP listeners;
+//! - [`client`]: HTTPS clients that trust the deployment's TLS CA and can
+//!   present a client certificate (mutual TLS);
+//! - [`tls`]: TLS material for a local deployment.
+#![forbid(unsafe_code)]
+
+pub mod client;
+pub mod server;
+pub mod tls;
+
+pub use server::Peer;

@@ -1,0 +1,103 @@
+//! Listeners. [`serve_https`] accepts TLS connections whose client
+//! certificate, when one is presented, must chain to the configured client
+//! CA (rustls' WebPKI verifier); each request then carries a [`Peer`]
+//! extension saying whether a verified client certificate was shown and
+//! which. Routes that need one refuse with 403 on their own.
+
+use axum::{Extension, Router};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::service::TowerToHyperService;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use std::path::Path;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+
+/// Who is calling, as the TLS layer established it.
+#[derive(Debug, Clone, Default)]
+pub struct Peer {
+    /// The verified client certificate (DER), if the client presented one.
+    pub client_certificate: Option<Vec<u8>>,
+}
+
+impl Peer {
+    /// A client certificate chaining to the configured client CA was shown.
+    pub fn authenticated(&self) -> bool {
+        self.client_certificate.is_some()
+    }
+}
+
+fn read_err(path: &Path, e: impl std::fmt::Display) -> String {
+    format!("{}: {e}", path.display())
+}
+
+/// The certificates of a PEM file.
+pub fn pem_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
+    CertificateDer::pem_file_iter(path)
+        .map_err(|e| read_err(path, e))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| read_err(path, e))
+}
+
+/// A server configuration: certificate chain and key (PEM files), and the
+/// CA (PEM) whose client certificates are accepted; clients without a
+/// certificate are let in as anonymous.
+pub fn server_config(cert: &Path, key: &Path, client_ca: &Path) -> Result<rustls::ServerConfig, String> {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let certs = pem_certificates(cert)?;
+    let key = PrivateKeyDer::from_pem_file(key).map_err(|e| read_err(key, e))?;
+    let mut roots = rustls::RootCertStore::empty();
+    for ca in pem_certificates(client_ca)? {
+        roots.add(ca).map_err(|e| read_err(client_ca, e))?;
+    }
+    let verifier = rustls::server::WebPkiClientVerifier::builder(Arc::new(roots))
+        .allow_unauthenticated()
+        .build()
+        .map_err(|e| e.to_string())?;
+    rustls::ServerConfig::builder()
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(certs, key)
+        .map_err(|e| e.to_string())
+}
+
+/// Serves `router` over HTTPS until the listener fails.
+pub async fn serve_https(listener: TcpListener, config: rustls::ServerConfig, router: Router) -> std::io::Result<()> {
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    loop {
+        let (stream, addr) = listener.accept().await?;
+        let _ = stream.set_nodelay(true);
+        let acceptor = acceptor.clone();
+        let router = router.clone();
+        tokio::spawn(async move {
+            let tls = match acceptor.accept(stream).await {
+                Ok(t) => t,
+                Err(e) => {
+                    tracing::debug!(%addr, error = %e, "TLS handshake failed");
+                    return;
+                }
+            };
+            let client_certificate =
+                tls.get_ref().1.peer_certificates().and_then(|c| c.first()).map(|c| c.as_ref().to_vec());
+            let svc = TowerToHyperService::new(router.layer(Extension(Peer { client_certificate })));
+            let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                .serve_connection(TokioIo::new(tls), svc)
+                .await;
+        });
+    }
+}
+
+/// Serves `router` over plain HTTP (OCSP and CRLs for relying parties);
+/// requests carry an anonymous [`Peer`].
+pub async fn serve_http(listener: TcpListener, router: Router) -> std::io::Result<()> {
+    let router = router.layer(Extension(Peer::default()));
+    loop {
+        let (stream, _) = listener.accept().await?;
+        let _ = stream.set_nodelay(true);
+        let svc = TowerToHyperService::new(router.clone());
+        tokio::spawn(async move {
+            let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                .serve_connection(TokioIo::new(stream), svc)
+                .await;
+        });
+    }
+}
