@@ -75,7 +75,7 @@ pub struct PinArgs {
 #[derive(Debug, Subcommand)]
 pub enum CardCommand {
     /// Make a new emulated My Number card with fresh keys and certificates.
-    New(NewArgs),
+    New(Box<NewArgs>),
     /// Serve an emulated card to pcscd through vsmartcard's vpcd driver.
     Serve(ServeArgs),
     /// List the PC/SC readers and what is in them.
