@@ -1,4 +1,6 @@
-//! The JPKI service's rules against a SQLite store.
+//! The JPKI service's rules against a SQLite store, or against PostgreSQL
+//! when `JPKI_TEST_POSTGRES` names a server (tests/interop/postgres.sh):
+//! then each test gets a database of its own.
 #![allow(missing_docs)]
 
 mod rules;
@@ -14,7 +16,17 @@ pub struct Env {
 
 pub async fn env() -> Env {
     let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("jlis.sqlite").display());
+    let url = match std::env::var("JPKI_TEST_POSTGRES") {
+        Ok(server) => {
+            use store::sqlx;
+            sqlx::any::install_default_drivers();
+            let name = format!("jlis_{}", rid().replace('-', "_"));
+            let admin = sqlx::AnyPool::connect(&format!("{server}/postgres")).await.unwrap();
+            sqlx::query(&format!("CREATE DATABASE {name}")).execute(&admin).await.unwrap();
+            format!("{server}/{name}")
+        }
+        Err(_) => format!("sqlite://{}", dir.path().join("jlis.sqlite").display()),
+    };
     let jlis = Jlis::open(&url, pki::ca::LocalCa::open_or_create(&dir.path().join("ca")).unwrap()).await.unwrap();
     Env { dir, jlis }
 }
