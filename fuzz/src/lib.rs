@@ -105,6 +105,16 @@ pub fn cms_verify(data: &[u8]) {
     let _ = pki::cms::verify(data, &pki::cms::VerifyOptions { anchors, detached_content: Some(b"x"), at: None });
 }
 
+/// The content of a phone-certificate application (JSON), as the SP-TSM
+/// parses it once the card's signature verified; anything accepted must
+/// serialize back to content that is accepted again.
+pub fn application_content(data: &[u8]) {
+    if let Ok(app) = tsm::application::parse_content(data) {
+        let again = tsm::application::parse_content(&app.to_content()).expect("re-encoded application parses");
+        assert_eq!(again, app);
+    }
+}
+
 /// The vpcd framing and message handling, as a byte stream from the reader.
 pub fn vpcd_stream(data: &[u8]) {
     with_card(|card| {

@@ -2,6 +2,7 @@
 //! for what they produce together.
 #![allow(missing_docs)]
 
+mod application;
 mod client;
 mod openssl_oracle;
 mod status;

@@ -2,6 +2,8 @@
 //! "Provisioning"), over any [`apdu::Transport`] that relays opaque APDUs to
 //! the phone's SE — the phone never sees keys or R in clear.
 //!
+//! - [`application`]: the holder's card-signed application for phone
+//!   certificates, single-use nonces, and the SP-TSM's checks.
 //! - [`sei::prepare`]: the SEI-TSM opens SCP03 with the ISD (keys diversified
 //!   from its master key with the SE identifier), creates the SP's security
 //!   domain with initial keys, installs the JPKI applet and moves it to that
@@ -15,6 +17,7 @@
 //! are the same.
 #![forbid(unsafe_code)]
 
+pub mod application;
 pub mod relay;
 pub mod sei;
 pub mod sp;

@@ -8,21 +8,14 @@ use apdu::{tlv, Transport};
 use gp::commands;
 use gp::StaticKeys;
 
-/// Certificate types.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CertType {
-    /// User authentication.
-    Auth,
-    /// Signature.
-    Sign,
-}
+/// Certificate types (the JPKI service's names).
+pub use jlis::PhoneCertType as CertType;
 
-impl CertType {
-    fn byte(self) -> u8 {
-        match self {
-            CertType::Auth => 0x01,
-            CertType::Sign => 0x02,
-        }
+/// The applet's P2 for a certificate type.
+fn type_byte(t: CertType) -> u8 {
+    match t {
+        CertType::Auth => 0x01,
+        CertType::Sign => 0x02,
     }
 }
 
@@ -78,10 +71,10 @@ pub fn provision<T: Transport>(
     }
     let mut certificates = Vec::new();
     for &t in types {
-        let spki = s.run("generating the key on chip", &store(tlv::encode(0xDF02, &[t.byte()])))?;
+        let spki = s.run("generating the key on chip", &store(tlv::encode(0xDF02, &[type_byte(t)])))?;
         let (cert, ca) = issue(t, &spki, &se_identifier).map_err(TsmError::Issuance)?;
-        s.run("writing the certificate", &store(tlv::encode(0xDF03, &[&[t.byte()][..], &cert].concat())))?;
-        s.run("writing the CA certificate", &store(tlv::encode(0xDF04, &[&[t.byte()][..], &ca].concat())))?;
+        s.run("writing the certificate", &store(tlv::encode(0xDF03, &[&[type_byte(t)][..], &cert].concat())))?;
+        s.run("writing the CA certificate", &store(tlv::encode(0xDF04, &[&[type_byte(t)][..], &ca].concat())))?;
         certificates.push((t, cert));
     }
     Ok(Provisioned { se_identifier, certificates })
