@@ -122,6 +122,25 @@ pub struct Link {
     pub cert_type: String,
 }
 
+impl Link {
+    fn from_row(r: &store::sqlx::any::AnyRow) -> Result<Self, JlisError> {
+        Ok(Link {
+            card_serial: store::text(r, "card_serial")?,
+            phone_serial: store::text(r, "phone_serial")?,
+            se_id: store::text(r, "se_id")?,
+            cert_type: store::text(r, "cert_type")?,
+        })
+    }
+}
+
+/// An SE identifier: 1 to 64 hex digits.
+fn check_se_id(se_id: &str) -> Result<(), JlisError> {
+    if se_id.is_empty() || se_id.len() > 64 || !se_id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(JlisError::Invalid("se_id must be the SE identifier in hex".into()));
+    }
+    Ok(())
+}
+
 fn now() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
 }
@@ -255,9 +274,7 @@ impl Jlis {
     /// certificate the card certificate's notAfter, and records the link.
     pub async fn issue_phone(&self, req: &PhoneRequest) -> Result<PhoneIssued, JlisError> {
         Self::check_key(&req.phone_public_key)?;
-        if req.se_id.is_empty() || req.se_id.len() > 64 || !req.se_id.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(JlisError::Invalid("se_id must be the SE identifier in hex".into()));
-        }
+        check_se_id(&req.se_id)?;
         let card =
             Certificate::from_der(&req.card_certificate).map_err(|_| JlisError::MalformedDer("card certificate"))?;
         let sign_ca = &self.ca.ca(CaKind::Sign).cert;
@@ -487,14 +504,7 @@ impl Jlis {
         .fetch_all(self.store.pool())
         .await?
         .iter()
-        .map(|r| {
-            Ok(Link {
-                card_serial: store::text(r, "card_serial")?,
-                phone_serial: store::text(r, "phone_serial")?,
-                se_id: store::text(r, "se_id")?,
-                cert_type: store::text(r, "cert_type")?,
-            })
-        })
+        .map(Link::from_row)
         .collect::<Result<Vec<_>, JlisError>>()?;
         Ok(Record {
             serial,
@@ -511,9 +521,7 @@ impl Jlis {
     /// The links recorded for a secure element (an operator asking "which
     /// card certificates has this phone held certificates for?").
     pub async fn links_of_se(&self, se_id: &str) -> Result<Vec<Link>, JlisError> {
-        if se_id.is_empty() || se_id.len() > 64 || !se_id.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(JlisError::Invalid("se_id must be the SE identifier in hex".into()));
-        }
+        check_se_id(se_id)?;
         store::sqlx::query(
             "SELECT card_serial, phone_serial, se_id, cert_type FROM links WHERE se_id = $1 ORDER BY created_at",
         )
@@ -521,14 +529,7 @@ impl Jlis {
         .fetch_all(self.store.pool())
         .await?
         .iter()
-        .map(|r| {
-            Ok(Link {
-                card_serial: store::text(r, "card_serial")?,
-                phone_serial: store::text(r, "phone_serial")?,
-                se_id: store::text(r, "se_id")?,
-                cert_type: store::text(r, "cert_type")?,
-            })
-        })
+        .map(Link::from_row)
         .collect()
     }
 
