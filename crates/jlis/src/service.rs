@@ -49,7 +49,8 @@ impl PhoneCertType {
             PhoneCertType::Sign => CaKind::Sign,
         }
     }
-    fn as_str(self) -> &'static str {
+    /// `auth` or `sign`.
+    pub fn as_str(self) -> &'static str {
         match self {
             PhoneCertType::Auth => "auth",
             PhoneCertType::Sign => "sign",

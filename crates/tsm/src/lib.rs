@@ -12,15 +12,23 @@
 //!   contact, then at level 33 checks SHA-256(R) against the commitment,
 //!   orders on-chip key generation, has the key certified, and writes the
 //!   certificates.
-//!
-//! The HTTPS services around these flows belong to a later stage; the flows
-//! are the same.
+//! - [`remote`]: the relay over HTTP — a flow runs against the phone's SE
+//!   one posted APDU at a time.
+//! - [`service`]: the SEI-TSM and SP-TSM as HTTPS services.
+//! - [`client`]: their clients, for the JPKI app and for tests.
+//! - [`status`]: OCSP status checks as a relying party makes them.
+//! - [`secret`]: key files and the vault sealing domain keys at rest.
 #![forbid(unsafe_code)]
 
 pub mod application;
+pub mod client;
 pub mod relay;
+pub mod remote;
+pub mod secret;
 pub mod sei;
+pub mod service;
 pub mod sp;
+pub mod status;
 
 /// AIDs of the JPKI deployment on the SE.
 pub mod aids {

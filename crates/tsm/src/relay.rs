@@ -43,12 +43,18 @@ impl<'t, T: Transport> SecureSession<'t, T> {
     /// Sends one command through the channel; anything but `90 00` is an
     /// error naming `step`.
     pub fn run(&mut self, step: &'static str, cmd: &Command) -> Result<Vec<u8>, TsmError> {
-        let wrapped = self.channel.wrap_command(&cmd.to_bytes().map_err(|_| TsmError::Malformed("command"))?)?;
-        let raw = self.transport.transmit_raw(&wrapped)?;
-        let r = self.channel.unwrap_response(&raw)?;
+        let r = self.exchange(cmd)?;
         if r.sw != StatusWord::Ok {
             return Err(TsmError::Refused { step, sw: r.sw });
         }
         Ok(r.data)
+    }
+
+    /// Sends one command through the channel and returns the unwrapped
+    /// response whatever its status word.
+    pub fn exchange(&mut self, cmd: &Command) -> Result<Response, TsmError> {
+        let wrapped = self.channel.wrap_command(&cmd.to_bytes().map_err(|_| TsmError::Malformed("command"))?)?;
+        let raw = self.transport.transmit_raw(&wrapped)?;
+        Ok(self.channel.unwrap_response(&raw)?)
     }
 }

@@ -27,13 +27,15 @@ pub fn se_identifier<T: Transport>(transport: &mut T) -> Result<[u8; 10], TsmErr
 }
 
 /// Prepares the SE for JPKI: SP domain with fresh initial keys, the JPKI
-/// applet in it, and the ARA-M rule letting only the app whose signing
-/// certificate hashes to `app_cert_sha256` reach the applet. Returns the SP
-/// domain's initial keys, for hand-over to the SP-TSM.
+/// applet in it, and ARA-M rules letting only the apps whose signing
+/// certificates hash to `app_cert_sha256` (SHA-256) reach the applet.
+/// An SP domain left by an interrupted earlier preparation is deleted first
+/// (with its applet). Returns the SP domain's initial keys, for hand-over to
+/// the SP-TSM.
 pub fn prepare<T: Transport>(
     transport: &mut T,
     master: &AesKey,
-    app_cert_sha256: &[u8],
+    app_cert_sha256: &[&[u8]],
 ) -> Result<StaticKeys, TsmError> {
     let id = se_identifier(transport)?;
     let isd_keys = StaticKeys::diversify_kdf3(ISD_KVN, master, &id);
@@ -45,6 +47,12 @@ pub fn prepare<T: Transport>(
     };
     let initial = StaticKeys::new(SP_KVN, &key(), &key(), &key()).expect("16-byte keys");
     let mut isd = SecureSession::open(transport, ISD, isd_keys, 0x33)?;
+    for aid in [SP_DOMAIN, JPKI_APPLET] {
+        let removed = isd.exchange(&commands::delete(aid, true).expect("AID"))?;
+        if !matches!(removed.sw, StatusWord::Ok | StatusWord::FileNotFound | StatusWord::ReferencedDataNotFound) {
+            return Err(TsmError::Refused { step: "removing what an interrupted preparation left", sw: removed.sw });
+        }
+    }
     isd.run(
         "creating the SP domain",
         &commands::install_for_install(SD_PACKAGE, SD_MODULE, SP_DOMAIN, [0x80, 0, 0], &[], true).expect("AIDs"),
@@ -64,17 +72,19 @@ pub fn prepare<T: Transport>(
         )
         .with_ne(256);
     isd.run("moving the JPKI applet to the SP domain", &extradite)?;
-    let rule = Rule {
-        aid: AidRef::Specific(JPKI_APPLET.to_vec()),
-        hash: HashRef::Specific(app_cert_sha256.to_vec()),
-        package: None,
-        apdu: Some(ApduRule::Always),
-        nfc: Some(true),
-    };
     isd.run(
         "selecting the ARA-M for rules",
         &commands::install_for_personalization(&gp::ara::ARA_M_AID).expect("AID"),
     )?;
-    isd.run("writing the ARA-M rule", &commands::store_data(0x90, 0, &gp::ara::store_rule(&rule)))?;
+    for hash in app_cert_sha256 {
+        let rule = Rule {
+            aid: AidRef::Specific(JPKI_APPLET.to_vec()),
+            hash: HashRef::Specific(hash.to_vec()),
+            package: None,
+            apdu: Some(ApduRule::Always),
+            nfc: Some(true),
+        };
+        isd.run("writing the ARA-M rule", &commands::store_data(0x90, 0, &gp::ara::store_rule(&rule)))?;
+    }
     Ok(initial)
 }

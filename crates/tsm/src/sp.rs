@@ -22,11 +22,27 @@ fn type_byte(t: CertType) -> u8 {
 /// Replaces the SP domain's handed-over keys with keys only the SP-TSM knows
 /// (first contact); afterwards the SEI-TSM cannot open the domain.
 pub fn take_over<T: Transport>(transport: &mut T, handed_over: StaticKeys) -> Result<StaticKeys, TsmError> {
-    let mut fresh = [[0u8; 16]; 3];
-    for k in &mut fresh {
+    let own = fresh_domain_keys();
+    take_over_with(transport, handed_over, own.clone())?;
+    Ok(own)
+}
+
+/// A new random AES-128 key set for the SP domain.
+pub fn fresh_domain_keys() -> StaticKeys {
+    let mut fresh = zeroize::Zeroizing::new([[0u8; 16]; 3]);
+    for k in fresh.iter_mut() {
         pki::fill_random(k);
     }
-    let own = StaticKeys::new(SP_KVN, &fresh[0], &fresh[1], &fresh[2]).expect("16-byte keys");
+    StaticKeys::new(SP_KVN, &fresh[0], &fresh[1], &fresh[2]).expect("16-byte keys")
+}
+
+/// [`take_over`] with keys the caller chose (and stored before the PUT KEY
+/// leaves, so an answer lost on the way back does not lose the domain).
+pub fn take_over_with<T: Transport>(
+    transport: &mut T,
+    handed_over: StaticKeys,
+    own: StaticKeys,
+) -> Result<(), TsmError> {
     let dek = handed_over.dek.clone();
     let mut s = SecureSession::open(transport, SP_DOMAIN, handed_over, 0x33)?;
     let response = s.run("replacing the domain keys", &commands::put_key(SP_KVN, &own, &dek))?;
@@ -34,7 +50,7 @@ pub fn take_over<T: Transport>(transport: &mut T, handed_over: StaticKeys) -> Re
     if response != expected {
         return Err(TsmError::Malformed("PUT KEY key check values"));
     }
-    Ok(own)
+    Ok(())
 }
 
 /// What provisioning produced.

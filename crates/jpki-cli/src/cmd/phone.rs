@@ -49,7 +49,7 @@ pub fn new(a: &PhoneNewArgs, json: bool) -> Result<()> {
     let mut relay = Relay::new(&phone);
 
     let t = Instant::now();
-    let handed_over = tsm::sei::prepare(&mut relay, &master, &app.certificate_hashes()[1])?;
+    let handed_over = tsm::sei::prepare(&mut relay, &master, &[&app.certificate_hashes()[1]])?;
     step(json, "SEI-TSM: SP domain, JPKI applet, ARA-M rule", t);
     let t = Instant::now();
     let sp_keys = tsm::sp::take_over(&mut relay, handed_over)?;

@@ -1,0 +1,101 @@
+//! Keys the TSMs hold: key files (hex, 0600) and the SP-TSM's vault, which
+//! seals each SE's domain keys with AES-256-GCM before they reach the
+//! database (the SE identifier is the associated data, so a sealed key set
+//! cannot be moved to another SE's row).
+
+use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
+use gp::{AesKey, StaticKeys};
+use std::path::Path;
+use zeroize::Zeroizing;
+
+/// Reads an AES key written as hex on the first line of `path`; with
+/// `create`, writes a random 32-byte key first when the file is missing.
+pub fn key_file(path: &Path, create: bool) -> Result<AesKey, String> {
+    if create && !path.exists() {
+        let mut key = Zeroizing::new([0u8; 32]);
+        pki::fill_random(&mut key[..]);
+        let text = Zeroizing::new(format!("{}\n", hex::encode(&key[..])));
+        pki::fs::write_atomically(path, text.as_bytes()).map_err(|e| format!("writing {}: {e}", path.display()))?;
+    }
+    let text =
+        Zeroizing::new(std::fs::read_to_string(path).map_err(|e| format!("reading key {}: {e}", path.display()))?);
+    let line = text.lines().next().unwrap_or("").trim();
+    let bytes = Zeroizing::new(
+        hex::decode(line).map_err(|_| format!("{}: the first line must be the key in hex", path.display()))?,
+    );
+    AesKey::new(&bytes).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Seals and opens SCP03 key sets at rest.
+pub struct Vault {
+    key: LessSafeKey,
+}
+
+impl std::fmt::Debug for Vault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Vault(<redacted>)")
+    }
+}
+
+impl Vault {
+    /// A vault under a 32-byte key.
+    pub fn new(key: &AesKey) -> Result<Self, String> {
+        let unbound = UnboundKey::new(&AES_256_GCM, key.expose()).map_err(|_| "the vault key must be 32 bytes")?;
+        Ok(Self { key: LessSafeKey::new(unbound) })
+    }
+
+    /// nonce ‖ AES-256-GCM(kvn ‖ enc ‖ mac ‖ dek), bound to `se_id`.
+    pub fn seal(&self, se_id: &str, keys: &StaticKeys) -> Vec<u8> {
+        let mut nonce = [0u8; NONCE_LEN];
+        pki::fill_random(&mut nonce);
+        let mut data =
+            Zeroizing::new([&[keys.kvn][..], keys.enc.expose(), keys.mac.expose(), keys.dek.expose()].concat());
+        self.key
+            .seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::from(se_id.as_bytes()), &mut *data)
+            .expect("AES-GCM sealing of a short buffer");
+        [&nonce[..], &data[..]].concat()
+    }
+
+    /// The key set sealed for `se_id`; fails on any other SE or any change.
+    pub fn open(&self, se_id: &str, sealed: &[u8]) -> Result<StaticKeys, String> {
+        if sealed.len() < NONCE_LEN {
+            return Err("sealed keys too short".into());
+        }
+        let nonce = Nonce::try_assume_unique_for_key(&sealed[..NONCE_LEN]).map_err(|_| "nonce")?;
+        let mut data = Zeroizing::new(sealed[NONCE_LEN..].to_vec());
+        let plain = self
+            .key
+            .open_in_place(nonce, Aad::from(se_id.as_bytes()), &mut data[..])
+            .map_err(|_| format!("the sealed keys of SE {se_id} do not open (wrong vault key or tampered row)"))?;
+        let n = plain.len().saturating_sub(1) / 3;
+        if plain.len() != 1 + 3 * n || ![16, 24, 32].contains(&n) {
+            return Err("sealed keys have the wrong length".into());
+        }
+        StaticKeys::new(plain[0], &plain[1..1 + n], &plain[1 + n..1 + 2 * n], &plain[1 + 2 * n..])
+            .map_err(|e| e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sealed_keys_open_only_for_their_se_and_unchanged() {
+        let dir = tempfile::tempdir().unwrap();
+        let vault = Vault::new(&key_file(&dir.path().join("vault.key"), true).unwrap()).unwrap();
+        let keys = StaticKeys::new(0x30, &[1; 16], &[2; 16], &[3; 16]).unwrap();
+        let sealed = vault.seal("AA", &keys);
+        let back = vault.open("AA", &sealed).unwrap();
+        assert_eq!((back.kvn, back.enc.expose(), back.dek.expose()), (0x30, &[1u8; 16][..], &[3u8; 16][..]));
+        assert!(vault.open("BB", &sealed).is_err());
+        let mut tampered = sealed.clone();
+        tampered[20] ^= 1;
+        assert!(vault.open("AA", &tampered).is_err());
+        assert!(!format!("{vault:?}").contains("01"));
+        let other = Vault::new(&key_file(&dir.path().join("other.key"), true).unwrap()).unwrap();
+        assert!(other.open("AA", &sealed).is_err());
+        std::fs::write(dir.path().join("bad.key"), "zz\n").unwrap();
+        assert!(key_file(&dir.path().join("bad.key"), false).unwrap_err().contains("hex"));
+    }
+}

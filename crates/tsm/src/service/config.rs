@@ -1,0 +1,263 @@
+//! The TSMs' configuration files (TOML), validated at start; every error
+//! names the key to fix. Relative paths are relative to the file.
+
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// `sei-tsm.toml`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeiConfig {
+    /// HTTPS address (phones, and the SP-TSM registering its apps).
+    pub https_listen: SocketAddr,
+    /// `sqlite://PATH` or `postgres://…`.
+    pub database: String,
+    /// The ISD master key (hex): ISD keys are KDF3(master, SE identifier).
+    pub isd_master_key_file: PathBuf,
+    /// Server certificate chain (PEM).
+    pub tls_certificate: PathBuf,
+    /// Server key (PEM).
+    pub tls_key: PathBuf,
+    /// CA of the SP-TSM's client certificates (app registration).
+    pub sp_tsm_client_ca: PathBuf,
+    /// The SP-TSM, which receives the domain keys.
+    pub sp_tsm_url: String,
+    /// TLS trust anchor for the SP-TSM (PEM).
+    pub tls_ca: PathBuf,
+    /// The SEI-TSM's client certificate and key for the hand-over (PEM).
+    pub client_certificate: PathBuf,
+    /// Its key.
+    pub client_key: PathBuf,
+    /// Seconds a flow waits for the phone's next response.
+    #[serde(default = "default_relay_timeout")]
+    pub relay_timeout_secs: u64,
+}
+
+/// `sp-tsm.toml`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpConfig {
+    /// HTTPS address (phones, and the SEI-TSM handing over keys).
+    pub https_listen: SocketAddr,
+    /// `sqlite://PATH` or `postgres://…`.
+    pub database: String,
+    /// Key (hex, 32 bytes) sealing the domain keys in the database.
+    pub vault_key_file: PathBuf,
+    /// Server certificate chain (PEM).
+    pub tls_certificate: PathBuf,
+    /// Server key (PEM).
+    pub tls_key: PathBuf,
+    /// CA of the SEI-TSM's client certificates (key hand-over).
+    pub sei_tsm_client_ca: PathBuf,
+    /// The JPKI service's HTTPS API.
+    pub jlis_url: String,
+    /// The JPKI service's OCSP responder (card status before provisioning).
+    pub jlis_ocsp_url: String,
+    /// The JPKI CA certificates (PEM or DER files): applications chain to
+    /// the digital-signature CA, revocation requests to either.
+    pub jpki_ca_certificates: Vec<PathBuf>,
+    /// TLS trust anchor for the JPKI service (PEM).
+    pub tls_ca: PathBuf,
+    /// The SP-TSM's client certificate towards the JPKI service (PEM).
+    pub client_certificate: PathBuf,
+    /// Its key.
+    pub client_key: PathBuf,
+    /// SHA-256 (hex) of the JPKI app's signing certificate(s): the only
+    /// apps whose applications are accepted and that the ARA-M lets in.
+    pub app_certificate_sha256: Vec<String>,
+    /// Seconds a flow waits for the phone's next response.
+    #[serde(default = "default_relay_timeout")]
+    pub relay_timeout_secs: u64,
+    /// Seconds an interrupted application may be resumed.
+    #[serde(default = "default_resume_window")]
+    pub resume_window_secs: u64,
+}
+
+fn default_relay_timeout() -> u64 {
+    30
+}
+
+fn default_resume_window() -> u64 {
+    600
+}
+
+fn read(path: &Path) -> Result<String, String> {
+    std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+fn absolute(base: &Path, p: &mut PathBuf) {
+    if p.is_relative() {
+        *p = base.join(&*p);
+    }
+}
+
+fn database(base: &Path, url: &mut String) {
+    if let Some(rest) = url.strip_prefix("sqlite://") {
+        if Path::new(rest).is_relative() {
+            *url = format!("sqlite://{}", base.join(rest).display());
+        }
+    }
+}
+
+fn must_exist(file: &Path, files: &[(&str, &PathBuf)]) -> Result<(), String> {
+    for (key, p) in files {
+        if !p.is_file() {
+            return Err(format!("{}: {key} = {} does not exist", file.display(), p.display()));
+        }
+    }
+    Ok(())
+}
+
+impl SeiConfig {
+    /// Reads and validates `path`.
+    pub fn load(path: &Path) -> Result<Self, String> {
+        let mut c: SeiConfig = toml::from_str(&read(path)?).map_err(|e| format!("{}: {e}", path.display()))?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        for p in [
+            &mut c.isd_master_key_file,
+            &mut c.tls_certificate,
+            &mut c.tls_key,
+            &mut c.sp_tsm_client_ca,
+            &mut c.tls_ca,
+            &mut c.client_certificate,
+            &mut c.client_key,
+        ] {
+            absolute(base, p);
+        }
+        database(base, &mut c.database);
+        must_exist(
+            path,
+            &[
+                ("isd_master_key_file", &c.isd_master_key_file),
+                ("tls_certificate", &c.tls_certificate),
+                ("tls_key", &c.tls_key),
+                ("sp_tsm_client_ca", &c.sp_tsm_client_ca),
+                ("tls_ca", &c.tls_ca),
+                ("client_certificate", &c.client_certificate),
+                ("client_key", &c.client_key),
+            ],
+        )?;
+        if c.relay_timeout_secs == 0 {
+            return Err(format!("{}: relay_timeout_secs must be at least 1", path.display()));
+        }
+        Ok(c)
+    }
+}
+
+impl SpConfig {
+    /// Reads and validates `path`.
+    pub fn load(path: &Path) -> Result<Self, String> {
+        let mut c: SpConfig = toml::from_str(&read(path)?).map_err(|e| format!("{}: {e}", path.display()))?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        for p in [
+            &mut c.vault_key_file,
+            &mut c.tls_certificate,
+            &mut c.tls_key,
+            &mut c.sei_tsm_client_ca,
+            &mut c.tls_ca,
+            &mut c.client_certificate,
+            &mut c.client_key,
+        ]
+        .into_iter()
+        .chain(c.jpki_ca_certificates.iter_mut())
+        {
+            absolute(base, p);
+        }
+        database(base, &mut c.database);
+        must_exist(
+            path,
+            &[
+                ("vault_key_file", &c.vault_key_file),
+                ("tls_certificate", &c.tls_certificate),
+                ("tls_key", &c.tls_key),
+                ("sei_tsm_client_ca", &c.sei_tsm_client_ca),
+                ("tls_ca", &c.tls_ca),
+                ("client_certificate", &c.client_certificate),
+                ("client_key", &c.client_key),
+            ],
+        )?;
+        for p in &c.jpki_ca_certificates {
+            must_exist(path, &[("jpki_ca_certificates", p)])?;
+        }
+        if c.app_certificate_sha256.is_empty()
+            || c.app_certificate_sha256.iter().any(|h| h.len() != 64 || hex::decode(h).is_err())
+        {
+            return Err(format!(
+                "{}: app_certificate_sha256 must list at least one SHA-256 in hex (64 digits)",
+                path.display()
+            ));
+        }
+        if c.relay_timeout_secs == 0 || c.resume_window_secs == 0 {
+            return Err(format!("{}: relay_timeout_secs and resume_window_secs must be at least 1", path.display()));
+        }
+        Ok(c)
+    }
+}
+
+/// Ports and peers of a local deployment written by [`init`].
+#[derive(Debug, Clone)]
+pub struct Layout {
+    /// SEI-TSM HTTPS port.
+    pub sei_port: u16,
+    /// SP-TSM HTTPS port.
+    pub sp_port: u16,
+    /// JPKI service HTTPS port.
+    pub jlis_https_port: u16,
+    /// JPKI service HTTP (OCSP) port.
+    pub jlis_http_port: u16,
+    /// SHA-256 (hex) of the JPKI app's signing certificate.
+    pub app_certificate_sha256: String,
+}
+
+/// Writes `sei-tsm.toml` and `sp-tsm.toml` into `dir`, beside a JPKI
+/// service's `jlis.toml` and `tls/` (from `jlis::config::Config::init`),
+/// with new ISD master and vault keys. Returns the two paths.
+pub fn init(dir: &Path, layout: &Layout) -> Result<(PathBuf, PathBuf), String> {
+    crate::secret::key_file(&dir.join("isd-master.key"), true)?;
+    crate::secret::key_file(&dir.join("sp-vault.key"), true)?;
+    let sei = format!(
+        "# The SEI-TSM (jpki serve sei-tsm --config sei-tsm.toml).\n\
+         https_listen = \"127.0.0.1:{sei}\"\n\
+         database = \"sqlite://sei-tsm.sqlite\"\n\
+         isd_master_key_file = \"isd-master.key\"\n\
+         tls_certificate = \"tls/server.pem\"\n\
+         tls_key = \"tls/server.key\"\n\
+         sp_tsm_client_ca = \"tls/sp-tsm-ca.pem\"\n\
+         sp_tsm_url = \"https://127.0.0.1:{sp}\"\n\
+         tls_ca = \"tls/ca.pem\"\n\
+         client_certificate = \"tls/sei-tsm.pem\"\n\
+         client_key = \"tls/sei-tsm.key\"\n\
+         relay_timeout_secs = 30\n",
+        sei = layout.sei_port,
+        sp = layout.sp_port,
+    );
+    let sp = format!(
+        "# The SP-TSM (jpki serve sp-tsm --config sp-tsm.toml).\n\
+         https_listen = \"127.0.0.1:{sp}\"\n\
+         database = \"sqlite://sp-tsm.sqlite\"\n\
+         vault_key_file = \"sp-vault.key\"\n\
+         tls_certificate = \"tls/server.pem\"\n\
+         tls_key = \"tls/server.key\"\n\
+         sei_tsm_client_ca = \"tls/sei-tsm-ca.pem\"\n\
+         jlis_url = \"https://127.0.0.1:{jh}\"\n\
+         jlis_ocsp_url = \"http://127.0.0.1:{jo}/ocsp\"\n\
+         jpki_ca_certificates = [\"ca/auth-ca.pem\", \"ca/sign-ca.pem\"]\n\
+         tls_ca = \"tls/ca.pem\"\n\
+         client_certificate = \"tls/sp-tsm.pem\"\n\
+         client_key = \"tls/sp-tsm.key\"\n\
+         app_certificate_sha256 = [\"{app}\"]\n\
+         relay_timeout_secs = 30\n\
+         resume_window_secs = 600\n",
+        sp = layout.sp_port,
+        jh = layout.jlis_https_port,
+        jo = layout.jlis_http_port,
+        app = layout.app_certificate_sha256,
+    );
+    let write = |name: &str, text: &str| -> Result<PathBuf, String> {
+        let p = dir.join(name);
+        pki::fs::write_atomically(&p, text.as_bytes()).map_err(|e| format!("{}: {e}", p.display()))?;
+        Ok(p)
+    };
+    Ok((write("sei-tsm.toml", &sei)?, write("sp-tsm.toml", &sp)?))
+}

@@ -1,0 +1,694 @@
+//! The SP-TSM service (`jpki serve sp-tsm`; DESIGN.md "Application" and
+//! "Provisioning").
+//!
+//! - `POST /v1/nonces` — a single-use nonce for an application or a
+//!   revocation request (5 minutes).
+//! - `POST /v1/domain-keys` — the SEI-TSM (client certificate) hands over
+//!   an SE's initial domain keys; they are sealed before they are stored.
+//! - `POST /v1/applications` — a card-signed application: signature and
+//!   chain, nonce, the app is the registered one, the card's status at the
+//!   JPKI service (OCSP); then provisioning starts over the relay and the
+//!   answer is its first step. `POST /v1/applications/{id}/provisioning`
+//!   resumes an interrupted one; `GET /v1/applications/{id}` tells its state.
+//! - `POST /v1/revocations` — the holder's revocation, signed on the phone
+//!   with its phone key: the SE's phone certificates are revoked at the JPKI
+//!   service, then the applet's keys are deleted over the relay.
+//! - `POST /v1/relay/{session}`, `GET /openapi.json`, `GET /healthz`.
+//!
+//! Decision (docs/decisions/tsm-services.md): a certificate issued but not
+//! written into the SE when a provisioning attempt ends is **revoked**
+//! (cessationOfOperation), never re-delivered; the application stays
+//! resumable for `resume_window_secs`, and a resumed attempt generates a new
+//! key. Revocations the JPKI service cannot take at once are retried.
+
+use super::config::SpConfig;
+use super::{internal, invalid, now_secs, relay, ApiError, JsonBody};
+use crate::application::{ApplicationError, NonceBook, NONCE_LIFETIME};
+use crate::remote::{FlowError, RelayHub, RemoteSe, Step};
+use crate::secret::Vault;
+use crate::sp::CertType;
+use crate::status::Status;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Json, Router};
+use base64::{engine::general_purpose::STANDARD, Engine};
+use der::{Decode, Encode};
+use gp::StaticKeys;
+use jlis::client::JlisClient;
+use pki::crl::Reason;
+use serde::Deserialize;
+use std::sync::Arc;
+use std::time::Duration;
+use store::sqlx::query;
+use store::Store;
+use svc::Peer;
+use tokio::runtime::Handle;
+
+const SCHEMA: &[store::Migration] = &[(
+    "1-sp-tsm",
+    "CREATE TABLE domains (se_id TEXT PRIMARY KEY, state TEXT NOT NULL, sealed_keys BLOB NOT NULL,
+        pending_keys BLOB, updated_at BIGINT NOT NULL);
+     CREATE TABLE applications (id TEXT PRIMARY KEY, state TEXT NOT NULL, card_certificate BLOB NOT NULL,
+        commitment TEXT NOT NULL, cert_types TEXT NOT NULL, model TEXT NOT NULL, se_id TEXT,
+        attempts BIGINT NOT NULL, detail TEXT, created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL);
+     CREATE TABLE phone_certificates (serial TEXT PRIMARY KEY, application_id TEXT NOT NULL, se_id TEXT NOT NULL,
+        cert_type TEXT NOT NULL, state TEXT NOT NULL, certificate BLOB NOT NULL, updated_at BIGINT NOT NULL);
+     CREATE INDEX phone_certificates_se ON phone_certificates (se_id);
+     CREATE INDEX phone_certificates_application ON phone_certificates (application_id)",
+)];
+
+/// The SP-TSM.
+pub struct SpTsm {
+    store: Store,
+    vault: Vault,
+    nonces: NonceBook,
+    cas: Vec<pki::Certificate>,
+    apps: Vec<String>,
+    jlis: JlisClient,
+    ocsp_url: String,
+    ocsp_http: reqwest::Client,
+    hub: RelayHub,
+    resume_window: Duration,
+}
+
+impl std::fmt::Debug for SpTsm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SpTsm").field("hub", &self.hub).field("apps", &self.apps).finish_non_exhaustive()
+    }
+}
+
+impl AsRef<RelayHub> for SpTsm {
+    fn as_ref(&self) -> &RelayHub {
+        &self.hub
+    }
+}
+
+fn read_certificates(paths: &[std::path::PathBuf]) -> Result<Vec<pki::Certificate>, String> {
+    paths
+        .iter()
+        .map(|p| {
+            let bytes = std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))?;
+            let parsed = match std::str::from_utf8(&bytes) {
+                Ok(text) if text.contains("-----BEGIN") => der::DecodePem::from_pem(text).map_err(|e| e.to_string()),
+                _ => pki::Certificate::from_der(&bytes).map_err(|e| e.to_string()),
+            };
+            parsed.map_err(|e| format!("{}: {e}", p.display()))
+        })
+        .collect()
+}
+
+fn refused(status: u16, code: &'static str, message: impl Into<String>) -> ApiError {
+    ApiError(FlowError::new(status, code, message))
+}
+
+impl From<ApplicationError> for ApiError {
+    fn from(e: ApplicationError) -> Self {
+        let status = match e {
+            ApplicationError::Malformed(_) => 400,
+            _ => 403,
+        };
+        refused(status, e.code(), e.to_string())
+    }
+}
+
+/// One application's row.
+#[derive(Debug, Clone)]
+struct ApplicationRow {
+    id: String,
+    state: String,
+    card_certificate: Vec<u8>,
+    commitment: Vec<u8>,
+    cert_types: Vec<CertType>,
+    attempts: i64,
+    created_at: i64,
+}
+
+impl SpTsm {
+    /// From the configuration (the JPKI CA files must exist: start the JPKI
+    /// service first).
+    pub async fn open(config: &SpConfig) -> Result<Self, String> {
+        let store = Store::open(&config.database, SCHEMA).await.map_err(|e| e.to_string())?;
+        let vault = Vault::new(&crate::secret::key_file(&config.vault_key_file, false)?)?;
+        let jlis = JlisClient::new(
+            &config.jlis_url,
+            &config.tls_ca,
+            Some((&config.client_certificate, &config.client_key)),
+            None,
+        )
+        .map_err(|e| e.to_string())?;
+        let ocsp_http =
+            reqwest::Client::builder().timeout(Duration::from_secs(10)).build().map_err(|e| e.to_string())?;
+        Ok(Self {
+            store,
+            vault,
+            nonces: NonceBook::new(NONCE_LIFETIME),
+            cas: read_certificates(&config.jpki_ca_certificates)?,
+            apps: config.app_certificate_sha256.iter().map(|h| h.to_uppercase()).collect(),
+            jlis,
+            ocsp_url: config.jlis_ocsp_url.clone(),
+            ocsp_http,
+            hub: RelayHub::new(Duration::from_secs(config.relay_timeout_secs)),
+            resume_window: Duration::from_secs(config.resume_window_secs),
+        })
+    }
+
+    /// The JPKI app hashes this SP-TSM accepts (for the SEI-TSM whitelist).
+    pub fn app_hashes(&self) -> &[String] {
+        &self.apps
+    }
+
+    /// Stores an SE's handed-over domain keys (sealed).
+    pub async fn accept_handover(&self, se_id: &str, keys: &StaticKeys) -> Result<(), ApiError> {
+        query(
+            "INSERT INTO domains (se_id, state, sealed_keys, pending_keys, updated_at) VALUES ($1, 'handed_over', $2, NULL, $3)
+             ON CONFLICT (se_id) DO UPDATE SET state = 'handed_over', sealed_keys = $2, pending_keys = NULL, updated_at = $3",
+        )
+        .bind(se_id)
+        .bind(self.vault.seal(se_id, keys))
+        .bind(now_secs())
+        .execute(self.store.pool())
+        .await?;
+        tracing::info!(se = %se_id, "domain keys handed over by the SEI-TSM");
+        Ok(())
+    }
+
+    async fn card_status(&self, card_certificate: &[u8]) -> Result<(), ApiError> {
+        match crate::status::ocsp(&self.ocsp_http, &self.ocsp_url, card_certificate, &self.cas).await {
+            Ok(Status::Good) => Ok(()),
+            Ok(Status::OnHold) => Err(refused(403, "card_on_hold", "the card's certificate is on hold (一時保留)")),
+            Ok(Status::Revoked { .. }) => Err(refused(403, "card_revoked", "the card's certificate is revoked")),
+            Ok(Status::Unknown) => Err(refused(403, "card_unknown", "the JPKI service does not know this card")),
+            Err(e) => {
+                tracing::warn!(error = %e, "card status unavailable");
+                Err(refused(503, "status_unavailable", "the JPKI service's status could not be checked; try again"))
+            }
+        }
+    }
+
+    async fn application(&self, id: &str) -> Result<ApplicationRow, ApiError> {
+        let row = query(
+            "SELECT id, state, card_certificate, commitment, cert_types, attempts, created_at
+             FROM applications WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(self.store.pool())
+        .await?
+        .ok_or_else(|| refused(404, "unknown_application", format!("no application {id:?}")))?;
+        Ok(ApplicationRow {
+            id: store::text(&row, "id")?,
+            state: store::text(&row, "state")?,
+            card_certificate: store::blob(&row, "card_certificate")?,
+            commitment: hex::decode(store::text(&row, "commitment")?).map_err(internal)?,
+            cert_types: serde_json::from_str(&store::text(&row, "cert_types")?).map_err(internal)?,
+            attempts: store::int(&row, "attempts")?,
+            created_at: store::int(&row, "created_at")?,
+        })
+    }
+
+    async fn set_application_state(&self, id: &str, state: &str, detail: Option<&str>) -> Result<(), ApiError> {
+        query("UPDATE applications SET state = $2, detail = $3, updated_at = $4 WHERE id = $1")
+            .bind(id)
+            .bind(state)
+            .bind(detail)
+            .bind(now_secs())
+            .execute(self.store.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Starts a provisioning attempt for `app` over a new relay session.
+    async fn start_provisioning(self: &Arc<Self>, app: ApplicationRow) -> Result<Response, ApiError> {
+        query("UPDATE applications SET state = 'provisioning', attempts = attempts + 1, updated_at = $2 WHERE id = $1")
+            .bind(&app.id)
+            .bind(now_secs())
+            .execute(self.store.pool())
+            .await?;
+        let attempt = app.attempts + 1;
+        let id = app.id.clone();
+        let sp = self.clone();
+        let (session, step) = self.hub.start(move |se| sp.provision(se, app, attempt)).await;
+        Ok(answer(&session, step, &id))
+    }
+
+    /// The provisioning flow (blocking thread); records the outcome.
+    fn provision(&self, se: &mut RemoteSe, app: ApplicationRow, attempt: i64) -> Result<serde_json::Value, FlowError> {
+        let rt = Handle::current();
+        let result = self.provision_attempt(&rt, se, &app, attempt);
+        let outcome = match &result {
+            Ok(_) => rt.block_on(self.set_application_state(&app.id, "done", None)),
+            Err(e) => {
+                rt.block_on(self.revoke_unwritten(&app.id));
+                let state = if e.code == "commitment_mismatch" { "refused" } else { "interrupted" };
+                tracing::warn!(application = %app.id, code = e.code, error = %e.message, "provisioning ended");
+                rt.block_on(self.set_application_state(&app.id, state, Some(&e.message)))
+            }
+        };
+        outcome.map_err(|e| e.0)?;
+        result
+    }
+
+    fn provision_attempt(
+        &self,
+        rt: &Handle,
+        se: &mut RemoteSe,
+        app: &ApplicationRow,
+        attempt: i64,
+    ) -> Result<serde_json::Value, FlowError> {
+        let se_id = hex::encode_upper(crate::sei::se_identifier(se)?);
+        let keys = self.domain_keys(rt, se, &se_id)?;
+        let mut issued = Vec::new();
+        let done = crate::sp::provision(se, keys, &app.commitment, &app.cert_types, |t, spki, inside| {
+            if hex::encode_upper(inside) != se_id {
+                return Err("the SE identifier inside the secure channel differs from CPLC".into());
+            }
+            let request = jlis::PhoneRequest {
+                request_id: format!("{}-{attempt}-{}", app.id, t.as_str()),
+                card_certificate: app.card_certificate.clone(),
+                phone_public_key: spki.to_vec(),
+                se_id: se_id.clone(),
+                cert_type: t,
+            };
+            let cert = rt.block_on(self.jlis.issue_phone(&request)).map_err(|e| e.to_string())?;
+            rt.block_on(self.record_issued(&app.id, &se_id, t, &cert)).map_err(|e| e.0.message)?;
+            issued.push(cert.serial.clone());
+            Ok((cert.certificate, cert.ca_certificate))
+        })?;
+        rt.block_on(async {
+            let mut tx = self.store.pool().begin().await?;
+            query("UPDATE phone_certificates SET state = 'written', updated_at = $2 WHERE application_id = $1 AND state = 'issued'")
+                .bind(&app.id)
+                .bind(now_secs())
+                .execute(&mut *tx)
+                .await?;
+            query("UPDATE applications SET se_id = $2 WHERE id = $1").bind(&app.id).bind(&se_id).execute(&mut *tx).await?;
+            tx.commit().await
+        })
+        .map_err(|e| internal(e).0)?;
+        tracing::info!(application = %app.id, se = %se_id, certificates = issued.len(), "phone provisioned");
+        let certificates: Vec<_> = done
+            .certificates
+            .iter()
+            .zip(&issued)
+            .map(|((t, _), serial)| serde_json::json!({ "type": t, "serial": serial }))
+            .collect();
+        Ok(serde_json::json!({ "application": app.id, "se_id": se_id, "certificates": certificates }))
+    }
+
+    /// The SP domain's keys for `se_id`, replacing the handed-over ones on
+    /// first contact. The new keys are stored (as pending) before the PUT
+    /// KEY leaves, so a lost answer does not lose the domain.
+    fn domain_keys(&self, rt: &Handle, se: &mut RemoteSe, se_id: &str) -> Result<StaticKeys, FlowError> {
+        let row = rt
+            .block_on(
+                query("SELECT state, sealed_keys, pending_keys FROM domains WHERE se_id = $1")
+                    .bind(se_id)
+                    .fetch_optional(self.store.pool()),
+            )
+            .map_err(|e| internal(e).0)?
+            .ok_or_else(|| {
+                FlowError::new(
+                    409,
+                    "not_prepared",
+                    format!("SE {se_id} is not prepared: ask the SEI-TSM to prepare it first"),
+                )
+            })?;
+        let open = |col: &str| -> Result<Option<StaticKeys>, FlowError> {
+            let sealed: Option<Vec<u8>> = store::sqlx::Row::try_get(&row, col).map_err(|e| internal(e).0)?;
+            sealed.map(|s| self.vault.open(se_id, &s).map_err(|e| internal(e).0)).transpose()
+        };
+        let current = open("sealed_keys")?.ok_or_else(|| internal("no keys").0)?;
+        if store::text(&row, "state").map_err(|e| internal(e).0)? == "own" {
+            return Ok(current);
+        }
+        let earlier = open("pending_keys")?;
+        let own = crate::sp::fresh_domain_keys();
+        rt.block_on(
+            query("UPDATE domains SET pending_keys = $2, updated_at = $3 WHERE se_id = $1")
+                .bind(se_id)
+                .bind(self.vault.seal(se_id, &own))
+                .bind(now_secs())
+                .execute(self.store.pool()),
+        )
+        .map_err(|e| internal(e).0)?;
+        let taken = match crate::sp::take_over_with(se, current, own.clone()) {
+            Ok(()) => own,
+            // The handed-over keys no longer open the domain: an earlier
+            // attempt's PUT KEY went through and its answer was lost.
+            Err(crate::TsmError::Scp03(_)) if earlier.is_some() => earlier.expect("checked"),
+            Err(e) => return Err(e.into()),
+        };
+        rt.block_on(
+            query("UPDATE domains SET state = 'own', sealed_keys = $2, pending_keys = NULL, updated_at = $3 WHERE se_id = $1")
+                .bind(se_id)
+                .bind(self.vault.seal(se_id, &taken))
+                .bind(now_secs())
+                .execute(self.store.pool()),
+        )
+        .map_err(|e| internal(e).0)?;
+        tracing::info!(se = %se_id, "domain keys replaced (PUT KEY)");
+        Ok(taken)
+    }
+
+    async fn record_issued(
+        &self,
+        application: &str,
+        se_id: &str,
+        t: CertType,
+        cert: &jlis::client::PhoneCertificate,
+    ) -> Result<(), ApiError> {
+        let mut tx = self.store.pool().begin().await?;
+        query(
+            "INSERT INTO phone_certificates (serial, application_id, se_id, cert_type, state, certificate, updated_at)
+             VALUES ($1, $2, $3, $4, 'issued', $5, $6)",
+        )
+        .bind(&cert.serial)
+        .bind(application)
+        .bind(se_id)
+        .bind(t.as_str())
+        .bind(&cert.certificate)
+        .bind(now_secs())
+        .execute(&mut *tx)
+        .await?;
+        for old in &cert.superseded {
+            query("UPDATE phone_certificates SET state = 'superseded', updated_at = $2 WHERE serial = $1")
+                .bind(old)
+                .bind(now_secs())
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Revokes the certificates an ended attempt issued but did not write.
+    async fn revoke_unwritten(&self, application: &str) {
+        let rows = query("SELECT serial FROM phone_certificates WHERE application_id = $1 AND state = 'issued'")
+            .bind(application)
+            .fetch_all(self.store.pool())
+            .await
+            .unwrap_or_default();
+        for row in rows {
+            let Ok(serial) = store::text(&row, "serial") else { continue };
+            self.revoke_serial(&serial, Reason::CessationOfOperation, "undelivered").await;
+        }
+    }
+
+    /// Revokes at the JPKI service; a failure leaves `revoke_pending` for
+    /// [`SpTsm::retry_pending_revocations`].
+    async fn revoke_serial(&self, serial: &str, reason: Reason, why: &str) -> bool {
+        let outcome = self.jlis.revoke(&format!("sp-tsm-{why}-{serial}"), serial, reason).await;
+        let (state, ok) = match &outcome {
+            Ok(_) => ("revoked", true),
+            Err(e) if e.code() == Some("replay") || e.code() == Some("conflict") => ("revoked", true),
+            Err(_) => ("revoke_pending", false),
+        };
+        if let Err(e) = &outcome {
+            tracing::warn!(serial, error = %e, state, "revocation at the JPKI service");
+        }
+        let _ = query("UPDATE phone_certificates SET state = $2, updated_at = $3 WHERE serial = $1")
+            .bind(serial)
+            .bind(state)
+            .bind(now_secs())
+            .execute(self.store.pool())
+            .await;
+        ok
+    }
+
+    /// Retries revocations the JPKI service could not take; returns how
+    /// many are still pending.
+    pub async fn retry_pending_revocations(&self) -> usize {
+        let rows = query("SELECT serial FROM phone_certificates WHERE state = 'revoke_pending'")
+            .fetch_all(self.store.pool())
+            .await
+            .unwrap_or_default();
+        let mut pending = 0;
+        for row in rows {
+            let Ok(serial) = store::text(&row, "serial") else { continue };
+            if !self.revoke_serial(&serial, Reason::CessationOfOperation, "undelivered").await {
+                pending += 1;
+            }
+        }
+        pending
+    }
+
+    /// Phone certificates by state (for tests and operators).
+    pub async fn certificates(&self, se_id: &str) -> Result<Vec<(String, String, String)>, ApiError> {
+        let rows = query(
+            "SELECT serial, cert_type, state FROM phone_certificates WHERE se_id = $1 ORDER BY updated_at, serial",
+        )
+        .bind(se_id)
+        .fetch_all(self.store.reader())
+        .await?;
+        rows.iter()
+            .map(|r| Ok((store::text(r, "serial")?, store::text(r, "cert_type")?, store::text(r, "state")?)))
+            .collect()
+    }
+}
+
+/// A relay step with the application it belongs to.
+fn answer(session: &str, step: Step, application: &str) -> Response {
+    let status = match &step {
+        Step::Failed(e) => StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_GATEWAY),
+        _ => StatusCode::OK,
+    };
+    let mut body = step.to_json(session);
+    body["application"] = serde_json::json!(application);
+    (status, Json(body)).into_response()
+}
+
+/// The SP-TSM's router.
+pub fn router(sp: Arc<SpTsm>) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/openapi.json", get(|| async { ([("content-type", "application/json")], OPENAPI) }))
+        .route("/v1/nonces", post(nonce))
+        .route("/v1/domain-keys", post(domain_keys))
+        .route("/v1/applications", post(application))
+        .route("/v1/applications/{id}", get(application_state))
+        .route("/v1/applications/{id}/provisioning", post(resume))
+        .route("/v1/revocations", post(revocation))
+        .route("/v1/relay/{session}", post(relay::<SpTsm>))
+        .with_state(sp)
+}
+
+const OPENAPI: &str = include_str!("sp-openapi.json");
+
+async fn nonce(State(sp): State<Arc<SpTsm>>) -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "nonce": hex::encode(sp.nonces.issue()), "expires_in": NONCE_LIFETIME.as_secs() }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HandoverBody {
+    se_id: String,
+    kvn: u8,
+    enc: String,
+    mac: String,
+    dek: String,
+}
+
+async fn domain_keys(
+    State(sp): State<Arc<SpTsm>>,
+    Extension(peer): Extension<Peer>,
+    JsonBody(body): JsonBody<HandoverBody>,
+) -> Result<Response, ApiError> {
+    if !peer.authenticated() {
+        return Err(refused(403, "forbidden", "domain keys are accepted only from the SEI-TSM (client certificate)"));
+    }
+    let key = |s: &str| zeroize::Zeroizing::new(hex::decode(s).unwrap_or_default());
+    let (enc, mac, dek) = (key(&body.enc), key(&body.mac), key(&body.dek));
+    let keys =
+        StaticKeys::new(body.kvn, &enc, &mac, &dek).map_err(|_| invalid("enc, mac and dek must be AES keys in hex"))?;
+    let se_id = body.se_id.to_uppercase();
+    if se_id.len() != 20 || hex::decode(&se_id).is_err() {
+        return Err(invalid("se_id must be the 10-byte SE identifier in hex"));
+    }
+    sp.accept_handover(&se_id, &keys).await?;
+    Ok(Json(serde_json::json!({ "se_id": se_id })).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ApplicationBody {
+    /// CMS SignedData (base64).
+    application: String,
+}
+
+async fn application(
+    State(sp): State<Arc<SpTsm>>,
+    JsonBody(body): JsonBody<ApplicationBody>,
+) -> Result<Response, ApiError> {
+    let cms = STANDARD.decode(&body.application).map_err(|_| invalid("application must be base64 CMS"))?;
+    let verified = crate::application::verify(&cms, &sp.nonces, &sp.cas, std::time::SystemTime::now())?;
+    let app = &verified.application;
+    if !sp.apps.contains(&app.device.app_certificate_hash.to_uppercase()) {
+        return Err(refused(403, "app_not_registered", "the application was made by an app this SP does not know"));
+    }
+    sp.card_status(&verified.card_certificate).await?;
+    let mut id = [0u8; 16];
+    pki::fill_random(&mut id);
+    let row = ApplicationRow {
+        id: hex::encode(id),
+        state: "accepted".into(),
+        card_certificate: verified.card_certificate.clone(),
+        commitment: verified.commitment.to_vec(),
+        cert_types: app.cert_types.clone(),
+        attempts: 0,
+        created_at: now_secs(),
+    };
+    query(
+        "INSERT INTO applications (id, state, card_certificate, commitment, cert_types, model, se_id, attempts, detail,
+            created_at, updated_at) VALUES ($1, 'accepted', $2, $3, $4, $5, NULL, 0, NULL, $6, $6)",
+    )
+    .bind(&row.id)
+    .bind(&row.card_certificate)
+    .bind(hex::encode(verified.commitment))
+    .bind(serde_json::to_string(&app.cert_types).map_err(internal)?)
+    .bind(&app.device.model)
+    .bind(row.created_at)
+    .execute(sp.store.pool())
+    .await?;
+    tracing::info!(application = %row.id, types = ?app.cert_types, "application accepted");
+    sp.start_provisioning(row).await
+}
+
+async fn resume(State(sp): State<Arc<SpTsm>>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let app = sp.application(&id).await?;
+    if !matches!(app.state.as_str(), "accepted" | "interrupted") {
+        return Err(refused(409, "not_resumable", format!("application {id} is {}; apply again", app.state)));
+    }
+    if now_secs() - app.created_at > sp.resume_window.as_secs() as i64 {
+        return Err(refused(409, "expired", format!("application {id} is too old to resume; apply again")));
+    }
+    sp.start_provisioning(app).await
+}
+
+async fn application_state(State(sp): State<Arc<SpTsm>>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let row = query("SELECT state, se_id, detail, attempts FROM applications WHERE id = $1")
+        .bind(&id)
+        .fetch_optional(sp.store.reader())
+        .await?
+        .ok_or_else(|| refused(404, "unknown_application", format!("no application {id:?}")))?;
+    let certs =
+        query("SELECT serial, cert_type, state FROM phone_certificates WHERE application_id = $1 ORDER BY serial")
+            .bind(&id)
+            .fetch_all(sp.store.reader())
+            .await?;
+    let certificates = certs
+        .iter()
+        .map(|r| {
+            Ok(serde_json::json!({
+                "serial": store::text(r, "serial")?,
+                "type": store::text(r, "cert_type")?,
+                "state": store::text(r, "state")?,
+            }))
+        })
+        .collect::<Result<Vec<_>, store::StoreError>>()?;
+    Ok(Json(serde_json::json!({
+        "application": id,
+        "state": store::text(&row, "state")?,
+        "se_id": store::sqlx::Row::try_get::<Option<String>, _>(&row, "se_id")?,
+        "detail": store::sqlx::Row::try_get::<Option<String>, _>(&row, "detail")?,
+        "attempts": store::int(&row, "attempts")?,
+        "certificates": certificates,
+    }))
+    .into_response())
+}
+
+/// What a holder's revocation request says (the CMS content).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RevocationRequest {
+    /// A nonce from `POST /v1/nonces` (hex).
+    pub nonce: String,
+    /// Always `revoke`.
+    pub action: String,
+    /// The SE whose phone certificates go (hex).
+    pub se_id: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RevocationBody {
+    /// CMS SignedData (base64) over a [`RevocationRequest`], signed with a
+    /// phone key of that SE.
+    request: String,
+}
+
+async fn revocation(
+    State(sp): State<Arc<SpTsm>>,
+    JsonBody(body): JsonBody<RevocationBody>,
+) -> Result<Response, ApiError> {
+    let cms = STANDARD.decode(&body.request).map_err(|_| invalid("request must be base64 CMS"))?;
+    let options =
+        pki::cms::VerifyOptions { anchors: &sp.cas, detached_content: None, at: Some(std::time::SystemTime::now()) };
+    let checked = pki::cms::verify(&cms, &options).map_err(|e| refused(403, "bad_signature", e.to_string()))?;
+    let request: RevocationRequest =
+        serde_json::from_slice(&checked.content).map_err(|e| invalid(format!("revocation request: {e}")))?;
+    let mut nonce = [0u8; 32];
+    if request.action != "revoke" || hex::decode_to_slice(&request.nonce, &mut nonce).is_err() {
+        return Err(invalid("a revocation request has action \"revoke\" and a 32-byte hex nonce"));
+    }
+    let se_id = request.se_id.to_uppercase();
+    let signer = checked.signer.to_der().map_err(internal)?;
+    let active = query("SELECT serial, certificate FROM phone_certificates WHERE se_id = $1 AND state = 'written'")
+        .bind(&se_id)
+        .fetch_all(sp.store.pool())
+        .await?;
+    let mut serials = Vec::new();
+    let mut signed_by_active = false;
+    for row in &active {
+        serials.push(store::text(row, "serial")?);
+        signed_by_active |= store::blob(row, "certificate")? == signer;
+    }
+    if !signed_by_active {
+        return Err(refused(
+            403,
+            "not_active_phone_certificate",
+            "the request must be signed with an active phone certificate of that SE",
+        ));
+    }
+    sp.nonces.consume(&nonce)?;
+    let mut revoked = Vec::new();
+    for serial in &serials {
+        if sp.revoke_serial(serial, Reason::CessationOfOperation, "holder").await {
+            revoked.push(serial.clone());
+        }
+    }
+    tracing::info!(se = %se_id, revoked = revoked.len(), "holder revoked the phone certificates");
+    let keys = {
+        let row = query("SELECT sealed_keys FROM domains WHERE se_id = $1 AND state = 'own'")
+            .bind(&se_id)
+            .fetch_one(sp.store.pool())
+            .await?;
+        sp.vault.open(&se_id, &store::blob(&row, "sealed_keys")?).map_err(internal)?
+    };
+    let result = serde_json::json!({ "revoked": revoked, "wiped": true });
+    let (session, step) = sp
+        .hub
+        .start(move |se| {
+            crate::sp::wipe(se, keys)?;
+            Ok(result)
+        })
+        .await;
+    Ok(super::step_response(&session, step))
+}
+
+/// Runs the SP-TSM until the process ends; pending revocations are retried
+/// every minute.
+pub async fn run(config: SpConfig) -> Result<(), String> {
+    let tls = svc::server::server_config(&config.tls_certificate, &config.tls_key, &config.sei_tsm_client_ca)?;
+    let sp = Arc::new(SpTsm::open(&config).await?);
+    let retry = sp.clone();
+    tokio::spawn(async move {
+        loop {
+            retry.retry_pending_revocations().await;
+            tokio::time::sleep(Duration::from_secs(60)).await;
+        }
+    });
+    let listener = tokio::net::TcpListener::bind(config.https_listen).await.map_err(|e| e.to_string())?;
+    tracing::info!(https = %config.https_listen, "SP-TSM listening");
+    svc::server::serve_https(listener, tls, router(sp)).await.map_err(|e| e.to_string())
+}
