@@ -5,4 +5,5 @@
 mod application;
 mod client;
 mod openssl_oracle;
+mod phone_flow;
 mod status;

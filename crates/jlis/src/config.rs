@@ -95,7 +95,7 @@ impl Config {
     /// directory into `dir` (for `jpki serve jlis --init`).
     pub fn init(dir: &Path, https_port: u16, http_port: u16) -> Result<PathBuf, String> {
         std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
-        svc::tls::generate(dir, &["sp-tsm"])?;
+        svc::tls::generate(dir, &["sp-tsm", "sei-tsm"])?;
         for file in ["operator.token", "ca.passphrase"] {
             let mut secret = zeroize::Zeroizing::new([0u8; 24]);
             pki::fill_random(&mut *secret);

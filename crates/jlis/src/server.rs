@@ -14,14 +14,19 @@ fn internal(e: impl std::fmt::Display) -> JlisError {
 
 /// Runs the service until the process ends.
 pub async fn run(config: Config) -> Result<(), JlisError> {
+    let https = TcpListener::bind(config.https_listen).await.map_err(internal)?;
+    let http = TcpListener::bind(config.http_listen).await.map_err(internal)?;
+    serve(config, https, http).await
+}
+
+/// Runs the service on listeners the caller bound.
+pub async fn serve(config: Config, https: TcpListener, http: TcpListener) -> Result<(), JlisError> {
     let tls =
         svc::server::server_config(&config.tls_certificate, &config.tls_key, &config.sp_tsm_ca).map_err(internal)?;
     let jlis = Jlis::open(&config.database, config.open_ca()?).await?;
     let token = std::fs::read_to_string(&config.operator_token_file).map_err(internal)?.trim().to_string();
     let crls = CrlCache { interval: std::time::Duration::from_secs(config.crl_interval_secs), ..Default::default() };
     let state = Arc::new(AppState { jlis, operator_token: token, crls: tokio::sync::Mutex::new(crls) });
-    let https = TcpListener::bind(config.https_listen).await.map_err(internal)?;
-    let http = TcpListener::bind(config.http_listen).await.map_err(internal)?;
     tracing::info!(https = %config.https_listen, http = %config.http_listen, "JPKI service listening");
     tokio::select! {
         r = svc::server::serve_http(http, router(state.clone())) => r.map_err(internal),

@@ -8,9 +8,13 @@
 //!   SEI-TSM registered reaches the JPKI applet.
 //! - [`device`]: the TSM relay, the JPKI app's applet calls, and NFC card
 //!   emulation routing the JPKI AID to an external reader.
+//! - [`app`]: the JPKI app — preparation, application with the card,
+//!   provisioning relay, PINs, signatures, revocation, business apps'
+//!   intents.
 #![forbid(unsafe_code)]
 
 pub mod ace;
+pub mod app;
 pub mod device;
 pub mod omapi;
 

@@ -36,3 +36,20 @@ pub fn https_client(ca_pem: &Path, identity: Option<(&Path, &Path)>) -> Result<r
         .build()
         .map_err(|e| e.to_string())
 }
+
+/// A client for plain-HTTP services (OCSP, CRLs): it trusts no HTTPS server
+/// at all, so it cannot be redirected to one.
+pub fn plain_http_client() -> Result<reqwest::Client, String> {
+    let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(rustls::RootCertStore::empty())
+        .with_no_client_auth();
+    reqwest::Client::builder()
+        .tls_backend_preconfigured(config)
+        .connect_timeout(Duration::from_secs(5))
+        .timeout(Duration::from_secs(10))
+        .build()
+        .map_err(|e| e.to_string())
+}

@@ -24,6 +24,11 @@ pub enum Status {
     Unknown,
 }
 
+/// An HTTP client for OCSP (plain HTTP, as relying parties use it).
+pub fn client() -> reqwest::Client {
+    svc::client::plain_http_client().expect("an HTTP client with the default TLS provider")
+}
+
 /// Asks `url` for the status of `cert` (DER), issued by one of `cas`.
 pub async fn ocsp(http: &reqwest::Client, url: &str, cert: &[u8], cas: &[Certificate]) -> Result<Status, String> {
     let cert = Certificate::from_der(cert).map_err(|e| format!("certificate: {e}"))?;
@@ -48,7 +53,9 @@ pub async fn ocsp(http: &reqwest::Client, url: &str, cert: &[u8], cas: &[Certifi
     }
     let der = answer.bytes().await.map_err(|e| format!("OCSP responder {url}: {e}"))?;
     let verified = pki::ocsp::verify_response(&der, issuer).map_err(|e| format!("OCSP answer: {e}"))?;
-    if verified.nonce.as_deref() != Some(&nonce[..]) {
+    // The extension's value is the nonce as a DER OCTET STRING (RFC 8954).
+    let echoed = der::asn1::OctetString::new(&nonce[..]).and_then(|o| o.to_der()).map_err(|e| e.to_string())?;
+    if verified.nonce.as_deref() != Some(&echoed[..]) {
         return Err("the OCSP answer does not echo our nonce (replayed answer?)".into());
     }
     let wanted = id.to_der().map_err(|e| e.to_string())?;

@@ -6,6 +6,7 @@
 //! - [`config`]: their TOML configurations and `--init`.
 
 pub mod config;
+pub mod deployment;
 pub mod sei;
 pub mod sp;
 

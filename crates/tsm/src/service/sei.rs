@@ -225,11 +225,16 @@ impl HttpsHandover {
 
 /// Runs the SEI-TSM until the process ends.
 pub async fn run(config: SeiConfig) -> Result<(), String> {
+    let listener = tokio::net::TcpListener::bind(config.https_listen).await.map_err(|e| e.to_string())?;
+    serve(config, listener).await
+}
+
+/// Runs the SEI-TSM on a listener the caller bound.
+pub async fn serve(config: SeiConfig, listener: tokio::net::TcpListener) -> Result<(), String> {
     let tls = svc::server::server_config(&config.tls_certificate, &config.tls_key, &config.sp_tsm_client_ca)?;
     let master = crate::secret::key_file(&config.isd_master_key_file, false)?;
     let handover = HttpsHandover::new(&config)?;
     let sei = SeiTsm::open(&config.database, master, handover, Duration::from_secs(config.relay_timeout_secs)).await?;
-    let listener = tokio::net::TcpListener::bind(config.https_listen).await.map_err(|e| e.to_string())?;
     tracing::info!(https = %config.https_listen, "SEI-TSM listening");
     svc::server::serve_https(listener, tls, router(Arc::new(sei))).await.map_err(|e| e.to_string())
 }

@@ -138,8 +138,7 @@ impl SpTsm {
             None,
         )
         .map_err(|e| e.to_string())?;
-        let ocsp_http =
-            reqwest::Client::builder().timeout(Duration::from_secs(10)).build().map_err(|e| e.to_string())?;
+        let ocsp_http = svc::client::plain_http_client()?;
         Ok(Self {
             store,
             vault,
@@ -676,11 +675,17 @@ async fn revocation(
     Ok(super::step_response(&session, step))
 }
 
-/// Runs the SP-TSM until the process ends; pending revocations are retried
-/// every minute.
+/// Runs the SP-TSM until the process ends.
 pub async fn run(config: SpConfig) -> Result<(), String> {
-    let tls = svc::server::server_config(&config.tls_certificate, &config.tls_key, &config.sei_tsm_client_ca)?;
     let sp = Arc::new(SpTsm::open(&config).await?);
+    let listener = tokio::net::TcpListener::bind(config.https_listen).await.map_err(|e| e.to_string())?;
+    serve(&config, sp, listener).await
+}
+
+/// Runs an opened SP-TSM on a listener the caller bound; pending
+/// revocations are retried every minute.
+pub async fn serve(config: &SpConfig, sp: Arc<SpTsm>, listener: tokio::net::TcpListener) -> Result<(), String> {
+    let tls = svc::server::server_config(&config.tls_certificate, &config.tls_key, &config.sei_tsm_client_ca)?;
     let retry = sp.clone();
     tokio::spawn(async move {
         loop {
@@ -688,7 +693,6 @@ pub async fn run(config: SpConfig) -> Result<(), String> {
             tokio::time::sleep(Duration::from_secs(60)).await;
         }
     });
-    let listener = tokio::net::TcpListener::bind(config.https_listen).await.map_err(|e| e.to_string())?;
     tracing::info!(https = %config.https_listen, "SP-TSM listening");
     svc::server::serve_https(listener, tls, router(sp)).await.map_err(|e| e.to_string())
 }

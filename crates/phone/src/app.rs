@@ -1,0 +1,283 @@
+//! The JPKI smartphone app (DESIGN.md "The flows", the phone's side): it
+//! asks the SEI-TSM to prepare the SE, applies with the My Number card
+//! (commitment from the applet, the card's signature under the signature
+//! password as the holder's consent), relays provisioning between the
+//! SP-TSM and the SE without seeing any key, sets the PINs, signs, revokes,
+//! and answers business apps' intents.
+//!
+//! The intent API (pattern ③ of the attack catalogue): a business app may
+//! ask for a signature or an authentication — the user sees who asks and
+//! what, and enters the PIN, or declines. Issuance and revocation are not
+//! intents: a business app can never start them.
+
+use crate::device::{JpkiApplet, Relay};
+use crate::omapi::{App, SeService};
+use apdu::Transport;
+use jpki::{JpkiCard, KeyType, PinId};
+use std::time::SystemTime;
+use tsm::client::{ClientError, Outcome, TsmClient};
+use tsm::sp::CertType;
+use zeroize::Zeroizing;
+
+/// What went wrong in the app.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// A TSM refused or could not be reached.
+    #[error(transparent)]
+    Tsm(#[from] ClientError),
+    /// The card or the applet refused (wrong PIN, locked, …).
+    #[error(transparent)]
+    Card(#[from] jpki::Error),
+    /// The phone's applet could not be reached.
+    #[error(transparent)]
+    Applet(#[from] crate::device::AppletError),
+    /// Something else (names what).
+    #[error("{0}")]
+    Other(String),
+}
+
+/// What an accepted application produced.
+#[derive(Debug)]
+pub struct Applied {
+    /// The SP-TSM's application id (for resuming).
+    pub application: Option<String>,
+    /// Provisioning's outcome.
+    pub outcome: Result<Outcome, ClientError>,
+}
+
+/// The JPKI app on one phone.
+#[derive(Debug, Clone)]
+pub struct JpkiApp {
+    se: SeService,
+    identity: App,
+    model: String,
+}
+
+/// What a business app may ask the JPKI app for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Intent {
+    /// Sign a document with the signature key (PKCS#1 v1.5 over SHA-256).
+    Sign(Vec<u8>),
+    /// Sign a login challenge with the authentication key.
+    Authenticate(Vec<u8>),
+    /// Apply for phone certificates — never allowed from a business app.
+    Apply,
+    /// Revoke the phone certificates — never allowed from a business app.
+    Revoke,
+}
+
+/// What the user is shown before entering the PIN.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Prompt {
+    /// The asking app's package name.
+    pub caller: String,
+    /// What it asks for, in words.
+    pub action: &'static str,
+    /// The PIN that will be used.
+    pub pin: PinId,
+}
+
+/// An intent's answer: the signature and the certificate to check it with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IntentAnswer {
+    /// PKCS#1 v1.5 signature.
+    pub signature: Vec<u8>,
+    /// The phone certificate (DER).
+    pub certificate: Vec<u8>,
+}
+
+/// An intent refused.
+#[derive(Debug, thiserror::Error)]
+pub enum IntentError {
+    /// Issuance and revocation are only started by the user in the JPKI app.
+    #[error("{0} can only be started by the user in the JPKI app, not by another app")]
+    NotAllowed(&'static str),
+    /// The user declined.
+    #[error("the user declined")]
+    Declined,
+    /// The applet refused (wrong PIN, no certificate).
+    #[error(transparent)]
+    Card(#[from] jpki::Error),
+    /// The applet could not be reached.
+    #[error(transparent)]
+    Applet(#[from] crate::device::AppletError),
+}
+
+fn key_for(t: CertType) -> KeyType {
+    match t {
+        CertType::Auth => KeyType::Auth,
+        CertType::Sign => KeyType::Sign,
+    }
+}
+
+impl JpkiApp {
+    /// The app (identity = package name and signing certificate) on the
+    /// phone whose SE is `se`.
+    pub fn new(se: SeService, identity: App, model: &str) -> Self {
+        Self { se, identity, model: model.into() }
+    }
+
+    /// SHA-256 of the app's signing certificate (hex), as the ARA-M rule
+    /// and the SP-TSM name it.
+    pub fn certificate_hash(&self) -> String {
+        hex::encode_upper(pki::HashAlg::Sha256.digest(&self.identity.signing_certificate))
+    }
+
+    /// The phone's SE service (what other apps on this phone see).
+    pub fn se_service(&self) -> SeService {
+        self.se.clone()
+    }
+
+    /// The SE identifier (hex).
+    pub fn se_identifier(&self) -> String {
+        hex::encode_upper(self.se.with_se(|s| s.state().se_identifier()))
+    }
+
+    /// The phone's privileged relay towards a TSM.
+    pub fn relay(&self) -> Relay {
+        Relay::new(&self.se)
+    }
+
+    /// Preparation by the SEI-TSM (once per SE).
+    pub async fn prepare(&self, sei: &TsmClient) -> Result<Outcome, AppError> {
+        Ok(sei.prepare(&mut self.relay()).await?)
+    }
+
+    /// The application: a nonce from the SP-TSM, the commitment from the
+    /// applet, the card's signature (signature password), submission; then
+    /// provisioning through the relay.
+    pub async fn apply<T: Transport>(
+        &self,
+        sp: &TsmClient,
+        card: &mut JpkiCard<T>,
+        sign_password: &str,
+        types: &[CertType],
+    ) -> Result<Applied, AppError> {
+        let cms = self.signed_application(sp, card, sign_password, types).await?;
+        let (application, outcome) = sp.apply(&cms, &mut self.relay()).await;
+        if application.is_none() {
+            return Err(outcome.expect_err("no application id only on refusal").into());
+        }
+        Ok(Applied { application, outcome })
+    }
+
+    /// The card-signed application (CMS), without submitting it.
+    pub async fn signed_application<T: Transport>(
+        &self,
+        sp: &TsmClient,
+        card: &mut JpkiCard<T>,
+        sign_password: &str,
+        types: &[CertType],
+    ) -> Result<Vec<u8>, AppError> {
+        let nonce = sp.nonce().await?;
+        let commitment = self.commitment()?;
+        let application = tsm::application::Application {
+            nonce: hex::encode(nonce),
+            commitment: hex::encode(commitment),
+            cert_types: types.to_vec(),
+            device: tsm::application::Device {
+                model: self.model.clone(),
+                app_certificate_hash: self.certificate_hash(),
+            },
+        };
+        card.verify(PinId::Sign, sign_password)?;
+        Ok(jpki::sign_cms(card, KeyType::Sign, &application.to_content(), &sign_options())?)
+    }
+
+    /// Has the applet draw a new R and returns S = SHA-256(R).
+    pub fn commitment(&self) -> Result<Vec<u8>, AppError> {
+        Ok(JpkiApplet::open(&self.se, &self.identity)?.commitment()?)
+    }
+
+    /// Resumes an interrupted provisioning.
+    pub async fn resume(&self, sp: &TsmClient, application: &str) -> Result<Outcome, AppError> {
+        Ok(sp.resume(application, &mut self.relay()).await?)
+    }
+
+    /// Sets the two PINs, offline, once after provisioning.
+    pub fn set_pins(&self, auth: &[u8], sign: &[u8]) -> Result<(), AppError> {
+        let mut applet = JpkiApplet::open(&self.se, &self.identity)?;
+        applet.set_pin(PinId::Auth, auth)?;
+        applet.set_pin(PinId::Sign, sign)?;
+        Ok(())
+    }
+
+    fn card(&self) -> Result<JpkiCard<JpkiApplet>, AppError> {
+        Ok(JpkiCard::new(JpkiApplet::open(&self.se, &self.identity)?))
+    }
+
+    /// Changes a PIN.
+    pub fn change_pin(&self, pin: PinId, old: &str, new: &str) -> Result<(), AppError> {
+        Ok(self.card()?.change_pin(pin, old, new)?)
+    }
+
+    /// The phone certificate of type `t` (DER); the auth certificate needs
+    /// no PIN, the sign certificate needs the sign PIN.
+    pub fn certificate(&self, t: CertType, pin: Option<&str>) -> Result<Vec<u8>, AppError> {
+        let mut card = self.card()?;
+        if let Some(p) = pin {
+            card.verify(key_for(t).pin(), p)?;
+        }
+        Ok(card.read_certificate(key_for(t).cert())?)
+    }
+
+    /// Signs `data` (PKCS#1 v1.5, SHA-256) with the phone key of type `t`.
+    pub fn sign(&self, t: CertType, pin: &str, data: &[u8]) -> Result<IntentAnswer, AppError> {
+        let mut card = self.card()?;
+        card.verify(key_for(t).pin(), pin)?;
+        let h = pki::HashAlg::Sha256;
+        let signature = card.sign(key_for(t), &h.digest_info(&h.digest(data)))?;
+        let certificate = card.read_certificate(key_for(t).cert())?;
+        Ok(IntentAnswer { signature, certificate })
+    }
+
+    /// CMS SignedData over `content` with the phone key of type `t`.
+    pub fn cms_sign(&self, t: CertType, pin: &str, content: &[u8], detached: bool) -> Result<Vec<u8>, AppError> {
+        let mut card = self.card()?;
+        card.verify(key_for(t).pin(), pin)?;
+        let options = pki::cms::SignOptions { detached, ..sign_options() };
+        Ok(jpki::sign_cms(&mut card, key_for(t), content, &options)?)
+    }
+
+    /// The holder's revocation: a request signed with the phone's auth key
+    /// (auth PIN), the SP-TSM revokes at the JPKI service and deletes the
+    /// applet's keys through the relay.
+    pub async fn revoke(&self, sp: &TsmClient, auth_pin: &str) -> Result<Outcome, AppError> {
+        let nonce = sp.nonce().await?;
+        let request = tsm::service::sp::RevocationRequest {
+            nonce: hex::encode(nonce),
+            action: "revoke".into(),
+            se_id: self.se_identifier(),
+        };
+        let content = serde_json::to_vec(&request).map_err(|e| AppError::Other(e.to_string()))?;
+        let cms = self.cms_sign(CertType::Auth, auth_pin, &content, false)?;
+        Ok(sp.revoke(&cms, &mut self.relay()).await?)
+    }
+
+    /// A business app's intent. `consent` shows the prompt and returns the
+    /// PIN the user entered, or `None` to decline.
+    pub fn handle_intent(
+        &self,
+        caller: &App,
+        intent: Intent,
+        consent: impl FnOnce(&Prompt) -> Option<Zeroizing<String>>,
+    ) -> Result<IntentAnswer, IntentError> {
+        let (t, action, data) = match intent {
+            Intent::Apply => return Err(IntentError::NotAllowed("applying for phone certificates")),
+            Intent::Revoke => return Err(IntentError::NotAllowed("revoking phone certificates")),
+            Intent::Sign(d) => (CertType::Sign, "sign a document with your signature certificate", d),
+            Intent::Authenticate(d) => (CertType::Auth, "log in with your user-authentication certificate", d),
+        };
+        let prompt = Prompt { caller: caller.name.clone(), action, pin: key_for(t).pin() };
+        let pin = consent(&prompt).ok_or(IntentError::Declined)?;
+        self.sign(t, &pin, &data).map_err(|e| match e {
+            AppError::Card(c) => IntentError::Card(c),
+            AppError::Applet(a) => IntentError::Applet(a),
+            other => IntentError::Card(jpki::Error::Malformed(other.to_string())),
+        })
+    }
+}
+
+fn sign_options() -> pki::cms::SignOptions {
+    pki::cms::SignOptions { hash: pki::HashAlg::Sha256, detached: false, signing_time: SystemTime::now() }
+}

@@ -1,0 +1,215 @@
+//! The three services of a deployment — the JPKI service, the SEI-TSM and
+//! the SP-TSM — started together in one process, for `jpki serve all`,
+//! `jpki demo` and the end-to-end tests.
+//!
+//! One directory holds everything: `jlis.toml`, `sei-tsm.toml`,
+//! `sp-tsm.toml`, `tls/` (one TLS CA, one client CA per calling role),
+//! the CAs, the keys and the SQLite files. [`Deployment::create`] writes a
+//! new one on free loopback ports; [`Deployment::open`] starts an existing
+//! one on the ports its files name.
+
+use super::config::{Layout, SeiConfig, SpConfig};
+use super::sp::SpTsm;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+/// A running deployment; dropping it stops the services.
+#[derive(Debug)]
+pub struct Deployment {
+    /// Its directory.
+    pub dir: PathBuf,
+    /// The JPKI service's HTTPS API.
+    pub jlis_url: String,
+    /// The JPKI service's OCSP responder.
+    pub ocsp_url: String,
+    /// The SEI-TSM.
+    pub sei_url: String,
+    /// The SP-TSM.
+    pub sp_url: String,
+    /// The TLS trust anchor of all three (PEM file).
+    pub tls_ca: PathBuf,
+    /// The SP-TSM itself (its records, for tests and operators).
+    pub sp: Arc<SpTsm>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Drop for Deployment {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+async fn bind(addr: &str) -> Result<TcpListener, String> {
+    TcpListener::bind(addr).await.map_err(|e| format!("binding {addr}: {e}"))
+}
+
+fn port(l: &TcpListener) -> Result<u16, String> {
+    l.local_addr().map(|a| a.port()).map_err(|e| e.to_string())
+}
+
+impl Deployment {
+    /// Writes a new deployment into `dir` on free loopback ports and starts
+    /// it. `app_certificate_sha256` names the JPKI app (hex); flows wait
+    /// `relay_timeout_secs` for a silent phone.
+    pub async fn create(dir: &Path, app_certificate_sha256: &str, relay_timeout_secs: u64) -> Result<Self, String> {
+        let listeners = [bind("127.0.0.1:0").await?, bind("127.0.0.1:0").await?, bind("127.0.0.1:0").await?];
+        let jlis_http = bind("127.0.0.1:0").await?;
+        let [jlis_https, sei, sp] = listeners;
+        let layout = Layout {
+            sei_port: port(&sei)?,
+            sp_port: port(&sp)?,
+            jlis_https_port: port(&jlis_https)?,
+            jlis_http_port: port(&jlis_http)?,
+            app_certificate_sha256: app_certificate_sha256.to_string(),
+        };
+        jlis::config::Config::init(dir, layout.jlis_https_port, layout.jlis_http_port)?;
+        super::config::init(dir, &layout)?;
+        for name in ["sei-tsm.toml", "sp-tsm.toml"] {
+            let path = dir.join(name);
+            let text = std::fs::read_to_string(&path).map_err(|e| e.to_string())?;
+            let text = text.replace("relay_timeout_secs = 30", &format!("relay_timeout_secs = {relay_timeout_secs}"));
+            pki::fs::write_atomically(&path, text.as_bytes()).map_err(|e| e.to_string())?;
+        }
+        Self::launch(dir, jlis_https, jlis_http, sei, sp).await
+    }
+
+    /// Starts the deployment in `dir` on the addresses its files name.
+    pub async fn open(dir: &Path) -> Result<Self, String> {
+        let j = jlis::config::Config::load(&dir.join("jlis.toml"))?;
+        let sei = SeiConfig::load(&dir.join("sei-tsm.toml"))?;
+        let sp = toml_listen(&dir.join("sp-tsm.toml"))?;
+        Self::launch(
+            dir,
+            bind(&j.https_listen.to_string()).await?,
+            bind(&j.http_listen.to_string()).await?,
+            bind(&sei.https_listen.to_string()).await?,
+            bind(&sp).await?,
+        )
+        .await
+    }
+
+    async fn launch(
+        dir: &Path,
+        jlis_https: TcpListener,
+        jlis_http: TcpListener,
+        sei: TcpListener,
+        sp: TcpListener,
+    ) -> Result<Self, String> {
+        let jlis_config = jlis::config::Config::load(&dir.join("jlis.toml"))?;
+        // The CA files must exist before the SP-TSM reads them.
+        jlis_config.open_ca().map_err(|e| e.to_string())?;
+        let sei_config = SeiConfig::load(&dir.join("sei-tsm.toml"))?;
+        let sp_config = SpConfig::load(&dir.join("sp-tsm.toml"))?;
+        let sp_tsm = Arc::new(SpTsm::open(&sp_config).await?);
+        let urls = (
+            format!("https://127.0.0.1:{}", port(&jlis_https)?),
+            format!("http://127.0.0.1:{}/ocsp", port(&jlis_http)?),
+            format!("https://127.0.0.1:{}", port(&sei)?),
+            format!("https://127.0.0.1:{}", port(&sp)?),
+        );
+        let log = |who: &'static str| {
+            move |r: Result<(), String>| {
+                if let Err(e) = r {
+                    tracing::error!(service = who, error = %e, "service stopped");
+                }
+            }
+        };
+        let tasks = vec![
+            tokio::spawn(async move {
+                log("jlis")(jlis::server::serve(jlis_config, jlis_https, jlis_http).await.map_err(|e| e.to_string()))
+            }),
+            tokio::spawn({
+                let c = sei_config.clone();
+                async move { log("sei-tsm")(super::sei::serve(c, sei).await) }
+            }),
+            tokio::spawn({
+                let (c, s) = (sp_config.clone(), sp_tsm.clone());
+                async move { log("sp-tsm")(super::sp::serve(&c, s, sp).await) }
+            }),
+        ];
+        let deployment = Self {
+            dir: dir.to_path_buf(),
+            jlis_url: urls.0,
+            ocsp_url: urls.1,
+            sei_url: urls.2,
+            sp_url: urls.3,
+            tls_ca: sp_config.tls_ca.clone(),
+            sp: sp_tsm,
+            tasks,
+        };
+        // The SP registers its app with the SEI-TSM (its client certificate).
+        let sp_identity = crate::client::TsmClient::new(
+            &deployment.sei_url,
+            &sp_config.tls_ca,
+            Some((&sp_config.client_certificate, &sp_config.client_key)),
+        )
+        .map_err(|e| e.to_string())?;
+        sp_identity.register_apps(&sp_config.app_certificate_sha256).await.map_err(|e| e.to_string())?;
+        Ok(deployment)
+    }
+}
+
+impl Deployment {
+    /// The municipal office: a new emulated My Number card whose
+    /// certificates this deployment's JPKI service issued.
+    pub async fn make_card(
+        &self,
+        holder: &pki::Holder,
+        my_number: &str,
+        pins: mynacard::personalize::InitialPins,
+    ) -> Result<mynacard::CardState, String> {
+        let client = self.operator()?;
+        let (holder, my_number, rt) = (holder.clone(), my_number.to_string(), tokio::runtime::Handle::current());
+        let mut id = [0u8; 16];
+        pki::fill_random(&mut id);
+        tokio::task::spawn_blocking(move || {
+            mynacard::personalize::new_card_issued_by(&holder, &my_number, pins, |auth, sign| {
+                let issued = rt
+                    .block_on(client.issue_card(&format!("card-{}", hex::encode(id)), &holder, auth, sign))
+                    .map_err(|e| mynacard::personalize::PersonalizeError::Issuer(e.to_string()))?;
+                Ok(mynacard::personalize::IssuedCertificates {
+                    auth_cert: issued.auth,
+                    auth_ca_cert: issued.auth_ca,
+                    sign_cert: issued.sign,
+                    sign_ca_cert: issued.sign_ca,
+                })
+            })
+            .map_err(|e| e.to_string())
+        })
+        .await
+        .map_err(|e| e.to_string())?
+    }
+
+    /// An operator's client of the JPKI service (revocation, holds).
+    pub fn operator(&self) -> Result<jlis::client::JlisClient, String> {
+        let token = std::fs::read_to_string(self.dir.join("operator.token")).map_err(|e| e.to_string())?;
+        jlis::client::JlisClient::new(&self.jlis_url, &self.tls_ca, None, Some(token.trim().into()))
+            .map_err(|e| e.to_string())
+    }
+
+    /// The JPKI CA certificates (auth, sign), for relying parties.
+    pub fn jpki_cas(&self) -> Result<Vec<pki::Certificate>, String> {
+        ["auth-ca.pem", "sign-ca.pem"]
+            .iter()
+            .map(|f| {
+                let text = std::fs::read_to_string(self.dir.join("ca").join(f)).map_err(|e| e.to_string())?;
+                der::DecodePem::from_pem(&text).map_err(|e: der::Error| e.to_string())
+            })
+            .collect()
+    }
+}
+
+/// The SP-TSM's listen address (its full validation needs the CA files,
+/// which the JPKI service creates at its first start).
+fn toml_listen(path: &Path) -> Result<String, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let v: toml::Value = toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    v.get("https_listen")
+        .and_then(|l| l.as_str())
+        .map(str::to_string)
+        .ok_or_else(|| format!("{}: https_listen is missing", path.display()))
+}

@@ -1,0 +1,311 @@
+//! The whole life cycle of a smartphone certificate over real HTTPS on
+//! loopback: the JPKI service, the SEI-TSM and the SP-TSM as services, an
+//! emulated My Number card issued by that JPKI service, and phones whose
+//! JPKI app relays between the TSMs and its SE. Relying-party checks are
+//! CMS verification against the JPKI CA and OCSP at the service.
+
+use apdu::{Transport, TransportError};
+use jpki::JpkiCard;
+use mynacard::personalize::InitialPins;
+use openjpki_tests::holder;
+use phone::app::{Intent, IntentError, JpkiApp};
+use phone::{App, SeService};
+use std::time::Duration;
+use tsm::client::TsmClient;
+use tsm::service::deployment::Deployment;
+use tsm::sp::CertType;
+use tsm::status::Status;
+
+const BOTH: [CertType; 2] = [CertType::Auth, CertType::Sign];
+
+fn jpki_app_identity() -> App {
+    App::new("jp.go.jpki.app", b"the JPKI app's signing certificate".to_vec())
+}
+
+async fn deployment(dir: &std::path::Path, relay_timeout_secs: u64) -> Deployment {
+    let hash = hex::encode_upper(pki::HashAlg::Sha256.digest(&jpki_app_identity().signing_certificate));
+    Deployment::create(dir, &hash, relay_timeout_secs).await.expect("deployment starts")
+}
+
+type Card = JpkiCard<transport::InProcess<mynacard::MynaCard>>;
+
+async fn card(d: &Deployment) -> Card {
+    let state = d.make_card(&holder(), "123456789018", InitialPins::test_card()).await.expect("card issued");
+    JpkiCard::new(transport::InProcess::new(mynacard::MynaCard::in_memory(state).expect("card")))
+}
+
+/// A new phone whose SE was made with the deployment's ISD master key.
+fn phone(d: &Deployment, identity: App) -> JpkiApp {
+    let master = tsm::secret::key_file(&d.dir.join("isd-master.key"), false).unwrap();
+    let mut serial = [0u8; 4];
+    pki::fill_random(&mut serial);
+    let state = se::SecureElement::manufacture(&master, serial, [0x20, 0x26]);
+    let se = se::SecureElement::new(state, Box::new(se::MemoryNvm)).unwrap();
+    JpkiApp::new(SeService::new(se), identity, "openjpki test phone")
+}
+
+fn clients(d: &Deployment) -> (TsmClient, TsmClient) {
+    (TsmClient::new(&d.sei_url, &d.tls_ca, None).unwrap(), TsmClient::new(&d.sp_url, &d.tls_ca, None).unwrap())
+}
+
+async fn status(d: &Deployment, cert: &[u8]) -> Status {
+    let http = tsm::status::client();
+    tsm::status::ocsp(&http, &d.ocsp_url, cert, &d.jpki_cas().unwrap()).await.unwrap()
+}
+
+/// Prepared, applied, provisioned, PINs set.
+async fn provisioned(d: &Deployment, card: &mut Card) -> JpkiApp {
+    let (sei, sp) = clients(d);
+    let app = phone(d, jpki_app_identity());
+    let prepared = app.prepare(&sei).await.expect("prepared");
+    assert_eq!(prepared.result["se_id"], app.se_identifier());
+    let applied = app.apply(&sp, card, "ABC123", &BOTH).await.expect("application accepted");
+    let outcome = applied.outcome.expect("provisioned");
+    assert_eq!(outcome.result["certificates"].as_array().unwrap().len(), 2);
+    app.set_pins(b"2468", b"PHONE1").unwrap();
+    app
+}
+
+fn active(certs: &[(String, String, String)]) -> Vec<(String, String)> {
+    certs.iter().filter(|c| c.2 == "written").map(|c| (c.0.clone(), c.1.clone())).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_card_puts_certificates_into_a_phone_and_the_rules_hold() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = deployment(dir.path(), 5).await;
+    let mut card = card(&d).await;
+    let first = provisioned(&d, &mut card).await;
+
+    // The phone signs; a relying party verifies the CMS against the JPKI
+    // signature CA and asks OCSP.
+    let cms = first.cms_sign(CertType::Sign, "phone1", b"contract", false).unwrap();
+    let cas = d.jpki_cas().unwrap();
+    let checked = pki::cms::verify(&cms, &pki::cms::VerifyOptions { anchors: &cas, detached_content: None, at: None })
+        .expect("CMS verifies against the JPKI CA");
+    assert_eq!(checked.content, b"contract");
+    let first_sign = first.certificate(CertType::Sign, Some("phone1")).unwrap();
+    assert_eq!(der::Encode::to_der(&checked.signer).unwrap(), first_sign);
+    assert_eq!(status(&d, &first_sign).await, Status::Good);
+    // Same expiry as the card's signature certificate.
+    card.verify(jpki::PinId::Sign, "ABC123").unwrap();
+    let card_sign = card.read_certificate(jpki::CertType::Sign).unwrap();
+    let not_after = |der: &[u8]| {
+        pki::cert::parse_certificates(der).unwrap()[0].tbs_certificate.validity.not_after.to_unix_duration()
+    };
+    assert_eq!(not_after(&first_sign), not_after(&card_sign));
+
+    // A second phone with the same card supersedes the first.
+    let second = provisioned(&d, &mut card).await;
+    assert!(matches!(status(&d, &first_sign).await, Status::Revoked { reason: Some(r) } if r == "Superseded"));
+    let second_sign = second.certificate(CertType::Sign, Some("phone1")).unwrap();
+    assert_eq!(status(&d, &second_sign).await, Status::Good);
+    assert!(active(&d.sp.certificates(&first.se_identifier()).await.unwrap()).is_empty());
+    assert_eq!(active(&d.sp.certificates(&second.se_identifier()).await.unwrap()).len(), 2);
+
+    // The card is revoked at the municipal office: the phone follows.
+    let card_serial = hex::encode_upper(
+        pki::cert::parse_certificates(&card_sign).unwrap()[0].tbs_certificate.serial_number.as_bytes(),
+    );
+    d.operator().unwrap().revoke("revoke-card", &card_serial, pki::crl::Reason::KeyCompromise).await.unwrap();
+    assert!(matches!(status(&d, &second_sign).await, Status::Revoked { .. }));
+    let second_auth = second.certificate(CertType::Auth, Some("2468")).unwrap();
+    assert!(matches!(status(&d, &second_auth).await, Status::Revoked { .. }));
+    // And the revoked card can no longer apply.
+    let (_, sp) = clients(&d);
+    let third = phone(&d, jpki_app_identity());
+    let (sei, _) = clients(&d);
+    third.prepare(&sei).await.unwrap();
+    let refused = third.apply(&sp, &mut card, "ABC123", &BOTH).await.unwrap_err();
+    assert!(refused.to_string().contains("card_revoked"), "{refused}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_holder_revokes_from_the_phone_and_its_keys_are_deleted() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = deployment(dir.path(), 5).await;
+    let mut card = card(&d).await;
+    let app = provisioned(&d, &mut card).await;
+    let auth = app.certificate(CertType::Auth, Some("2468")).unwrap();
+    let (_, sp) = clients(&d);
+    // A wrong PIN signs nothing and revokes nothing.
+    assert!(app.revoke(&sp, "9999").await.is_err());
+    assert_eq!(status(&d, &auth).await, Status::Good);
+    let done = app.revoke(&sp, "2468").await.expect("revoked");
+    assert_eq!(done.result["revoked"].as_array().unwrap().len(), 2);
+    assert!(matches!(status(&d, &auth).await, Status::Revoked { .. }));
+    assert!(app.certificate(CertType::Auth, Some("2468")).is_err(), "the applet's certificates are gone");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn attacks_on_the_application_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = deployment(dir.path(), 5).await;
+    let mut card = card(&d).await;
+    let (sei, sp) = clients(&d);
+    let victim = phone(&d, jpki_app_identity());
+    let attacker = phone(&d, jpki_app_identity());
+    victim.prepare(&sei).await.unwrap();
+    attacker.prepare(&sei).await.unwrap();
+
+    // Pattern 6: an application signed for the victim's SE, provisioned
+    // into the attacker's SE, fails on SHA-256(R) ≠ S and issues nothing.
+    let cms = victim.signed_application(&sp, &mut card, "ABC123", &BOTH).await.unwrap();
+    attacker.commitment().unwrap();
+    let (id, outcome) = sp.apply(&cms, &mut attacker.relay()).await;
+    assert_eq!(outcome.unwrap_err().code(), Some("commitment_mismatch"));
+    let state = sp.application(&id.unwrap()).await.unwrap();
+    assert_eq!(state["state"], "refused");
+    assert!(d.sp.certificates(&attacker.se_identifier()).await.unwrap().is_empty());
+
+    // The same application again: the nonce is used up.
+    let (id, outcome) = sp.apply(&cms, &mut victim.relay()).await;
+    assert!(id.is_none());
+    assert_eq!(outcome.unwrap_err().code(), Some("unknown_nonce"));
+
+    // Patterns 1 and 7: another app on the phone cannot reach the applet,
+    // and an application naming it is refused by the SP-TSM.
+    let evil_identity = App::new("com.example.evil", b"another certificate".to_vec());
+    let evil = JpkiApp::new(victim.se_service(), evil_identity, "x");
+    assert!(evil.set_pins(b"1111", b"AAAAAA").is_err(), "the ACE keeps other apps out");
+    assert!(
+        evil.signed_application(&sp, &mut card, "ABC123", &BOTH).await.is_err(),
+        "no commitment for an app the ARA-M rule does not name"
+    );
+    let nonce = sp.nonce().await.unwrap();
+    let naming_evil = tsm::application::Application {
+        nonce: hex::encode(nonce),
+        commitment: hex::encode([0x11; 32]),
+        cert_types: BOTH.to_vec(),
+        device: tsm::application::Device { model: "x".into(), app_certificate_hash: evil.certificate_hash() },
+    };
+    card.verify(jpki::PinId::Sign, "ABC123").unwrap();
+    let options = pki::cms::SignOptions {
+        hash: pki::HashAlg::Sha256,
+        detached: false,
+        signing_time: std::time::SystemTime::now(),
+    };
+    let cms = jpki::sign_cms(&mut card, jpki::KeyType::Sign, &naming_evil.to_content(), &options).unwrap();
+    let (id, outcome) = sp.apply(&cms, &mut victim.relay()).await;
+    assert!(id.is_none());
+    assert_eq!(outcome.unwrap_err().code(), Some("app_not_registered"));
+
+    // Pattern ③: a business app cannot start issuance or revocation.
+    let business = App::new("jp.example.bank", b"bank app".to_vec());
+    for intent in [Intent::Apply, Intent::Revoke] {
+        let e = victim.handle_intent(&business, intent, |_| panic!("no prompt for a refused intent")).unwrap_err();
+        assert!(matches!(e, IntentError::NotAllowed(_)));
+    }
+}
+
+/// Passes APDUs through, but tampers with or replays one command, or
+/// disconnects after some.
+struct Faulty<T> {
+    inner: T,
+    seen: usize,
+    fault: Fault,
+    last: Vec<u8>,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Fault {
+    FlipByteOf(usize),
+    ReplayAt(usize),
+    DisconnectAfter(usize),
+}
+
+impl<T: Transport> Transport for Faulty<T> {
+    fn transmit_raw(&mut self, command: &[u8]) -> Result<Vec<u8>, TransportError> {
+        self.seen += 1;
+        let mut c = command.to_vec();
+        match self.fault {
+            // The first data byte (ciphertext or C-MAC of a wrapped command;
+            // Le is outside the MAC, so flipping it proves nothing).
+            Fault::FlipByteOf(n) if n == self.seen && c.len() > 5 => c[5] ^= 0x01,
+            Fault::ReplayAt(n) if n == self.seen => c = self.last.clone(),
+            Fault::DisconnectAfter(n) if self.seen > n => return Err(TransportError::backend("test", "gone")),
+            _ => {}
+        }
+        self.last = command.to_vec();
+        self.inner.transmit_raw(&c)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_tampered_or_replayed_relay_apdu_ends_the_session_and_issues_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = deployment(dir.path(), 5).await;
+    let mut card = card(&d).await;
+    let (sei, sp) = clients(&d);
+    // Commands 1–9 open the channels (CPLC, take-over, INITIALIZE UPDATE,
+    // EXTERNAL AUTHENTICATE); 10 onwards are C-MACed provisioning commands.
+    for fault in [Fault::FlipByteOf(11), Fault::ReplayAt(11), Fault::FlipByteOf(13)] {
+        let app = phone(&d, jpki_app_identity());
+        app.prepare(&sei).await.unwrap();
+        let cms = app.signed_application(&sp, &mut card, "ABC123", &BOTH).await.unwrap();
+        let mut relay = Faulty { inner: app.relay(), seen: 0, fault, last: Vec::new() };
+        let (_, outcome) = sp.apply(&cms, &mut relay).await;
+        assert!(outcome.is_err(), "{fault:?} must end the session");
+        let certs = d.sp.certificates(&app.se_identifier()).await.unwrap();
+        assert!(active(&certs).is_empty(), "{fault:?}: {certs:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_phone_disconnecting_at_any_step_can_resume_and_never_leaves_half_issued_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = deployment(dir.path(), 1).await;
+    let mut card = card(&d).await;
+    let (sei, sp) = clients(&d);
+    let mut step = 0;
+    loop {
+        step += 1;
+        let app = phone(&d, jpki_app_identity());
+        // Preparation interrupted at the same step, then done again.
+        let mut relay = Faulty { inner: app.relay(), seen: 0, fault: Fault::DisconnectAfter(step), last: Vec::new() };
+        let prepared_at_once = sei.prepare(&mut relay).await.is_ok();
+        if !prepared_at_once {
+            tokio::time::sleep(Duration::from_millis(1500)).await;
+            app.prepare(&sei).await.expect("preparation again after an interruption");
+        }
+        let cms = app.signed_application(&sp, &mut card, "ABC123", &BOTH).await.unwrap();
+        let mut relay = Faulty { inner: app.relay(), seen: 0, fault: Fault::DisconnectAfter(step), last: Vec::new() };
+        let (id, outcome) = sp.apply(&cms, &mut relay).await;
+        let id = id.expect("accepted");
+        let finished = outcome.is_ok();
+        if !finished {
+            // The SP-TSM notices the silence, revokes what it issued but did
+            // not write, and lets the application resume.
+            let mut waited = 0;
+            while sp.application(&id).await.unwrap()["state"] == "provisioning" {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                waited += 1;
+                assert!(waited < 50, "the flow never timed out");
+            }
+            let certs = d.sp.certificates(&app.se_identifier()).await.unwrap();
+            assert!(active(&certs).is_empty(), "step {step}: {certs:?}");
+            for (serial, _, state) in &certs {
+                assert_eq!(state, "revoked", "step {step}: {serial} issued but not written must be revoked");
+            }
+            app.resume(&sp, &id).await.unwrap_or_else(|e| panic!("step {step}: resume: {e}"));
+        }
+        // Exactly one active certificate per type, in the SE, good at OCSP;
+        // every other certificate of this SE is revoked.
+        let certs = d.sp.certificates(&app.se_identifier()).await.unwrap();
+        assert_eq!(active(&certs).len(), 2, "step {step}: {certs:?}");
+        app.set_pins(b"2468", b"PHONE1").unwrap();
+        for (t, pin) in [(CertType::Auth, "2468"), (CertType::Sign, "phone1")] {
+            let in_se = app.certificate(t, Some(pin)).unwrap();
+            assert_eq!(status(&d, &in_se).await, Status::Good, "step {step}");
+            let serial = hex::encode_upper(
+                pki::cert::parse_certificates(&in_se).unwrap()[0].tbs_certificate.serial_number.as_bytes(),
+            );
+            assert!(active(&certs).iter().any(|(s, _)| *s == serial), "step {step}: the SE holds the active one");
+        }
+        if finished && prepared_at_once {
+            break;
+        }
+        assert!(step < 40, "more steps than a provisioning has");
+    }
+    assert!(step > 10, "the loop covered {step} steps");
+}
