@@ -42,9 +42,9 @@ pub enum Command {
     /// Check a service's hash-chained audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
-    /// Run an end-to-end demonstration.
-    #[command(subcommand)]
-    Demo(DemoCommand),
+    /// Run an end-to-end demonstration (without a subcommand: the whole
+    /// system, `jpki demo phone`).
+    Demo(DemoCli),
     /// Measure throughput and latency (see docs/benchmarks.md).
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -361,12 +361,29 @@ pub struct CmsVerifyArgs {
     pub out: Option<PathBuf>,
 }
 
+/// `jpki demo [card|phone]`
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct DemoCli {
+    /// Which demonstration (default: phone, the whole system).
+    #[command(subcommand)]
+    pub command: Option<DemoCommand>,
+    /// Options of the default demonstration.
+    #[command(flatten)]
+    pub args: DemoArgs,
+}
+
 /// `jpki demo ...`
 #[derive(Debug, Subcommand)]
 pub enum DemoCommand {
     /// A fresh card, served in-process: status, certificates, a CMS signature
     /// and its verification, each step timed.
     Card(DemoArgs),
+    /// The whole system: the JPKI service, SEI-TSM and SP-TSM on loopback
+    /// HTTPS, a card, a phone prepared, applied for and provisioned, a CMS
+    /// signature checked as a relying party would, a second phone superseding
+    /// the first, and the card's revocation cascading — each step timed.
+    Phone(DemoArgs),
 }
 
 /// `jpki demo card`
@@ -584,6 +601,40 @@ pub enum ServeCommand {
     /// The JPKI service: HTTPS API (SP-TSM by client certificate, operators by
     /// token) and plain-HTTP OCSP and CRLs for relying parties.
     Jlis(ServeJlisArgs),
+    /// The SEI-TSM: prepares phones' SEs (SP domain, JPKI applet, ARA-M rule)
+    /// through the phone's relay and hands the domain keys to the SP-TSM.
+    SeiTsm(ServeTsmArgs),
+    /// The SP-TSM: nonces, card-signed applications, provisioning of the JPKI
+    /// applet through the phone's relay, phone certificates from the JPKI
+    /// service over mutual TLS, the holder's revocation.
+    SpTsm(ServeTsmArgs),
+    /// The JPKI service, the SEI-TSM and the SP-TSM together, from one
+    /// directory (created with --init).
+    All(ServeAllArgs),
+}
+
+/// `jpki serve sei-tsm|sp-tsm`
+#[derive(Debug, Args)]
+pub struct ServeTsmArgs {
+    /// Configuration file (written by `jpki serve all --init DIR`).
+    #[arg(long, value_name = "FILE")]
+    pub config: PathBuf,
+}
+
+/// `jpki serve all`
+#[derive(Debug, Args)]
+pub struct ServeAllArgs {
+    /// Deployment directory: jlis.toml, sei-tsm.toml, sp-tsm.toml, tls/, keys.
+    #[arg(long, value_name = "DIR")]
+    pub dir: PathBuf,
+    /// Write a new deployment into DIR first (free loopback ports, new CAs,
+    /// keys and TLS material), then serve it.
+    #[arg(long)]
+    pub init: bool,
+    /// SHA-256 (hex) of the JPKI app's signing certificate written by --init
+    /// (default: the one `jpki phone` uses).
+    #[arg(long, value_name = "HEX")]
+    pub app_certificate_sha256: Option<String>,
 }
 
 /// `jpki serve jlis`

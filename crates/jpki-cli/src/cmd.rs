@@ -5,6 +5,7 @@ mod bench_ocsp;
 mod card;
 mod cms;
 mod demo;
+mod demo_phone;
 mod phone;
 mod se;
 mod serve;
@@ -43,8 +44,15 @@ pub fn run(cli: Cli) -> Result<()> {
             PhoneCommand::ServeNfc(a) => phone::serve_nfc(&a),
         },
         Command::Serve(ServeCommand::Jlis(a)) => serve::jlis(&a),
+        Command::Serve(ServeCommand::SeiTsm(a)) => serve::sei_tsm(&a),
+        Command::Serve(ServeCommand::SpTsm(a)) => serve::sp_tsm(&a),
+        Command::Serve(ServeCommand::All(a)) => serve::all(&a),
         Command::Audit(AuditCommand::Verify(a)) => serve::audit_verify(&a, json),
-        Command::Demo(DemoCommand::Card(a)) => demo::card(&a, json),
+        Command::Demo(d) => match d.command {
+            Some(DemoCommand::Card(a)) => demo::card(&a, json),
+            Some(DemoCommand::Phone(a)) => demo_phone::run(&a, json),
+            None => demo_phone::run(&d.args, json),
+        },
         Command::Bench(BenchCommand::Card(a)) => bench::card(&a, json),
         Command::Bench(BenchCommand::Scp03(a)) => bench::scp03(&a, json),
         Command::Bench(BenchCommand::Keygen(a)) => bench::keygen(&a, json),

@@ -12,20 +12,20 @@ use std::time::{Instant, SystemTime};
 use transport::InProcess;
 
 #[derive(Serialize)]
-struct Step {
+pub(super) struct Step {
     step: String,
     ok: bool,
-    millis: f64,
+    pub(super) millis: f64,
     detail: String,
 }
 
-struct Runner {
-    json: bool,
-    steps: Vec<Step>,
+pub(super) struct Runner {
+    pub(super) json: bool,
+    pub(super) steps: Vec<Step>,
 }
 
 impl Runner {
-    fn run<T>(&mut self, name: &str, f: impl FnOnce() -> Result<(T, String)>) -> Result<T> {
+    pub(super) fn run<T>(&mut self, name: &str, f: impl FnOnce() -> Result<(T, String)>) -> Result<T> {
         let start = Instant::now();
         let result = f();
         let millis = start.elapsed().as_secs_f64() * 1000.0;

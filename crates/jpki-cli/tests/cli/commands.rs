@@ -185,6 +185,19 @@ fn demo_card_passes() {
 }
 
 #[test]
+fn demo_runs_the_whole_system_and_every_check_passes() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = run(jpki().args(["--json", "demo", "--dir"]).arg(dir.path()));
+    assert!(o.status.success(), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["ok"], true);
+    let steps = v["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), 11, "{v}");
+    assert!(steps.iter().all(|s| s["ok"] == true), "{v}");
+    assert!(dir.path().join("sp-tsm.toml").is_file() && dir.path().join("jlis.sqlite").is_file());
+}
+
+#[test]
 fn broken_pipe_is_success() {
     let dir = tempfile::tempdir().unwrap();
     let card = copy_card(dir.path());
