@@ -309,3 +309,32 @@ async fn a_phone_disconnecting_at_any_step_can_resume_and_never_leaves_half_issu
     }
     assert!(step > 10, "the loop covered {step} steps");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn malformed_requests_get_clear_errors_and_change_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = deployment(dir.path(), 5).await;
+    let (sei, sp) = clients(&d);
+    let app = phone(&d, jpki_app_identity());
+    // Not CMS at all, then a relay session that does not exist.
+    let (id, outcome) = sp.apply(b"not a CMS SignedData", &mut app.relay()).await;
+    assert!(id.is_none());
+    let e = outcome.unwrap_err();
+    assert!(matches!(&e, tsm::client::ClientError::Refused { status: 403, .. }), "{e}");
+    let e = sp.drive(serde_json::json!({ "session": "nope", "commands": [] }), &mut app.relay()).await.unwrap_err();
+    assert_eq!(e.code(), Some("unknown_session"), "{e}");
+    assert_eq!(sp.resume("nope", &mut app.relay()).await.unwrap_err().code(), Some("unknown_application"));
+    assert_eq!(sp.application("nope").await.unwrap_err().code(), Some("unknown_application"));
+    // Domain keys and app registration need the callers' client certificates.
+    assert_eq!(sei.register_apps(&["00".repeat(32)]).await.unwrap_err().code(), Some("forbidden"));
+    // An SE the SEI-TSM never prepared has no applet and no rule: the app
+    // cannot even draw its commitment, and nothing is recorded.
+    let mut card = card(&d).await;
+    let e = app.apply(&sp, &mut card, "ABC123", &BOTH).await.unwrap_err();
+    assert!(e.to_string().contains("no access rule"), "{e}");
+    assert!(d.sp.certificates(&app.se_identifier()).await.unwrap().is_empty());
+    // The prepared SE is not prepared twice.
+    app.prepare(&sei).await.unwrap();
+    let e = app.prepare(&sei).await.unwrap_err();
+    assert!(e.to_string().contains("already_prepared"), "{e}");
+}

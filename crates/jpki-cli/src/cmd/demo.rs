@@ -48,6 +48,16 @@ fn cert(der: &[u8]) -> Result<pki::Certificate> {
 
 /// `jpki demo card`
 pub fn card(a: &DemoArgs, json: bool) -> Result<()> {
+    run_in_dir(a, json, steps)
+}
+
+/// Runs `steps` in `--dir` or a temporary directory and reports them (one
+/// line per step, or one JSON document).
+pub(super) fn run_in_dir(
+    a: &DemoArgs,
+    json: bool,
+    steps: impl FnOnce(&mut Runner, &std::path::Path) -> Result<()>,
+) -> Result<()> {
     let temp;
     let dir = match &a.dir {
         Some(d) => {

@@ -7,13 +7,11 @@
 
 use super::demo::Runner;
 use crate::cli::DemoArgs;
-use crate::output;
 use anyhow::{anyhow, ensure, Result};
 use jpki::JpkiCard;
 use mynacard::personalize::InitialPins;
 use phone::app::JpkiApp;
 use phone::{App, SeService};
-use std::time::Instant;
 use tokio::runtime::Runtime;
 use tsm::client::TsmClient;
 use tsm::service::deployment::Deployment;
@@ -28,32 +26,8 @@ const BOTH: [CertType; 2] = [CertType::Auth, CertType::Sign];
 
 /// `jpki demo phone`
 pub fn run(a: &DemoArgs, json: bool) -> Result<()> {
-    let temp;
-    let dir = match &a.dir {
-        Some(d) => {
-            std::fs::create_dir_all(d)?;
-            d.clone()
-        }
-        None => {
-            temp = tempfile::tempdir()?;
-            temp.path().to_owned()
-        }
-    };
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    let mut r = Runner { json, steps: Vec::new() };
-    let total = Instant::now();
-    let result = steps(&mut r, &rt, &dir);
-    if json {
-        output::json(&serde_json::json!({ "dir": dir, "ok": result.is_ok(), "steps": r.steps }))?;
-    } else if result.is_ok() {
-        eprintln!(
-            "All {} steps passed in {:.1} s (files in {}).",
-            r.steps.len(),
-            total.elapsed().as_secs_f64(),
-            dir.display()
-        );
-    }
-    result
+    super::demo::run_in_dir(a, json, |r, dir| steps(r, &rt, dir))
 }
 
 fn new_phone(d: &Deployment, model: &str) -> Result<JpkiApp> {

@@ -208,6 +208,8 @@ pub struct Layout {
     pub jlis_http_port: u16,
     /// SHA-256 (hex) of the JPKI app's signing certificate.
     pub app_certificate_sha256: String,
+    /// Seconds a flow waits for a silent phone.
+    pub relay_timeout_secs: u64,
 }
 
 /// Writes `sei-tsm.toml` and `sp-tsm.toml` into `dir`, beside a JPKI
@@ -228,9 +230,10 @@ pub fn init(dir: &Path, layout: &Layout) -> Result<(PathBuf, PathBuf), String> {
          tls_ca = \"tls/ca.pem\"\n\
          client_certificate = \"tls/sei-tsm.pem\"\n\
          client_key = \"tls/sei-tsm.key\"\n\
-         relay_timeout_secs = 30\n",
+         relay_timeout_secs = {timeout}\n",
         sei = layout.sei_port,
         sp = layout.sp_port,
+        timeout = layout.relay_timeout_secs,
     );
     let sp = format!(
         "# The SP-TSM (jpki serve sp-tsm --config sp-tsm.toml).\n\
@@ -247,12 +250,13 @@ pub fn init(dir: &Path, layout: &Layout) -> Result<(PathBuf, PathBuf), String> {
          client_certificate = \"tls/sp-tsm.pem\"\n\
          client_key = \"tls/sp-tsm.key\"\n\
          app_certificate_sha256 = [\"{app}\"]\n\
-         relay_timeout_secs = 30\n\
+         relay_timeout_secs = {timeout}\n\
          resume_window_secs = 600\n",
         sp = layout.sp_port,
         jh = layout.jlis_https_port,
         jo = layout.jlis_http_port,
         app = layout.app_certificate_sha256,
+        timeout = layout.relay_timeout_secs,
     );
     let write = |name: &str, text: &str| -> Result<PathBuf, String> {
         let p = dir.join(name);

@@ -65,15 +65,10 @@ impl Deployment {
             jlis_https_port: port(&jlis_https)?,
             jlis_http_port: port(&jlis_http)?,
             app_certificate_sha256: app_certificate_sha256.to_string(),
+            relay_timeout_secs,
         };
         jlis::config::Config::init(dir, layout.jlis_https_port, layout.jlis_http_port)?;
         super::config::init(dir, &layout)?;
-        for name in ["sei-tsm.toml", "sp-tsm.toml"] {
-            let path = dir.join(name);
-            let text = std::fs::read_to_string(&path).map_err(|e| e.to_string())?;
-            let text = text.replace("relay_timeout_secs = 30", &format!("relay_timeout_secs = {relay_timeout_secs}"));
-            pki::fs::write_atomically(&path, text.as_bytes()).map_err(|e| e.to_string())?;
-        }
         Self::launch(dir, jlis_https, jlis_http, sei, sp).await
     }
 

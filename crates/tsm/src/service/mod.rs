@@ -109,8 +109,3 @@ pub(crate) async fn relay<S: AsRef<RelayHub>>(
     let step = state.as_ref().as_ref().exchange(&session, responses).await;
     Ok(step_response(&session, step))
 }
-
-/// Runs a future to completion from a flow's blocking thread.
-pub(crate) fn block_on<F: std::future::Future>(handle: &tokio::runtime::Handle, f: F) -> F::Output {
-    handle.block_on(f)
-}

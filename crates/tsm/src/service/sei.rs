@@ -110,19 +110,19 @@ impl SeiTsm {
         let rt = tokio::runtime::Handle::current();
         let api = |e: ApiError| e.0;
         let id = hex::encode_upper(crate::sei::se_identifier(se)?);
-        match super::block_on(&rt, self.se_state(&id)).map_err(api)?.as_deref() {
+        match rt.block_on(self.se_state(&id)).map_err(api)?.as_deref() {
             Some("prepared") => {
                 return Err(FlowError::new(409, "already_prepared", format!("SE {id} is already prepared for JPKI")))
             }
-            _ => super::block_on(&rt, self.set_se_state(&id, "preparing")).map_err(api)?,
+            _ => rt.block_on(self.set_se_state(&id, "preparing")).map_err(api)?,
         }
         let hashes: Vec<&[u8]> = apps.iter().map(Vec::as_slice).collect();
         let initial = crate::sei::prepare(se, &self.master, &hashes)?;
-        super::block_on(&rt, self.handover.hand_over(&id, &initial)).map_err(|e| {
+        rt.block_on(self.handover.hand_over(&id, &initial)).map_err(|e| {
             tracing::error!(se = %id, error = %e, "key hand-over to the SP-TSM failed");
             FlowError::new(502, "handover_failed", "the SP-TSM did not take the domain keys; prepare again later")
         })?;
-        super::block_on(&rt, self.set_se_state(&id, "prepared")).map_err(api)?;
+        rt.block_on(self.set_se_state(&id, "prepared")).map_err(api)?;
         tracing::info!(se = %id, "SE prepared, domain keys handed over");
         Ok(serde_json::json!({ "se_id": id }))
     }
