@@ -416,6 +416,23 @@ pub enum BenchCommand {
     /// (checks, supersession, link, audit, durable commit), beside
     /// `openssl speed rsa2048` sign/s.
     Issuance(IssuanceBenchArgs),
+    /// The whole smartphone issuance (preparation, nonce, card-signed
+    /// application, provisioning with two on-chip keys) for many simulated
+    /// phones at once against `jpki serve all` in a separate process:
+    /// applications per minute, the services' CPU time per issuance, and
+    /// p50/p99 of each step.
+    Phones(PhonesBenchArgs),
+}
+
+/// `jpki bench phones`
+#[derive(Debug, Args)]
+pub struct PhonesBenchArgs {
+    /// Applications per measurement (each a new phone and two certificates).
+    #[arg(long, default_value_t = 32)]
+    pub phones: usize,
+    /// How many phones apply at the same time, one measurement each.
+    #[arg(long, value_delimiter = ',', default_value = "1,8,32")]
+    pub at_once: Vec<usize>,
 }
 
 /// `jpki bench issuance`

@@ -2,6 +2,7 @@
 
 mod bench;
 mod bench_ocsp;
+mod bench_phones;
 mod card;
 mod cms;
 mod demo;
@@ -46,7 +47,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Serve(ServeCommand::Jlis(a)) => serve::jlis(&a),
         Command::Serve(ServeCommand::SeiTsm(a)) => serve::sei_tsm(&a),
         Command::Serve(ServeCommand::SpTsm(a)) => serve::sp_tsm(&a),
-        Command::Serve(ServeCommand::All(a)) => serve::all(&a),
+        Command::Serve(ServeCommand::All(a)) => serve::all(&a, json),
         Command::Audit(AuditCommand::Verify(a)) => serve::audit_verify(&a, json),
         Command::Demo(d) => match d.command {
             Some(DemoCommand::Card(a)) => demo::card(&a, json),
@@ -59,6 +60,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Bench(BenchCommand::Crl(a)) => bench::crl(&a, json),
         Command::Bench(BenchCommand::Ocsp(a)) => bench_ocsp::ocsp(&a, json),
         Command::Bench(BenchCommand::Issuance(a)) => bench_ocsp::issuance(&a, json),
+        Command::Bench(BenchCommand::Phones(a)) => bench_phones::phones(&a, json),
     }
 }
 

@@ -170,6 +170,18 @@ impl JpkiApp {
         types: &[CertType],
     ) -> Result<Vec<u8>, AppError> {
         let nonce = sp.nonce().await?;
+        self.sign_application(&nonce, card, sign_password, types)
+    }
+
+    /// The application for `nonce` (from the SP-TSM): commitment from the
+    /// applet, signed by the card under the signature password.
+    pub fn sign_application<T: Transport>(
+        &self,
+        nonce: &[u8],
+        card: &mut JpkiCard<T>,
+        sign_password: &str,
+        types: &[CertType],
+    ) -> Result<Vec<u8>, AppError> {
         let commitment = self.commitment()?;
         let application = tsm::application::Application {
             nonce: hex::encode(nonce),

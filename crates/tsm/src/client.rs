@@ -108,7 +108,7 @@ impl TsmClient {
     }
 
     /// `POST /v1/preparations` (SEI-TSM), then the relay until done.
-    pub async fn prepare(&self, se: &mut dyn Transport) -> Result<Outcome, ClientError> {
+    pub async fn prepare(&self, se: &mut (dyn Transport + Send)) -> Result<Outcome, ClientError> {
         let first = self.call(reqwest::Method::POST, "/v1/preparations", None).await?;
         self.drive(first, se).await
     }
@@ -116,9 +116,12 @@ impl TsmClient {
     /// `POST /v1/applications` (SP-TSM) with the card-signed CMS, then the
     /// provisioning relay. The application id comes back even when
     /// provisioning is interrupted, so it can be resumed.
-    pub async fn apply(&self, cms: &[u8], se: &mut dyn Transport) -> (Option<String>, Result<Outcome, ClientError>) {
-        let body = serde_json::json!({ "application": STANDARD.encode(cms) });
-        let first = match self.call(reqwest::Method::POST, "/v1/applications", Some(&body)).await {
+    pub async fn apply(
+        &self,
+        cms: &[u8],
+        se: &mut (dyn Transport + Send),
+    ) -> (Option<String>, Result<Outcome, ClientError>) {
+        let first = match self.submit(cms).await {
             Ok(v) => v,
             Err(e) => return (None, Err(e)),
         };
@@ -126,8 +129,15 @@ impl TsmClient {
         (id, self.drive(first, se).await)
     }
 
+    /// `POST /v1/applications` alone: the SP-TSM's first relay step (with
+    /// the application id), to be given to [`TsmClient::drive`].
+    pub async fn submit(&self, cms: &[u8]) -> Result<Value, ClientError> {
+        let body = serde_json::json!({ "application": STANDARD.encode(cms) });
+        self.call(reqwest::Method::POST, "/v1/applications", Some(&body)).await
+    }
+
     /// `POST /v1/applications/{id}/provisioning`: resumes an interrupted one.
-    pub async fn resume(&self, application: &str, se: &mut dyn Transport) -> Result<Outcome, ClientError> {
+    pub async fn resume(&self, application: &str, se: &mut (dyn Transport + Send)) -> Result<Outcome, ClientError> {
         let first =
             self.call(reqwest::Method::POST, &format!("/v1/applications/{application}/provisioning"), None).await?;
         self.drive(first, se).await
@@ -139,7 +149,7 @@ impl TsmClient {
     }
 
     /// `POST /v1/revocations` with the phone-signed CMS, then the wipe relay.
-    pub async fn revoke(&self, cms: &[u8], se: &mut dyn Transport) -> Result<Outcome, ClientError> {
+    pub async fn revoke(&self, cms: &[u8], se: &mut (dyn Transport + Send)) -> Result<Outcome, ClientError> {
         let body = serde_json::json!({ "request": STANDARD.encode(cms) });
         let first = self.call(reqwest::Method::POST, "/v1/revocations", Some(&body)).await?;
         self.drive(first, se).await
@@ -147,7 +157,7 @@ impl TsmClient {
 
     /// Forwards each command to the SE unchanged and posts the responses,
     /// until the TSM says done.
-    pub async fn drive(&self, mut step: Value, se: &mut dyn Transport) -> Result<Outcome, ClientError> {
+    pub async fn drive(&self, mut step: Value, se: &mut (dyn Transport + Send)) -> Result<Outcome, ClientError> {
         let mut apdus = 0;
         loop {
             if !step["done"].is_null() {

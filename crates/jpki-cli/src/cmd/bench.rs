@@ -56,7 +56,7 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
     sorted[i].as_secs_f64() * 1000.0
 }
 
-fn machine() -> String {
+pub fn machine() -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|c| {
@@ -323,11 +323,16 @@ pub fn keygen(a: &crate::cli::KeygenBenchArgs, json: bool) -> Result<()> {
     }
 }
 
-/// Peak resident memory of this process so far (VmHWM), in MiB.
-/// CPU time (user + system) of this process so far, in seconds, from
-/// `/proc/self/stat` (fields 14 and 15, in clock ticks of 1/100 s).
+/// CPU time (user + system) of this process so far, in seconds.
 pub fn process_cpu_seconds() -> Option<f64> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    cpu_seconds_of("self")
+}
+
+/// CPU time (user + system, all threads) of process `pid` ("self" for
+/// this one) so far, in seconds, from `/proc/PID/stat` (fields 14 and 15,
+/// in clock ticks of 1/100 s).
+pub fn cpu_seconds_of(pid: &str) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name may hold spaces; fields are counted after its ')'.
     let rest = &stat[stat.rfind(')')? + 2..];
     let fields: Vec<&str> = rest.split_whitespace().collect();
@@ -335,6 +340,7 @@ pub fn process_cpu_seconds() -> Option<f64> {
     Some(ticks / 100.0)
 }
 
+/// Peak resident memory of this process so far (VmHWM), in MiB.
 fn peak_rss_mib() -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let kb: f64 = status.lines().find(|l| l.starts_with("VmHWM:"))?.split_whitespace().nth(1)?.parse().ok()?;

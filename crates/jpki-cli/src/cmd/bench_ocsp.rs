@@ -14,7 +14,8 @@ fn free_port() -> Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
-struct Guard(Child);
+/// A child process killed when dropped.
+pub struct Guard(pub Child);
 
 impl Drop for Guard {
     fn drop(&mut self) {

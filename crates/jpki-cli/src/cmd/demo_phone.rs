@@ -31,7 +31,7 @@ pub fn run(a: &DemoArgs, json: bool) -> Result<()> {
 }
 
 fn new_phone(d: &Deployment, model: &str) -> Result<JpkiApp> {
-    let master = tsm::secret::key_file(&d.dir.join("isd-master.key"), false).map_err(|e| anyhow!(e))?;
+    let master = d.isd_master_key().map_err(|e| anyhow!(e))?;
     let state = se::SecureElement::manufacture(&master, super::se::random_bytes(), [0x20, 0x26]);
     let se = se::SecureElement::new(state, Box::new(se::MemoryNvm)).map_err(|e| anyhow!(e))?;
     Ok(JpkiApp::new(SeService::new(se), App::new("jp.go.jpki.app", APP_CERTIFICATE.to_vec()), model))

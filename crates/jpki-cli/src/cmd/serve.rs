@@ -47,8 +47,9 @@ pub fn default_app_hash() -> String {
     hex::encode_upper(pki::HashAlg::Sha256.digest(super::demo_phone::APP_CERTIFICATE))
 }
 
-/// `jpki serve all`
-pub fn all(a: &ServeAllArgs) -> Result<()> {
+/// `jpki serve all`; with `--json`, one line with the endpoints on
+/// standard output once all three services answer (for scripts).
+pub fn all(a: &ServeAllArgs, json: bool) -> Result<()> {
     runtime()?.block_on(async {
         let d = if a.init {
             std::fs::create_dir_all(&a.dir)?;
@@ -58,6 +59,9 @@ pub fn all(a: &ServeAllArgs) -> Result<()> {
             tsm::service::deployment::Deployment::open(&a.dir).await
         }
         .map_err(|e| anyhow!("{e} (make a deployment with --init)"))?;
+        if json {
+            output::json(&d.endpoints)?;
+        }
         eprintln!("JPKI service  {}  (OCSP {})", d.jlis_url, d.ocsp_url);
         eprintln!("SEI-TSM       {}", d.sei_url);
         eprintln!("SP-TSM        {}", d.sp_url);

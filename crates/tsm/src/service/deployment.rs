@@ -6,7 +6,9 @@
 //! `sp-tsm.toml`, `tls/` (one TLS CA, one client CA per calling role),
 //! the CAs, the keys and the SQLite files. [`Deployment::create`] writes a
 //! new one on free loopback ports; [`Deployment::open`] starts an existing
-//! one on the ports its files name.
+//! one on the ports its files name. [`Endpoints`] is what a client of a
+//! deployment — a phone, a municipal office, a benchmark — reads from the
+//! same directory, whether the services run in this process or another.
 
 use super::config::{Layout, SeiConfig, SpConfig};
 use super::sp::SpTsm;
@@ -15,10 +17,10 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
-/// A running deployment; dropping it stops the services.
-#[derive(Debug)]
-pub struct Deployment {
-    /// Its directory.
+/// Where a deployment's services answer, and the files their clients need.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Endpoints {
+    /// The deployment's directory.
     pub dir: PathBuf,
     /// The JPKI service's HTTPS API.
     pub jlis_url: String,
@@ -30,9 +32,23 @@ pub struct Deployment {
     pub sp_url: String,
     /// The TLS trust anchor of all three (PEM file).
     pub tls_ca: PathBuf,
+}
+
+/// A running deployment; dropping it stops the services.
+#[derive(Debug)]
+pub struct Deployment {
+    /// Where it answers.
+    pub endpoints: Endpoints,
     /// The SP-TSM itself (its records, for tests and operators).
     pub sp: Arc<SpTsm>,
     tasks: Vec<JoinHandle<()>>,
+}
+
+impl std::ops::Deref for Deployment {
+    type Target = Endpoints;
+    fn deref(&self) -> &Endpoints {
+        &self.endpoints
+    }
 }
 
 impl Drop for Deployment {
@@ -100,11 +116,10 @@ impl Deployment {
         let sei_config = SeiConfig::load(&dir.join("sei-tsm.toml"))?;
         let sp_config = SpConfig::load(&dir.join("sp-tsm.toml"))?;
         let sp_tsm = Arc::new(SpTsm::open(&sp_config).await?);
-        let urls = (
-            format!("https://127.0.0.1:{}", port(&jlis_https)?),
-            format!("http://127.0.0.1:{}/ocsp", port(&jlis_http)?),
-            format!("https://127.0.0.1:{}", port(&sei)?),
-            format!("https://127.0.0.1:{}", port(&sp)?),
+        let endpoints = Endpoints::on_ports(
+            dir,
+            [port(&jlis_https)?, port(&jlis_http)?, port(&sei)?, port(&sp)?],
+            sp_config.tls_ca.clone(),
         );
         let log = |who: &'static str| {
             move |r: Result<(), String>| {
@@ -126,16 +141,7 @@ impl Deployment {
                 async move { log("sp-tsm")(super::sp::serve(&c, s, sp).await) }
             }),
         ];
-        let deployment = Self {
-            dir: dir.to_path_buf(),
-            jlis_url: urls.0,
-            ocsp_url: urls.1,
-            sei_url: urls.2,
-            sp_url: urls.3,
-            tls_ca: sp_config.tls_ca.clone(),
-            sp: sp_tsm,
-            tasks,
-        };
+        let deployment = Self { endpoints, sp: sp_tsm, tasks };
         // The SP registers its app with the SEI-TSM (its client certificate).
         let sp_identity = crate::client::TsmClient::new(
             &deployment.sei_url,
@@ -148,7 +154,46 @@ impl Deployment {
     }
 }
 
-impl Deployment {
+impl Endpoints {
+    fn on_ports(dir: &Path, [jlis_https, jlis_http, sei, sp]: [u16; 4], tls_ca: PathBuf) -> Self {
+        Self {
+            dir: dir.to_path_buf(),
+            jlis_url: format!("https://127.0.0.1:{jlis_https}"),
+            ocsp_url: format!("http://127.0.0.1:{jlis_http}/ocsp"),
+            sei_url: format!("https://127.0.0.1:{sei}"),
+            sp_url: format!("https://127.0.0.1:{sp}"),
+            tls_ca,
+        }
+    }
+
+    /// The endpoints of the deployment in `dir`, from its configuration
+    /// files (on this machine's loopback).
+    pub fn read(dir: &Path) -> Result<Self, String> {
+        let j = jlis::config::Config::load(&dir.join("jlis.toml"))?;
+        let sei = SeiConfig::load(&dir.join("sei-tsm.toml"))?;
+        let sp: std::net::SocketAddr = toml_listen(&dir.join("sp-tsm.toml"))?
+            .parse()
+            .map_err(|e| format!("{}: https_listen: {e}", dir.join("sp-tsm.toml").display()))?;
+        let ports = [j.https_listen.port(), j.http_listen.port(), sei.https_listen.port(), sp.port()];
+        Ok(Self::on_ports(dir, ports, sei.tls_ca))
+    }
+
+    /// The SEI-TSM's client (the phone's side).
+    pub fn sei(&self) -> Result<crate::client::TsmClient, String> {
+        crate::client::TsmClient::new(&self.sei_url, &self.tls_ca, None).map_err(|e| e.to_string())
+    }
+
+    /// The SP-TSM's client (the phone's side).
+    pub fn sp(&self) -> Result<crate::client::TsmClient, String> {
+        crate::client::TsmClient::new(&self.sp_url, &self.tls_ca, None).map_err(|e| e.to_string())
+    }
+
+    /// The ISD master key the SE manufacturer shares with the SEI-TSM
+    /// (for making phones whose SE this deployment can prepare).
+    pub fn isd_master_key(&self) -> Result<gp::AesKey, String> {
+        crate::secret::key_file(&self.dir.join("isd-master.key"), false)
+    }
+
     /// The municipal office: a new emulated My Number card whose
     /// certificates this deployment's JPKI service issued.
     pub async fn make_card(
