@@ -8,12 +8,13 @@ mod cms;
 mod demo;
 mod demo_phone;
 mod phone;
+mod phone_app;
 mod se;
 mod serve;
 
 use crate::cli::{
-    AuditCommand, BenchCommand, CardCommand, Cli, CmsCommand, Command, DemoCommand, PhoneCommand, PinCommand,
-    SeCommand, ServeCommand,
+    AuditCommand, BenchCommand, CardCommand, Cli, CmsCommand, Command, DemoCommand, PhoneCmsCommand, PhoneCommand,
+    PhonePinCommand, PinCommand, SeCommand, ServeCommand,
 };
 use anyhow::Result;
 
@@ -42,6 +43,14 @@ pub fn run(cli: Cli) -> Result<()> {
         },
         Command::Phone(c) => match c {
             PhoneCommand::New(a) => phone::new(&a, json),
+            PhoneCommand::Apply(a) => phone_app::apply(&a, json),
+            PhoneCommand::Resume(a) => phone_app::resume(&a, json),
+            PhoneCommand::Pin(PhonePinCommand::Set(a)) => phone_app::pin_set(&a, json),
+            PhoneCommand::Pin(PhonePinCommand::Change(a)) => phone_app::pin_change(&a),
+            PhoneCommand::Sign(a) => phone_app::sign(&a),
+            PhoneCommand::Cms(PhoneCmsCommand::Sign(a)) => phone_app::cms_sign(&a),
+            PhoneCommand::Revoke(a) => phone_app::revoke(&a, json),
+            PhoneCommand::Status(a) => phone_app::status(&a, json),
             PhoneCommand::ServeNfc(a) => phone::serve_nfc(&a),
         },
         Command::Serve(ServeCommand::Jlis(a)) => serve::jlis(&a),

@@ -42,10 +42,15 @@ fn prompt(text: &str, pin: PinId) -> Result<Zeroizing<String>> {
 
 /// A new PIN from `--new-pin-file`, `JPKI_NEW_PIN`, or asked twice.
 pub fn get_new(pin: PinId, file: Option<&std::path::Path>) -> Result<Zeroizing<String>> {
+    get_new_from(pin, file, "JPKI_NEW_PIN")
+}
+
+/// A new PIN from `file`, the environment variable `env`, or asked twice.
+pub fn get_new_from(pin: PinId, file: Option<&std::path::Path>, env: &str) -> Result<Zeroizing<String>> {
     if let Some(path) = file {
         return first_line(path);
     }
-    if let Ok(v) = std::env::var("JPKI_NEW_PIN") {
+    if let Ok(v) = std::env::var(env) {
         return Ok(Zeroizing::new(v));
     }
     let first = prompt(&format!("New {}: ", pin.describe()), pin)?;
@@ -69,4 +74,10 @@ pub fn verify<T: Transport>(card: &mut JpkiCard<T>, pin: PinId, args: &PinArgs) 
     let value = get(pin, args)?;
     card.verify(pin, &value)?;
     Ok(())
+}
+
+/// Whether a new PIN can be had without failing: `env` is set or someone
+/// is at the terminal.
+pub fn new_pin_available(env: &str) -> bool {
+    std::env::var_os(env).is_some() || std::io::stdin().is_terminal()
 }

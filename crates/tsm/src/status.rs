@@ -36,8 +36,18 @@ pub async fn ocsp(http: &reqwest::Client, url: &str, cert: &[u8], cas: &[Certifi
         .iter()
         .find(|ca| pki::chain::verify_signed_by(&cert, ca).is_ok())
         .ok_or("the certificate was not issued by a JPKI CA")?;
-    let id = pki::ocsp::cert_id(issuer, cert.tbs_certificate.serial_number.as_bytes(), pki::HashAlg::Sha1)
-        .map_err(|e| e.to_string())?;
+    ocsp_serial(http, url, issuer, cert.tbs_certificate.serial_number.as_bytes()).await
+}
+
+/// Asks `url` for the status of the certificate `serial` of `issuer` —
+/// for a holder who kept the serial but not the certificate.
+pub async fn ocsp_serial(
+    http: &reqwest::Client,
+    url: &str,
+    issuer: &Certificate,
+    serial: &[u8],
+) -> Result<Status, String> {
+    let id = pki::ocsp::cert_id(issuer, serial, pki::HashAlg::Sha1).map_err(|e| e.to_string())?;
     let mut nonce = [0u8; 16];
     pki::fill_random(&mut nonce);
     let request = pki::ocsp::build_request(std::slice::from_ref(&id), Some(&nonce)).map_err(|e| e.to_string())?;

@@ -14,18 +14,19 @@ pub fn sign(a: &CmsSignArgs) -> Result<()> {
     pins::verify(&mut dev.card, key.pin(), &a.pins)?;
     let options = pki::cms::SignOptions { hash: a.hash, detached: a.detached, signing_time: SystemTime::now() };
     let der = jpki::sign_cms(&mut dev.card, key, &content, &options)?;
-    let bytes = match a.format {
-        CmsFormat::Der => der,
-        CmsFormat::Pem => der::pem::encode_string("CMS", der::pem::LineEnding::LF, &der)
+    write_cms(&der, a.format, &a.out, a.detached)
+}
+
+/// Writes a SignedData as DER or PEM and says what was written.
+pub fn write_cms(der: &[u8], format: CmsFormat, out: &std::path::Path, detached: bool) -> Result<()> {
+    let bytes = match format {
+        CmsFormat::Der => der.to_vec(),
+        CmsFormat::Pem => der::pem::encode_string("CMS", der::pem::LineEnding::LF, der)
             .map_err(|e| anyhow::anyhow!("PEM: {e}"))?
             .into_bytes(),
     };
-    output::write_out(Some(&a.out), &bytes)?;
-    eprintln!(
-        "Wrote {} to {}",
-        if a.detached { "a detached CMS signature" } else { "CMS SignedData" },
-        a.out.display()
-    );
+    output::write_out(Some(out), &bytes)?;
+    eprintln!("Wrote {} to {}", if detached { "a detached CMS signature" } else { "CMS SignedData" }, out.display());
     Ok(())
 }
 

@@ -10,7 +10,7 @@ use std::path::Path;
 use std::time::Instant;
 
 /// The JPKI app's identity: package name and signing certificate.
-fn app_identity(dir: &Path) -> Result<App> {
+pub fn app_identity(dir: &Path) -> Result<App> {
     let text = std::fs::read_to_string(dir.join("app.json")).context("reading app.json")?;
     let v: serde_json::Value = serde_json::from_str(&text)?;
     let name = v["name"].as_str().context("app.json: name")?;
@@ -24,16 +24,30 @@ fn step(json: bool, what: &str, start: Instant) {
     }
 }
 
+/// Installs the JPKI app (identity: package name and signing certificate)
+/// in the phone in `dir`.
+pub fn write_app_identity(dir: &Path, signing_certificate: &[u8]) -> Result<App> {
+    let app = App::new("jp.go.jpki.app", signing_certificate.to_vec());
+    let app_json =
+        serde_json::json!({ "name": app.name, "signing_certificate": STANDARD.encode(&app.signing_certificate) });
+    pki::fs::write_atomically(&dir.join("app.json"), serde_json::to_string_pretty(&app_json)?.as_bytes())?;
+    Ok(app)
+}
+
 /// `jpki phone new`
 pub fn new(a: &PhoneNewArgs, json: bool) -> Result<()> {
     let se_path = a.dir.join("se.json");
     if se_path.exists() && !a.force {
         bail!("{} already holds a phone; pass --force to replace it", a.dir.display());
     }
+    if let Some(services) = &a.services {
+        return super::phone_app::new_networked(&a.dir, services, json);
+    }
+    let master_key_file = a.master_key_file.as_ref().expect("clap requires --master-key-file without --services");
     let auth_pin = PinId::Auth.normalize(&a.auth_pin).map_err(anyhow::Error::msg)?;
     let sign_pin = PinId::Sign.normalize(&a.sign_pin).map_err(anyhow::Error::msg)?;
     std::fs::create_dir_all(&a.dir)?;
-    let master = super::se::master_key(&a.master_key_file, true)?;
+    let master = super::se::master_key(master_key_file, true)?;
     let ca = pki::ca::LocalCa::open_or_create(&a.ca_dir.clone().unwrap_or_else(super::card::default_ca_dir))?;
 
     // The phone: a fresh SE and the JPKI app's identity.
@@ -41,10 +55,7 @@ pub fn new(a: &PhoneNewArgs, json: bool) -> Result<()> {
     pki::fs::write_atomically(&se_path, &serde_json::to_vec_pretty(&state)?)?;
     let mut app_cert = [0u8; 64];
     pki::fill_random(&mut app_cert);
-    let app = App::new("jp.go.jpki.app", app_cert.to_vec());
-    let app_json =
-        serde_json::json!({ "name": app.name, "signing_certificate": STANDARD.encode(&app.signing_certificate) });
-    pki::fs::write_atomically(&a.dir.join("app.json"), serde_json::to_string_pretty(&app_json)?.as_bytes())?;
+    let app = write_app_identity(&a.dir, &app_cert)?;
     let phone = SeService::new(se::SecureElement::open(&se_path).map_err(anyhow::Error::msg)?);
     let mut relay = Relay::new(&phone);
 

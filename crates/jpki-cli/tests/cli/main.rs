@@ -4,6 +4,7 @@
 mod commands;
 mod durability;
 mod jlis;
+mod phone;
 mod se;
 
 use std::path::{Path, PathBuf};

@@ -1,0 +1,235 @@
+//! `jpki phone ...` against `jpki serve all` running as its own process, as
+//! a phone user drives it: a card issued by the JPKI service, a phone made
+//! for the deployment, apply, PINs, signatures checked by OpenSSL, a second
+//! phone superseding the first, the holder's revocation, and the card's
+//! revocation shown as a cascade.
+
+use crate::*;
+use std::process::{Child, Stdio};
+
+struct Services {
+    dir: tempfile::TempDir,
+    child: Child,
+    endpoints: serde_json::Value,
+}
+
+impl Services {
+    fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mut child = jpki()
+            .args(["--json", "serve", "all", "--init", "--dir"])
+            .arg(dir.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let endpoints = serde_json::Deserializer::from_reader(stdout).into_iter().next().unwrap().unwrap();
+        Self { dir, child, endpoints }
+    }
+
+    fn path(&self, p: &str) -> PathBuf {
+        self.dir.path().join(p)
+    }
+
+    fn url(&self, which: &str) -> String {
+        self.endpoints[which].as_str().unwrap().to_string()
+    }
+
+    /// The operator revokes `serial` at the JPKI service (curl, bearer token).
+    fn revoke(&self, serial: &str) -> serde_json::Value {
+        let token = std::fs::read_to_string(self.path("operator.token")).unwrap();
+        let body =
+            serde_json::json!({ "request_id": "cli-test-revocation", "serial": serial, "reason": "key-compromise" });
+        let o = std::process::Command::new("curl")
+            .arg("-s")
+            .arg("--cacert")
+            .arg(self.path("tls/ca.pem"))
+            .args(["-H", "content-type: application/json", "-H", &format!("authorization: Bearer {}", token.trim())])
+            .args(["-d", &body.to_string()])
+            .arg(format!("{}/v1/revocations", self.url("jlis_url")))
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", text(&o));
+        serde_json::from_slice(&o.stdout).unwrap()
+    }
+}
+
+impl Drop for Services {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn ok(c: &mut std::process::Command) -> Output {
+    let o = run(c);
+    assert!(o.status.success(), "{}", text(&o));
+    o
+}
+
+fn json(o: &Output) -> serde_json::Value {
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(o)))
+}
+
+fn phone(dir: &Path) -> std::process::Command {
+    let mut c = jpki();
+    c.env_remove("JPKI_NEW_AUTH_PIN").env_remove("JPKI_NEW_SIGN_PIN").env("JPKI_PHONE", dir);
+    c
+}
+
+fn openssl(args: &[&std::ffi::OsStr]) -> (bool, String) {
+    let o = std::process::Command::new("openssl").args(args).output().unwrap();
+    (o.status.success(), text(&o))
+}
+
+#[test]
+fn a_phone_applies_signs_is_superseded_revoked_and_shows_the_cascade() {
+    let s = Services::start();
+    let work = tempfile::tempdir().unwrap();
+    let card = work.path().join("card.json");
+    ok(jpki()
+        .args(["card", "new", "-o"])
+        .arg(&card)
+        .args(["--jlis", &s.url("jlis_url"), "--tls-ca"])
+        .arg(s.path("tls/ca.pem"))
+        .arg("--operator-token-file")
+        .arg(s.path("operator.token")));
+
+    // Phone 1: made for the deployment, prepared, applied for, PINs set.
+    let (p1, p2) = (work.path().join("phone1"), work.path().join("phone2"));
+    let made =
+        json(&ok(phone(&p1).args(["--json", "phone", "new", "--dir"]).arg(&p1).arg("--services").arg(s.dir.path())));
+    assert_eq!(made["prepared"], true);
+    let applied = json(&ok(phone(&p1)
+        .args(["--json", "phone", "apply", "--card"])
+        .arg(&card)
+        .env("JPKI_SIGN_PIN", "ABC123")
+        .env("JPKI_NEW_AUTH_PIN", "2468")
+        .env("JPKI_NEW_SIGN_PIN", "phone1")));
+    assert_eq!(applied["pins_set"], true, "{applied}");
+    assert_eq!(applied["certificates"].as_array().unwrap().len(), 2);
+
+    // Signatures a relying party checks with OpenSSL alone.
+    let doc = work.path().join("doc.txt");
+    std::fs::write(&doc, b"a document signed on the phone").unwrap();
+    let (p7s, sig, cert) = (work.path().join("doc.p7s"), work.path().join("doc.sig"), work.path().join("auth.pem"));
+    ok(phone(&p1).args(["phone", "cms", "sign"]).arg(&doc).arg("-o").arg(&p7s).env("JPKI_SIGN_PIN", "PHONE1"));
+    let (verified, out) = openssl(&[
+        "cms".as_ref(),
+        "-verify".as_ref(),
+        "-inform".as_ref(),
+        "DER".as_ref(),
+        "-in".as_ref(),
+        p7s.as_os_str(),
+        "-CAfile".as_ref(),
+        s.path("ca/sign-ca.pem").as_os_str(),
+        "-purpose".as_ref(),
+        "any".as_ref(),
+    ]);
+    assert!(verified && out.contains("Verification successful"), "{out}");
+    ok(phone(&p1)
+        .args(["phone", "sign", "-t", "auth"])
+        .arg(&doc)
+        .arg("-o")
+        .arg(&sig)
+        .arg("--cert-out")
+        .arg(&cert)
+        .env("JPKI_AUTH_PIN", "2468"));
+    let public = work.path().join("auth.pub");
+    let (_, key) = openssl(&["x509".as_ref(), "-in".as_ref(), cert.as_os_str(), "-pubkey".as_ref(), "-noout".as_ref()]);
+    std::fs::write(&public, key).unwrap();
+    let (verified, out) = openssl(&[
+        "dgst".as_ref(),
+        "-sha256".as_ref(),
+        "-verify".as_ref(),
+        public.as_os_str(),
+        "-signature".as_ref(),
+        sig.as_os_str(),
+        doc.as_os_str(),
+    ]);
+    assert!(verified, "{out}");
+
+    // A wrong PIN: exit 2, a one-line message with the tries left.
+    let o = run(phone(&p1)
+        .args(["phone", "sign", "-t", "auth"])
+        .arg(&doc)
+        .arg("-o")
+        .arg(&sig)
+        .env("JPKI_AUTH_PIN", "0000"));
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("tries left"), "{}", text(&o));
+
+    let status = json(&ok(phone(&p1).args(["--json", "phone", "status"])));
+    assert!(status["certificates"].as_array().unwrap().iter().all(|c| c["status"] == "good"), "{status}");
+    assert_eq!(status["card_certificate"]["status"], "good");
+
+    // Phone 2 with the same card: phone 1 is superseded (device change).
+    ok(phone(&p2).args(["phone", "new", "--dir"]).arg(&p2).arg("--services").arg(s.dir.path()));
+    ok(phone(&p2).args(["phone", "apply", "--card"]).arg(&card).env("JPKI_SIGN_PIN", "ABC123"));
+    let o = ok(phone(&p1).args(["phone", "status"]));
+    assert_eq!(text(&o).matches("revoked (Superseded) — another phone applied").count(), 2, "{}", text(&o));
+    ok(phone(&p2).args(["phone", "pin", "set"]).env("JPKI_NEW_AUTH_PIN", "1357").env("JPKI_NEW_SIGN_PIN", "PHONE2"));
+
+    // The card is revoked: phone 2's certificates go with it.
+    let card_serial = json(&ok(phone(&p2).args(["--json", "phone", "status"])))["card_certificate"]["serial"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let revoked = s.revoke(&card_serial);
+    assert_eq!(revoked["revoked"].as_array().unwrap().len(), 3, "{revoked}");
+    let o = ok(phone(&p2).args(["phone", "status"]));
+    assert_eq!(
+        text(&o).matches("the card's certificate is revoked, and with it this phone's").count(),
+        2,
+        "{}",
+        text(&o)
+    );
+
+    // The holder still deletes the dead keys from the phone.
+    ok(phone(&p2).args(["phone", "revoke"]).env("JPKI_AUTH_PIN", "1357"));
+    let o = run(phone(&p2).args(["phone", "sign", "-o", "/dev/null"]).arg(&doc).env("JPKI_SIGN_PIN", "PHONE2"));
+    assert_eq!(o.status.code(), Some(2), "the key is gone from the SE: {}", text(&o));
+    assert!(text(&o).contains("apply again"), "{}", text(&o));
+}
+
+#[test]
+fn the_holder_revokes_a_phone_and_its_keys_are_deleted() {
+    let s = Services::start();
+    let work = tempfile::tempdir().unwrap();
+    let card = work.path().join("card.json");
+    ok(jpki()
+        .args(["card", "new", "-o"])
+        .arg(&card)
+        .args(["--jlis", &s.url("jlis_url"), "--tls-ca"])
+        .arg(s.path("tls/ca.pem"))
+        .arg("--operator-token-file")
+        .arg(s.path("operator.token")));
+    let p = work.path().join("phone");
+    ok(phone(&p).args(["phone", "new", "--dir"]).arg(&p).arg("--services").arg(s.dir.path()));
+    ok(phone(&p)
+        .args(["phone", "apply", "--type", "auth", "--card"])
+        .arg(&card)
+        .env("JPKI_SIGN_PIN", "ABC123")
+        .env("JPKI_NEW_AUTH_PIN", "2468")
+        .env("JPKI_NEW_SIGN_PIN", "PHONE1"));
+    let status = json(&ok(phone(&p).args(["--json", "phone", "status"])));
+    assert_eq!(status["certificates"].as_array().unwrap().len(), 1, "{status}");
+    assert_eq!(status["certificates"][0]["type"], "auth");
+
+    let o = run(phone(&p).args(["phone", "revoke"]).env("JPKI_AUTH_PIN", "1111"));
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert_eq!(json(&ok(phone(&p).args(["--json", "phone", "status"])))["certificates"][0]["status"], "good");
+
+    ok(phone(&p).args(["phone", "revoke"]).env("JPKI_AUTH_PIN", "2468"));
+    let status = json(&ok(phone(&p).args(["--json", "phone", "status"])));
+    assert_eq!(status["certificates"][0]["status"], "revoked", "{status}");
+    assert_eq!(status["keys_deleted"], true, "{status}");
+    let o = run(phone(&p).args(["phone", "sign", "-t", "auth", "-o", "/dev/null", "-"]).env("JPKI_AUTH_PIN", "2468"));
+    assert_eq!(o.status.code(), Some(2), "the key is gone from the SE: {}", text(&o));
+
+    // No phone directory: a clear message naming the command to run.
+    let o = run(jpki().args(["phone", "status", "--dir"]).arg(work.path().join("nothing")));
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("jpki phone new"), "{}", text(&o));
+}
