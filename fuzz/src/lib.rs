@@ -115,6 +115,35 @@ pub fn application_content(data: &[u8]) {
     }
 }
 
+/// The TSMs' JSON bodies after serde: the first byte picks which — a relay
+/// body (R-APDUs in hex), the SEI-TSM's key hand-over, or a holder's
+/// revocation request; whatever is accepted must satisfy the documented
+/// limits.
+pub fn tsm_bodies(data: &[u8]) {
+    let Some((&which, json)) = data.split_first() else { return };
+    match which % 3 {
+        0 => {
+            if let Ok(body) = serde_json::from_slice::<tsm::service::RelayBody>(json) {
+                if let Ok(responses) = body.into_responses() {
+                    assert!(responses.iter().all(|r| (2..=65_538).contains(&r.len())));
+                }
+            }
+        }
+        1 => {
+            if let Ok(body) = serde_json::from_slice::<tsm::service::sp::HandoverBody>(json) {
+                if let Ok((se_id, _keys)) = body.into_keys() {
+                    assert!(se_id.len() == 20 && se_id.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_lowercase()));
+                }
+            }
+        }
+        _ => {
+            if let Ok((_nonce, se_id)) = tsm::service::sp::RevocationRequest::parse(json) {
+                assert_eq!(se_id.len(), 20);
+            }
+        }
+    }
+}
+
 /// The vpcd framing and message handling, as a byte stream from the reader.
 pub fn vpcd_stream(data: &[u8]) {
     with_card(|card| {

@@ -3,12 +3,13 @@
 #[test]
 fn committed_corpus_replays_without_panic() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus");
-    let targets: [(&str, fn(&[u8])); 9] = [
+    let targets: [(&str, fn(&[u8])); 10] = [
         ("apdu_command", openjpki_fuzz::apdu_command),
         ("ber_tlv", openjpki_fuzz::ber_tlv),
         ("card_process", openjpki_fuzz::card_process),
         ("cms_verify", openjpki_fuzz::cms_verify),
         ("application_content", openjpki_fuzz::application_content),
+        ("tsm_bodies", openjpki_fuzz::tsm_bodies),
         ("vpcd_stream", openjpki_fuzz::vpcd_stream),
         ("scp03_card_unwrap", openjpki_fuzz::scp03_card_unwrap),
         ("gp_tlv", openjpki_fuzz::gp_tlv),

@@ -78,7 +78,8 @@ pub async fn serve_https(listener: TcpListener, config: rustls::ServerConfig, ro
             };
             let client_certificate =
                 tls.get_ref().1.peer_certificates().and_then(|c| c.first()).map(|c| c.as_ref().to_vec());
-            let svc = TowerToHyperService::new(router.layer(Extension(Peer { client_certificate })));
+            let router = router.layer(Extension(Peer { client_certificate }));
+            let svc = TowerToHyperService::new(router.layer(axum::middleware::from_fn(request_log)));
             let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
                 .serve_connection(TokioIo::new(tls), svc)
                 .await;
@@ -89,7 +90,7 @@ pub async fn serve_https(listener: TcpListener, config: rustls::ServerConfig, ro
 /// Serves `router` over plain HTTP (OCSP and CRLs for relying parties);
 /// requests carry an anonymous [`Peer`].
 pub async fn serve_http(listener: TcpListener, router: Router) -> std::io::Result<()> {
-    let router = router.layer(Extension(Peer::default()));
+    let router = router.layer(Extension(Peer::default())).layer(axum::middleware::from_fn(request_log));
     loop {
         let (stream, _) = listener.accept().await?;
         let _ = stream.set_nodelay(true);
@@ -99,5 +100,60 @@ pub async fn serve_http(listener: TcpListener, router: Router) -> std::io::Resul
                 .serve_connection(TokioIo::new(stream), svc)
                 .await;
         });
+    }
+}
+
+/// The id a request is known by in the logs and in the `x-request-id`
+/// answer header: the caller's own when it sent a sane one (up to 64 of
+/// A-Z, a-z, 0-9, `-`, `_`), else a new random one.
+fn request_id(headers: &axum::http::HeaderMap) -> String {
+    let sane =
+        |s: &&str| !s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b));
+    match headers.get("x-request-id").and_then(|v| v.to_str().ok()).filter(sane) {
+        Some(id) => id.to_string(),
+        None => {
+            let mut random = [0u8; 8];
+            pki::fill_random(&mut random);
+            random.iter().map(|b| format!("{b:02x}")).collect()
+        }
+    }
+}
+
+/// One structured log line per request (`-v`: method, path, status,
+/// milliseconds, request id); everything logged while handling it —
+/// including a relay flow it starts — carries the request id.
+async fn request_log(request: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+    use tracing::Instrument;
+    let id = request_id(request.headers());
+    let span =
+        tracing::info_span!("request", request_id = %id, method = %request.method(), path = %request.uri().path());
+    let start = std::time::Instant::now();
+    let mut response = next.run(request).instrument(span.clone()).await;
+    span.in_scope(|| {
+        tracing::info!(status = response.status().as_u16(), ms = start.elapsed().as_secs_f64() * 1000.0, "answered")
+    });
+    if let Ok(value) = axum::http::HeaderValue::from_str(&id) {
+        response.headers_mut().insert("x-request-id", value);
+    }
+    response
+}
+
+#[cfg(test)]
+mod request_id_tests {
+    use super::request_id;
+
+    #[test]
+    fn a_sane_caller_id_is_kept_anything_else_replaced() {
+        let mut h = axum::http::HeaderMap::new();
+        h.insert("x-request-id", "phone-42_A".parse().unwrap());
+        assert_eq!(request_id(&h), "phone-42_A");
+        for bad in ["a b", "x\u{7f}", &"x".repeat(65), ""] {
+            let mut h = axum::http::HeaderMap::new();
+            if let Ok(v) = bad.parse() {
+                h.insert("x-request-id", v);
+            }
+            let id = request_id(&h);
+            assert!(id.len() == 16 && id != bad, "{bad:?} -> {id}");
+        }
     }
 }

@@ -174,7 +174,10 @@ impl RelayHub {
         });
         self.sessions.lock().expect("relay sessions").insert(id.clone(), session.clone());
         let mut remote = RemoteSe { events: event_tx.clone(), responses: response_rx, timeout: self.timeout };
+        // The flow's log lines carry the id of the request that started it.
+        let span = tracing::Span::current();
         tokio::task::spawn_blocking(move || {
+            let _in_request = span.enter();
             let result = flow(&mut remote);
             let _ = event_tx.blocking_send(Event::Done(result));
         });

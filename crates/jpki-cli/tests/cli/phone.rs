@@ -16,11 +16,12 @@ struct Services {
 impl Services {
     fn start() -> Self {
         let dir = tempfile::tempdir().unwrap();
+        let log = std::fs::File::create(dir.path().join("serve.log")).unwrap();
         let mut child = jpki()
-            .args(["--json", "serve", "all", "--init", "--dir"])
+            .args(["-v", "--json", "serve", "all", "--init", "--dir"])
             .arg(dir.path())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(log)
             .spawn()
             .unwrap();
         let stdout = child.stdout.take().unwrap();
@@ -46,6 +47,7 @@ impl Services {
             .arg("--cacert")
             .arg(self.path("tls/ca.pem"))
             .args(["-H", "content-type: application/json", "-H", &format!("authorization: Bearer {}", token.trim())])
+            .args(["-H", "x-request-id: operator-revocation-1"])
             .args(["-d", &body.to_string()])
             .arg(format!("{}/v1/revocations", self.url("jlis_url")))
             .output()
@@ -184,6 +186,14 @@ fn a_phone_applies_signs_is_superseded_revoked_and_shows_the_cascade() {
         2,
         "{}",
         text(&o)
+    );
+    // The operator's request id is in the service's structured log.
+    let log = std::fs::read_to_string(s.path("serve.log")).unwrap();
+    assert!(
+        log.lines().any(|l| l.contains("request_id=operator-revocation-1")
+            && l.contains("path=/v1/revocations")
+            && l.contains("status=200")),
+        "{log}"
     );
 
     // The holder still deletes the dead keys from the phone.

@@ -88,10 +88,23 @@ pub(crate) fn step_response(session: &str, step: Step) -> Response {
     (status, Json(step.to_json(session))).into_response()
 }
 
-#[derive(Deserialize)]
+/// The body of `POST /v1/relay/{session}`: the SE's responses, in order.
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct RelayBody {
+pub struct RelayBody {
     responses: Vec<String>,
+}
+
+impl RelayBody {
+    /// The R-APDUs, each hex with data and a 2-byte status word (at most
+    /// 65 538 bytes, ISO 7816-4 extended length).
+    pub fn into_responses(self) -> Result<Vec<Vec<u8>>, ApiError> {
+        self.responses
+            .iter()
+            .map(|r| hex::decode(r).ok().filter(|r| r.len() >= 2 && r.len() <= 65_538))
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| invalid("responses must be R-APDUs in hex (data and a 2-byte status word)"))
+    }
 }
 
 /// `POST /v1/relay/{session}`: the SE's responses in, the next step out.
@@ -100,12 +113,7 @@ pub(crate) async fn relay<S: AsRef<RelayHub>>(
     Path(session): Path<String>,
     JsonBody(body): JsonBody<RelayBody>,
 ) -> Result<Response, ApiError> {
-    let responses = body
-        .responses
-        .iter()
-        .map(|r| hex::decode(r).ok().filter(|r| r.len() >= 2 && r.len() <= 65_538))
-        .collect::<Option<Vec<_>>>()
-        .ok_or_else(|| invalid("responses must be R-APDUs in hex (data and a 2-byte status word)"))?;
+    let responses = body.into_responses()?;
     let step = state.as_ref().as_ref().exchange(&session, responses).await;
     Ok(step_response(&session, step))
 }

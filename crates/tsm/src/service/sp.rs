@@ -478,14 +478,43 @@ async fn nonce(State(sp): State<Arc<SpTsm>>) -> Json<serde_json::Value> {
     Json(serde_json::json!({ "nonce": hex::encode(sp.nonces.issue()), "expires_in": NONCE_LIFETIME.as_secs() }))
 }
 
+/// The body of `POST /v1/domain-keys`: the SEI-TSM hands over the SP
+/// domain's initial keys for one SE.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct HandoverBody {
+pub struct HandoverBody {
     se_id: String,
     kvn: u8,
     enc: String,
     mac: String,
     dek: String,
+}
+
+impl std::fmt::Debug for HandoverBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HandoverBody").field("se_id", &self.se_id).field("kvn", &self.kvn).finish_non_exhaustive()
+    }
+}
+
+impl HandoverBody {
+    /// The SE identifier (upper-case hex) and the keys, checked: AES keys
+    /// in hex, a 10-byte SE identifier.
+    pub fn into_keys(self) -> Result<(String, StaticKeys), ApiError> {
+        let key = |s: &str| zeroize::Zeroizing::new(hex::decode(s).unwrap_or_default());
+        let (enc, mac, dek) = (key(&self.enc), key(&self.mac), key(&self.dek));
+        let keys = StaticKeys::new(self.kvn, &enc, &mac, &dek)
+            .map_err(|_| invalid("enc, mac and dek must be AES keys in hex"))?;
+        Ok((se_identifier(&self.se_id)?, keys))
+    }
+}
+
+/// A 10-byte SE identifier in hex, upper-cased.
+fn se_identifier(text: &str) -> Result<String, ApiError> {
+    let se_id = text.to_uppercase();
+    if se_id.len() != 20 || hex::decode(&se_id).is_err() {
+        return Err(invalid("se_id must be the 10-byte SE identifier in hex"));
+    }
+    Ok(se_id)
 }
 
 async fn domain_keys(
@@ -496,14 +525,7 @@ async fn domain_keys(
     if !peer.authenticated() {
         return Err(refused(403, "forbidden", "domain keys are accepted only from the SEI-TSM (client certificate)"));
     }
-    let key = |s: &str| zeroize::Zeroizing::new(hex::decode(s).unwrap_or_default());
-    let (enc, mac, dek) = (key(&body.enc), key(&body.mac), key(&body.dek));
-    let keys =
-        StaticKeys::new(body.kvn, &enc, &mac, &dek).map_err(|_| invalid("enc, mac and dek must be AES keys in hex"))?;
-    let se_id = body.se_id.to_uppercase();
-    if se_id.len() != 20 || hex::decode(&se_id).is_err() {
-        return Err(invalid("se_id must be the 10-byte SE identifier in hex"));
-    }
+    let (se_id, keys) = body.into_keys()?;
     sp.accept_handover(&se_id, &keys).await?;
     Ok(Json(serde_json::json!({ "se_id": se_id })).into_response())
 }
@@ -608,6 +630,20 @@ pub struct RevocationRequest {
     pub se_id: String,
 }
 
+impl RevocationRequest {
+    /// Parses the signed content: action `revoke`, a 32-byte hex nonce and
+    /// a 10-byte SE identifier; returns the nonce and the SE identifier.
+    pub fn parse(content: &[u8]) -> Result<([u8; 32], String), ApiError> {
+        let request: RevocationRequest =
+            serde_json::from_slice(content).map_err(|e| invalid(format!("revocation request: {e}")))?;
+        let mut nonce = [0u8; 32];
+        if request.action != "revoke" || hex::decode_to_slice(&request.nonce, &mut nonce).is_err() {
+            return Err(invalid("a revocation request has action \"revoke\" and a 32-byte hex nonce"));
+        }
+        Ok((nonce, se_identifier(&request.se_id)?))
+    }
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RevocationBody {
@@ -624,13 +660,7 @@ async fn revocation(
     let options =
         pki::cms::VerifyOptions { anchors: &sp.cas, detached_content: None, at: Some(std::time::SystemTime::now()) };
     let checked = pki::cms::verify(&cms, &options).map_err(|e| refused(403, "bad_signature", e.to_string()))?;
-    let request: RevocationRequest =
-        serde_json::from_slice(&checked.content).map_err(|e| invalid(format!("revocation request: {e}")))?;
-    let mut nonce = [0u8; 32];
-    if request.action != "revoke" || hex::decode_to_slice(&request.nonce, &mut nonce).is_err() {
-        return Err(invalid("a revocation request has action \"revoke\" and a 32-byte hex nonce"));
-    }
-    let se_id = request.se_id.to_uppercase();
+    let (nonce, se_id) = RevocationRequest::parse(&checked.content)?;
     let signer = checked.signer.to_der().map_err(internal)?;
     let active = query("SELECT serial, certificate FROM phone_certificates WHERE se_id = $1 AND state = 'written'")
         .bind(&se_id)
@@ -695,4 +725,52 @@ pub async fn serve(config: &SpConfig, sp: Arc<SpTsm>, listener: tokio::net::TcpL
     });
     tracing::info!(https = %config.https_listen, "SP-TSM listening");
     svc::server::serve_https(listener, tls, router(sp)).await.map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn handover(json: serde_json::Value) -> Result<(String, StaticKeys), ApiError> {
+        serde_json::from_value::<HandoverBody>(json).expect("shape").into_keys()
+    }
+
+    #[test]
+    fn handover_bodies_are_checked() {
+        let key = "000102030405060708090A0B0C0D0E0F";
+        let ok = serde_json::json!({ "se_id": "00112233445566778899", "kvn": 48, "enc": key, "mac": key, "dek": key });
+        assert_eq!(handover(ok.clone()).unwrap().0, "00112233445566778899");
+        for (field, bad) in [("se_id", "0011"), ("se_id", "zz112233445566778899"), ("enc", "0001"), ("mac", "not hex")]
+        {
+            let mut body = ok.clone();
+            body[field] = bad.into();
+            assert_eq!(handover(body).unwrap_err().0.code, "invalid_request", "{field} = {bad}");
+        }
+        assert!(serde_json::from_value::<HandoverBody>(serde_json::json!({ "se_id": "", "extra": 1 })).is_err());
+    }
+
+    #[test]
+    fn revocation_requests_are_checked() {
+        let nonce = "00".repeat(32);
+        let ok = serde_json::json!({ "nonce": nonce, "action": "revoke", "se_id": "00112233445566778899" });
+        let (n, se) = RevocationRequest::parse(ok.to_string().as_bytes()).unwrap();
+        assert_eq!((n, se.as_str()), ([0; 32], "00112233445566778899"));
+        for (field, bad) in [("action", "delete"), ("nonce", "00"), ("se_id", "00")] {
+            let mut body = ok.clone();
+            body[field] = bad.into();
+            let e = RevocationRequest::parse(body.to_string().as_bytes()).unwrap_err();
+            assert_eq!(e.0.code, "invalid_request", "{field} = {bad}");
+        }
+        assert!(RevocationRequest::parse(b"{\"nonce\":1}").is_err());
+    }
+
+    #[test]
+    fn relay_bodies_are_checked() {
+        let parse =
+            |j: serde_json::Value| serde_json::from_value::<crate::service::RelayBody>(j).unwrap().into_responses();
+        assert_eq!(parse(serde_json::json!({ "responses": ["9000", "01029000"] })).unwrap().len(), 2);
+        for bad in ["90", "zz00", ""] {
+            assert!(parse(serde_json::json!({ "responses": [bad] })).is_err(), "{bad}");
+        }
+    }
 }
