@@ -3,6 +3,9 @@
 //! emulated My Number card issued by that JPKI service, and phones whose
 //! JPKI app relays between the TSMs and its SE. Relying-party checks are
 //! CMS verification against the JPKI CA and OCSP at the service.
+//!
+//! The stores are SQLite files, or databases of their own on the
+//! PostgreSQL server `JPKI_TEST_POSTGRES` names (tests/interop/postgres.sh).
 
 use apdu::{Transport, TransportError};
 use jpki::JpkiCard;
@@ -12,6 +15,7 @@ use phone::app::{Intent, IntentError, JpkiApp};
 use phone::{App, SeService};
 use std::time::Duration;
 use tsm::client::TsmClient;
+use tsm::service::config::Databases;
 use tsm::service::deployment::Deployment;
 use tsm::sp::CertType;
 use tsm::status::Status;
@@ -24,7 +28,26 @@ fn jpki_app_identity() -> App {
 
 async fn deployment(dir: &std::path::Path, relay_timeout_secs: u64) -> Deployment {
     let hash = hex::encode_upper(pki::HashAlg::Sha256.digest(&jpki_app_identity().signing_certificate));
-    Deployment::create(dir, &hash, relay_timeout_secs).await.expect("deployment starts")
+    Deployment::create_with(dir, &hash, relay_timeout_secs, databases().await).await.expect("deployment starts")
+}
+
+/// SQLite files, or three new databases on `JPKI_TEST_POSTGRES`.
+async fn databases() -> Databases {
+    let Ok(server) = std::env::var("JPKI_TEST_POSTGRES") else { return Databases::default() };
+    use store::sqlx;
+    sqlx::any::install_default_drivers();
+    let admin = sqlx::AnyPool::connect(&format!("{server}/postgres")).await.expect("PostgreSQL server");
+    let mut unique = [0u8; 6];
+    pki::fill_random(&mut unique);
+    let create = |service: &str| {
+        let name = format!("{service}_{}", hex::encode(unique));
+        (format!("{server}/{name}"), format!("CREATE DATABASE {name}"))
+    };
+    let (jlis, sei, sp) = (create("jlis"), create("sei_tsm"), create("sp_tsm"));
+    for (_, sql) in [&jlis, &sei, &sp] {
+        sqlx::query(sql).execute(&admin).await.expect("database created");
+    }
+    Databases { jlis: jlis.0, sei: sei.0, sp: sp.0 }
 }
 
 type Card = JpkiCard<transport::InProcess<mynacard::MynaCard>>;

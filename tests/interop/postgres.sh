@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# The JPKI service's rule and status tests against PostgreSQL instead of
-# SQLite: a throw-away cluster (initdb, trust auth, loopback only, a free
-# port), each test in its own database (JPKI_TEST_POSTGRES names the server).
+# The JPKI service's rule and status tests, and the TSMs' end-to-end phone
+# flows (all but the long interruption sweep, which exercises the relay, not
+# the store), against PostgreSQL instead of SQLite: a throw-away cluster
+# (initdb, trust auth, loopback only, a free port), each test with databases
+# of its own (JPKI_TEST_POSTGRES names the server).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
@@ -16,4 +18,7 @@ as_pg "$bin/pg_ctl" -D "$work/data" -l "$work/log" -w \
   -o "-p $port -k $work -c listen_addresses=127.0.0.1 -c max_connections=200" start >/dev/null
 trap 'as_pg "$bin/pg_ctl" -D "$work/data" -m immediate stop >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
 echo "PostgreSQL $("$bin/postgres" --version | awk '{print $3}') on 127.0.0.1:$port"
-JPKI_TEST_POSTGRES="postgres://postgres@127.0.0.1:$port" cargo nextest run --no-fail-fast -p jlis --test service
+export JPKI_TEST_POSTGRES="postgres://postgres@127.0.0.1:$port"
+cargo nextest run --no-fail-fast -p jlis --test service
+cargo nextest run --no-fail-fast -p openjpki-tests --test cross -E 'test(/^phone_flow::/) - test(disconnecting)'
+

@@ -38,6 +38,9 @@ fn default_interval() -> u64 {
     3600
 }
 
+/// The store `init` writes unless told otherwise: a SQLite file.
+pub const DEFAULT_DATABASE: &str = "sqlite://jlis.sqlite";
+
 impl Config {
     /// Reads and validates; relative paths are relative to the file.
     pub fn load(path: &Path) -> Result<Self, String> {
@@ -92,8 +95,10 @@ impl Config {
     }
 
     /// Writes a configuration, TLS material, an operator token and a CA
-    /// directory into `dir` (for `jpki serve jlis --init`).
-    pub fn init(dir: &Path, https_port: u16, http_port: u16) -> Result<PathBuf, String> {
+    /// directory into `dir` (for `jpki serve jlis --init`); the store is
+    /// `database` ([`DEFAULT_DATABASE`], a SQLite file beside the
+    /// configuration, or `postgres://…`).
+    pub fn init(dir: &Path, https_port: u16, http_port: u16, database: &str) -> Result<PathBuf, String> {
         std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
         svc::tls::generate(dir, &["sp-tsm", "sei-tsm"])?;
         for file in ["operator.token", "ca.passphrase"] {
@@ -106,7 +111,7 @@ impl Config {
             "# The JPKI service (jpki serve jlis --config {0}).\n\
              https_listen = \"127.0.0.1:{https_port}\"\n\
              http_listen = \"127.0.0.1:{http_port}\"\n\
-             database = \"sqlite://jlis.sqlite\"\n\
+             database = \"{database}\"\n\
              ca_dir = \"ca\"\n\
              ca_key_passphrase_file = \"ca.passphrase\"\n\
              tls_certificate = \"tls/server.pem\"\n\

@@ -825,6 +825,10 @@ pub struct ServeJlisArgs {
     /// HTTP (OCSP/CRL) port written by --init.
     #[arg(long, default_value_t = 8080)]
     pub http_port: u16,
+    /// Store written by --init: `sqlite://FILE` (relative to DIR) or
+    /// `postgres://USER@HOST:PORT/DATABASE` (the database must exist).
+    #[arg(long, value_name = "URL", default_value = jlis::config::DEFAULT_DATABASE)]
+    pub db: String,
 }
 
 /// `jpki audit ...`

@@ -164,7 +164,8 @@ fn load(port: u16, requests: &[Vec<u8>], clients: usize, seconds: f64) -> Row {
 pub fn ocsp(a: &OcspBenchArgs, json: bool) -> Result<()> {
     let dir = tempfile::tempdir()?;
     let (https, http, peer) = (free_port()?, free_port()?, free_port()?);
-    let config_path = jlis::config::Config::init(dir.path(), https, http).map_err(anyhow::Error::msg)?;
+    let config_path = jlis::config::Config::init(dir.path(), https, http, jlis::config::DEFAULT_DATABASE)
+        .map_err(anyhow::Error::msg)?;
     let config = jlis::config::Config::load(&config_path).map_err(anyhow::Error::msg)?;
     if !json {
         eprintln!("issuing {} card certificates…", a.certificates);

@@ -11,7 +11,7 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 /// `jpki serve jlis`
 pub fn jlis(a: &ServeJlisArgs) -> Result<()> {
     if let Some(dir) = &a.init {
-        let path = jlis::config::Config::init(dir, a.https_port, a.http_port).map_err(|e| anyhow!(e))?;
+        let path = jlis::config::Config::init(dir, a.https_port, a.http_port, &a.db).map_err(|e| anyhow!(e))?;
         println!(
             "Wrote {} (TLS material in {}, operator token in {}).",
             path.display(),

@@ -210,6 +210,32 @@ pub struct Layout {
     pub app_certificate_sha256: String,
     /// Seconds a flow waits for a silent phone.
     pub relay_timeout_secs: u64,
+    /// The three services' stores.
+    pub databases: Databases,
+}
+
+/// Where each service of a deployment keeps its state: `sqlite://FILE`
+/// (relative to the deployment directory) or `postgres://…` (an existing
+/// database each).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Databases {
+    /// The JPKI service's.
+    pub jlis: String,
+    /// The SEI-TSM's.
+    pub sei: String,
+    /// The SP-TSM's.
+    pub sp: String,
+}
+
+impl Default for Databases {
+    /// One SQLite file per service in the deployment directory.
+    fn default() -> Self {
+        Self {
+            jlis: jlis::config::DEFAULT_DATABASE.into(),
+            sei: "sqlite://sei-tsm.sqlite".into(),
+            sp: "sqlite://sp-tsm.sqlite".into(),
+        }
+    }
 }
 
 /// Writes `sei-tsm.toml` and `sp-tsm.toml` into `dir`, beside a JPKI
@@ -221,7 +247,7 @@ pub fn init(dir: &Path, layout: &Layout) -> Result<(PathBuf, PathBuf), String> {
     let sei = format!(
         "# The SEI-TSM (jpki serve sei-tsm --config sei-tsm.toml).\n\
          https_listen = \"127.0.0.1:{sei}\"\n\
-         database = \"sqlite://sei-tsm.sqlite\"\n\
+         database = \"{db}\"\n\
          isd_master_key_file = \"isd-master.key\"\n\
          tls_certificate = \"tls/server.pem\"\n\
          tls_key = \"tls/server.key\"\n\
@@ -234,11 +260,12 @@ pub fn init(dir: &Path, layout: &Layout) -> Result<(PathBuf, PathBuf), String> {
         sei = layout.sei_port,
         sp = layout.sp_port,
         timeout = layout.relay_timeout_secs,
+        db = layout.databases.sei,
     );
     let sp = format!(
         "# The SP-TSM (jpki serve sp-tsm --config sp-tsm.toml).\n\
          https_listen = \"127.0.0.1:{sp}\"\n\
-         database = \"sqlite://sp-tsm.sqlite\"\n\
+         database = \"{db}\"\n\
          vault_key_file = \"sp-vault.key\"\n\
          tls_certificate = \"tls/server.pem\"\n\
          tls_key = \"tls/server.key\"\n\
@@ -257,6 +284,7 @@ pub fn init(dir: &Path, layout: &Layout) -> Result<(PathBuf, PathBuf), String> {
         jo = layout.jlis_http_port,
         app = layout.app_certificate_sha256,
         timeout = layout.relay_timeout_secs,
+        db = layout.databases.sp,
     );
     let write = |name: &str, text: &str| -> Result<PathBuf, String> {
         let p = dir.join(name);

@@ -10,7 +10,7 @@
 //! deployment — a phone, a municipal office, a benchmark — reads from the
 //! same directory, whether the services run in this process or another.
 
-use super::config::{Layout, SeiConfig, SpConfig};
+use super::config::{Databases, Layout, SeiConfig, SpConfig};
 use super::sp::SpTsm;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -70,8 +70,18 @@ fn port(l: &TcpListener) -> Result<u16, String> {
 impl Deployment {
     /// Writes a new deployment into `dir` on free loopback ports and starts
     /// it. `app_certificate_sha256` names the JPKI app (hex); flows wait
-    /// `relay_timeout_secs` for a silent phone.
+    /// `relay_timeout_secs` for a silent phone; the stores are SQLite files.
     pub async fn create(dir: &Path, app_certificate_sha256: &str, relay_timeout_secs: u64) -> Result<Self, String> {
+        Self::create_with(dir, app_certificate_sha256, relay_timeout_secs, Databases::default()).await
+    }
+
+    /// [`Deployment::create`] with the stores named.
+    pub async fn create_with(
+        dir: &Path,
+        app_certificate_sha256: &str,
+        relay_timeout_secs: u64,
+        databases: Databases,
+    ) -> Result<Self, String> {
         let listeners = [bind("127.0.0.1:0").await?, bind("127.0.0.1:0").await?, bind("127.0.0.1:0").await?];
         let jlis_http = bind("127.0.0.1:0").await?;
         let [jlis_https, sei, sp] = listeners;
@@ -82,8 +92,9 @@ impl Deployment {
             jlis_http_port: port(&jlis_http)?,
             app_certificate_sha256: app_certificate_sha256.to_string(),
             relay_timeout_secs,
+            databases,
         };
-        jlis::config::Config::init(dir, layout.jlis_https_port, layout.jlis_http_port)?;
+        jlis::config::Config::init(dir, layout.jlis_https_port, layout.jlis_http_port, &layout.databases.jlis)?;
         super::config::init(dir, &layout)?;
         Self::launch(dir, jlis_https, jlis_http, sei, sp).await
     }

@@ -48,13 +48,13 @@ use tokio::runtime::Handle;
 
 const SCHEMA: &[store::Migration] = &[(
     "1-sp-tsm",
-    "CREATE TABLE domains (se_id TEXT PRIMARY KEY, state TEXT NOT NULL, sealed_keys BLOB NOT NULL,
-        pending_keys BLOB, updated_at BIGINT NOT NULL);
-     CREATE TABLE applications (id TEXT PRIMARY KEY, state TEXT NOT NULL, card_certificate BLOB NOT NULL,
+    "CREATE TABLE domains (se_id TEXT PRIMARY KEY, state TEXT NOT NULL, sealed_keys BYTEA NOT NULL,
+        pending_keys BYTEA, updated_at BIGINT NOT NULL);
+     CREATE TABLE applications (id TEXT PRIMARY KEY, state TEXT NOT NULL, card_certificate BYTEA NOT NULL,
         commitment TEXT NOT NULL, cert_types TEXT NOT NULL, model TEXT NOT NULL, se_id TEXT,
         attempts BIGINT NOT NULL, detail TEXT, created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL);
      CREATE TABLE phone_certificates (serial TEXT PRIMARY KEY, application_id TEXT NOT NULL, se_id TEXT NOT NULL,
-        cert_type TEXT NOT NULL, state TEXT NOT NULL, certificate BLOB NOT NULL, updated_at BIGINT NOT NULL);
+        cert_type TEXT NOT NULL, state TEXT NOT NULL, certificate BYTEA NOT NULL, updated_at BIGINT NOT NULL);
      CREATE INDEX phone_certificates_se ON phone_certificates (se_id);
      CREATE INDEX phone_certificates_application ON phone_certificates (application_id)",
 )];
