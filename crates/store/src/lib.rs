@@ -41,6 +41,27 @@ pub struct Store {
     engine: Engine,
 }
 
+/// Pool options. A SQLite connection — every one the pool ever opens, not
+/// only the first — runs in WAL mode with a full fsync on commit (durable
+/// before acknowledged) and foreign keys on; and since a SQLite connection
+/// cannot silently break like a socket, the pool does not ping it before
+/// each use (that ping is a round trip to sqlx's worker thread).
+fn options(engine: Engine, max_connections: u32) -> AnyPoolOptions {
+    let options = AnyPoolOptions::new().max_connections(max_connections);
+    match engine {
+        Engine::Postgres => options,
+        Engine::Sqlite => options.test_before_acquire(false).after_connect(|conn, _| {
+            Box::pin(async move {
+                use sqlx::Executor;
+                conn.execute("PRAGMA journal_mode = WAL").await?;
+                conn.execute("PRAGMA synchronous = FULL").await?;
+                conn.execute("PRAGMA foreign_keys = ON").await?;
+                Ok(())
+            })
+        }),
+    }
+}
+
 /// One schema version per entry, applied in order (`schema_version` tracks).
 pub type Migration = (&'static str, &'static str);
 
@@ -55,17 +76,11 @@ impl Store {
         } else {
             return Err(StoreError::Url(url.into()));
         };
-        let pool = AnyPoolOptions::new().max_connections(max).connect(&url).await?;
-        if engine == Engine::Sqlite {
-            // Durable before acknowledged: WAL with full fsync on commit.
-            sqlx::query("PRAGMA journal_mode = WAL").execute(&pool).await?;
-            sqlx::query("PRAGMA synchronous = FULL").execute(&pool).await?;
-            sqlx::query("PRAGMA foreign_keys = ON").execute(&pool).await?;
-        }
+        let pool = options(engine, max).connect(&url).await?;
         // Readers of committed state (status look-ups) do not queue behind
         // the single SQLite writer: WAL lets them read concurrently.
         let reader = match engine {
-            Engine::Sqlite => AnyPoolOptions::new().max_connections(4).connect(&url).await?,
+            Engine::Sqlite => options(engine, 4).connect(&url).await?,
             Engine::Postgres => pool.clone(),
         };
         let store = Self { pool, reader, engine };
@@ -164,5 +179,20 @@ mod tests {
             ("a".into(), 7, vec![1, 2, 3])
         );
         assert!(matches!(Store::open("mysql://x", M).await, Err(StoreError::Url(_))));
+    }
+
+    #[tokio::test]
+    async fn every_sqlite_connection_is_durable_and_checks_foreign_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(&format!("sqlite://{}", dir.path().join("db.sqlite").display()), M).await.unwrap();
+        // The reader pool's connections were opened after the writer's.
+        for pool in [s.pool(), s.reader(), s.reader()] {
+            let mut conn = pool.acquire().await.unwrap();
+            let get = |row: AnyRow| row.try_get::<i64, _>(0).unwrap();
+            let sync = get(sqlx::query("PRAGMA synchronous").fetch_one(&mut *conn).await.unwrap());
+            let fk = get(sqlx::query("PRAGMA foreign_keys").fetch_one(&mut *conn).await.unwrap());
+            let journal = sqlx::query("PRAGMA journal_mode").fetch_one(&mut *conn).await.unwrap();
+            assert_eq!((sync, fk, journal.try_get::<String, _>(0).unwrap().as_str()), (2, 1, "wal"));
+        }
     }
 }
