@@ -326,15 +326,23 @@ pub struct CmsSignArgs {
     pub device: DeviceArgs,
     #[command(flatten)]
     pub pins: PinArgs,
+    #[command(flatten)]
+    pub cms: CmsSignOptions,
+    /// Digest algorithm.
+    #[arg(long, default_value = "sha256", value_parser = parse_hash)]
+    pub hash: pki::HashAlg,
+}
+
+/// What to sign, with which key, and where the SignedData goes (`jpki cms
+/// sign` and `jpki phone cms sign`).
+#[derive(Debug, Args)]
+pub struct CmsSignOptions {
     /// Which key (auth signs with the 4-digit PIN, as マイナポータル login needs).
     #[arg(long = "type", short = 't', value_enum, default_value = "sign")]
     pub key: KeyName,
     /// Leave the content out of the signature.
     #[arg(long)]
     pub detached: bool,
-    /// Digest algorithm.
-    #[arg(long, default_value = "sha256", value_parser = parse_hash)]
-    pub hash: pki::HashAlg,
     /// Output format.
     #[arg(long, short, value_enum, default_value = "der")]
     pub format: CmsFormat,
@@ -699,20 +707,8 @@ pub struct PhoneCmsSignArgs {
     pub phone: PhoneDirArgs,
     #[command(flatten)]
     pub pins: PinArgs,
-    /// Which key.
-    #[arg(long = "type", short = 't', value_enum, default_value = "sign")]
-    pub key: KeyName,
-    /// Leave the content out of the signature.
-    #[arg(long)]
-    pub detached: bool,
-    /// Output format.
-    #[arg(long, short, value_enum, default_value = "der")]
-    pub format: CmsFormat,
-    /// Content to sign ("-" for standard input).
-    pub input: PathBuf,
-    /// Output file.
-    #[arg(long, short, value_name = "FILE")]
-    pub out: PathBuf,
+    #[command(flatten)]
+    pub cms: CmsSignOptions,
 }
 
 /// `jpki phone revoke`

@@ -1,6 +1,6 @@
 //! `jpki cms ...`
 
-use crate::cli::{CmsFormat, CmsSignArgs, CmsVerifyArgs};
+use crate::cli::{CmsFormat, CmsSignArgs, CmsSignOptions, CmsVerifyArgs};
 use crate::{device, output, pins};
 use anyhow::{Context, Result};
 use serde::Serialize;
@@ -8,18 +8,19 @@ use std::time::SystemTime;
 
 /// `jpki cms sign`
 pub fn sign(a: &CmsSignArgs) -> Result<()> {
-    let content = output::read_in(&a.input)?;
-    let key = super::key_type(a.key);
+    let content = output::read_in(&a.cms.input)?;
+    let key = super::key_type(a.cms.key);
     let mut dev = device::open(&a.device)?;
     pins::verify(&mut dev.card, key.pin(), &a.pins)?;
-    let options = pki::cms::SignOptions { hash: a.hash, detached: a.detached, signing_time: SystemTime::now() };
+    let options = pki::cms::SignOptions { hash: a.hash, detached: a.cms.detached, signing_time: SystemTime::now() };
     let der = jpki::sign_cms(&mut dev.card, key, &content, &options)?;
-    write_cms(&der, a.format, &a.out, a.detached)
+    write_cms(&der, &a.cms)
 }
 
 /// Writes a SignedData as DER or PEM and says what was written.
-pub fn write_cms(der: &[u8], format: CmsFormat, out: &std::path::Path, detached: bool) -> Result<()> {
-    let bytes = match format {
+pub fn write_cms(der: &[u8], options: &CmsSignOptions) -> Result<()> {
+    let (out, detached) = (&options.out, options.detached);
+    let bytes = match options.format {
         CmsFormat::Der => der.to_vec(),
         CmsFormat::Pem => der::pem::encode_string("CMS", der::pem::LineEnding::LF, der)
             .map_err(|e| anyhow::anyhow!("PEM: {e}"))?

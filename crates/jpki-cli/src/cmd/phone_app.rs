@@ -305,11 +305,11 @@ pub fn sign(a: &PhoneSignArgs) -> Result<()> {
 /// `jpki phone cms sign`
 pub fn cms_sign(a: &PhoneCmsSignArgs) -> Result<()> {
     let phone = Phone::open(&a.phone)?.with_keys()?;
-    let t = cert_type(a.key);
-    let content = output::read_in(&a.input)?;
+    let t = cert_type(a.cms.key);
+    let content = output::read_in(&a.cms.input)?;
     let pin = pins::get(pin_of(t), &a.pins)?;
-    let der = phone.app.cms_sign(t, &pin, &content, a.detached)?;
-    super::cms::write_cms(&der, a.format, &a.out, a.detached)
+    let der = phone.app.cms_sign(t, &pin, &content, a.cms.detached)?;
+    super::cms::write_cms(&der, &a.cms)
 }
 
 /// `jpki phone revoke`

@@ -29,6 +29,19 @@ impl Services {
         Self { dir, child, endpoints }
     }
 
+    /// The municipal office: `jpki card new --jlis`, a card file in `dir`.
+    fn new_card(&self, dir: &Path) -> PathBuf {
+        let card = dir.join("card.json");
+        ok(jpki()
+            .args(["card", "new", "-o"])
+            .arg(&card)
+            .args(["--jlis", &self.url("jlis_url"), "--tls-ca"])
+            .arg(self.path("tls/ca.pem"))
+            .arg("--operator-token-file")
+            .arg(self.path("operator.token")));
+        card
+    }
+
     fn path(&self, p: &str) -> PathBuf {
         self.dir.path().join(p)
     }
@@ -89,14 +102,7 @@ fn openssl(args: &[&std::ffi::OsStr]) -> (bool, String) {
 fn a_phone_applies_signs_is_superseded_revoked_and_shows_the_cascade() {
     let s = Services::start();
     let work = tempfile::tempdir().unwrap();
-    let card = work.path().join("card.json");
-    ok(jpki()
-        .args(["card", "new", "-o"])
-        .arg(&card)
-        .args(["--jlis", &s.url("jlis_url"), "--tls-ca"])
-        .arg(s.path("tls/ca.pem"))
-        .arg("--operator-token-file")
-        .arg(s.path("operator.token")));
+    let card = s.new_card(work.path());
 
     // Phone 1: made for the deployment, prepared, applied for, PINs set.
     let (p1, p2) = (work.path().join("phone1"), work.path().join("phone2"));
@@ -207,14 +213,7 @@ fn a_phone_applies_signs_is_superseded_revoked_and_shows_the_cascade() {
 fn the_holder_revokes_a_phone_and_its_keys_are_deleted() {
     let s = Services::start();
     let work = tempfile::tempdir().unwrap();
-    let card = work.path().join("card.json");
-    ok(jpki()
-        .args(["card", "new", "-o"])
-        .arg(&card)
-        .args(["--jlis", &s.url("jlis_url"), "--tls-ca"])
-        .arg(s.path("tls/ca.pem"))
-        .arg("--operator-token-file")
-        .arg(s.path("operator.token")));
+    let card = s.new_card(work.path());
     let p = work.path().join("phone");
     ok(phone(&p).args(["phone", "new", "--dir"]).arg(&p).arg("--services").arg(s.dir.path()));
     ok(phone(&p)
