@@ -4,7 +4,6 @@
 
 use base64::{engine::general_purpose::STANDARD, Engine};
 use serde::de::DeserializeOwned;
-use serde::Deserialize;
 use std::path::Path;
 
 /// What went wrong talking to the service.
@@ -98,21 +97,11 @@ impl JlisClient {
         if let Some(token) = &self.operator_token {
             req = req.bearer_auth(token);
         }
-        let transport = |e: reqwest::Error| ClientError::Transport(self.base.clone(), e.to_string());
-        let resp = req.send().await.map_err(transport)?;
-        let status = resp.status().as_u16();
-        let bytes = resp.bytes().await.map_err(transport)?;
-        if status != 200 {
-            #[derive(Deserialize)]
-            struct Error {
-                code: String,
-                message: String,
-            }
-            let e: Error = serde_json::from_slice(&bytes)
-                .unwrap_or_else(|_| Error { code: "http".into(), message: String::from_utf8_lossy(&bytes).into() });
-            return Err(ClientError::Refused { status, code: e.code, message: e.message });
-        }
-        serde_json::from_slice(&bytes).map_err(|e| ClientError::Transport(self.base.clone(), e.to_string()))
+        let v = svc::client::call_json(req).await.map_err(|e| match e {
+            svc::client::CallError::Refused { status, code, message } => ClientError::Refused { status, code, message },
+            svc::client::CallError::Transport(e) => ClientError::Transport(self.base.clone(), e),
+        })?;
+        serde_json::from_value(v).map_err(|e| ClientError::Transport(self.base.clone(), e.to_string()))
     }
 
     /// `POST /v1/card-certificates` (operator): certificates for a card's

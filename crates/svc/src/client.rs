@@ -53,3 +53,38 @@ pub fn plain_http_client() -> Result<reqwest::Client, String> {
         .build()
         .map_err(|e| e.to_string())
 }
+
+/// An API call that did not answer 200 with JSON.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallError {
+    /// The service answered an error: its JSON `{code, message}`, or code
+    /// `http` and the body when the answer was not that.
+    Refused {
+        /// HTTP status.
+        status: u16,
+        /// Machine-readable code.
+        code: String,
+        /// Human message.
+        message: String,
+    },
+    /// The service could not be reached, or a 200 answer was not JSON.
+    Transport(String),
+}
+
+/// Sends `request` and returns the JSON body of its 200 answer; every
+/// service of the deployment answers errors as `{code, message}`.
+pub async fn call_json(request: reqwest::RequestBuilder) -> Result<serde_json::Value, CallError> {
+    let transport = |e: reqwest::Error| CallError::Transport(e.to_string());
+    let answer = request.send().await.map_err(transport)?;
+    let status = answer.status().as_u16();
+    let bytes = answer.bytes().await.map_err(transport)?;
+    let json = serde_json::from_slice::<serde_json::Value>(&bytes);
+    if status == 200 {
+        return json.map_err(|e| CallError::Transport(format!("an answer that is not JSON: {e}")));
+    }
+    let field = |v: &serde_json::Value, f: &str| v[f].as_str().map(str::to_string);
+    Err(match json.ok().and_then(|v| Some((field(&v, "code")?, field(&v, "message")?))) {
+        Some((code, message)) => CallError::Refused { status, code, message },
+        None => CallError::Refused { status, code: "http".into(), message: String::from_utf8_lossy(&bytes).into() },
+    })
+}

@@ -70,26 +70,16 @@ impl TsmClient {
 
     async fn call(&self, method: reqwest::Method, path: &str, body: Option<&Value>) -> Result<Value, ClientError> {
         let url = format!("{}{path}", self.base);
-        let transport = |e: reqwest::Error| ClientError::Transport(url.clone(), e.to_string());
         let mut req = self.http.request(method, &url);
         if let Some(b) = body {
             req = req.json(b);
         }
-        let resp = req.send().await.map_err(transport)?;
-        let status = resp.status().as_u16();
-        let bytes = resp.bytes().await.map_err(transport)?;
-        let v: Value = serde_json::from_slice(&bytes).map_err(|_| {
-            ClientError::Transport(url.clone(), format!("{status}: {}", String::from_utf8_lossy(&bytes)))
-        })?;
-        if status != 200 {
-            return Err(ClientError::Refused {
-                service: self.base.clone(),
-                status,
-                code: v["code"].as_str().unwrap_or("http").into(),
-                message: v["message"].as_str().unwrap_or_default().into(),
-            });
-        }
-        Ok(v)
+        svc::client::call_json(req).await.map_err(|e| match e {
+            svc::client::CallError::Refused { status, code, message } => {
+                ClientError::Refused { service: self.base.clone(), status, code, message }
+            }
+            svc::client::CallError::Transport(e) => ClientError::Transport(url, e),
+        })
     }
 
     /// `POST /v1/nonces` (SP-TSM): a fresh nonce (32 bytes).
