@@ -79,6 +79,15 @@ fn operator(state: &AppState, headers: &HeaderMap) -> bool {
     !b.is_empty() && a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// A JSON body, parsed only after the caller is authorized (so an
+/// unauthorized caller learns nothing from a body error).
+type JsonBody<T> = Result<Json<T>, axum::extract::rejection::JsonRejection>;
+
+/// The body, or `invalid_request` with serde's explanation.
+fn parsed<T>(body: JsonBody<T>) -> Result<T, ApiError> {
+    body.map(|Json(b)| b).map_err(|e| ApiError(JlisError::Invalid(e.body_text())))
+}
+
 fn b64(field: &'static str, v: &str) -> Result<Vec<u8>, ApiError> {
     STANDARD.decode(v).map_err(|_| ApiError(JlisError::Invalid(format!("{field} must be base64"))))
 }
@@ -113,12 +122,12 @@ struct PhoneBody {
 async fn phone_certificate(
     State(state): State<Arc<AppState>>,
     Extension(peer): Extension<Peer>,
-    body: Result<Json<PhoneBody>, axum::extract::rejection::JsonRejection>,
+    body: JsonBody<PhoneBody>,
 ) -> Result<Response, ApiError> {
     if !peer.authenticated() {
         return Ok(forbidden("phone certificates are issued only to the SP-TSM (client certificate required)"));
     }
-    let Json(b) = body.map_err(|e| ApiError(JlisError::Invalid(e.body_text())))?;
+    let b = parsed(body)?;
     let req = PhoneRequest {
         request_id: b.request_id,
         card_certificate: b64("card_certificate", &b.card_certificate)?,
@@ -148,12 +157,12 @@ struct CardBody {
 async fn card_certificates(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
-    body: Result<Json<CardBody>, axum::extract::rejection::JsonRejection>,
+    body: JsonBody<CardBody>,
 ) -> Result<Response, ApiError> {
     if !operator(&state, &headers) {
         return Ok(forbidden("card certificates are issued to the municipal office (operator token required)"));
     }
-    let Json(b) = body.map_err(|e| ApiError(JlisError::Invalid(e.body_text())))?;
+    let b = parsed(body)?;
     let (auth, sign) = state
         .jlis
         .issue_card(
@@ -184,12 +193,12 @@ async fn revocation(
     State(state): State<Arc<AppState>>,
     Extension(peer): Extension<Peer>,
     headers: HeaderMap,
-    body: Result<Json<RevokeBody>, axum::extract::rejection::JsonRejection>,
+    body: JsonBody<RevokeBody>,
 ) -> Result<Response, ApiError> {
     if !peer.authenticated() && !operator(&state, &headers) {
         return Ok(forbidden("revocation needs the SP-TSM's client certificate or an operator token"));
     }
-    let Json(b) = body.map_err(|e| ApiError(JlisError::Invalid(e.body_text())))?;
+    let b = parsed(body)?;
     let revoked = state.jlis.revoke(&b.request_id, &b.serial, b.reason).await?;
     state.crls.lock().await.stale = true;
     Ok(Json(serde_json::json!({ "revoked": revoked })).into_response())
@@ -204,7 +213,7 @@ struct SerialBody {
 async fn hold(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
-    body: Result<Json<SerialBody>, axum::extract::rejection::JsonRejection>,
+    body: JsonBody<SerialBody>,
 ) -> Result<Response, ApiError> {
     change_hold(state, headers, body, true).await
 }
@@ -212,7 +221,7 @@ async fn hold(
 async fn release(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
-    body: Result<Json<SerialBody>, axum::extract::rejection::JsonRejection>,
+    body: JsonBody<SerialBody>,
 ) -> Result<Response, ApiError> {
     change_hold(state, headers, body, false).await
 }
@@ -220,13 +229,13 @@ async fn release(
 async fn change_hold(
     state: Arc<AppState>,
     headers: HeaderMap,
-    body: Result<Json<SerialBody>, axum::extract::rejection::JsonRejection>,
+    body: JsonBody<SerialBody>,
     on: bool,
 ) -> Result<Response, ApiError> {
     if !operator(&state, &headers) {
         return Ok(forbidden("holds are set by the hotline operators (operator token required)"));
     }
-    let Json(b) = body.map_err(|e| ApiError(JlisError::Invalid(e.body_text())))?;
+    let b = parsed(body)?;
     if on {
         state.jlis.hold(&b.request_id, &b.serial).await?;
     } else {
