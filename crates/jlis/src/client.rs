@@ -104,6 +104,35 @@ impl JlisClient {
         serde_json::from_value(v).map_err(|e| ClientError::Transport(self.base.clone(), e.to_string()))
     }
 
+    /// The municipal office: a new emulated My Number card whose keys are
+    /// generated for it and whose certificates this service issues (one
+    /// request id per card). Blocks on `runtime`: call it from a thread
+    /// that is not running async tasks, with a multi-thread runtime (a
+    /// current-thread runtime's handle cannot drive the I/O).
+    pub fn new_card(
+        &self,
+        runtime: &tokio::runtime::Handle,
+        holder: &pki::Holder,
+        my_number: &str,
+        pins: mynacard::personalize::InitialPins,
+    ) -> Result<mynacard::CardState, mynacard::personalize::PersonalizeError> {
+        use mynacard::personalize::{IssuedCertificates, PersonalizeError};
+        let mut id = [0u8; 16];
+        pki::fill_random(&mut id);
+        let request_id = format!("card-{}", hex::encode(id));
+        mynacard::personalize::new_card_issued_by(holder, my_number, pins, |auth, sign| {
+            let issued = runtime
+                .block_on(self.issue_card(&request_id, holder, auth, sign))
+                .map_err(|e| PersonalizeError::Issuer(e.to_string()))?;
+            Ok(IssuedCertificates {
+                auth_cert: issued.auth,
+                auth_ca_cert: issued.auth_ca,
+                sign_cert: issued.sign,
+                sign_ca_cert: issued.sign_ca,
+            })
+        })
+    }
+
     /// `POST /v1/card-certificates` (operator): certificates for a card's
     /// two public keys (DER SubjectPublicKeyInfo).
     pub async fn issue_card(

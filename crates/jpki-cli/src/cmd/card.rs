@@ -125,21 +125,9 @@ fn issue_at_jlis(
     };
     let token = std::fs::read_to_string(token_file).with_context(|| format!("reading {}", token_file.display()))?;
     let client = jlis::client::JlisClient::new(url, tls_ca, None, Some(token.trim().to_string()))?;
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    let mut request_id = [0u8; 16];
-    pki::fill_random(&mut request_id);
-    let request_id = format!("card-{}", hex::encode(request_id));
-    Ok(mynacard::personalize::new_card_issued_by(holder, my_number, pins, |auth, sign| {
-        let issued = runtime
-            .block_on(client.issue_card(&request_id, holder, auth, sign))
-            .map_err(|e| mynacard::personalize::PersonalizeError::Issuer(e.to_string()))?;
-        Ok(mynacard::personalize::IssuedCertificates {
-            auth_cert: issued.auth,
-            auth_ca_cert: issued.auth_ca,
-            sign_cert: issued.sign,
-            sign_ca_cert: issued.sign_ca,
-        })
-    })?)
+    // A worker thread drives the I/O while `new_card` blocks on its handle.
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
+    Ok(client.new_card(runtime.handle(), holder, my_number, pins)?)
 }
 
 /// `jpki card serve`

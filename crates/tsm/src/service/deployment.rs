@@ -215,24 +215,9 @@ impl Endpoints {
     ) -> Result<mynacard::CardState, String> {
         let client = self.operator()?;
         let (holder, my_number, rt) = (holder.clone(), my_number.to_string(), tokio::runtime::Handle::current());
-        let mut id = [0u8; 16];
-        pki::fill_random(&mut id);
-        tokio::task::spawn_blocking(move || {
-            mynacard::personalize::new_card_issued_by(&holder, &my_number, pins, |auth, sign| {
-                let issued = rt
-                    .block_on(client.issue_card(&format!("card-{}", hex::encode(id)), &holder, auth, sign))
-                    .map_err(|e| mynacard::personalize::PersonalizeError::Issuer(e.to_string()))?;
-                Ok(mynacard::personalize::IssuedCertificates {
-                    auth_cert: issued.auth,
-                    auth_ca_cert: issued.auth_ca,
-                    sign_cert: issued.sign,
-                    sign_ca_cert: issued.sign_ca,
-                })
-            })
-            .map_err(|e| e.to_string())
-        })
-        .await
-        .map_err(|e| e.to_string())?
+        tokio::task::spawn_blocking(move || client.new_card(&rt, &holder, &my_number, pins).map_err(|e| e.to_string()))
+            .await
+            .map_err(|e| e.to_string())?
     }
 
     /// An operator's client of the JPKI service (revocation, holds).
