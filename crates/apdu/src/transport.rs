@@ -55,6 +55,15 @@ pub trait Transport {
     /// Sends raw command bytes, returns raw response bytes (data ‖ SW1 SW2).
     fn transmit_raw(&mut self, command: &[u8]) -> Result<Vec<u8>, TransportError>;
 
+    /// Sends a script: commands that do not depend on each other's
+    /// responses, answered in order (raw response bytes each). A transport
+    /// that carries them together — a TSM's relay, in one round trip as GP
+    /// Amd B's remote management does — overrides this; by default they go
+    /// one by one. Every command is sent even when an earlier one fails.
+    fn transmit_script(&mut self, commands: &[Vec<u8>]) -> Result<Vec<Vec<u8>>, TransportError> {
+        commands.iter().map(|c| self.transmit_raw(c)).collect()
+    }
+
     /// Sends a command and returns the complete response: follows `61xx` with
     /// GET RESPONSE, and resends once with the exact Le on `6Cxx`.
     fn send(&mut self, command: &Command) -> Result<Response, TransportError> {
@@ -90,11 +99,17 @@ impl<T: Transport + ?Sized> Transport for &mut T {
     fn transmit_raw(&mut self, command: &[u8]) -> Result<Vec<u8>, TransportError> {
         (**self).transmit_raw(command)
     }
+    fn transmit_script(&mut self, commands: &[Vec<u8>]) -> Result<Vec<Vec<u8>>, TransportError> {
+        (**self).transmit_script(commands)
+    }
 }
 
 impl<T: Transport + ?Sized> Transport for Box<T> {
     fn transmit_raw(&mut self, command: &[u8]) -> Result<Vec<u8>, TransportError> {
         (**self).transmit_raw(command)
+    }
+    fn transmit_script(&mut self, commands: &[Vec<u8>]) -> Result<Vec<Vec<u8>>, TransportError> {
+        (**self).transmit_script(commands)
     }
 }
 

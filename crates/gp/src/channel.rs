@@ -24,6 +24,20 @@ pub mod level {
 /// Length of the MAC on the wire (S8 mode).
 pub const MAC_LEN: usize = 8;
 
+/// The MAC chaining value and encryption counter of one command, against
+/// which its response is checked.
+#[derive(Clone, Copy)]
+pub struct ResponseContext {
+    chaining: [u8; 16],
+    counter: u128,
+}
+
+impl std::fmt::Debug for ResponseContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResponseContext").field("counter", &self.counter).finish_non_exhaustive()
+    }
+}
+
 /// An authenticated SCP03 channel. The host calls [`Channel::wrap_command`]
 /// and [`Channel::unwrap_response`]; the card calls [`Channel::unwrap_command`]
 /// and [`Channel::wrap_response`]. Any error means the session is over.
@@ -68,7 +82,11 @@ impl Channel {
     }
 
     fn icv(&self, response: bool) -> [u8; 16] {
-        let mut block = self.counter.to_be_bytes();
+        self.icv_at(self.counter, response)
+    }
+
+    fn icv_at(&self, counter: u128, response: bool) -> [u8; 16] {
+        let mut block = counter.to_be_bytes();
         if response {
             block[0] = 0x80;
         }
@@ -159,8 +177,23 @@ impl Channel {
         [data.as_slice(), &mac[..MAC_LEN], &sw].concat()
     }
 
-    /// Host: checks the R-MAC and decrypts (R-ENC) a response.
+    /// Host: what the response to the command just wrapped is checked
+    /// against (its MAC chaining value and encryption counter) — for a host
+    /// that sends several commands before reading their responses, as a GP
+    /// Amd B script does.
+    pub fn response_context(&self) -> ResponseContext {
+        ResponseContext { chaining: self.chaining, counter: self.counter }
+    }
+
+    /// Host: checks the R-MAC and decrypts (R-ENC) the response to the
+    /// command wrapped last.
     pub fn unwrap_response(&self, wrapped: &[u8]) -> Result<Response, Scp03Error> {
+        self.unwrap_response_to(self.response_context(), wrapped)
+    }
+
+    /// Host: checks and decrypts the response to the command whose
+    /// [`Channel::response_context`] was taken right after wrapping it.
+    pub fn unwrap_response_to(&self, context: ResponseContext, wrapped: &[u8]) -> Result<Response, Scp03Error> {
         let response = Response::parse(wrapped).ok_or(Scp03Error::Malformed("response shorter than SW"))?;
         if self.level & level::R_MAC == 0 {
             return Ok(response);
@@ -177,13 +210,13 @@ impl Channel {
         }
         let (data, mac) = response.data.split_at(response.data.len() - MAC_LEN);
         let sw = response.sw.to_bytes();
-        let expected = self.keys.rmac.mac(&[&self.chaining, data, &sw]);
+        let expected = self.keys.rmac.mac(&[&context.chaining, data, &sw]);
         if !constant_time_eq(&expected[..MAC_LEN], mac) {
             return Err(Scp03Error::BadMac);
         }
         let plain = if self.level & level::R_ENC != 0 && !data.is_empty() {
-            let p =
-                self.keys.enc.cbc_decrypt(self.icv(true), data).ok_or(Scp03Error::Malformed("ciphertext length"))?;
+            let icv = self.icv_at(context.counter, true);
+            let p = self.keys.enc.cbc_decrypt(icv, data).ok_or(Scp03Error::Malformed("ciphertext length"))?;
             unpad80(&p).ok_or(Scp03Error::Malformed("padding"))?.to_vec()
         } else {
             data.to_vec()

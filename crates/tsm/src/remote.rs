@@ -79,7 +79,7 @@ impl Step {
 }
 
 enum Event {
-    Command(Vec<u8>),
+    Commands(Vec<Vec<u8>>),
     Done(Result<serde_json::Value, FlowError>),
 }
 
@@ -107,15 +107,24 @@ impl std::fmt::Debug for RemoteSe {
 
 impl Transport for RemoteSe {
     fn transmit_raw(&mut self, command: &[u8]) -> Result<Vec<u8>, TransportError> {
+        Ok(self.transmit_script(&[command.to_vec()])?.remove(0))
+    }
+
+    /// The whole script goes to the phone in one step.
+    fn transmit_script(&mut self, commands: &[Vec<u8>]) -> Result<Vec<Vec<u8>>, TransportError> {
         let gone = || TransportError::backend("relay", "the phone ended the session");
-        self.events.blocking_send(Event::Command(command.to_vec())).map_err(|_| gone())?;
-        match self.responses.recv_timeout(self.timeout) {
-            Ok(r) => Ok(r),
-            Err(sync_mpsc::RecvTimeoutError::Timeout) => {
-                Err(TransportError::backend("relay", "the phone stopped answering (relay timeout)"))
+        self.events.blocking_send(Event::Commands(commands.to_vec())).map_err(|_| gone())?;
+        let mut responses = Vec::with_capacity(commands.len());
+        for _ in commands {
+            match self.responses.recv_timeout(self.timeout) {
+                Ok(r) => responses.push(r),
+                Err(sync_mpsc::RecvTimeoutError::Timeout) => {
+                    return Err(TransportError::backend("relay", "the phone stopped answering (relay timeout)"))
+                }
+                Err(sync_mpsc::RecvTimeoutError::Disconnected) => return Err(gone()),
             }
-            Err(sync_mpsc::RecvTimeoutError::Disconnected) => Err(gone()),
         }
+        Ok(responses)
     }
 }
 
@@ -215,9 +224,9 @@ impl RelayHub {
     async fn next_step(&self, id: &str, session: &Session) -> Step {
         let event = session.events.lock().await.recv().await;
         match event {
-            Some(Event::Command(c)) => {
-                *session.outstanding.lock().expect("relay session") = 1;
-                Step::Commands(vec![c])
+            Some(Event::Commands(c)) => {
+                *session.outstanding.lock().expect("relay session") = c.len();
+                Step::Commands(c)
             }
             Some(Event::Done(result)) => {
                 self.end(id);
@@ -279,6 +288,34 @@ mod tests {
         assert_eq!(step, Step::Done(serde_json::json!(["009000", "019000", "029000"])));
         assert_eq!(hub.open_sessions(), 0);
         assert!(matches!(hub.exchange(&id, vec![]).await, Step::Failed(e) if e.code == "unknown_session"));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_script_travels_in_one_step_and_its_responses_come_back_in_order() {
+        let hub = RelayHub::new(Duration::from_secs(5));
+        let (id, step) = hub
+            .start(|se| {
+                let script: Vec<Vec<u8>> = (0..3u8).map(|i| vec![0x80, 0xCA, 0, i]).collect();
+                let r = se.transmit_script(&script).map_err(|e| FlowError::new(504, "relay", e.to_string()))?;
+                Ok(serde_json::json!(r.iter().map(hex::encode).collect::<Vec<_>>()))
+            })
+            .await;
+        let Step::Commands(cmds) = step else { panic!("{step:?}") };
+        assert_eq!(cmds.len(), 3);
+        assert!(
+            matches!(hub.exchange(&id, vec![vec![0x90, 0x00]]).await, Step::Failed(e) if e.code == "relay_protocol")
+        );
+        let (id, step) = hub
+            .start(|se| {
+                let r = se
+                    .transmit_script(&[vec![1, 2, 3, 4], vec![5, 6, 7, 8]])
+                    .map_err(|e| FlowError::new(504, "relay", e.to_string()))?;
+                Ok(serde_json::json!(r.iter().map(hex::encode).collect::<Vec<_>>()))
+            })
+            .await;
+        assert!(matches!(&step, Step::Commands(c) if c.len() == 2));
+        let done = hub.exchange(&id, vec![vec![0x61, 0x00], vec![0x90, 0x00]]).await;
+        assert_eq!(done, Step::Done(serde_json::json!(["6100", "9000"])));
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

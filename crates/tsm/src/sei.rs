@@ -47,35 +47,36 @@ pub fn prepare<T: Transport>(
     };
     let initial = StaticKeys::new(SP_KVN, &key(), &key(), &key()).expect("16-byte keys");
     let mut isd = SecureSession::open(transport, ISD, isd_keys, 0x33)?;
-    for aid in [SP_DOMAIN, JPKI_APPLET] {
-        let removed = isd.exchange(&commands::delete(aid, true).expect("AID"))?;
+    // What an interrupted preparation left goes first, in one round trip.
+    let delete = [SP_DOMAIN, JPKI_APPLET].map(|aid| commands::delete(aid, true).expect("AID"));
+    for removed in isd.exchange_script(&[&delete[0], &delete[1]])? {
         if !matches!(removed.sw, StatusWord::Ok | StatusWord::FileNotFound | StatusWord::ReferencedDataNotFound) {
             return Err(TsmError::Refused { step: "removing what an interrupted preparation left", sw: removed.sw });
         }
     }
-    isd.run(
-        "creating the SP domain",
-        &commands::install_for_install(SD_PACKAGE, SD_MODULE, SP_DOMAIN, [0x80, 0, 0], &[], true).expect("AIDs"),
-    )?;
-    isd.run("personalizing the SP domain", &commands::install_for_personalization(SP_DOMAIN).expect("AID"))?;
-    isd.run(
-        "loading the SP domain's initial keys",
-        &commands::store_data(0x80, 0, &commands::put_key(0, &initial, &dek).data),
-    )?;
-    isd.run(
-        "installing the JPKI applet",
-        &commands::install_for_install(JPKI_PACKAGE, JPKI_APPLET, JPKI_APPLET, [0, 0, 0], &[], true).expect("AIDs"),
-    )?;
     let extradite = apdu::Command::new(0x80, 0xE6, 0x10, 0x00)
         .with_data(
             [&[SP_DOMAIN.len() as u8][..], SP_DOMAIN, &[0, JPKI_APPLET.len() as u8], JPKI_APPLET, &[0, 0, 0]].concat(),
         )
         .with_ne(256);
-    isd.run("moving the JPKI applet to the SP domain", &extradite)?;
-    isd.run(
-        "selecting the ARA-M for rules",
-        &commands::install_for_personalization(&gp::ara::ARA_M_AID).expect("AID"),
-    )?;
+    // The rest does not depend on any answer: one script, one round trip.
+    let mut script = vec![
+        (
+            "creating the SP domain",
+            commands::install_for_install(SD_PACKAGE, SD_MODULE, SP_DOMAIN, [0x80, 0, 0], &[], true).expect("AIDs"),
+        ),
+        ("personalizing the SP domain", commands::install_for_personalization(SP_DOMAIN).expect("AID")),
+        (
+            "loading the SP domain's initial keys",
+            commands::store_data(0x80, 0, &commands::put_key(0, &initial, &dek).data),
+        ),
+        (
+            "installing the JPKI applet",
+            commands::install_for_install(JPKI_PACKAGE, JPKI_APPLET, JPKI_APPLET, [0, 0, 0], &[], true).expect("AIDs"),
+        ),
+        ("moving the JPKI applet to the SP domain", extradite),
+        ("selecting the ARA-M for rules", commands::install_for_personalization(&gp::ara::ARA_M_AID).expect("AID")),
+    ];
     for hash in app_cert_sha256 {
         let rule = Rule {
             aid: AidRef::Specific(JPKI_APPLET.to_vec()),
@@ -84,7 +85,8 @@ pub fn prepare<T: Transport>(
             apdu: Some(ApduRule::Always),
             nfc: Some(true),
         };
-        isd.run("writing the ARA-M rule", &commands::store_data(0x90, 0, &gp::ara::store_rule(&rule)))?;
+        script.push(("writing the ARA-M rule", commands::store_data(0x90, 0, &gp::ara::store_rule(&rule))));
     }
+    isd.run_script(&script)?;
     Ok(initial)
 }

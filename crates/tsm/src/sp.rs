@@ -74,9 +74,13 @@ pub fn provision<T: Transport>(
     mut issue: impl FnMut(CertType, &[u8], &[u8; 10]) -> Result<(Vec<u8>, Vec<u8>), String>,
 ) -> Result<Provisioned, TsmError> {
     let mut s = SecureSession::open(transport, SP_DOMAIN, keys, 0x33)?;
-    s.run("addressing the JPKI applet", &commands::install_for_personalization(JPKI_APPLET).expect("AID"))?;
     let store = |data: Vec<u8>| commands::store_data(0x81, 0, &data).with_ne(256);
-    let identity = s.run("reading the SE identifier and R", &store(tlv::encode(0xDF01, &[])))?;
+    let identity = s
+        .run_script(&[
+            ("addressing the JPKI applet", commands::install_for_personalization(JPKI_APPLET).expect("AID")),
+            ("reading the SE identifier and R", store(tlv::encode(0xDF01, &[]))),
+        ])?
+        .remove(1);
     if identity.len() != 42 {
         return Err(TsmError::Malformed("identity"));
     }
@@ -89,8 +93,10 @@ pub fn provision<T: Transport>(
     for &t in types {
         let spki = s.run("generating the key on chip", &store(tlv::encode(0xDF02, &[type_byte(t)])))?;
         let (cert, ca) = issue(t, &spki, &se_identifier).map_err(TsmError::Issuance)?;
-        s.run("writing the certificate", &store(tlv::encode(0xDF03, &[&[type_byte(t)][..], &cert].concat())))?;
-        s.run("writing the CA certificate", &store(tlv::encode(0xDF04, &[&[type_byte(t)][..], &ca].concat())))?;
+        s.run_script(&[
+            ("writing the certificate", store(tlv::encode(0xDF03, &[&[type_byte(t)][..], &cert].concat()))),
+            ("writing the CA certificate", store(tlv::encode(0xDF04, &[&[type_byte(t)][..], &ca].concat()))),
+        ])?;
         certificates.push((t, cert));
     }
     Ok(Provisioned { se_identifier, certificates })
@@ -99,8 +105,10 @@ pub fn provision<T: Transport>(
 /// Deletes the applet's keys, certificates and PINs (revocation).
 pub fn wipe<T: Transport>(transport: &mut T, keys: StaticKeys) -> Result<(), TsmError> {
     let mut s = SecureSession::open(transport, SP_DOMAIN, keys, 0x33)?;
-    s.run("addressing the JPKI applet", &commands::install_for_personalization(JPKI_APPLET).expect("AID"))?;
-    s.run("deleting keys and certificates", &commands::store_data(0x80, 0, &tlv::encode(0xDF05, &[])))?;
+    s.run_script(&[
+        ("addressing the JPKI applet", commands::install_for_personalization(JPKI_APPLET).expect("AID")),
+        ("deleting keys and certificates", commands::store_data(0x80, 0, &tlv::encode(0xDF05, &[]))),
+    ])?;
     Ok(())
 }
 

@@ -82,3 +82,35 @@ fn pseudo_random_sequence_counter_advances_and_is_checked() {
     let r = card.initialize_update(&Command::parse(&init).unwrap(), &cfg, Some(&keys), &mut exhausted, || [0; 8]);
     assert_eq!(r.sw, StatusWord::ConditionsNotSatisfied);
 }
+
+#[test]
+fn a_script_of_commands_is_answered_in_order_and_each_response_checked_against_its_command() {
+    let (mut host, mut card) = open(0x33, 16, 0x70);
+    let plain: Vec<Command> =
+        (0..4u8).map(|n| Command::new(0x80, 0xE2, 0x90, n).with_data(vec![n; 20 + usize::from(n)])).collect();
+    // The host wraps the whole script before any response comes back.
+    let sent: Vec<_> = plain
+        .iter()
+        .map(|c| {
+            let wire = host.wrap_command(&c.to_bytes().unwrap()).unwrap();
+            (wire, host.response_context())
+        })
+        .collect();
+    // The card answers each command before taking the next.
+    let answers: Vec<(Response, Vec<u8>)> = sent
+        .iter()
+        .enumerate()
+        .map(|(n, (wire, _))| {
+            assert_eq!(card.unwrap_command(wire).unwrap(), plain[n]);
+            let r = Response::new(vec![0xA0 + n as u8; 16 + n], StatusWord::Ok);
+            let w = card.wrap_response(&r);
+            (r, w)
+        })
+        .collect();
+    for (n, ((_, context), (response, wire))) in sent.iter().zip(&answers).enumerate() {
+        assert_eq!(&host.unwrap_response_to(*context, wire).unwrap(), response, "response {n}");
+    }
+    // Checked against another command's context, a response is refused.
+    assert!(host.unwrap_response_to(sent[0].1, &answers[1].1).is_err());
+    assert!(host.unwrap_response(&answers[0].1).is_err(), "the channel's own context is the last command's");
+}
