@@ -343,7 +343,10 @@ async fn malformed_requests_get_clear_errors_and_change_nothing() {
     let (id, outcome) = sp.apply(b"not a CMS SignedData", &mut app.relay()).await;
     assert!(id.is_none());
     let e = outcome.unwrap_err();
-    assert!(matches!(&e, tsm::client::ClientError::Refused { status: 403, .. }), "{e}");
+    assert!(
+        matches!(&e, tsm::client::ClientError::Service(svc::client::ServiceError::Refused { status: 403, .. })),
+        "{e}"
+    );
     let e = sp.drive(serde_json::json!({ "session": "nope", "commands": [] }), &mut app.relay()).await.unwrap_err();
     assert_eq!(e.code(), Some("unknown_session"), "{e}");
     assert_eq!(sp.resume("nope", &mut app.relay()).await.unwrap_err().code(), Some("unknown_application"));

@@ -6,49 +6,9 @@ use base64::{engine::general_purpose::STANDARD, Engine};
 use serde::de::DeserializeOwned;
 use std::path::Path;
 
-/// What went wrong talking to the service.
-#[derive(Debug, thiserror::Error)]
-pub enum ClientError {
-    /// The service answered with an error.
-    #[error("the JPKI service refused ({status} {code}): {message}")]
-    Refused {
-        /// HTTP status.
-        status: u16,
-        /// Machine-readable code (`replay`, `card_revoked`, `forbidden`, …).
-        code: String,
-        /// Human message.
-        message: String,
-    },
-    /// The service could not be reached or answered nonsense.
-    #[error("the JPKI service at {0}: {1}")]
-    Transport(String, String),
-    /// Local configuration (TLS files).
-    #[error("{0}")]
-    Config(String),
-}
-
-impl ClientError {
-    /// The service's error code, if it answered with one.
-    pub fn code(&self) -> Option<&str> {
-        match self {
-            ClientError::Refused { code, .. } => Some(code),
-            _ => None,
-        }
-    }
-}
-
-/// The card certificates the service issued.
-#[derive(Debug, Clone)]
-pub struct CardCertificates {
-    /// User-authentication certificate (DER).
-    pub auth: Vec<u8>,
-    /// Signature certificate (DER).
-    pub sign: Vec<u8>,
-    /// User-authentication CA (DER).
-    pub auth_ca: Vec<u8>,
-    /// Digital-signature CA (DER).
-    pub sign_ca: Vec<u8>,
-}
+/// What went wrong talking to the service (its machine-readable codes:
+/// `replay`, `card_revoked`, `forbidden`, …).
+pub type ClientError = svc::client::ServiceError;
 
 /// A phone certificate issued to the SP-TSM.
 #[derive(Debug, Clone)]
@@ -67,6 +27,8 @@ pub struct PhoneCertificate {
 #[derive(Debug, Clone)]
 pub struct JlisClient {
     base: String,
+    /// "the JPKI service at URL", as errors name it.
+    service: String,
     http: reqwest::Client,
     operator_token: Option<String>,
 }
@@ -75,7 +37,7 @@ fn b64(field: &str, v: &serde_json::Value) -> Result<Vec<u8>, ClientError> {
     v[field]
         .as_str()
         .and_then(|s| STANDARD.decode(s).ok())
-        .ok_or_else(|| ClientError::Transport(String::new(), format!("answer without a base64 {field}")))
+        .ok_or_else(|| ClientError::transport("the JPKI service", format!("answer without a base64 {field}")))
 }
 
 impl JlisClient {
@@ -89,7 +51,8 @@ impl JlisClient {
         operator_token: Option<String>,
     ) -> Result<Self, ClientError> {
         let http = svc::client::https_client(tls_ca, identity).map_err(ClientError::Config)?;
-        Ok(Self { base: base.trim_end_matches('/').to_string(), http, operator_token })
+        let base = base.trim_end_matches('/').to_string();
+        Ok(Self { service: format!("the JPKI service at {base}"), base, http, operator_token })
     }
 
     async fn post<T: DeserializeOwned>(&self, path: &str, body: &serde_json::Value) -> Result<T, ClientError> {
@@ -97,11 +60,8 @@ impl JlisClient {
         if let Some(token) = &self.operator_token {
             req = req.bearer_auth(token);
         }
-        let v = svc::client::call_json(req).await.map_err(|e| match e {
-            svc::client::CallError::Refused { status, code, message } => ClientError::Refused { status, code, message },
-            svc::client::CallError::Transport(e) => ClientError::Transport(self.base.clone(), e),
-        })?;
-        serde_json::from_value(v).map_err(|e| ClientError::Transport(self.base.clone(), e.to_string()))
+        let v = svc::client::call_json(&self.service, req).await?;
+        serde_json::from_value(v).map_err(|e| ClientError::transport(&self.service, e.to_string()))
     }
 
     /// The municipal office: a new emulated My Number card whose keys are
@@ -116,20 +76,13 @@ impl JlisClient {
         my_number: &str,
         pins: mynacard::personalize::InitialPins,
     ) -> Result<mynacard::CardState, mynacard::personalize::PersonalizeError> {
-        use mynacard::personalize::{IssuedCertificates, PersonalizeError};
         let mut id = [0u8; 16];
         pki::fill_random(&mut id);
         let request_id = format!("card-{}", hex::encode(id));
         mynacard::personalize::new_card_issued_by(holder, my_number, pins, |auth, sign| {
-            let issued = runtime
+            runtime
                 .block_on(self.issue_card(&request_id, holder, auth, sign))
-                .map_err(|e| PersonalizeError::Issuer(e.to_string()))?;
-            Ok(IssuedCertificates {
-                auth_cert: issued.auth,
-                auth_ca_cert: issued.auth_ca,
-                sign_cert: issued.sign,
-                sign_ca_cert: issued.sign_ca,
-            })
+                .map_err(|e| mynacard::personalize::PersonalizeError::Issuer(e.to_string()))
         })
     }
 
@@ -141,7 +94,7 @@ impl JlisClient {
         holder: &pki::Holder,
         auth_key: &[u8],
         sign_key: &[u8],
-    ) -> Result<CardCertificates, ClientError> {
+    ) -> Result<mynacard::personalize::IssuedCertificates, ClientError> {
         let v: serde_json::Value = self
             .post(
                 "/v1/card-certificates",
@@ -153,11 +106,11 @@ impl JlisClient {
                 }),
             )
             .await?;
-        Ok(CardCertificates {
-            auth: b64("auth_certificate", &v)?,
-            sign: b64("sign_certificate", &v)?,
-            auth_ca: b64("auth_ca_certificate", &v)?,
-            sign_ca: b64("sign_ca_certificate", &v)?,
+        Ok(mynacard::personalize::IssuedCertificates {
+            auth_cert: b64("auth_certificate", &v)?,
+            auth_ca_cert: b64("auth_ca_certificate", &v)?,
+            sign_cert: b64("sign_certificate", &v)?,
+            sign_ca_cert: b64("sign_ca_certificate", &v)?,
         })
     }
 

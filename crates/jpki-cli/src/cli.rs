@@ -113,6 +113,11 @@ pub struct NewArgs {
     /// File holding the operator token of the JPKI service.
     #[arg(long, value_name = "FILE")]
     pub operator_token_file: Option<PathBuf>,
+    /// Have the JPKI service of a deployment (`jpki serve all --init --dir
+    /// SYS`) issue the certificates: its URL, TLS CA and operator token are
+    /// read from SYS.
+    #[arg(long, value_name = "SYS", conflicts_with_all = ["jlis", "tls_ca", "operator_token_file", "ca_dir"])]
+    pub services: Option<PathBuf>,
     /// 氏名.
     #[arg(long, default_value = "公的 個人")]
     pub name: String,
@@ -436,11 +441,11 @@ pub enum BenchCommand {
 #[derive(Debug, Args)]
 pub struct PhonesBenchArgs {
     /// Applications per measurement (each a new phone and two certificates).
-    #[arg(long, default_value_t = 32)]
-    pub phones: usize,
+    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u16).range(1..))]
+    pub phones: u16,
     /// How many phones apply at the same time, one measurement each.
-    #[arg(long, value_delimiter = ',', default_value = "1,8,32")]
-    pub at_once: Vec<usize>,
+    #[arg(long, value_delimiter = ',', default_value = "1,8,32", value_parser = clap::value_parser!(u16).range(1..))]
+    pub at_once: Vec<u16>,
 }
 
 /// `jpki bench issuance`

@@ -54,12 +54,17 @@ pub fn plain_http_client() -> Result<reqwest::Client, String> {
         .map_err(|e| e.to_string())
 }
 
-/// An API call that did not answer 200 with JSON.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CallError {
-    /// The service answered an error: its JSON `{code, message}`, or code
-    /// `http` and the body when the answer was not that.
+/// A call to one of the deployment's services that failed. Every service
+/// answers errors as JSON `{code, message}`; the code is kept for callers
+/// that act on it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ServiceError {
+    /// The service answered an error (code `http` and the body when the
+    /// answer was not the JSON error shape).
+    #[error("{service} refused ({status} {code}): {message}")]
     Refused {
+        /// Which service (its name and URL).
+        service: String,
         /// HTTP status.
         status: u16,
         /// Machine-readable code.
@@ -67,24 +72,49 @@ pub enum CallError {
         /// Human message.
         message: String,
     },
-    /// The service could not be reached, or a 200 answer was not JSON.
-    Transport(String),
+    /// The service could not be reached or answered nonsense.
+    #[error("{service}: {message}")]
+    Transport {
+        /// Which service.
+        service: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// Local configuration (TLS files).
+    #[error("{0}")]
+    Config(String),
 }
 
-/// Sends `request` and returns the JSON body of its 200 answer; every
-/// service of the deployment answers errors as `{code, message}`.
-pub async fn call_json(request: reqwest::RequestBuilder) -> Result<serde_json::Value, CallError> {
-    let transport = |e: reqwest::Error| CallError::Transport(e.to_string());
+impl ServiceError {
+    /// The service's error code, if it answered with one.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            ServiceError::Refused { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+
+    /// A transport error: `service` answered something unusable.
+    pub fn transport(service: &str, message: impl Into<String>) -> Self {
+        ServiceError::Transport { service: service.into(), message: message.into() }
+    }
+}
+
+/// Sends `request` to `service` (named in errors) and returns the JSON
+/// body of its 200 answer.
+pub async fn call_json(service: &str, request: reqwest::RequestBuilder) -> Result<serde_json::Value, ServiceError> {
+    let transport = |e: reqwest::Error| ServiceError::transport(service, e.to_string());
     let answer = request.send().await.map_err(transport)?;
     let status = answer.status().as_u16();
     let bytes = answer.bytes().await.map_err(transport)?;
     let json = serde_json::from_slice::<serde_json::Value>(&bytes);
     if status == 200 {
-        return json.map_err(|e| CallError::Transport(format!("an answer that is not JSON: {e}")));
+        return json.map_err(|e| ServiceError::transport(service, format!("an answer that is not JSON: {e}")));
     }
     let field = |v: &serde_json::Value, f: &str| v[f].as_str().map(str::to_string);
-    Err(match json.ok().and_then(|v| Some((field(&v, "code")?, field(&v, "message")?))) {
-        Some((code, message)) => CallError::Refused { status, code, message },
-        None => CallError::Refused { status, code: "http".into(), message: String::from_utf8_lossy(&bytes).into() },
-    })
+    let (code, message) = json
+        .ok()
+        .and_then(|v| Some((field(&v, "code")?, field(&v, "message")?)))
+        .unwrap_or_else(|| ("http".into(), String::from_utf8_lossy(&bytes).into()));
+    Err(ServiceError::Refused { service: service.into(), status, code, message })
 }

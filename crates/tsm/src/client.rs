@@ -7,39 +7,25 @@ use apdu::Transport;
 use base64::{engine::general_purpose::STANDARD, Engine};
 use serde_json::Value;
 use std::path::Path;
+use svc::client::ServiceError;
 
 /// What went wrong talking to a TSM.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
-    /// The TSM refused or the flow failed there.
-    #[error("{service} refused ({status} {code}): {message}")]
-    Refused {
-        /// Which TSM.
-        service: String,
-        /// HTTP status.
-        status: u16,
-        /// Machine-readable code.
-        code: String,
-        /// Human message.
-        message: String,
-    },
-    /// The TSM could not be reached or answered nonsense.
-    #[error("{0}: {1}")]
-    Transport(String, String),
+    /// The TSM refused, could not be reached, or the local TLS files are wrong.
+    #[error(transparent)]
+    Service(#[from] ServiceError),
     /// The phone's SE could not be reached.
     #[error("the phone's SE: {0}")]
     Se(String),
-    /// Local configuration (TLS files).
-    #[error("{0}")]
-    Config(String),
 }
 
 impl ClientError {
     /// The TSM's error code, if it answered with one.
     pub fn code(&self) -> Option<&str> {
         match self {
-            ClientError::Refused { code, .. } => Some(code),
-            _ => None,
+            ClientError::Service(e) => e.code(),
+            ClientError::Se(_) => None,
         }
     }
 }
@@ -64,7 +50,7 @@ impl TsmClient {
     /// A client of the TSM at `base` trusting `tls_ca`, presenting
     /// `identity` (certificate and key PEM) when given.
     pub fn new(base: &str, tls_ca: &Path, identity: Option<(&Path, &Path)>) -> Result<Self, ClientError> {
-        let http = svc::client::https_client(tls_ca, identity).map_err(ClientError::Config)?;
+        let http = svc::client::https_client(tls_ca, identity).map_err(ServiceError::Config)?;
         Ok(Self { base: base.trim_end_matches('/').to_string(), http })
     }
 
@@ -74,12 +60,7 @@ impl TsmClient {
         if let Some(b) = body {
             req = req.json(b);
         }
-        svc::client::call_json(req).await.map_err(|e| match e {
-            svc::client::CallError::Refused { status, code, message } => {
-                ClientError::Refused { service: self.base.clone(), status, code, message }
-            }
-            svc::client::CallError::Transport(e) => ClientError::Transport(url, e),
-        })
+        Ok(svc::client::call_json(&self.base, req).await?)
     }
 
     /// `POST /v1/nonces` (SP-TSM): a fresh nonce (32 bytes).
@@ -87,7 +68,7 @@ impl TsmClient {
         let v = self.call(reqwest::Method::POST, "/v1/nonces", None).await?;
         let mut nonce = [0u8; 32];
         hex::decode_to_slice(v["nonce"].as_str().unwrap_or_default(), &mut nonce)
-            .map_err(|_| ClientError::Transport(self.base.clone(), "nonce is not 32 bytes of hex".into()))?;
+            .map_err(|_| ServiceError::transport(&self.base, "nonce is not 32 bytes of hex"))?;
         Ok(nonce)
     }
 
@@ -156,11 +137,11 @@ impl TsmClient {
             let session = step["session"].as_str().unwrap_or_default().to_string();
             let commands = step["commands"]
                 .as_array()
-                .ok_or_else(|| ClientError::Transport(self.base.clone(), "a relay step without commands".into()))?;
+                .ok_or_else(|| ServiceError::transport(&self.base, "a relay step without commands"))?;
             let mut responses = Vec::with_capacity(commands.len());
             for c in commands {
                 let apdu = hex::decode(c.as_str().unwrap_or_default())
-                    .map_err(|_| ClientError::Transport(self.base.clone(), "a command that is not hex".into()))?;
+                    .map_err(|_| ServiceError::transport(&self.base, "a command that is not hex"))?;
                 let r = se.transmit_raw(&apdu).map_err(|e| ClientError::Se(e.to_string()))?;
                 responses.push(hex::encode_upper(r));
                 apdus += 1;

@@ -179,6 +179,8 @@ fn summarize(steps: Steps) -> BTreeMap<&'static str, StepSummary> {
 
 /// `jpki bench phones`
 pub fn phones(a: &PhonesBenchArgs, json: bool) -> Result<()> {
+    let (phones_per_level, at_once_levels): (usize, Vec<usize>) =
+        (a.phones.into(), a.at_once.iter().map(|&n| n.into()).collect());
     let dir = tempfile::tempdir()?;
     let progress = |what: String| {
         if !json {
@@ -189,15 +191,15 @@ pub fn phones(a: &PhonesBenchArgs, json: bool) -> Result<()> {
     let (server, e) = start_services(dir.path())?;
     let pid = server.0.id().to_string();
     let cpu = || cpu_seconds_of(&pid).context("reading the services' CPU time from /proc");
-    let workers = a.at_once.iter().copied().max().unwrap_or(1) + 2;
+    let workers = at_once_levels.iter().copied().max().unwrap_or(1) + 2;
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(workers).enable_all().build()?;
     let master = e.isd_master_key().map_err(|e| anyhow!(e))?;
     let (sei, sp) = (e.sei().map_err(|e| anyhow!(e))?, e.sp().map_err(|e| anyhow!(e))?);
 
-    progress(format!("issuing {} cards at the JPKI service…", a.phones));
+    progress(format!("issuing {} cards at the JPKI service…", phones_per_level));
     let holder = pki::Holder::example();
-    let mut cards = Vec::with_capacity(a.phones);
-    for i in 0..a.phones {
+    let mut cards = Vec::with_capacity(phones_per_level);
+    for i in 0..phones_per_level {
         let body = format!("{:011}", 10_000_000_000u64 + i as u64);
         let number = mynacard::personalize::my_number_from_body(body.as_bytes().try_into().expect("11 digits"));
         let card = rt.block_on(e.make_card(&holder, &number, InitialPins::test_card())).map_err(|e| anyhow!(e))?;
@@ -205,11 +207,11 @@ pub fn phones(a: &PhonesBenchArgs, json: bool) -> Result<()> {
     }
 
     let mut levels = Vec::new();
-    for &at_once in &a.at_once {
+    for &at_once in &at_once_levels {
         let phones: Vec<Arc<JpkiApp>> =
-            (0..a.phones).map(|i| new_phone(&master, i).map(Arc::new)).collect::<Result<_>>()?;
+            (0..phones_per_level).map(|i| new_phone(&master, i).map(Arc::new)).collect::<Result<_>>()?;
         let steps = Arc::new(Mutex::new(Steps::default()));
-        progress(format!("{at_once} at once: preparing {} phones (SEI-TSM)…", a.phones));
+        progress(format!("{at_once} at once: preparing {} phones (SEI-TSM)…", phones_per_level));
         let cpu_before = cpu()?;
         rt.block_on(each_phone(&phones, at_once, |_, phone| {
             let (sei, steps) = (sei.clone(), steps.clone());
@@ -222,7 +224,7 @@ pub fn phones(a: &PhonesBenchArgs, json: bool) -> Result<()> {
         }))?;
         let prep_cpu = cpu()? - cpu_before;
 
-        progress(format!("{at_once} at once: {} applications, two certificates each…", a.phones));
+        progress(format!("{at_once} at once: {} applications, two certificates each…", phones_per_level));
         let cpu_before = cpu()?;
         let start = Instant::now();
         let issued = rt.block_on(each_phone(&phones, at_once, |i, phone| {
@@ -232,18 +234,22 @@ pub fn phones(a: &PhonesBenchArgs, json: bool) -> Result<()> {
         let seconds = start.elapsed().as_secs_f64();
         let apply_cpu = cpu()? - cpu_before;
         let certificates: usize = issued.iter().sum();
-        anyhow::ensure!(certificates == 2 * a.phones, "{certificates} certificates for {} applications", a.phones);
+        anyhow::ensure!(
+            certificates == 2 * phones_per_level,
+            "{certificates} certificates for {} applications",
+            phones_per_level
+        );
         let steps = Arc::try_unwrap(steps).map_err(|_| anyhow!("steps still shared"))?.into_inner()?;
         levels.push(Level {
             phones_at_once: at_once,
-            applications: a.phones,
+            applications: phones_per_level,
             certificates,
             apply_seconds: seconds,
-            applications_per_min: 60.0 * a.phones as f64 / seconds,
+            applications_per_min: 60.0 * phones_per_level as f64 / seconds,
             certificates_per_min: 60.0 * certificates as f64 / seconds,
-            server_cpu_ms_per_application: 1000.0 * apply_cpu / a.phones as f64,
+            server_cpu_ms_per_application: 1000.0 * apply_cpu / phones_per_level as f64,
             server_cpu_ms_per_certificate: 1000.0 * apply_cpu / certificates as f64,
-            server_cpu_ms_per_preparation: 1000.0 * prep_cpu / a.phones as f64,
+            server_cpu_ms_per_preparation: 1000.0 * prep_cpu / phones_per_level as f64,
             steps: summarize(steps),
         });
     }

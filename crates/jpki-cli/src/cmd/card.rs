@@ -77,8 +77,23 @@ pub fn new(a: &NewArgs, json: bool) -> Result<()> {
     if !json {
         eprintln!("Generating two RSA-2048 key pairs and issuing certificates…");
     }
-    let (state, issuer, ca_files) = match &a.jlis {
-        Some(url) => (issue_at_jlis(a, url, &holder, &my_number, pins)?, url.clone(), None),
+    let service = match (&a.services, &a.jlis) {
+        (Some(sys), _) => {
+            let e = tsm::service::deployment::Endpoints::read(sys).map_err(|e| {
+                anyhow::anyhow!("{e} (make a deployment with `jpki serve all --init --dir {}`)", sys.display())
+            })?;
+            Some((e.jlis_url, e.tls_ca, sys.join("operator.token")))
+        }
+        (None, Some(url)) => match (&a.tls_ca, &a.operator_token_file) {
+            (Some(ca), Some(token)) => Some((url.clone(), ca.clone(), token.clone())),
+            _ => bail!("--jlis needs --tls-ca and --operator-token-file"),
+        },
+        (None, None) => None,
+    };
+    let (state, issuer, ca_files) = match &service {
+        Some((url, tls_ca, token)) => {
+            (issue_at_jlis(url, tls_ca, token, &holder, &my_number, pins)?, url.clone(), None)
+        }
         None => {
             let ca_dir = a.ca_dir.clone().unwrap_or_else(default_ca_dir);
             let ca = pki::ca::LocalCa::open_or_create(&ca_dir).context("opening the local test CA")?;
@@ -114,15 +129,13 @@ pub fn new(a: &NewArgs, json: bool) -> Result<()> {
 /// The municipal office's path: the card's public keys go to the JPKI
 /// service (operator token), the certificates come back.
 fn issue_at_jlis(
-    a: &NewArgs,
     url: &str,
+    tls_ca: &std::path::Path,
+    token_file: &std::path::Path,
     holder: &pki::Holder,
     my_number: &str,
     pins: InitialPins,
 ) -> Result<mynacard::CardState> {
-    let (Some(tls_ca), Some(token_file)) = (&a.tls_ca, &a.operator_token_file) else {
-        bail!("--jlis needs --tls-ca and --operator-token-file");
-    };
     let token = std::fs::read_to_string(token_file).with_context(|| format!("reading {}", token_file.display()))?;
     let client = jlis::client::JlisClient::new(url, tls_ca, None, Some(token.trim().to_string()))?;
     // A worker thread drives the I/O while `new_card` blocks on its handle.

@@ -352,7 +352,10 @@ pub fn status(a: &PhoneDirArgs, json: bool) -> Result<()> {
             .map_err(|e| anyhow!("{e} (is the JPKI service running?)"))
     };
     let application = match &phone.record.application {
-        Some(id) => Some(rt.block_on(phone.sp()?.application(id)).map(|v| v["state"].clone()).unwrap_or_default()),
+        Some(id) => Some(match rt.block_on(phone.sp()?.application(id)) {
+            Ok(v) => v["state"].clone(),
+            Err(e) => serde_json::Value::String(format!("not known ({e})")),
+        }),
         None => None,
     };
     let card = match &phone.record.card_certificate {

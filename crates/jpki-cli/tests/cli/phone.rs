@@ -29,16 +29,10 @@ impl Services {
         Self { dir, child, endpoints }
     }
 
-    /// The municipal office: `jpki card new --jlis`, a card file in `dir`.
+    /// The municipal office: `jpki card new --services SYS`, a card file in `dir`.
     fn new_card(&self, dir: &Path) -> PathBuf {
         let card = dir.join("card.json");
-        ok(jpki()
-            .args(["card", "new", "-o"])
-            .arg(&card)
-            .args(["--jlis", &self.url("jlis_url"), "--tls-ca"])
-            .arg(self.path("tls/ca.pem"))
-            .arg("--operator-token-file")
-            .arg(self.path("operator.token")));
+        ok(jpki().args(["card", "new", "-o"]).arg(&card).arg("--services").arg(self.dir.path()));
         card
     }
 
@@ -236,6 +230,12 @@ fn the_holder_revokes_a_phone_and_its_keys_are_deleted() {
     assert_eq!(status["keys_deleted"], true, "{status}");
     let o = run(phone(&p).args(["phone", "sign", "-t", "auth", "-o", "/dev/null", "-"]).env("JPKI_AUTH_PIN", "2468"));
     assert_eq!(o.status.code(), Some(2), "the key is gone from the SE: {}", text(&o));
+
+    // No deployment there: a clear message naming the command to run.
+    let o = run(jpki().args(["card", "new", "-o"]).arg(work.path().join("c.json")).arg("--services").arg(work.path()));
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("jpki serve all --init"), "{}", text(&o));
+    assert!(!work.path().join("c.json").exists());
 
     // No phone directory: a clear message naming the command to run.
     let o = run(jpki().args(["phone", "status", "--dir"]).arg(work.path().join("nothing")));
