@@ -35,8 +35,7 @@ async fn deployment(dir: &std::path::Path, relay_timeout_secs: u64) -> Deploymen
 async fn databases() -> Databases {
     let Ok(server) = std::env::var("JPKI_TEST_POSTGRES") else { return Databases::default() };
     use store::sqlx;
-    sqlx::any::install_default_drivers();
-    let admin = sqlx::AnyPool::connect(&format!("{server}/postgres")).await.expect("PostgreSQL server");
+    let admin = sqlx::PgPool::connect(&format!("{server}/postgres")).await.expect("PostgreSQL server");
     let mut unique = [0u8; 6];
     pki::fill_random(&mut unique);
     let create = |service: &str| {

@@ -5,7 +5,7 @@
 
 use crate::JlisError;
 use pki::HashAlg;
-use store::sqlx::{Any, Transaction};
+use store::{params, Tx};
 
 fn entry_hash(prev: &str, seq: i64, at: i64, event: &str, detail: &str) -> String {
     let input = format!("{prev}\n{seq}\n{at}\n{event}\n{detail}");
@@ -16,29 +16,17 @@ fn entry_hash(prev: &str, seq: i64, at: i64, event: &str, detail: &str) -> Strin
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 /// Appends an entry inside `tx`.
-pub async fn append(
-    tx: &mut Transaction<'_, Any>,
-    at: i64,
-    event: &str,
-    detail: &serde_json::Value,
-) -> Result<(), JlisError> {
-    let last =
-        store::sqlx::query("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetch_optional(&mut **tx).await?;
-    let (seq, prev) = match last {
-        Some(row) => (store::int(&row, "seq")? + 1, store::text(&row, "hash")?),
+pub fn append(tx: &mut Tx<'_>, at: i64, event: &str, detail: &serde_json::Value) -> Result<(), JlisError> {
+    let (seq, prev) = match tx.optional("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", &[])? {
+        Some(row) => (row.int("seq")? + 1, row.text("hash")?),
         None => (1, GENESIS.to_string()),
     };
     let detail = detail.to_string();
     let hash = entry_hash(&prev, seq, at, event, &detail);
-    store::sqlx::query("INSERT INTO audit (seq, at, event, detail, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6)")
-        .bind(seq)
-        .bind(at)
-        .bind(event)
-        .bind(detail)
-        .bind(prev)
-        .bind(hash)
-        .execute(&mut **tx)
-        .await?;
+    tx.execute(
+        "INSERT INTO audit (seq, at, event, detail, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6)",
+        params![seq, at, event, detail, prev, hash],
+    )?;
     Ok(())
 }
 
@@ -55,24 +43,17 @@ pub enum AuditError {
 
 /// Checks the whole chain; returns the number of entries.
 pub async fn verify(store: &store::Store) -> Result<Result<usize, AuditError>, JlisError> {
-    let rows = store::sqlx::query("SELECT seq, at, event, detail, prev_hash, hash FROM audit ORDER BY seq")
-        .fetch_all(store.pool())
-        .await?;
+    let rows =
+        store.read(|tx| tx.all("SELECT seq, at, event, detail, prev_hash, hash FROM audit ORDER BY seq", &[])).await?;
     let mut prev = GENESIS.to_string();
     for (expected_seq, row) in (1i64..).zip(rows.iter()) {
-        let seq = store::int(row, "seq")?;
-        let prev_hash = store::text(row, "prev_hash")?;
+        let seq = row.int("seq")?;
+        let prev_hash = row.text("prev_hash")?;
         if seq != expected_seq || prev_hash != prev {
             return Ok(Err(AuditError::Broken(seq)));
         }
-        let hash = store::text(row, "hash")?;
-        let recomputed = entry_hash(
-            &prev_hash,
-            seq,
-            store::int(row, "at")?,
-            &store::text(row, "event")?,
-            &store::text(row, "detail")?,
-        );
+        let hash = row.text("hash")?;
+        let recomputed = entry_hash(&prev_hash, seq, row.int("at")?, &row.text("event")?, &row.text("detail")?);
         if recomputed != hash {
             return Ok(Err(AuditError::Altered(seq)));
         }

@@ -80,12 +80,6 @@ impl From<store::StoreError> for JlisError {
     }
 }
 
-impl From<store::sqlx::Error> for JlisError {
-    fn from(e: store::sqlx::Error) -> Self {
-        store::StoreError::from(e).into()
-    }
-}
-
 impl From<pki::cert::CertError> for JlisError {
     fn from(e: pki::cert::CertError) -> Self {
         tracing::error!(error = %e, "certificate operation failed");

@@ -11,7 +11,7 @@ use pki::profile::{issue_end_entity, EndEntity};
 use pki::{CaKind, Certificate, Hierarchy, Holder};
 use serde::Serialize;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use store::Store;
+use store::{params, Row, Store, Tx};
 
 /// The JPKI service.
 #[derive(Debug)]
@@ -124,12 +124,12 @@ pub struct Link {
 }
 
 impl Link {
-    fn from_row(r: &store::sqlx::any::AnyRow) -> Result<Self, JlisError> {
+    fn from_row(r: &Row) -> Result<Self, JlisError> {
         Ok(Link {
-            card_serial: store::text(r, "card_serial")?,
-            phone_serial: store::text(r, "phone_serial")?,
-            se_id: store::text(r, "se_id")?,
-            cert_type: store::text(r, "cert_type")?,
+            card_serial: r.text("card_serial")?,
+            phone_serial: r.text("phone_serial")?,
+            se_id: r.text("se_id")?,
+            cert_type: r.text("cert_type")?,
         })
     }
 }
@@ -163,12 +163,93 @@ fn reason_from(s: &str) -> Reason {
     serde_json::from_value(serde_json::Value::String(s.into())).unwrap_or(Reason::Unspecified)
 }
 
-type Tx = store::sqlx::Transaction<'static, store::sqlx::Any>;
-
 /// Runs a private-key operation on the blocking pool, so that the async
-/// workers are free to drive database round trips meanwhile.
+/// workers are free to serve other requests meanwhile.
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, JlisError> {
     tokio::task::spawn_blocking(f).await.map_err(|e| JlisError::Internal(e.to_string()))
+}
+
+/// Records a request id; a second use of it is a replay.
+fn claim(tx: &mut Tx<'_>, request_id: &str) -> Result<(), JlisError> {
+    if request_id.is_empty() || request_id.len() > 128 {
+        return Err(JlisError::Invalid("request_id must be 1 to 128 characters".into()));
+    }
+    if tx.optional("SELECT id FROM requests WHERE id = $1", params![request_id])?.is_some() {
+        return Err(JlisError::Replay(request_id.into()));
+    }
+    tx.execute("INSERT INTO requests (id, at) VALUES ($1, $2)", params![request_id, now()]).map_err(|e| {
+        if e.is_unique_violation() {
+            JlisError::Replay(request_id.into())
+        } else {
+            e.into()
+        }
+    })?;
+    Ok(())
+}
+
+/// A certificate ready to be recorded: its serial and columns.
+struct NewCertificate {
+    serial: String,
+    ca: CaKind,
+    holder: String,
+    kind: &'static str,
+    der: Vec<u8>,
+    not_after: i64,
+}
+
+impl NewCertificate {
+    fn of(cert: &Certificate, ca: CaKind, kind: &'static str) -> Result<Self, JlisError> {
+        Ok(Self {
+            serial: serial_hex(cert),
+            ca,
+            holder: cert.tbs_certificate.subject.to_string(),
+            kind,
+            der: cert.to_der().map_err(|e| JlisError::Internal(e.to_string()))?,
+            not_after: cert.tbs_certificate.validity.not_after.to_unix_duration().as_secs() as i64,
+        })
+    }
+
+    fn insert(&self, tx: &mut Tx<'_>) -> Result<(), JlisError> {
+        let t = now();
+        tx.execute(
+            "INSERT INTO certificates (serial, ca, holder, kind, der, not_after, issued_at, status, reason, revoked_at, changed_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 'good', NULL, NULL, $7)",
+            params![&self.serial, self.ca.as_str(), &self.holder, self.kind, &self.der, self.not_after, t],
+        )?;
+        Ok(())
+    }
+}
+
+fn set_revoked(tx: &mut Tx<'_>, serial: &str, reason: Reason, t: i64) -> Result<(), JlisError> {
+    tx.execute(
+        "UPDATE certificates SET status = 'revoked', reason = $1, revoked_at = $2, changed_at = $2 WHERE serial = $3",
+        params![reason_str(reason), t, serial],
+    )?;
+    Ok(())
+}
+
+/// A certificate's status and kind, locked for the transaction.
+fn current(tx: &mut Tx<'_>, serial: &str) -> Result<(String, String), JlisError> {
+    let sql = format!("SELECT status, kind FROM certificates WHERE serial = $1{}", tx.for_update());
+    let row = tx.optional(&sql, params![serial])?.ok_or_else(|| JlisError::UnknownSerial(serial.into()))?;
+    Ok((row.text("status")?, row.text("kind")?))
+}
+
+/// Active phone certificates linked to a card certificate (of one type, or all).
+fn active_phones(tx: &mut Tx<'_>, card_serial: &str, cert_type: Option<&str>) -> Result<Vec<String>, JlisError> {
+    let rows = match cert_type {
+        Some(t) => tx.all(
+            "SELECT l.phone_serial FROM links l JOIN certificates c ON c.serial = l.phone_serial \
+             WHERE l.card_serial = $1 AND l.cert_type = $2 AND c.status <> 'revoked'",
+            params![card_serial, t],
+        )?,
+        None => tx.all(
+            "SELECT l.phone_serial FROM links l JOIN certificates c ON c.serial = l.phone_serial \
+             WHERE l.card_serial = $1 AND c.status <> 'revoked'",
+            params![card_serial],
+        )?,
+    };
+    rows.iter().map(|r| Ok(r.text("phone_serial")?)).collect()
 }
 
 impl Jlis {
@@ -186,52 +267,6 @@ impl Jlis {
     /// The store.
     pub fn store(&self) -> &Store {
         &self.store
-    }
-
-    async fn claim(&self, tx: &mut Tx, request_id: &str) -> Result<(), JlisError> {
-        if request_id.is_empty() || request_id.len() > 128 {
-            return Err(JlisError::Invalid("request_id must be 1 to 128 characters".into()));
-        }
-        let seen = store::sqlx::query("SELECT id FROM requests WHERE id = $1")
-            .bind(request_id)
-            .fetch_optional(&mut **tx)
-            .await?;
-        if seen.is_some() {
-            return Err(JlisError::Replay(request_id.into()));
-        }
-        store::sqlx::query("INSERT INTO requests (id, at) VALUES ($1, $2)")
-            .bind(request_id)
-            .bind(now())
-            .execute(&mut **tx)
-            .await
-            .map_err(|e| {
-                if e.as_database_error().is_some_and(|d| d.is_unique_violation()) {
-                    JlisError::Replay(request_id.into())
-                } else {
-                    e.into()
-                }
-            })?;
-        Ok(())
-    }
-
-    async fn insert(&self, tx: &mut Tx, cert: &Certificate, ca: CaKind, kind: &str) -> Result<String, JlisError> {
-        let serial = serial_hex(cert);
-        let t = now();
-        store::sqlx::query(
-            "INSERT INTO certificates (serial, ca, holder, kind, der, not_after, issued_at, status, reason, revoked_at, changed_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, 'good', NULL, NULL, $8)",
-        )
-        .bind(&serial)
-        .bind(ca.as_str())
-        .bind(cert.tbs_certificate.subject.to_string())
-        .bind(kind)
-        .bind(cert.to_der().map_err(|e| JlisError::Internal(e.to_string()))?)
-        .bind(cert.tbs_certificate.validity.not_after.to_unix_duration().as_secs() as i64)
-        .bind(t)
-        .bind(t)
-        .execute(&mut **tx)
-        .await?;
-        Ok(serial)
     }
 
     fn check_key(spki: &[u8]) -> Result<(), JlisError> {
@@ -253,19 +288,31 @@ impl Jlis {
         holder.validate().map_err(JlisError::Invalid)?;
         Self::check_key(auth_key)?;
         Self::check_key(sign_key)?;
-        let issue =
-            |kind| self.ca.issue_card_certificate(kind, if kind == CaKind::Auth { auth_key } else { sign_key }, holder);
-        let auth = issue(CaKind::Auth).map_err(|e| JlisError::Internal(e.to_string()))?;
-        let sign = issue(CaKind::Sign).map_err(|e| JlisError::Internal(e.to_string()))?;
-        let mut tx = self.store.pool().begin().await?;
-        self.claim(&mut tx, request_id).await?;
-        let a = self.insert(&mut tx, &auth, CaKind::Auth, "card").await?;
-        let s = self.insert(&mut tx, &sign, CaKind::Sign, "card").await?;
-        audit::append(&mut tx, now(), "card.issued", &serde_json::json!({ "auth": a, "sign": s })).await?;
-        tx.commit().await?;
+        let issue = |kind| {
+            let key = if kind == CaKind::Auth { auth_key } else { sign_key };
+            let cert =
+                self.ca.issue_card_certificate(kind, key, holder).map_err(|e| JlisError::Internal(e.to_string()))?;
+            NewCertificate::of(&cert, kind, "card")
+        };
+        let (auth, sign) = (issue(CaKind::Auth)?, issue(CaKind::Sign)?);
+        let request_id = request_id.to_string();
+        let (auth, sign) = self
+            .store
+            .write(move |tx| {
+                claim(tx, &request_id)?;
+                auth.insert(tx)?;
+                sign.insert(tx)?;
+                audit::append(
+                    tx,
+                    now(),
+                    "card.issued",
+                    &serde_json::json!({ "auth": auth.serial, "sign": sign.serial }),
+                )?;
+                Ok::<_, JlisError>((auth.der, sign.der))
+            })
+            .await?;
         self.state_changed();
-        let der = |c: &Certificate| c.to_der().map_err(|e| JlisError::Internal(e.to_string()));
-        Ok((der(&auth)?, der(&sign)?))
+        Ok((auth, sign))
     }
 
     /// Issues a phone certificate linked to the card certificate that signed
@@ -294,7 +341,7 @@ impl Jlis {
         let (ca_cert, signer, spki) = (ca.cert.clone(), ca.signer(), req.phone_public_key.clone());
         let not_after = card.tbs_certificate.validity.not_after.to_system_time();
         // Signed before the transaction (discarded if a check below refuses),
-        // off the async workers so they keep serving the database.
+        // off the async workers and off the database writer.
         let phone = blocking(move || {
             let ee = EndEntity {
                 kind,
@@ -307,94 +354,47 @@ impl Jlis {
             issue_end_entity(&ca_cert, &*signer, &ee)
         })
         .await??;
-
-        let mut tx = self.store.pool().begin().await?;
-        self.claim(&mut tx, &req.request_id).await?;
-        let sql = format!("SELECT status, kind FROM certificates WHERE serial = $1{}", self.store.for_update());
-        let row = store::sqlx::query(&sql)
-            .bind(&card_serial)
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or(JlisError::UnknownSerial(card_serial.clone()))?;
-        if store::text(&row, "kind")? != "card" {
-            return Err(JlisError::WrongCertificate(
-                "a phone certificate cannot apply for another phone certificate".into(),
-            ));
-        }
-        match store::text(&row, "status")?.as_str() {
-            "revoked" => return Err(JlisError::CardRevoked),
-            "hold" => return Err(JlisError::CardOnHold),
-            _ => {}
-        }
-        let t = now();
-        let previous = store::sqlx::query(
-            "SELECT l.phone_serial FROM links l JOIN certificates c ON c.serial = l.phone_serial \
-             WHERE l.card_serial = $1 AND l.cert_type = $2 AND c.status <> 'revoked'",
-        )
-        .bind(&card_serial)
-        .bind(req.cert_type.as_str())
-        .fetch_all(&mut *tx)
-        .await?;
-        let mut superseded = Vec::new();
-        for row in previous {
-            let serial = store::text(&row, "phone_serial")?;
-            self.set_revoked(&mut tx, &serial, Reason::Superseded, t).await?;
-            audit::append(
-                &mut tx,
-                t,
-                "phone.superseded",
-                &serde_json::json!({ "serial": serial, "card": card_serial }),
-            )
+        let phone = NewCertificate::of(&phone, kind, "phone")?;
+        let (request_id, se_id, cert_type) = (req.request_id.clone(), req.se_id.to_uppercase(), req.cert_type.as_str());
+        let (phone, superseded) = self
+            .store
+            .write(move |tx| {
+                claim(tx, &request_id)?;
+                let (status, card_kind) = current(tx, &card_serial)?;
+                if card_kind != "card" {
+                    return Err(JlisError::WrongCertificate(
+                        "a phone certificate cannot apply for another phone certificate".into(),
+                    ));
+                }
+                match status.as_str() {
+                    "revoked" => return Err(JlisError::CardRevoked),
+                    "hold" => return Err(JlisError::CardOnHold),
+                    _ => {}
+                }
+                let t = now();
+                let superseded = active_phones(tx, &card_serial, Some(cert_type))?;
+                for serial in &superseded {
+                    set_revoked(tx, serial, Reason::Superseded, t)?;
+                    let detail = serde_json::json!({ "serial": serial, "card": card_serial });
+                    audit::append(tx, t, "phone.superseded", &detail)?;
+                }
+                phone.insert(tx)?;
+                tx.execute(
+                    "INSERT INTO links (phone_serial, card_serial, se_id, cert_type, created_at) VALUES ($1, $2, $3, $4, $5)",
+                    params![&phone.serial, &card_serial, &se_id, cert_type, t],
+                )?;
+                let detail = serde_json::json!({ "serial": phone.serial, "card": card_serial, "se_id": se_id, "type": cert_type });
+                audit::append(tx, t, "phone.issued", &detail)?;
+                Ok::<_, JlisError>((phone, superseded))
+            })
             .await?;
-            superseded.push(serial);
-        }
-        let serial = self.insert(&mut tx, &phone, kind, "phone").await?;
-        store::sqlx::query(
-            "INSERT INTO links (phone_serial, card_serial, se_id, cert_type, created_at) VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(&serial)
-        .bind(&card_serial)
-        .bind(req.se_id.to_uppercase())
-        .bind(req.cert_type.as_str())
-        .bind(t)
-        .execute(&mut *tx)
-        .await?;
-        audit::append(
-            &mut tx,
-            t,
-            "phone.issued",
-            &serde_json::json!({ "serial": serial, "card": card_serial, "se_id": req.se_id.to_uppercase(), "type": req.cert_type.as_str() }),
-        )
-        .await?;
-        tx.commit().await?;
         self.state_changed();
         Ok(PhoneIssued {
-            certificate: phone.to_der().map_err(|e| JlisError::Internal(e.to_string()))?,
-            serial,
+            certificate: phone.der,
+            serial: phone.serial,
             ca_certificate: ca.cert_der.clone(),
             superseded,
         })
-    }
-
-    async fn set_revoked(&self, tx: &mut Tx, serial: &str, reason: Reason, t: i64) -> Result<(), JlisError> {
-        store::sqlx::query("UPDATE certificates SET status = 'revoked', reason = $1, revoked_at = $2, changed_at = $3 WHERE serial = $4")
-            .bind(reason_str(reason))
-            .bind(t)
-            .bind(t)
-            .bind(serial)
-            .execute(&mut **tx)
-            .await?;
-        Ok(())
-    }
-
-    async fn current(&self, tx: &mut Tx, serial: &str) -> Result<(String, String), JlisError> {
-        let sql = format!("SELECT status, kind FROM certificates WHERE serial = $1{}", self.store.for_update());
-        let row = store::sqlx::query(&sql)
-            .bind(serial)
-            .fetch_optional(&mut **tx)
-            .await?
-            .ok_or_else(|| JlisError::UnknownSerial(serial.into()))?;
-        Ok((store::text(&row, "status")?, store::text(&row, "kind")?))
     }
 
     /// Revokes a certificate; revoking a card certificate revokes every
@@ -404,39 +404,35 @@ impl Jlis {
         if matches!(reason, Reason::CertificateHold | Reason::RemoveFromCrl) {
             return Err(JlisError::Invalid("use hold and release for 一時保留".into()));
         }
-        let serial = serial.to_uppercase();
-        let mut tx = self.store.pool().begin().await?;
-        self.claim(&mut tx, request_id).await?;
-        let (status, kind) = self.current(&mut tx, &serial).await?;
-        if status == "revoked" {
-            return Err(JlisError::Conflict(format!("{serial} is already revoked")));
-        }
-        let t = now();
-        self.set_revoked(&mut tx, &serial, reason, t).await?;
-        audit::append(&mut tx, t, "revoked", &serde_json::json!({ "serial": serial, "reason": reason_str(reason) }))
-            .await?;
-        let mut revoked = vec![serial.clone()];
-        if kind == "card" {
-            let linked = store::sqlx::query(
-                "SELECT l.phone_serial FROM links l JOIN certificates c ON c.serial = l.phone_serial WHERE l.card_serial = $1 AND c.status <> 'revoked'",
-            )
-            .bind(&serial)
-            .fetch_all(&mut *tx)
-            .await?;
-            for row in linked {
-                let phone = store::text(&row, "phone_serial")?;
-                self.set_revoked(&mut tx, &phone, reason, t).await?;
+        let (request_id, serial) = (request_id.to_string(), serial.to_uppercase());
+        let revoked = self
+            .store
+            .write(move |tx| {
+                claim(tx, &request_id)?;
+                let (status, kind) = current(tx, &serial)?;
+                if status == "revoked" {
+                    return Err(JlisError::Conflict(format!("{serial} is already revoked")));
+                }
+                let t = now();
+                set_revoked(tx, &serial, reason, t)?;
                 audit::append(
-                    &mut tx,
+                    tx,
                     t,
-                    "phone.revoked.cascade",
-                    &serde_json::json!({ "serial": phone, "card": serial }),
-                )
-                .await?;
-                revoked.push(phone);
-            }
-        }
-        tx.commit().await?;
+                    "revoked",
+                    &serde_json::json!({ "serial": serial, "reason": reason_str(reason) }),
+                )?;
+                let mut revoked = vec![serial.clone()];
+                if kind == "card" {
+                    for phone in active_phones(tx, &serial, None)? {
+                        set_revoked(tx, &phone, reason, t)?;
+                        let detail = serde_json::json!({ "serial": phone, "card": serial });
+                        audit::append(tx, t, "phone.revoked.cascade", &detail)?;
+                        revoked.push(phone);
+                    }
+                }
+                Ok(revoked)
+            })
+            .await?;
         self.state_changed();
         Ok(revoked)
     }
@@ -452,37 +448,31 @@ impl Jlis {
     }
 
     async fn change_hold(&self, request_id: &str, serial: &str, hold: bool) -> Result<(), JlisError> {
-        let serial = serial.to_uppercase();
-        let mut tx = self.store.pool().begin().await?;
-        self.claim(&mut tx, request_id).await?;
-        let (status, _) = self.current(&mut tx, &serial).await?;
-        let t = now();
-        match (hold, status.as_str()) {
-            (true, "good") => {
-                store::sqlx::query("UPDATE certificates SET status = 'hold', reason = 'certificate-hold', revoked_at = $1, changed_at = $2 WHERE serial = $3")
-                    .bind(t)
-                    .bind(t)
-                    .bind(&serial)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            (false, "hold") => {
-                store::sqlx::query("UPDATE certificates SET status = 'good', reason = NULL, revoked_at = NULL, changed_at = $1 WHERE serial = $2")
-                    .bind(t)
-                    .bind(&serial)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            (_, s) => {
-                return Err(JlisError::Conflict(format!(
-                    "{serial} is {s}; cannot {}",
-                    if hold { "hold it" } else { "release it" }
-                )))
-            }
-        }
-        audit::append(&mut tx, t, if hold { "hold" } else { "release" }, &serde_json::json!({ "serial": serial }))
+        let (request_id, serial) = (request_id.to_string(), serial.to_uppercase());
+        self.store
+            .write(move |tx| {
+                claim(tx, &request_id)?;
+                let (status, _) = current(tx, &serial)?;
+                let t = now();
+                match (hold, status.as_str()) {
+                    (true, "good") => tx.execute(
+                        "UPDATE certificates SET status = 'hold', reason = 'certificate-hold', revoked_at = $1, changed_at = $1 WHERE serial = $2",
+                        params![t, &serial],
+                    )?,
+                    (false, "hold") => tx.execute(
+                        "UPDATE certificates SET status = 'good', reason = NULL, revoked_at = NULL, changed_at = $1 WHERE serial = $2",
+                        params![t, &serial],
+                    )?,
+                    (_, s) => {
+                        return Err(JlisError::Conflict(format!(
+                            "{serial} is {s}; cannot {}",
+                            if hold { "hold it" } else { "release it" }
+                        )))
+                    }
+                };
+                audit::append(tx, t, if hold { "hold" } else { "release" }, &serde_json::json!({ "serial": serial }))
+            })
             .await?;
-        tx.commit().await?;
         self.state_changed();
         Ok(())
     }
@@ -490,66 +480,74 @@ impl Jlis {
     /// A certificate's record with its links.
     pub async fn record(&self, serial: &str) -> Result<Record, JlisError> {
         let serial = serial.to_uppercase();
-        let row = store::sqlx::query(
-            "SELECT serial, ca, kind, holder, status, reason, not_after FROM certificates WHERE serial = $1",
-        )
-        .bind(&serial)
-        .fetch_optional(self.store.pool())
-        .await?
-        .ok_or_else(|| JlisError::UnknownSerial(serial.clone()))?;
-        let links = store::sqlx::query(
-            "SELECT card_serial, phone_serial, se_id, cert_type FROM links WHERE card_serial = $1 OR phone_serial = $2",
-        )
-        .bind(&serial)
-        .bind(&serial)
-        .fetch_all(self.store.pool())
-        .await?
-        .iter()
-        .map(Link::from_row)
-        .collect::<Result<Vec<_>, JlisError>>()?;
-        Ok(Record {
-            serial,
-            ca: store::text(&row, "ca")?,
-            kind: store::text(&row, "kind")?,
-            subject: store::text(&row, "holder")?,
-            status: store::text(&row, "status")?,
-            reason: row.try_get_unchecked_reason(),
-            not_after: store::int(&row, "not_after")?,
-            links,
-        })
+        self.store
+            .read(move |tx| {
+                let row = tx
+                    .optional(
+                        "SELECT serial, ca, kind, holder, status, reason, not_after FROM certificates WHERE serial = $1",
+                        params![&serial],
+                    )?
+                    .ok_or_else(|| JlisError::UnknownSerial(serial.clone()))?;
+                let links = tx
+                    .all(
+                        "SELECT card_serial, phone_serial, se_id, cert_type FROM links WHERE card_serial = $1 OR phone_serial = $1",
+                        params![&serial],
+                    )?
+                    .iter()
+                    .map(Link::from_row)
+                    .collect::<Result<Vec<_>, JlisError>>()?;
+                Ok(Record {
+                    ca: row.text("ca")?,
+                    kind: row.text("kind")?,
+                    subject: row.text("holder")?,
+                    status: row.text("status")?,
+                    reason: row.opt_text("reason")?,
+                    not_after: row.int("not_after")?,
+                    serial,
+                    links,
+                })
+            })
+            .await
     }
 
     /// The links recorded for a secure element (an operator asking "which
     /// card certificates has this phone held certificates for?").
     pub async fn links_of_se(&self, se_id: &str) -> Result<Vec<Link>, JlisError> {
         check_se_id(se_id)?;
-        store::sqlx::query(
-            "SELECT card_serial, phone_serial, se_id, cert_type FROM links WHERE se_id = $1 ORDER BY created_at",
-        )
-        .bind(se_id.to_uppercase())
-        .fetch_all(self.store.pool())
-        .await?
-        .iter()
-        .map(Link::from_row)
-        .collect()
+        let se_id = se_id.to_uppercase();
+        self.store
+            .read(move |tx| {
+                tx.all(
+                    "SELECT card_serial, phone_serial, se_id, cert_type FROM links WHERE se_id = $1 ORDER BY created_at",
+                    params![se_id],
+                )?
+                .iter()
+                .map(Link::from_row)
+                .collect()
+            })
+            .await
     }
 
     /// The status of `serial` under CA `kind`, as OCSP reports it.
     pub async fn status(&self, kind: CaKind, serial: &[u8]) -> Result<Status, JlisError> {
-        let row =
-            store::sqlx::query("SELECT status, reason, revoked_at FROM certificates WHERE serial = $1 AND ca = $2")
-                .bind(hex::encode_upper(serial))
-                .bind(kind.as_str())
-                .fetch_optional(self.store.pool())
-                .await?;
+        let serial = hex::encode_upper(serial);
+        let row = self
+            .store
+            .read(move |tx| {
+                tx.optional(
+                    "SELECT status, reason, revoked_at FROM certificates WHERE serial = $1 AND ca = $2",
+                    params![serial, kind.as_str()],
+                )
+            })
+            .await?;
         let Some(row) = row else { return Ok(Status::Unknown) };
-        let at = to_time(store::opt_int(&row, "revoked_at")?.unwrap_or(0));
-        Ok(match store::text(&row, "status")?.as_str() {
+        let at = to_time(row.opt_int("revoked_at")?.unwrap_or(0));
+        Ok(match row.text("status")?.as_str() {
             "good" => Status::Good,
             "hold" => Status::Revoked { at, reason: Reason::CertificateHold },
             _ => Status::Revoked {
                 at,
-                reason: row.try_get_unchecked_reason().map(|r| reason_from(&r)).unwrap_or(Reason::Unspecified),
+                reason: row.opt_text("reason")?.map(|r| reason_from(&r)).unwrap_or(Reason::Unspecified),
             },
         })
     }
@@ -628,88 +626,76 @@ impl Jlis {
     }
 
     /// Produces the next CRL of CA `kind`: a full CRL (it becomes the base
-    /// of later deltas) or a delta since the last full one.
+    /// of later deltas) or a delta since the last full one. The number is
+    /// taken and the entries read in one transaction; the signature is made
+    /// after it, off the database writer (a number whose CRL failed to sign
+    /// is skipped, which RFC 5280's increasing CRL numbers allow).
     pub async fn crl(&self, kind: CaKind, delta: bool) -> Result<Vec<u8>, JlisError> {
         let t = now();
-        let mut tx = self.store.pool().begin().await?;
-        let sql =
-            format!("SELECT number, base_number, base_at FROM crl_state WHERE ca = $1{}", self.store.for_update());
-        let state = store::sqlx::query(&sql).bind(kind.as_str()).fetch_optional(&mut *tx).await?;
-        let (number, base_number, base_at) = match &state {
-            Some(r) => (store::int(r, "number")? + 1, store::int(r, "base_number")?, store::int(r, "base_at")?),
-            None => (1, 0, 0),
-        };
-        let delta = delta && state.is_some();
-        let rows = if delta {
-            store::sqlx::query("SELECT serial, status, reason, revoked_at, changed_at FROM certificates WHERE ca = $1 AND changed_at >= $2 AND (status <> 'good' OR revoked_at IS NULL)")
-                .bind(kind.as_str())
-                .bind(base_at)
-                .fetch_all(&mut *tx)
-                .await?
-        } else {
-            store::sqlx::query("SELECT serial, status, reason, revoked_at, changed_at FROM certificates WHERE ca = $1 AND status <> 'good'")
-                .bind(kind.as_str())
-                .fetch_all(&mut *tx)
-                .await?
-        };
-        let mut entries = Vec::with_capacity(rows.len());
-        for r in &rows {
-            let status = store::text(r, "status")?;
-            if delta && status == "good" && store::int(r, "changed_at")? < base_at {
-                continue;
-            }
-            let reason = match status.as_str() {
-                "hold" => Reason::CertificateHold,
-                "good" => Reason::RemoveFromCrl, // released since the base
-                _ => r.try_get_unchecked_reason().map(|s| reason_from(&s)).unwrap_or(Reason::Unspecified),
-            };
-            let revoked_at = store::opt_int(r, "revoked_at")?.unwrap_or(store::int(r, "changed_at")?);
-            entries.push(Revoked {
-                serial: hex::decode(store::text(r, "serial")?).map_err(|e| JlisError::Internal(e.to_string()))?,
-                revoked_at: to_time(revoked_at),
-                reason,
-                invalidity: None,
-            });
-        }
-        let (base_number, base_at) = if delta { (base_number, base_at) } else { (number, t) };
-        if state.is_some() {
-            store::sqlx::query("UPDATE crl_state SET number = $1, base_number = $2, base_at = $3 WHERE ca = $4")
-                .bind(number)
-                .bind(base_number)
-                .bind(base_at)
-                .bind(kind.as_str())
-                .execute(&mut *tx)
-                .await?;
-        } else {
-            store::sqlx::query("INSERT INTO crl_state (ca, number, base_number, base_at) VALUES ($1, $2, $3, $4)")
-                .bind(kind.as_str())
-                .bind(number)
-                .bind(base_number)
-                .bind(base_at)
-                .execute(&mut *tx)
-                .await?;
-        }
+        let (entries, params) = self.store.write(move |tx| crl_entries(tx, kind, delta, t)).await?;
         let ca = self.ca.ca(kind);
-        let params = CrlParams {
-            this_update: to_time(t),
-            next_update: to_time(t + 86_400),
-            number: number as u64,
-            delta_base: delta.then_some(base_number as u64),
+        let (ca_cert, signer) = (ca.cert.clone(), ca.signer());
+        Ok(blocking(move || pki::crl::build(&ca_cert, &*signer, &entries, &params)).await??)
+    }
+}
+
+/// Takes the next CRL number of CA `kind` and reads the entries of the CRL.
+fn crl_entries(tx: &mut Tx<'_>, kind: CaKind, delta: bool, t: i64) -> Result<(Vec<Revoked>, CrlParams), JlisError> {
+    let sql = format!("SELECT number, base_number, base_at FROM crl_state WHERE ca = $1{}", tx.for_update());
+    let state = tx.optional(&sql, params![kind.as_str()])?;
+    let (number, base_number, base_at) = match &state {
+        Some(r) => (r.int("number")? + 1, r.int("base_number")?, r.int("base_at")?),
+        None => (1, 0, 0),
+    };
+    let delta = delta && state.is_some();
+    let rows = if delta {
+        tx.all(
+            "SELECT serial, status, reason, revoked_at, changed_at FROM certificates \
+             WHERE ca = $1 AND changed_at >= $2 AND (status <> 'good' OR revoked_at IS NULL)",
+            params![kind.as_str(), base_at],
+        )?
+    } else {
+        tx.all(
+            "SELECT serial, status, reason, revoked_at, changed_at FROM certificates WHERE ca = $1 AND status <> 'good'",
+            params![kind.as_str()],
+        )?
+    };
+    let mut entries = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let status = r.text("status")?;
+        if delta && status == "good" && r.int("changed_at")? < base_at {
+            continue;
+        }
+        let reason = match status.as_str() {
+            "hold" => Reason::CertificateHold,
+            "good" => Reason::RemoveFromCrl, // released since the base
+            _ => r.opt_text("reason")?.map(|s| reason_from(&s)).unwrap_or(Reason::Unspecified),
         };
-        let der = pki::crl::build(&ca.cert, ca.key(), &entries, &params)?;
-        tx.commit().await?;
-        Ok(der)
+        let revoked_at = r.opt_int("revoked_at")?.unwrap_or(r.int("changed_at")?);
+        entries.push(Revoked {
+            serial: hex::decode(r.text("serial")?).map_err(|e| JlisError::Internal(e.to_string()))?,
+            revoked_at: to_time(revoked_at),
+            reason,
+            invalidity: None,
+        });
     }
-}
-
-/// Reading the nullable reason column.
-trait ReasonColumn {
-    fn try_get_unchecked_reason(&self) -> Option<String>;
-}
-
-impl ReasonColumn for store::sqlx::any::AnyRow {
-    fn try_get_unchecked_reason(&self) -> Option<String> {
-        use store::sqlx::Row;
-        self.try_get::<Option<String>, _>("reason").ok().flatten()
+    let (base_number, base_at) = if delta { (base_number, base_at) } else { (number, t) };
+    if state.is_some() {
+        tx.execute(
+            "UPDATE crl_state SET number = $1, base_number = $2, base_at = $3 WHERE ca = $4",
+            params![number, base_number, base_at, kind.as_str()],
+        )?;
+    } else {
+        tx.execute(
+            "INSERT INTO crl_state (ca, number, base_number, base_at) VALUES ($1, $2, $3, $4)",
+            params![kind.as_str(), number, base_number, base_at],
+        )?;
     }
+    let params = CrlParams {
+        this_update: to_time(t),
+        next_update: to_time(t + 86_400),
+        number: number as u64,
+        delta_base: delta.then_some(base_number as u64),
+    };
+    Ok((entries, params))
 }

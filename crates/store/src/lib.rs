@@ -1,30 +1,82 @@
-//! Persistence for openjpki's services through `sqlx`'s Any driver: SQLite
-//! (a file, the default) or PostgreSQL (`postgres://…`), one schema written
-//! in the SQL both accept, migrations applied at start.
+//! Persistence for openjpki's services: SQLite (a file, the default) or
+//! PostgreSQL (`postgres://…`), one schema written in the SQL both accept,
+//! migrations applied at start.
 //!
-//! Writers that must not interleave (issuing a phone certificate for a card
-//! while another is being issued) are serialized: on SQLite the pool has one
-//! connection, so transactions are serial; on PostgreSQL the caller locks
-//! the rows it reads with `FOR UPDATE` ([`Store::for_update`]).
+//! A transaction is a closure over a [`Tx`] ([`Store::write`]): it runs
+//! whole, commits when it returns `Ok`, rolls back when it returns `Err`,
+//! and the caller hears the outcome only after the commit is durable. On
+//! SQLite the closures run on one writer thread with group commit (see
+//! `sqlite.rs`), so writers are serial; on PostgreSQL they run on the
+//! blocking pool, and a closure locks the rows it reads with
+//! [`Tx::for_update`].
 #![forbid(unsafe_code)]
 
-use sqlx::any::{AnyPoolOptions, AnyRow};
-use sqlx::{AnyPool, Row};
+mod postgres;
+mod sqlite;
+mod value;
 
 pub use sqlx;
+pub use value::{Row, Value};
+
+use std::path::Path;
+use std::sync::Arc;
+use tokio::runtime::Handle;
 
 /// A database failure.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// The database refused or failed.
+    /// SQLite refused or failed.
     #[error("database: {0}")]
-    Db(#[from] sqlx::Error),
+    Sqlite(#[from] rusqlite::Error),
+    /// PostgreSQL refused or failed.
+    #[error("database: {0}")]
+    Postgres(#[from] sqlx::Error),
     /// The URL names no supported database.
     #[error("unsupported database URL {0:?}: use sqlite://PATH or postgres://…")]
     Url(String),
+    /// A column is missing or holds another type.
+    #[error("database: column {column:?} is not {wanted}")]
+    Column {
+        /// The column.
+        column: String,
+        /// What the caller wanted.
+        wanted: &'static str,
+    },
+    /// A statement's parameters do not match its values.
+    #[error("database: parameter {0}")]
+    Parameter(String),
+    /// The writer is gone or did not run the transaction.
+    #[error("database: the write was not run: {0}")]
+    Closed(String),
+    /// Another transaction of the same commit group failed in a way that
+    /// rolled back the whole group; nothing of this one was kept.
+    #[error("database: the transaction was rolled back with its commit group; retry")]
+    Aborted,
+    /// The commit failed; nothing of the transaction was kept.
+    #[error("database: commit failed: {0}")]
+    Commit(String),
 }
 
-/// Which engine is behind the pool.
+impl StoreError {
+    /// A copy for each transaction of a commit group that failed.
+    fn again(&self) -> StoreError {
+        StoreError::Commit(self.to_string())
+    }
+
+    /// A UNIQUE or PRIMARY KEY constraint refused the row.
+    pub fn is_unique_violation(&self) -> bool {
+        match self {
+            StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _)) => {
+                e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+                    || e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+            }
+            StoreError::Postgres(e) => e.as_database_error().is_some_and(|d| d.is_unique_violation()),
+            _ => false,
+        }
+    }
+}
+
+/// Which engine is behind the store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Engine {
     /// SQLite file.
@@ -33,166 +85,173 @@ pub enum Engine {
     Postgres,
 }
 
-/// A connection pool and its engine.
 #[derive(Debug, Clone)]
-pub struct Store {
-    pool: AnyPool,
-    reader: AnyPool,
-    engine: Engine,
+enum Backend {
+    Sqlite(Arc<sqlite::Sqlite>),
+    Postgres(sqlx::PgPool),
 }
 
-/// Pool options. A SQLite connection — every one the pool ever opens, not
-/// only the first — runs in WAL mode with a full fsync on commit (durable
-/// before acknowledged) and foreign keys on; and since a SQLite connection
-/// cannot silently break like a socket, the pool does not ping it before
-/// each use (that ping is a round trip to sqlx's worker thread).
-fn options(engine: Engine, max_connections: u32) -> AnyPoolOptions {
-    let options = AnyPoolOptions::new().max_connections(max_connections);
-    match engine {
-        Engine::Postgres => options,
-        Engine::Sqlite => options.test_before_acquire(false).after_connect(|conn, _| {
-            Box::pin(async move {
-                use sqlx::Executor;
-                conn.execute("PRAGMA journal_mode = WAL").await?;
-                conn.execute("PRAGMA synchronous = FULL").await?;
-                conn.execute("PRAGMA foreign_keys = ON").await?;
-                Ok(())
-            })
-        }),
-    }
+/// The database of one service.
+#[derive(Debug, Clone)]
+pub struct Store {
+    backend: Backend,
 }
 
 /// One schema version per entry, applied in order (`schema_version` tracks).
 pub type Migration = (&'static str, &'static str);
 
-impl Store {
-    /// Connects (creating a SQLite file if needed) and applies `migrations`.
-    pub async fn open(url: &str, migrations: &[Migration]) -> Result<Self, StoreError> {
-        sqlx::any::install_default_drivers();
-        let (engine, url, max) = if let Some(path) = url.strip_prefix("sqlite://") {
-            (Engine::Sqlite, format!("sqlite://{path}?mode=rwc"), 1)
-        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            (Engine::Postgres, url.to_string(), 16)
-        } else {
-            return Err(StoreError::Url(url.into()));
-        };
-        let pool = options(engine, max).connect(&url).await?;
-        // Readers of committed state (status look-ups) do not queue behind
-        // the single SQLite writer: WAL lets them read concurrently.
-        let reader = match engine {
-            Engine::Sqlite => options(engine, 4).connect(&url).await?,
-            Engine::Postgres => pool.clone(),
-        };
-        let store = Self { pool, reader, engine };
-        store.migrate(migrations).await?;
-        Ok(store)
-    }
+/// A transaction in progress, handed to the closure of [`Store::write`] or
+/// [`Store::read`]. Parameters are written `$1`, `$2`, … in the SQL.
+pub struct Tx<'a> {
+    inner: Inner<'a>,
+}
 
-    async fn migrate(&self, migrations: &[Migration]) -> Result<(), StoreError> {
-        sqlx::query("CREATE TABLE IF NOT EXISTS schema_version (name TEXT PRIMARY KEY)").execute(&self.pool).await?;
-        for (name, sql) in migrations {
-            let done: Option<AnyRow> = sqlx::query("SELECT name FROM schema_version WHERE name = $1")
-                .bind(*name)
-                .fetch_optional(&self.pool)
-                .await?;
-            if done.is_some() {
-                continue;
-            }
-            let mut tx = self.pool.begin().await?;
-            for statement in sql.split(';').map(str::trim).filter(|s| !s.is_empty()) {
-                sqlx::query(statement).execute(&mut *tx).await?;
-            }
-            sqlx::query("INSERT INTO schema_version (name) VALUES ($1)").bind(*name).execute(&mut *tx).await?;
-            tx.commit().await?;
-            tracing::info!(migration = name, "schema migrated");
+enum Inner<'a> {
+    Sqlite(&'a rusqlite::Connection),
+    Postgres(&'a Handle, &'a mut sqlx::PgConnection),
+}
+
+impl Tx<'_> {
+    /// Runs a statement; returns how many rows it changed.
+    pub fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64, StoreError> {
+        match &mut self.inner {
+            Inner::Sqlite(conn) => sqlite::execute(conn, sql, params),
+            Inner::Postgres(rt, conn) => postgres::execute(rt, conn, sql, params),
         }
-        Ok(())
     }
 
-    /// The pool.
-    pub fn pool(&self) -> &AnyPool {
-        &self.pool
+    /// Runs a query; returns every row.
+    pub fn all(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>, StoreError> {
+        match &mut self.inner {
+            Inner::Sqlite(conn) => sqlite::query(conn, sql, params, usize::MAX),
+            Inner::Postgres(rt, conn) => postgres::query(rt, conn, sql, params),
+        }
     }
 
-    /// A pool for reads outside write transactions.
-    pub fn reader(&self) -> &AnyPool {
-        &self.reader
+    /// Runs a query; returns its first row, if any.
+    pub fn optional(&mut self, sql: &str, params: &[Value]) -> Result<Option<Row>, StoreError> {
+        Ok(match &mut self.inner {
+            Inner::Sqlite(conn) => sqlite::query(conn, sql, params, 1)?,
+            Inner::Postgres(rt, conn) => postgres::query(rt, conn, sql, params)?,
+        }
+        .into_iter()
+        .next())
     }
 
     /// The engine.
     pub fn engine(&self) -> Engine {
-        self.engine
+        match self.inner {
+            Inner::Sqlite(_) => Engine::Sqlite,
+            Inner::Postgres(..) => Engine::Postgres,
+        }
     }
 
-    /// `FOR UPDATE` on PostgreSQL, nothing on SQLite (already serial).
+    /// `FOR UPDATE` on PostgreSQL, nothing on SQLite (writers are serial).
     pub fn for_update(&self) -> &'static str {
-        match self.engine {
+        match self.engine() {
             Engine::Postgres => " FOR UPDATE",
             Engine::Sqlite => "",
         }
     }
 }
 
-/// Reads a text column.
-pub fn text(row: &AnyRow, col: &str) -> Result<String, StoreError> {
-    Ok(row.try_get::<String, _>(col)?)
-}
-
-/// Reads an integer column.
-pub fn int(row: &AnyRow, col: &str) -> Result<i64, StoreError> {
-    Ok(row.try_get::<i64, _>(col)?)
-}
-
-/// Reads a nullable integer column.
-pub fn opt_int(row: &AnyRow, col: &str) -> Result<Option<i64>, StoreError> {
-    Ok(row.try_get::<Option<i64>, _>(col)?)
-}
-
-/// Reads a blob column.
-pub fn blob(row: &AnyRow, col: &str) -> Result<Vec<u8>, StoreError> {
-    Ok(row.try_get::<Vec<u8>, _>(col)?)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const M: &[Migration] = &[("1-items", "CREATE TABLE items (id TEXT PRIMARY KEY, n BIGINT NOT NULL, data BLOB)")];
-
-    #[tokio::test]
-    async fn migrations_apply_once_and_data_survives_reopen() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("db.sqlite").display());
-        let s = Store::open(&url, M).await.unwrap();
-        sqlx::query("INSERT INTO items (id, n, data) VALUES ($1, $2, $3)")
-            .bind("a")
-            .bind(7i64)
-            .bind(vec![1u8, 2, 3])
-            .execute(s.pool())
-            .await
-            .unwrap();
-        drop(s);
-        let s = Store::open(&url, M).await.unwrap();
-        let row = sqlx::query("SELECT id, n, data FROM items").fetch_one(s.pool()).await.unwrap();
-        assert_eq!(
-            (text(&row, "id").unwrap(), int(&row, "n").unwrap(), blob(&row, "data").unwrap()),
-            ("a".into(), 7, vec![1, 2, 3])
-        );
-        assert!(matches!(Store::open("mysql://x", M).await, Err(StoreError::Url(_))));
+impl Store {
+    /// Connects (creating a SQLite file if needed) and applies `migrations`.
+    pub async fn open(url: &str, migrations: &'static [Migration]) -> Result<Self, StoreError> {
+        let backend = if let Some(path) = url.strip_prefix("sqlite://") {
+            let path = Path::new(path.split('?').next().unwrap_or(path)).to_path_buf();
+            Backend::Sqlite(
+                tokio::task::spawn_blocking(move || sqlite::Sqlite::open(&path))
+                    .await
+                    .map_err(|e| StoreError::Closed(e.to_string()))??,
+            )
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Postgres(sqlx::postgres::PgPoolOptions::new().max_connections(16).connect(url).await?)
+        } else {
+            return Err(StoreError::Url(url.into()));
+        };
+        let store = Self { backend };
+        store.write(move |tx| migrate(tx, migrations)).await?;
+        Ok(store)
     }
 
-    #[tokio::test]
-    async fn every_sqlite_connection_is_durable_and_checks_foreign_keys() {
-        let dir = tempfile::tempdir().unwrap();
-        let s = Store::open(&format!("sqlite://{}", dir.path().join("db.sqlite").display()), M).await.unwrap();
-        // The reader pool's connections were opened after the writer's.
-        for pool in [s.pool(), s.reader(), s.reader()] {
-            let mut conn = pool.acquire().await.unwrap();
-            let get = |row: AnyRow| row.try_get::<i64, _>(0).unwrap();
-            let sync = get(sqlx::query("PRAGMA synchronous").fetch_one(&mut *conn).await.unwrap());
-            let fk = get(sqlx::query("PRAGMA foreign_keys").fetch_one(&mut *conn).await.unwrap());
-            let journal = sqlx::query("PRAGMA journal_mode").fetch_one(&mut *conn).await.unwrap();
-            assert_eq!((sync, fk, journal.try_get::<String, _>(0).unwrap().as_str()), (2, 1, "wal"));
+    /// The engine.
+    pub fn engine(&self) -> Engine {
+        match self.backend {
+            Backend::Sqlite(_) => Engine::Sqlite,
+            Backend::Postgres(_) => Engine::Postgres,
+        }
+    }
+
+    /// Runs `f` as one transaction: committed (durably) if it returns `Ok`,
+    /// rolled back if it returns `Err`; the result comes back after that.
+    pub async fn write<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut Tx<'_>) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        match &self.backend {
+            Backend::Sqlite(db) => {
+                let (answer, answered) = tokio::sync::oneshot::channel();
+                let job: sqlite::Job = Box::new(move |conn| {
+                    let result = f(&mut Tx { inner: Inner::Sqlite(conn) });
+                    let ok = result.is_ok();
+                    let finish: sqlite::Finish = Box::new(move |committed| {
+                        let _ = answer.send(committed.map_err(E::from).and(result));
+                    });
+                    (ok, finish)
+                });
+                db.send(job)?;
+                answered.await.map_err(|_| StoreError::Closed("the transaction was not run".into()))?
+            }
+            Backend::Postgres(pool) => {
+                let (pool, rt) = (pool.clone(), Handle::current());
+                tokio::task::spawn_blocking(move || {
+                    let mut conn = rt.block_on(pool.begin()).map_err(StoreError::from)?;
+                    let result = f(&mut Tx { inner: Inner::Postgres(&rt, &mut conn) });
+                    match result {
+                        Ok(_) => rt.block_on(conn.commit()).map_err(StoreError::from)?,
+                        Err(_) => rt.block_on(conn.rollback()).map_err(StoreError::from)?,
+                    }
+                    result
+                })
+                .await
+                .map_err(|e| StoreError::Closed(e.to_string()))?
+            }
+        }
+    }
+
+    /// Runs `f` over committed state, beside the writer (SQLite's WAL lets
+    /// readers go on while a write is in progress). On SQLite it runs on
+    /// the caller's thread: a look-up by key takes microseconds.
+    pub async fn read<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut Tx<'_>) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        match &self.backend {
+            Backend::Sqlite(db) => db.read(|conn| f(&mut Tx { inner: Inner::Sqlite(conn) }))?,
+            Backend::Postgres(_) => self.write(f).await,
         }
     }
 }
+
+fn migrate(tx: &mut Tx<'_>, migrations: &[Migration]) -> Result<(), StoreError> {
+    tx.execute("CREATE TABLE IF NOT EXISTS schema_version (name TEXT PRIMARY KEY)", &[])?;
+    for (name, sql) in migrations {
+        if tx.optional("SELECT name FROM schema_version WHERE name = $1", params![*name])?.is_some() {
+            continue;
+        }
+        for statement in sql.split(';').map(str::trim).filter(|s| !s.is_empty()) {
+            tx.execute(statement, &[])?;
+        }
+        tx.execute("INSERT INTO schema_version (name) VALUES ($1)", params![*name])?;
+        tracing::info!(migration = name, "schema migrated");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

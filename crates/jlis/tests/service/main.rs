@@ -19,9 +19,8 @@ pub async fn env() -> Env {
     let url = match std::env::var("JPKI_TEST_POSTGRES") {
         Ok(server) => {
             use store::sqlx;
-            sqlx::any::install_default_drivers();
             let name = format!("jlis_{}", rid().replace('-', "_"));
-            let admin = sqlx::AnyPool::connect(&format!("{server}/postgres")).await.unwrap();
+            let admin = sqlx::PgPool::connect(&format!("{server}/postgres")).await.unwrap();
             sqlx::query(&format!("CREATE DATABASE {name}")).execute(&admin).await.unwrap();
             format!("{server}/{name}")
         }

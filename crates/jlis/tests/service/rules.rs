@@ -92,7 +92,8 @@ async fn bad_requests_are_refused_and_change_nothing() {
     let env = env().await;
     let (auth, sign) = card(&env).await;
     let count = || async {
-        store::sqlx::query("SELECT serial FROM certificates").fetch_all(env.jlis.store().pool()).await.unwrap().len()
+        let rows = env.jlis.store().read(|tx| tx.all("SELECT serial FROM certificates", &[])).await;
+        rows.map_err(|e: store::StoreError| e).unwrap().len()
     };
     let before = count().await;
     let mut r = phone_request(&sign, PhoneCertType::Sign, "FF06");
@@ -157,10 +158,11 @@ async fn audit_chain_detects_edits_and_deletions() {
     env.jlis.revoke(&rid(), &serial(&sign), Reason::CessationOfOperation).await.unwrap();
     let n = jlis::audit::verify(env.jlis.store()).await.unwrap().unwrap();
     assert_eq!(n, 4, "issued, phone issued, revoked, cascade");
-    let pool = env.jlis.store().pool();
-    store::sqlx::query("UPDATE audit SET detail = '{\"serial\":\"00\"}' WHERE seq = 2").execute(pool).await.unwrap();
+    let store = env.jlis.store();
+    let edit = |sql: &'static str| store.write(move |tx| tx.execute(sql, &[]).map_err(|e: store::StoreError| e));
+    edit("UPDATE audit SET detail = '{\"serial\":\"00\"}' WHERE seq = 2").await.unwrap();
     assert_eq!(jlis::audit::verify(env.jlis.store()).await.unwrap(), Err(jlis::audit::AuditError::Altered(2)));
-    store::sqlx::query("DELETE FROM audit WHERE seq = 2").execute(pool).await.unwrap();
+    edit("DELETE FROM audit WHERE seq = 2").await.unwrap();
     assert_eq!(jlis::audit::verify(env.jlis.store()).await.unwrap(), Err(jlis::audit::AuditError::Broken(3)));
 }
 
@@ -180,14 +182,20 @@ async fn fifty_simultaneous_registrations_leave_one_active_phone() {
             ok += 1;
         }
     }
-    let rows = store::sqlx::query(
-        "SELECT c.status FROM certificates c JOIN links l ON l.phone_serial = c.serial WHERE l.card_serial = $1",
-    )
-    .bind(serial(&sign))
-    .fetch_all(env.jlis.store().pool())
-    .await
-    .unwrap();
-    let active = rows.iter().filter(|r| store::text(r, "status").unwrap() == "good").count();
+    let card = serial(&sign);
+    let rows = env
+        .jlis
+        .store()
+        .read(move |tx| {
+            tx.all(
+                "SELECT c.status FROM certificates c JOIN links l ON l.phone_serial = c.serial WHERE l.card_serial = $1",
+                store::params![card],
+            )
+        })
+        .await
+        .map_err(|e: store::StoreError| e)
+        .unwrap();
+    let active = rows.iter().filter(|r| r.text("status").unwrap() == "good").count();
     assert_eq!(active, 1, "never two active phone certificates");
     assert_eq!(rows.len(), ok, "every success is linked");
     assert_eq!(ok, 50);

@@ -41,12 +41,6 @@ impl From<store::StoreError> for ApiError {
     }
 }
 
-impl From<store::sqlx::Error> for ApiError {
-    fn from(e: store::sqlx::Error) -> Self {
-        internal(e)
-    }
-}
-
 /// A failure whose cause goes to the log, not to the client.
 pub(crate) fn internal(e: impl std::fmt::Display) -> ApiError {
     tracing::error!(error = %e, "internal error");

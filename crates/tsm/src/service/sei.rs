@@ -23,7 +23,7 @@ use gp::{AesKey, StaticKeys};
 use serde::Deserialize;
 use std::sync::Arc;
 use std::time::Duration;
-use store::Store;
+use store::{params, Store};
 use svc::Peer;
 
 const SCHEMA: &[store::Migration] = &[(
@@ -66,42 +66,43 @@ impl SeiTsm {
 
     /// Replaces the app whitelist.
     pub async fn register_apps(&self, hashes: &[Vec<u8>]) -> Result<(), ApiError> {
-        let mut tx = self.store.pool().begin().await?;
-        store::sqlx::query("DELETE FROM apps").execute(&mut *tx).await?;
-        for h in hashes {
-            store::sqlx::query("INSERT INTO apps (hash, registered_at) VALUES ($1, $2)")
-                .bind(hex::encode_upper(h))
-                .bind(now_secs())
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(())
+        let hashes: Vec<String> = hashes.iter().map(hex::encode_upper).collect();
+        self.store
+            .write(move |tx| {
+                tx.execute("DELETE FROM apps", &[])?;
+                for hash in hashes {
+                    tx.execute("INSERT INTO apps (hash, registered_at) VALUES ($1, $2)", params![hash, now_secs()])?;
+                }
+                Ok(())
+            })
+            .await
     }
 
     async fn apps(&self) -> Result<Vec<Vec<u8>>, ApiError> {
-        let rows = store::sqlx::query("SELECT hash FROM apps ORDER BY hash").fetch_all(self.store.reader()).await?;
-        rows.iter().map(|r| hex::decode(store::text(r, "hash")?).map_err(internal)).collect()
+        let rows = self.store.read(|tx| tx.all("SELECT hash FROM apps ORDER BY hash", &[])).await?;
+        rows.iter().map(|r| hex::decode(r.text("hash")?).map_err(internal)).collect()
     }
 
     async fn se_state(&self, se_id: &str) -> Result<Option<String>, ApiError> {
-        let row = store::sqlx::query("SELECT state FROM secure_elements WHERE se_id = $1")
-            .bind(se_id)
-            .fetch_optional(self.store.pool())
+        let se_id = se_id.to_string();
+        let row = self
+            .store
+            .read(move |tx| tx.optional("SELECT state FROM secure_elements WHERE se_id = $1", params![se_id]))
             .await?;
-        Ok(row.map(|r| store::text(&r, "state")).transpose()?)
+        Ok(row.map(|r| r.text("state")).transpose()?)
     }
 
-    async fn set_se_state(&self, se_id: &str, state: &str) -> Result<(), ApiError> {
-        store::sqlx::query(
-            "INSERT INTO secure_elements (se_id, state, updated_at) VALUES ($1, $2, $3)
-             ON CONFLICT (se_id) DO UPDATE SET state = $2, updated_at = $3",
-        )
-        .bind(se_id)
-        .bind(state)
-        .bind(now_secs())
-        .execute(self.store.pool())
-        .await?;
+    async fn set_se_state(&self, se_id: &str, state: &'static str) -> Result<(), ApiError> {
+        let se_id = se_id.to_string();
+        self.store
+            .write(move |tx| {
+                tx.execute(
+                    "INSERT INTO secure_elements (se_id, state, updated_at) VALUES ($1, $2, $3)
+                     ON CONFLICT (se_id) DO UPDATE SET state = $2, updated_at = $3",
+                    params![se_id, state, now_secs()],
+                )
+            })
+            .await?;
         Ok(())
     }
 

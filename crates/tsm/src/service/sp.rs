@@ -41,8 +41,7 @@ use pki::crl::Reason;
 use serde::Deserialize;
 use std::sync::Arc;
 use std::time::Duration;
-use store::sqlx::query;
-use store::Store;
+use store::{params, Store};
 use svc::Peer;
 use tokio::runtime::Handle;
 
@@ -160,15 +159,16 @@ impl SpTsm {
 
     /// Stores an SE's handed-over domain keys (sealed).
     pub async fn accept_handover(&self, se_id: &str, keys: &StaticKeys) -> Result<(), ApiError> {
-        query(
-            "INSERT INTO domains (se_id, state, sealed_keys, pending_keys, updated_at) VALUES ($1, 'handed_over', $2, NULL, $3)
-             ON CONFLICT (se_id) DO UPDATE SET state = 'handed_over', sealed_keys = $2, pending_keys = NULL, updated_at = $3",
-        )
-        .bind(se_id)
-        .bind(self.vault.seal(se_id, keys))
-        .bind(now_secs())
-        .execute(self.store.pool())
-        .await?;
+        let (se, sealed) = (se_id.to_string(), self.vault.seal(se_id, keys));
+        self.store
+            .write(move |tx| {
+                tx.execute(
+                    "INSERT INTO domains (se_id, state, sealed_keys, pending_keys, updated_at) VALUES ($1, 'handed_over', $2, NULL, $3)
+                     ON CONFLICT (se_id) DO UPDATE SET state = 'handed_over', sealed_keys = $2, pending_keys = NULL, updated_at = $3",
+                    params![se, sealed, now_secs()],
+                )
+            })
+            .await?;
         tracing::info!(se = %se_id, "domain keys handed over by the SEI-TSM");
         Ok(())
     }
@@ -187,64 +187,75 @@ impl SpTsm {
     }
 
     async fn application(&self, id: &str) -> Result<ApplicationRow, ApiError> {
-        let row = query(
-            "SELECT id, state, card_certificate, commitment, cert_types, attempts, created_at
-             FROM applications WHERE id = $1",
-        )
-        .bind(id)
-        .fetch_optional(self.store.pool())
-        .await?
-        .ok_or_else(|| refused(404, "unknown_application", format!("no application {id:?}")))?;
+        let key = id.to_string();
+        let row = self
+            .store
+            .read(move |tx| {
+                tx.optional(
+                    "SELECT id, state, card_certificate, commitment, cert_types, attempts, created_at
+                     FROM applications WHERE id = $1",
+                    params![key],
+                )
+            })
+            .await?
+            .ok_or_else(|| refused(404, "unknown_application", format!("no application {id:?}")))?;
         Ok(ApplicationRow {
-            id: store::text(&row, "id")?,
-            state: store::text(&row, "state")?,
-            card_certificate: store::blob(&row, "card_certificate")?,
-            commitment: hex::decode(store::text(&row, "commitment")?).map_err(internal)?,
-            cert_types: serde_json::from_str(&store::text(&row, "cert_types")?).map_err(internal)?,
-            attempts: store::int(&row, "attempts")?,
-            created_at: store::int(&row, "created_at")?,
+            id: row.text("id")?,
+            state: row.text("state")?,
+            card_certificate: row.blob("card_certificate")?,
+            commitment: hex::decode(row.text("commitment")?).map_err(internal)?,
+            cert_types: serde_json::from_str(&row.text("cert_types")?).map_err(internal)?,
+            attempts: row.int("attempts")?,
+            created_at: row.int("created_at")?,
         })
     }
 
-    async fn set_application_state(&self, id: &str, state: &str, detail: Option<&str>) -> Result<(), ApiError> {
-        query("UPDATE applications SET state = $2, detail = $3, updated_at = $4 WHERE id = $1")
-            .bind(id)
-            .bind(state)
-            .bind(detail)
-            .bind(now_secs())
-            .execute(self.store.pool())
+    async fn set_application_state(&self, id: &str, state: &'static str, detail: &str) -> Result<(), ApiError> {
+        let (id, detail) = (id.to_string(), detail.to_string());
+        self.store
+            .write(move |tx| {
+                tx.execute(
+                    "UPDATE applications SET state = $2, detail = $3, updated_at = $4 WHERE id = $1",
+                    params![id, state, detail, now_secs()],
+                )
+            })
             .await?;
         Ok(())
     }
 
     /// Starts a provisioning attempt for `app` over a new relay session.
     async fn start_provisioning(self: &Arc<Self>, app: ApplicationRow) -> Result<Response, ApiError> {
-        query("UPDATE applications SET state = 'provisioning', attempts = attempts + 1, updated_at = $2 WHERE id = $1")
-            .bind(&app.id)
-            .bind(now_secs())
-            .execute(self.store.pool())
+        let id = app.id.clone();
+        self.store
+            .write(move |tx| {
+                tx.execute(
+                    "UPDATE applications SET state = 'provisioning', attempts = attempts + 1, updated_at = $2 WHERE id = $1",
+                    params![id, now_secs()],
+                )
+            })
             .await?;
-        let attempt = app.attempts + 1;
+        Ok(self.provisioning_session(app.clone(), app.attempts + 1).await)
+    }
+
+    /// Runs provisioning attempt `attempt` of `app` over a new relay session.
+    async fn provisioning_session(self: &Arc<Self>, app: ApplicationRow, attempt: i64) -> Response {
         let id = app.id.clone();
         let sp = self.clone();
         let (session, step) = self.hub.start(move |se| sp.provision(se, app, attempt)).await;
-        Ok(answer(&session, step, &id))
+        answer(&session, step, &id)
     }
 
     /// The provisioning flow (blocking thread); records the outcome.
     fn provision(&self, se: &mut RemoteSe, app: ApplicationRow, attempt: i64) -> Result<serde_json::Value, FlowError> {
         let rt = Handle::current();
         let result = self.provision_attempt(&rt, se, &app, attempt);
-        let outcome = match &result {
-            Ok(_) => rt.block_on(self.set_application_state(&app.id, "done", None)),
-            Err(e) => {
-                rt.block_on(self.revoke_unwritten(&app.id));
-                let state = if e.code == "commitment_mismatch" { "refused" } else { "interrupted" };
-                tracing::warn!(application = %app.id, code = e.code, error = %e.message, "provisioning ended");
-                rt.block_on(self.set_application_state(&app.id, state, Some(&e.message)))
-            }
-        };
-        outcome.map_err(|e| e.0)?;
+        // Success was recorded with the certificates' delivery.
+        if let Err(e) = &result {
+            rt.block_on(self.revoke_unwritten(&app.id));
+            let state = if e.code == "commitment_mismatch" { "refused" } else { "interrupted" };
+            tracing::warn!(application = %app.id, code = e.code, error = %e.message, "provisioning ended");
+            rt.block_on(self.set_application_state(&app.id, state, &e.message)).map_err(|e| e.0)?;
+        }
         result
     }
 
@@ -274,16 +285,17 @@ impl SpTsm {
             issued.push(cert.serial.clone());
             Ok((cert.certificate, cert.ca_certificate))
         })?;
-        rt.block_on(async {
-            let mut tx = self.store.pool().begin().await?;
-            query("UPDATE phone_certificates SET state = 'written', updated_at = $2 WHERE application_id = $1 AND state = 'issued'")
-                .bind(&app.id)
-                .bind(now_secs())
-                .execute(&mut *tx)
-                .await?;
-            query("UPDATE applications SET se_id = $2 WHERE id = $1").bind(&app.id).bind(&se_id).execute(&mut *tx).await?;
-            tx.commit().await
-        })
+        let (id, se) = (app.id.clone(), se_id.clone());
+        rt.block_on(self.store.write(move |tx| {
+            tx.execute(
+                "UPDATE phone_certificates SET state = 'written', updated_at = $2 WHERE application_id = $1 AND state = 'issued'",
+                params![&id, now_secs()],
+            )?;
+            tx.execute(
+                "UPDATE applications SET state = 'done', se_id = $2, detail = NULL, updated_at = $3 WHERE id = $1",
+                params![&id, se, now_secs()],
+            )
+        }))
         .map_err(|e| internal(e).0)?;
         tracing::info!(application = %app.id, se = %se_id, certificates = issued.len(), "phone provisioned");
         let certificates: Vec<_> = done
@@ -299,12 +311,11 @@ impl SpTsm {
     /// first contact. The new keys are stored (as pending) before the PUT
     /// KEY leaves, so a lost answer does not lose the domain.
     fn domain_keys(&self, rt: &Handle, se: &mut RemoteSe, se_id: &str) -> Result<StaticKeys, FlowError> {
+        let key = se_id.to_string();
         let row = rt
-            .block_on(
-                query("SELECT state, sealed_keys, pending_keys FROM domains WHERE se_id = $1")
-                    .bind(se_id)
-                    .fetch_optional(self.store.pool()),
-            )
+            .block_on(self.store.read(move |tx| {
+                tx.optional("SELECT state, sealed_keys, pending_keys FROM domains WHERE se_id = $1", params![key])
+            }))
             .map_err(|e| internal(e).0)?
             .ok_or_else(|| {
                 FlowError::new(
@@ -314,22 +325,22 @@ impl SpTsm {
                 )
             })?;
         let open = |col: &str| -> Result<Option<StaticKeys>, FlowError> {
-            let sealed: Option<Vec<u8>> = store::sqlx::Row::try_get(&row, col).map_err(|e| internal(e).0)?;
+            let sealed = row.opt_blob(col).map_err(|e| internal(e).0)?;
             sealed.map(|s| self.vault.open(se_id, &s).map_err(|e| internal(e).0)).transpose()
         };
         let current = open("sealed_keys")?.ok_or_else(|| internal("no keys").0)?;
-        if store::text(&row, "state").map_err(|e| internal(e).0)? == "own" {
+        if row.text("state").map_err(|e| internal(e).0)? == "own" {
             return Ok(current);
         }
         let earlier = open("pending_keys")?;
         let own = crate::sp::fresh_domain_keys();
-        rt.block_on(
-            query("UPDATE domains SET pending_keys = $2, updated_at = $3 WHERE se_id = $1")
-                .bind(se_id)
-                .bind(self.vault.seal(se_id, &own))
-                .bind(now_secs())
-                .execute(self.store.pool()),
-        )
+        let (key, sealed) = (se_id.to_string(), self.vault.seal(se_id, &own));
+        rt.block_on(self.store.write(move |tx| {
+            tx.execute(
+                "UPDATE domains SET pending_keys = $2, updated_at = $3 WHERE se_id = $1",
+                params![key, sealed, now_secs()],
+            )
+        }))
         .map_err(|e| internal(e).0)?;
         let taken = match crate::sp::take_over_with(se, current, own.clone()) {
             Ok(()) => own,
@@ -338,13 +349,13 @@ impl SpTsm {
             Err(crate::TsmError::Scp03(_)) if earlier.is_some() => earlier.expect("checked"),
             Err(e) => return Err(e.into()),
         };
-        rt.block_on(
-            query("UPDATE domains SET state = 'own', sealed_keys = $2, pending_keys = NULL, updated_at = $3 WHERE se_id = $1")
-                .bind(se_id)
-                .bind(self.vault.seal(se_id, &taken))
-                .bind(now_secs())
-                .execute(self.store.pool()),
-        )
+        let (key, sealed) = (se_id.to_string(), self.vault.seal(se_id, &taken));
+        rt.block_on(self.store.write(move |tx| {
+            tx.execute(
+                "UPDATE domains SET state = 'own', sealed_keys = $2, pending_keys = NULL, updated_at = $3 WHERE se_id = $1",
+                params![key, sealed, now_secs()],
+            )
+        }))
         .map_err(|e| internal(e).0)?;
         tracing::info!(se = %se_id, "domain keys replaced (PUT KEY)");
         Ok(taken)
@@ -357,39 +368,42 @@ impl SpTsm {
         t: CertType,
         cert: &jlis::client::PhoneCertificate,
     ) -> Result<(), ApiError> {
-        let mut tx = self.store.pool().begin().await?;
-        query(
-            "INSERT INTO phone_certificates (serial, application_id, se_id, cert_type, state, certificate, updated_at)
-             VALUES ($1, $2, $3, $4, 'issued', $5, $6)",
-        )
-        .bind(&cert.serial)
-        .bind(application)
-        .bind(se_id)
-        .bind(t.as_str())
-        .bind(&cert.certificate)
-        .bind(now_secs())
-        .execute(&mut *tx)
-        .await?;
-        for old in &cert.superseded {
-            query("UPDATE phone_certificates SET state = 'superseded', updated_at = $2 WHERE serial = $1")
-                .bind(old)
-                .bind(now_secs())
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(())
+        let (application, se_id) = (application.to_string(), se_id.to_string());
+        let (serial, certificate, superseded) =
+            (cert.serial.clone(), cert.certificate.clone(), cert.superseded.clone());
+        self.store
+            .write(move |tx| {
+                tx.execute(
+                    "INSERT INTO phone_certificates (serial, application_id, se_id, cert_type, state, certificate, updated_at)
+                     VALUES ($1, $2, $3, $4, 'issued', $5, $6)",
+                    params![serial, application, se_id, t.as_str(), certificate, now_secs()],
+                )?;
+                for old in superseded {
+                    tx.execute(
+                        "UPDATE phone_certificates SET state = 'superseded', updated_at = $2 WHERE serial = $1",
+                        params![old, now_secs()],
+                    )?;
+                }
+                Ok(())
+            })
+            .await
     }
 
     /// Revokes the certificates an ended attempt issued but did not write.
     async fn revoke_unwritten(&self, application: &str) {
-        let rows = query("SELECT serial FROM phone_certificates WHERE application_id = $1 AND state = 'issued'")
-            .bind(application)
-            .fetch_all(self.store.pool())
+        let application = application.to_string();
+        let rows = self
+            .store
+            .read(move |tx| {
+                tx.all(
+                    "SELECT serial FROM phone_certificates WHERE application_id = $1 AND state = 'issued'",
+                    params![application],
+                )
+            })
             .await
             .unwrap_or_default();
         for row in rows {
-            let Ok(serial) = store::text(&row, "serial") else { continue };
+            let Ok(serial) = row.text("serial") else { continue };
             self.revoke_serial(&serial, Reason::CessationOfOperation, "undelivered").await;
         }
     }
@@ -406,25 +420,33 @@ impl SpTsm {
         if let Err(e) = &outcome {
             tracing::warn!(serial, error = %e, state, "revocation at the JPKI service");
         }
-        let _ = query("UPDATE phone_certificates SET state = $2, updated_at = $3 WHERE serial = $1")
-            .bind(serial)
-            .bind(state)
-            .bind(now_secs())
-            .execute(self.store.pool())
+        let serial = serial.to_string();
+        let recorded = self
+            .store
+            .write(move |tx| {
+                tx.execute(
+                    "UPDATE phone_certificates SET state = $2, updated_at = $3 WHERE serial = $1",
+                    params![serial, state, now_secs()],
+                )
+            })
             .await;
+        if let Err(e) = recorded {
+            tracing::error!(error = %e, "recording a revocation's outcome");
+        }
         ok
     }
 
     /// Retries revocations the JPKI service could not take; returns how
     /// many are still pending.
     pub async fn retry_pending_revocations(&self) -> usize {
-        let rows = query("SELECT serial FROM phone_certificates WHERE state = 'revoke_pending'")
-            .fetch_all(self.store.pool())
+        let rows = self
+            .store
+            .read(|tx| tx.all("SELECT serial FROM phone_certificates WHERE state = 'revoke_pending'", &[]))
             .await
             .unwrap_or_default();
         let mut pending = 0;
         for row in rows {
-            let Ok(serial) = store::text(&row, "serial") else { continue };
+            let Ok(serial) = row.text("serial") else { continue };
             if !self.revoke_serial(&serial, Reason::CessationOfOperation, "undelivered").await {
                 pending += 1;
             }
@@ -434,15 +456,17 @@ impl SpTsm {
 
     /// Phone certificates by state (for tests and operators).
     pub async fn certificates(&self, se_id: &str) -> Result<Vec<(String, String, String)>, ApiError> {
-        let rows = query(
-            "SELECT serial, cert_type, state FROM phone_certificates WHERE se_id = $1 ORDER BY updated_at, serial",
-        )
-        .bind(se_id)
-        .fetch_all(self.store.reader())
-        .await?;
-        rows.iter()
-            .map(|r| Ok((store::text(r, "serial")?, store::text(r, "cert_type")?, store::text(r, "state")?)))
-            .collect()
+        let se_id = se_id.to_string();
+        let rows = self
+            .store
+            .read(move |tx| {
+                tx.all(
+                    "SELECT serial, cert_type, state FROM phone_certificates WHERE se_id = $1 ORDER BY updated_at, serial",
+                    params![se_id],
+                )
+            })
+            .await?;
+        rows.iter().map(|r| Ok((r.text("serial")?, r.text("cert_type")?, r.text("state")?))).collect()
     }
 }
 
@@ -559,20 +583,27 @@ async fn application(
         attempts: 0,
         created_at: now_secs(),
     };
-    query(
-        "INSERT INTO applications (id, state, card_certificate, commitment, cert_types, model, se_id, attempts, detail,
-            created_at, updated_at) VALUES ($1, 'accepted', $2, $3, $4, $5, NULL, 0, NULL, $6, $6)",
-    )
-    .bind(&row.id)
-    .bind(&row.card_certificate)
-    .bind(hex::encode(verified.commitment))
-    .bind(serde_json::to_string(&app.cert_types).map_err(internal)?)
-    .bind(&app.device.model)
-    .bind(row.created_at)
-    .execute(sp.store.pool())
-    .await?;
+    // Accepted and its first provisioning attempt begun in one transaction.
+    let record = params![
+        &row.id,
+        &row.card_certificate,
+        hex::encode(verified.commitment),
+        serde_json::to_string(&app.cert_types).map_err(internal)?,
+        &app.device.model,
+        row.created_at,
+    ]
+    .to_vec();
+    sp.store
+        .write(move |tx| {
+            tx.execute(
+                "INSERT INTO applications (id, state, card_certificate, commitment, cert_types, model, se_id, attempts, detail,
+                    created_at, updated_at) VALUES ($1, 'provisioning', $2, $3, $4, $5, NULL, 1, NULL, $6, $6)",
+                &record,
+            )
+        })
+        .await?;
     tracing::info!(application = %row.id, types = ?app.cert_types, "application accepted");
-    sp.start_provisioning(row).await
+    Ok(sp.provisioning_session(row, 1).await)
 }
 
 async fn resume(State(sp): State<Arc<SpTsm>>, Path(id): Path<String>) -> Result<Response, ApiError> {
@@ -587,32 +618,36 @@ async fn resume(State(sp): State<Arc<SpTsm>>, Path(id): Path<String>) -> Result<
 }
 
 async fn application_state(State(sp): State<Arc<SpTsm>>, Path(id): Path<String>) -> Result<Response, ApiError> {
-    let row = query("SELECT state, se_id, detail, attempts FROM applications WHERE id = $1")
-        .bind(&id)
-        .fetch_optional(sp.store.reader())
-        .await?
-        .ok_or_else(|| refused(404, "unknown_application", format!("no application {id:?}")))?;
-    let certs =
-        query("SELECT serial, cert_type, state FROM phone_certificates WHERE application_id = $1 ORDER BY serial")
-            .bind(&id)
-            .fetch_all(sp.store.reader())
-            .await?;
+    let key = id.clone();
+    let (row, certs) = sp
+        .store
+        .read(move |tx| {
+            let row =
+                tx.optional("SELECT state, se_id, detail, attempts FROM applications WHERE id = $1", params![&key])?;
+            let certs = tx.all(
+                "SELECT serial, cert_type, state FROM phone_certificates WHERE application_id = $1 ORDER BY serial",
+                params![&key],
+            )?;
+            Ok::<_, store::StoreError>((row, certs))
+        })
+        .await?;
+    let row = row.ok_or_else(|| refused(404, "unknown_application", format!("no application {id:?}")))?;
     let certificates = certs
         .iter()
         .map(|r| {
             Ok(serde_json::json!({
-                "serial": store::text(r, "serial")?,
-                "type": store::text(r, "cert_type")?,
-                "state": store::text(r, "state")?,
+                "serial": r.text("serial")?,
+                "type": r.text("cert_type")?,
+                "state": r.text("state")?,
             }))
         })
         .collect::<Result<Vec<_>, store::StoreError>>()?;
     Ok(Json(serde_json::json!({
         "application": id,
-        "state": store::text(&row, "state")?,
-        "se_id": store::sqlx::Row::try_get::<Option<String>, _>(&row, "se_id")?,
-        "detail": store::sqlx::Row::try_get::<Option<String>, _>(&row, "detail")?,
-        "attempts": store::int(&row, "attempts")?,
+        "state": row.text("state")?,
+        "se_id": row.opt_text("se_id")?,
+        "detail": row.opt_text("detail")?,
+        "attempts": row.int("attempts")?,
         "certificates": certificates,
     }))
     .into_response())
@@ -662,15 +697,24 @@ async fn revocation(
     let checked = pki::cms::verify(&cms, &options).map_err(|e| refused(403, "bad_signature", e.to_string()))?;
     let (nonce, se_id) = RevocationRequest::parse(&checked.content)?;
     let signer = checked.signer.to_der().map_err(internal)?;
-    let active = query("SELECT serial, certificate FROM phone_certificates WHERE se_id = $1 AND state = 'written'")
-        .bind(&se_id)
-        .fetch_all(sp.store.pool())
+    let key = se_id.clone();
+    let (active, domain) = sp
+        .store
+        .read(move |tx| {
+            let active = tx.all(
+                "SELECT serial, certificate FROM phone_certificates WHERE se_id = $1 AND state = 'written'",
+                params![&key],
+            )?;
+            let domain =
+                tx.optional("SELECT sealed_keys FROM domains WHERE se_id = $1 AND state = 'own'", params![&key])?;
+            Ok::<_, store::StoreError>((active, domain))
+        })
         .await?;
     let mut serials = Vec::new();
     let mut signed_by_active = false;
     for row in &active {
-        serials.push(store::text(row, "serial")?);
-        signed_by_active |= store::blob(row, "certificate")? == signer;
+        serials.push(row.text("serial")?);
+        signed_by_active |= row.blob("certificate")? == signer;
     }
     if !signed_by_active {
         return Err(refused(
@@ -687,13 +731,9 @@ async fn revocation(
         }
     }
     tracing::info!(se = %se_id, revoked = revoked.len(), "holder revoked the phone certificates");
-    let keys = {
-        let row = query("SELECT sealed_keys FROM domains WHERE se_id = $1 AND state = 'own'")
-            .bind(&se_id)
-            .fetch_one(sp.store.pool())
-            .await?;
-        sp.vault.open(&se_id, &store::blob(&row, "sealed_keys")?).map_err(internal)?
-    };
+    let domain =
+        domain.ok_or_else(|| internal(format!("SE {se_id} has written certificates but no own domain keys")))?;
+    let keys = sp.vault.open(&se_id, &domain.blob("sealed_keys")?).map_err(internal)?;
     let result = serde_json::json!({ "revoked": revoked, "wiped": true });
     let (session, step) = sp
         .hub

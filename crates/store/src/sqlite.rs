@@ -1,0 +1,198 @@
+//! SQLite: one writer thread with group commit, and reader connections.
+//!
+//! Every write transaction is a closure sent to the writer thread, which
+//! owns the only writing connection. The closure runs there from start to
+//! end with direct calls into SQLite — no hand-off per statement. Closures
+//! that arrive while a commit is being synced to disk are run together in
+//! the next transaction, each inside a SAVEPOINT of its own (a closure that
+//! fails is rolled back to its savepoint alone), and are answered after the
+//! one COMMIT that makes all of them durable (group commit): a caller is
+//! never told "done" before its change is on disk.
+
+use crate::value::{Row, Value};
+use crate::StoreError;
+use rusqlite::types::ValueRef;
+use rusqlite::Connection;
+use std::path::{Path, PathBuf};
+use std::sync::{mpsc, Arc, Mutex};
+
+/// At most this many closures share one commit.
+const GROUP_LIMIT: usize = 64;
+
+/// What a closure leaves after it ran: whether it succeeded, and how to
+/// answer its caller once the commit's outcome is known.
+pub(crate) type Finish = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
+/// A write closure, boxed for the writer thread.
+pub(crate) type Job = Box<dyn FnOnce(&Connection) -> (bool, Finish) + Send>;
+
+/// Opens a connection with the settings every connection gets: WAL, a full
+/// fsync on commit (durable before acknowledged), foreign keys, and a wait
+/// rather than an error when another process holds the lock.
+pub(crate) fn connect(path: &Path) -> Result<Connection, StoreError> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(conn)
+}
+
+/// The writer thread's mailbox and a pool of reader connections.
+#[derive(Debug)]
+pub(crate) struct Sqlite {
+    path: PathBuf,
+    writer: Mutex<mpsc::Sender<Job>>,
+    readers: Mutex<Vec<Connection>>,
+}
+
+impl Sqlite {
+    pub(crate) fn open(path: &Path) -> Result<Arc<Self>, StoreError> {
+        let conn = connect(path)?;
+        let (tx, rx) = mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("sqlite-writer".into())
+            .spawn(move || writer(conn, rx))
+            .map_err(|e| StoreError::Closed(e.to_string()))?;
+        Ok(Arc::new(Self { path: path.to_path_buf(), writer: Mutex::new(tx), readers: Mutex::new(Vec::new()) }))
+    }
+
+    pub(crate) fn send(&self, job: Job) -> Result<(), StoreError> {
+        let writer = self.writer.lock().map_err(|_| StoreError::Closed("writer mailbox poisoned".into()))?;
+        writer.send(job).map_err(|_| StoreError::Closed("the writer thread has stopped".into()))
+    }
+
+    /// Runs `f` on a reader connection (committed state only).
+    pub(crate) fn read<T>(&self, f: impl FnOnce(&Connection) -> T) -> Result<T, StoreError> {
+        let pooled = self.readers.lock().ok().and_then(|mut r| r.pop());
+        let conn = match pooled {
+            Some(conn) => conn,
+            None => {
+                let conn = connect(&self.path)?;
+                conn.pragma_update(None, "query_only", "ON")?;
+                conn
+            }
+        };
+        let out = f(&conn);
+        if let Ok(mut readers) = self.readers.lock() {
+            if readers.len() < 8 {
+                readers.push(conn);
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn writer(conn: Connection, jobs: mpsc::Receiver<Job>) {
+    while let Ok(first) = jobs.recv() {
+        let mut batch = vec![first];
+        while batch.len() < GROUP_LIMIT {
+            match jobs.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        run_group(&conn, batch);
+    }
+}
+
+/// Runs a group of closures in one transaction and answers each after the
+/// commit (or with the error that lost their work).
+fn run_group(conn: &Connection, batch: Vec<Job>) {
+    let mut waiting: Vec<Finish> = Vec::with_capacity(batch.len());
+    for job in batch {
+        if conn.is_autocommit() {
+            // Not begun yet, or a previous closure's failure made SQLite roll
+            // the whole transaction back: what ran before it is lost.
+            for finish in waiting.drain(..) {
+                finish(Err(StoreError::Aborted));
+            }
+            if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+                // Dropped unrun: its caller hears that the write was not done.
+                tracing::error!(error = %e, "cannot begin a write transaction");
+                drop(job);
+                continue;
+            }
+        }
+        let _ = conn.execute_batch("SAVEPOINT job");
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(conn)));
+        match outcome {
+            Ok((true, finish)) => {
+                let _ = conn.execute_batch("RELEASE job");
+                waiting.push(finish);
+            }
+            Ok((false, finish)) => {
+                let _ = conn.execute_batch("ROLLBACK TO job; RELEASE job");
+                // A failed closure's answer does not wait for the commit.
+                finish(Ok(()));
+            }
+            Err(_) => {
+                tracing::error!("a write transaction panicked; its changes are rolled back");
+                let _ = conn.execute_batch("ROLLBACK TO job; RELEASE job");
+            }
+        }
+    }
+    let committed = if conn.is_autocommit() {
+        Err(StoreError::Aborted)
+    } else {
+        conn.execute_batch("COMMIT").map_err(|e| {
+            let _ = conn.execute_batch("ROLLBACK");
+            StoreError::from(e)
+        })
+    };
+    for finish in waiting {
+        finish(committed.as_ref().map(|_| ()).map_err(StoreError::again));
+    }
+}
+
+/// Binds `$N` parameters by their number (SQLite numbers named parameters
+/// in order of first appearance, so `$2 … $1` needs the look-up).
+fn bind(stmt: &mut rusqlite::Statement<'_>, params: &[Value]) -> Result<(), StoreError> {
+    for index in 1..=stmt.parameter_count() {
+        let name = stmt.parameter_name(index).unwrap_or("");
+        let number: usize = name
+            .strip_prefix('$')
+            .and_then(|n| n.parse().ok())
+            .ok_or_else(|| StoreError::Parameter(format!("{name:?}: write parameters as $1, $2, …")))?;
+        let value = params
+            .get(number.wrapping_sub(1))
+            .ok_or_else(|| StoreError::Parameter(format!("${number} has no value ({} given)", params.len())))?;
+        match value {
+            Value::Int(v) => stmt.raw_bind_parameter(index, v)?,
+            Value::Text(v) => stmt.raw_bind_parameter(index, v)?,
+            Value::Blob(v) => stmt.raw_bind_parameter(index, v)?,
+        }
+    }
+    Ok(())
+}
+
+/// Runs a statement; returns the rows changed.
+pub(crate) fn execute(conn: &Connection, sql: &str, params: &[Value]) -> Result<u64, StoreError> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    bind(&mut stmt, params)?;
+    Ok(stmt.raw_execute()? as u64)
+}
+
+/// Runs a query; returns up to `limit` rows.
+pub(crate) fn query(conn: &Connection, sql: &str, params: &[Value], limit: usize) -> Result<Vec<Row>, StoreError> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    bind(&mut stmt, params)?;
+    let columns: Arc<[String]> = stmt.column_names().into_iter().map(str::to_string).collect();
+    let mut rows = stmt.raw_query();
+    let mut out = Vec::new();
+    while out.len() < limit {
+        let Some(row) = rows.next()? else { break };
+        let mut values = Vec::with_capacity(columns.len());
+        for i in 0..columns.len() {
+            values.push(match row.get_ref(i)? {
+                ValueRef::Null => Value::Text(None),
+                ValueRef::Integer(v) => Value::Int(Some(v)),
+                ValueRef::Real(v) => Value::Text(Some(v.to_string())),
+                ValueRef::Text(v) => Value::Text(Some(String::from_utf8_lossy(v).into_owned())),
+                ValueRef::Blob(v) => Value::Blob(Some(v.to_vec())),
+            });
+        }
+        out.push(Row { columns: columns.clone(), values });
+    }
+    Ok(out)
+}

@@ -1,0 +1,116 @@
+use super::*;
+
+const M: &[Migration] = &[("1-items", "CREATE TABLE items (id TEXT PRIMARY KEY, n BIGINT NOT NULL, data BLOB)")];
+
+async fn temp() -> (tempfile::TempDir, String, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("db.sqlite").display());
+    let store = Store::open(&url, M).await.unwrap();
+    (dir, url, store)
+}
+
+async fn count(store: &Store) -> i64 {
+    store.read(|tx| tx.optional("SELECT COUNT(*) AS n FROM items", &[])?.unwrap().int("n")).await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrations_apply_once_and_data_survives_reopen() {
+    let (_dir, url, s) = temp().await;
+    s.write(|tx| {
+        tx.execute("INSERT INTO items (id, n, data) VALUES ($1, $2, $3)", params!["a", 7i64, vec![1u8, 2, 3]])
+    })
+    .await
+    .unwrap();
+    drop(s);
+    let s = Store::open(&url, M).await.unwrap();
+    let row = s.read(|tx| tx.optional("SELECT id, n, data FROM items", &[])).await.unwrap().unwrap();
+    assert_eq!(
+        (row.text("id").unwrap(), row.int("n").unwrap(), row.blob("data").unwrap()),
+        ("a".into(), 7, vec![1, 2, 3])
+    );
+    assert!(matches!(row.int("id"), Err(StoreError::Column { .. })));
+    assert!(matches!(Store::open("mysql://x", M).await, Err(StoreError::Url(_))));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parameters_bind_by_number_and_nulls_read_as_none() {
+    let (_dir, _url, s) = temp().await;
+    s.write(|tx| {
+        tx.execute("INSERT INTO items (n, id, data) VALUES ($2, $1, $3)", params!["b", 9i64, None::<Vec<u8>>])
+    })
+    .await
+    .unwrap();
+    let row = s
+        .read(|tx| {
+            tx.optional("SELECT id, n, data FROM items WHERE id = $1 AND n = $1 + 0 OR id = $2", params![0i64, "b"])
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((row.text("id").unwrap(), row.int("n").unwrap(), row.opt_blob("data").unwrap()), ("b".into(), 9, None));
+    let missing = s.write(|tx| tx.execute("INSERT INTO items (id, n) VALUES ($1, $2)", params!["c"])).await;
+    assert!(matches!(missing, Err(StoreError::Parameter(_))), "{missing:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_transaction_rolls_back_alone_while_its_commit_group_commits() {
+    let (_dir, _url, s) = temp().await;
+    let writes = (0..64i64).map(|i| {
+        let s = s.clone();
+        tokio::spawn(async move {
+            s.write(move |tx| {
+                tx.execute("INSERT INTO items (id, n) VALUES ($1, $2)", params![format!("i{i}"), i])?;
+                if i % 2 == 1 {
+                    // A refusal after a change: the change must not survive.
+                    return Err(StoreError::Parameter("refused".into()));
+                }
+                Ok(i)
+            })
+            .await
+        })
+    });
+    let mut committed = 0;
+    for w in writes.collect::<Vec<_>>() {
+        if w.await.unwrap().is_ok() {
+            committed += 1;
+        }
+    }
+    assert_eq!((committed, count(&s).await), (32, 32));
+    let unique = s.write(|tx| tx.execute("INSERT INTO items (id, n) VALUES ('i0', 1)", &[])).await.unwrap_err();
+    assert!(unique.is_unique_violation(), "{unique}");
+    assert_eq!(count(&s).await, 32);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_transaction_is_rolled_back_and_the_writer_goes_on() {
+    let (_dir, _url, s) = temp().await;
+    let panicked = s
+        .write(|tx| -> Result<(), StoreError> {
+            tx.execute("INSERT INTO items (id, n) VALUES ('p', 1)", &[])?;
+            panic!("bug in a transaction")
+        })
+        .await;
+    assert!(matches!(panicked, Err(StoreError::Closed(_))));
+    s.write(|tx| tx.execute("INSERT INTO items (id, n) VALUES ('q', 1)", &[])).await.unwrap();
+    assert_eq!(count(&s).await, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_sqlite_connection_is_durable_and_checks_foreign_keys() {
+    let (_dir, _url, s) = temp().await;
+    let pragmas = |tx: &mut Tx<'_>| -> Result<(i64, i64, String), StoreError> {
+        let int = |tx: &mut Tx<'_>, p: &str| -> Result<i64, StoreError> {
+            let row = tx.optional(&format!("SELECT * FROM pragma_{p}"), &[])?.unwrap();
+            row.int(p)
+        };
+        let journal = tx.optional("SELECT * FROM pragma_journal_mode", &[])?.unwrap().text("journal_mode")?;
+        Ok((int(tx, "synchronous")?, int(tx, "foreign_keys")?, journal))
+    };
+    let expected = (2, 1, "wal".to_string());
+    assert_eq!(s.write(pragmas).await.unwrap(), expected);
+    // Two readers at once: the second is a connection opened later.
+    let (a, b) = tokio::join!(s.read(pragmas), s.read(pragmas));
+    assert_eq!((a.unwrap(), b.unwrap()), (expected.clone(), expected));
+    let read_only = s.read(|tx| tx.execute("INSERT INTO items (id, n) VALUES ('r', 1)", &[])).await;
+    assert!(read_only.is_err(), "readers must not write");
+}
