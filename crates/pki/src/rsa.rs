@@ -180,10 +180,22 @@ pub fn recover(spki_der: &[u8], sig: &[u8]) -> Result<Vec<u8>, RsaError> {
 }
 
 /// The modulus size in bits of an RSA `SubjectPublicKeyInfo`.
+/// Parsed with `der` (RFC 8017 A.1.1 `RSAPublicKey`): OpenSSL 3's decoder
+/// framework costs more than the rest of a certificate request's checks.
 pub fn public_key_bits(spki_der: &[u8]) -> Result<usize, RsaError> {
-    let key = openssl::pkey::PKey::public_key_from_der(spki_der).map_err(|_| RsaError::BadPublicKey)?;
-    let rsa = key.rsa().map_err(|_| RsaError::BadPublicKey)?;
-    Ok(rsa.n().num_bits() as usize)
+    use der::{Decode, Reader};
+    let key = rsa_public_key_bits(spki_der)?;
+    let (modulus, exponent) = der::SliceReader::new(&key)
+        .and_then(|mut r| {
+            let parsed = r.sequence(|seq| Ok((der::asn1::UintRef::decode(seq)?, der::asn1::UintRef::decode(seq)?)))?;
+            r.finish(parsed)
+        })
+        .map_err(|_| RsaError::BadPublicKey)?;
+    let n = modulus.as_bytes();
+    if n.is_empty() || exponent.as_bytes().is_empty() {
+        return Err(RsaError::BadPublicKey);
+    }
+    Ok(n.len() * 8 - n[0].leading_zeros() as usize)
 }
 
 #[cfg(test)]
@@ -206,6 +218,24 @@ mod tests {
             verify(&key.public_key_der(), h, b"hello", &sig).unwrap();
             assert_eq!(recover(&key.public_key_der(), &sig).unwrap(), di);
         }
+    }
+
+    #[test]
+    fn key_sizes_agree_with_openssl_and_garbage_is_refused() {
+        for bits in [1024u32, 1031, 2048, 3072] {
+            let spki = openssl::pkey::PKey::from_rsa(openssl::rsa::Rsa::generate(bits).unwrap())
+                .unwrap()
+                .public_key_to_der()
+                .unwrap();
+            assert_eq!(public_key_bits(&spki).unwrap(), bits as usize);
+        }
+        let ec = openssl::ec::EcKey::generate(
+            &openssl::ec::EcGroup::from_curve_name(openssl::nid::Nid::X9_62_PRIME256V1).unwrap(),
+        )
+        .unwrap();
+        let ec_spki = openssl::pkey::PKey::from_ec_key(ec).unwrap().public_key_to_der().unwrap();
+        assert_eq!(public_key_bits(&ec_spki), Err(RsaError::BadPublicKey));
+        assert_eq!(public_key_bits(b"\x30\x03\x02\x01\x00"), Err(RsaError::BadPublicKey));
     }
 
     #[test]
