@@ -24,9 +24,10 @@ pub struct Jlis {
     generation: std::sync::atomic::AtomicU64,
 }
 
-/// Pre-signed OCSP responses by the DER of the CertID asked about, with the
-/// time each was signed.
-type OcspCache = std::collections::HashMap<Vec<u8>, (std::time::Instant, Vec<u8>)>;
+/// Pre-signed OCSP responses by serial (upper-case hex), then by the DER of
+/// the CertID asked about, with the time each was signed. A change drops
+/// the answers about the serials it touched, not the others.
+type OcspCache = std::collections::HashMap<String, std::collections::HashMap<Vec<u8>, (std::time::Instant, Vec<u8>)>>;
 
 /// How long a pre-signed OCSP response (a request without nonce) is served
 /// before it is signed again; any state change drops them all.
@@ -296,7 +297,7 @@ impl Jlis {
         };
         let (auth, sign) = (issue(CaKind::Auth)?, issue(CaKind::Sign)?);
         let request_id = request_id.to_string();
-        let (auth, sign) = self
+        let auth = self
             .store
             .write(move |tx| {
                 claim(tx, &request_id)?;
@@ -308,10 +309,11 @@ impl Jlis {
                     "card.issued",
                     &serde_json::json!({ "auth": auth.serial, "sign": sign.serial }),
                 )?;
-                Ok::<_, JlisError>((auth.der, sign.der))
+                Ok::<_, JlisError>(([auth.serial, sign.serial], (auth.der, sign.der)))
             })
             .await?;
-        self.state_changed();
+        let (serials, (auth, sign)) = auth;
+        self.state_changed(&serials);
         Ok((auth, sign))
     }
 
@@ -388,7 +390,8 @@ impl Jlis {
                 Ok::<_, JlisError>((phone, superseded))
             })
             .await?;
-        self.state_changed();
+        self.state_changed(&superseded);
+        self.state_changed(std::slice::from_ref(&phone.serial));
         Ok(PhoneIssued {
             certificate: phone.der,
             serial: phone.serial,
@@ -433,7 +436,7 @@ impl Jlis {
                 Ok(revoked)
             })
             .await?;
-        self.state_changed();
+        self.state_changed(&revoked);
         Ok(revoked)
     }
 
@@ -449,6 +452,7 @@ impl Jlis {
 
     async fn change_hold(&self, request_id: &str, serial: &str, hold: bool) -> Result<(), JlisError> {
         let (request_id, serial) = (request_id.to_string(), serial.to_uppercase());
+        let changed = serial.clone();
         self.store
             .write(move |tx| {
                 claim(tx, &request_id)?;
@@ -473,7 +477,7 @@ impl Jlis {
                 audit::append(tx, t, if hold { "hold" } else { "release" }, &serde_json::json!({ "serial": serial }))
             })
             .await?;
-        self.state_changed();
+        self.state_changed(&[changed]);
         Ok(())
     }
 
@@ -552,11 +556,15 @@ impl Jlis {
         })
     }
 
-    /// Drops pre-signed OCSP responses (after any state change).
-    fn state_changed(&self) {
+    /// Drops the pre-signed OCSP responses about `serials` (after a change
+    /// to them). Every change also moves the generation on, so an answer
+    /// being signed meanwhile — about any serial — is not cached.
+    fn state_changed(&self, serials: &[String]) {
         self.generation.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         if let Ok(mut cache) = self.ocsp_cache.write() {
-            cache.clear();
+            for serial in serials {
+                cache.remove(serial);
+            }
         }
     }
 
@@ -569,11 +577,12 @@ impl Jlis {
             return Ok(pki::ocsp::error_response(pki::ocsp::ResponseStatus::MalformedRequest));
         };
         let cache_key = match (&req.nonce, req.cert_ids.as_slice()) {
-            (None, [id]) => id.to_der().ok(),
+            (None, [id]) => id.to_der().ok().map(|der| (hex::encode_upper(id.serial_number.as_bytes()), der)),
             _ => None,
         };
-        if let Some(key) = &cache_key {
-            if let Some((at, der)) = self.ocsp_cache.read().ok().and_then(|c| c.get(key).cloned()) {
+        if let Some((serial, key)) = &cache_key {
+            let cached = self.ocsp_cache.read().ok().and_then(|c| c.get(serial).and_then(|s| s.get(key)).cloned());
+            if let Some((at, der)) = cached {
                 if at.elapsed() < OCSP_CACHE_TTL {
                     return Ok(der);
                 }
@@ -581,14 +590,14 @@ impl Jlis {
         }
         let generation = self.generation.load(std::sync::atomic::Ordering::SeqCst);
         let der = self.sign_ocsp(&req).await?;
-        if let (Some(key), Ok(mut cache)) = (cache_key, self.ocsp_cache.write()) {
+        if let (Some((serial, key)), Ok(mut cache)) = (cache_key, self.ocsp_cache.write()) {
             if self.generation.load(std::sync::atomic::Ordering::SeqCst) != generation {
                 return Ok(der);
             }
             if cache.len() > 100_000 {
                 cache.clear();
             }
-            cache.insert(key, (std::time::Instant::now(), der.clone()));
+            cache.entry(serial).or_default().insert(key, (std::time::Instant::now(), der.clone()));
         }
         Ok(der)
     }

@@ -82,7 +82,8 @@ async fn pre_signed_ocsp_answers_follow_state_changes() {
     let held = sign_status(&env.jlis.ocsp(&sign_request).await.unwrap());
     assert!(held.starts_with("Revoked") && held.contains("CertificateHold"), "{held}");
     env.jlis.release(&rid(), &crate::serial(&sign)).await.unwrap();
-    assert!(sign_status(&env.jlis.ocsp(&sign_request).await.unwrap()).starts_with("Good"));
+    let sign_good = env.jlis.ocsp(&sign_request).await.unwrap();
+    assert!(sign_status(&sign_good).starts_with("Good"));
 
     let ca = env.jlis.ca().ca(pki::CaKind::Auth);
     let serial = pki::cert::parse_certificates(&auth).unwrap()[0].tbs_certificate.serial_number.as_bytes().to_vec();
@@ -99,6 +100,11 @@ async fn pre_signed_ocsp_answers_follow_state_changes() {
     env.jlis.revoke(&rid(), &crate::serial(&auth), Reason::KeyCompromise).await.unwrap();
     let after = env.jlis.ocsp(&request).await.unwrap();
     assert!(status(&after).starts_with("Revoked"), "cache dropped on revocation");
+    assert_eq!(
+        env.jlis.ocsp(&sign_request).await.unwrap(),
+        sign_good,
+        "a change drops the answers about the serials it touched, not the others"
+    );
     // With a nonce, each answer is signed on demand and echoes it.
     let with_nonce = pki::ocsp::build_request(&[id], Some(b"0123456789abcdef")).unwrap();
     let answer = env.jlis.ocsp(&with_nonce).await.unwrap();
