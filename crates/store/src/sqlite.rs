@@ -34,6 +34,9 @@ pub(crate) fn connect(path: &Path) -> Result<Connection, StoreError> {
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
+    // 16 MiB of page cache (the default is 2 MiB): the B-tree pages a
+    // service touches stay in memory instead of being read back.
+    conn.pragma_update(None, "cache_size", -16384)?;
     conn.set_prepared_statement_cache_capacity(64);
     Ok(conn)
 }
