@@ -210,10 +210,17 @@ impl SpTsm {
         })
     }
 
-    async fn set_application_state(&self, id: &str, state: &'static str, detail: &str) -> Result<(), ApiError> {
+    async fn set_application_state(
+        &self,
+        id: &str,
+        state: &'static str,
+        detail: &str,
+        domain: Option<TakenDomain>,
+    ) -> Result<(), ApiError> {
         let (id, detail) = (id.to_string(), detail.to_string());
         self.store
             .write(move |tx| {
+                TakenDomain::record(domain, tx)?;
                 tx.execute(
                     "UPDATE applications SET state = $2, detail = $3, updated_at = $4 WHERE id = $1",
                     params![id, state, detail, now_secs()],
@@ -248,13 +255,14 @@ impl SpTsm {
     /// The provisioning flow (blocking thread); records the outcome.
     fn provision(&self, se: &mut RemoteSe, app: ApplicationRow, attempt: i64) -> Result<serde_json::Value, FlowError> {
         let rt = Handle::current();
-        let result = self.provision_attempt(&rt, se, &app, attempt);
+        let mut taken = None;
+        let result = self.provision_attempt(&rt, se, &app, attempt, &mut taken);
         // Success was recorded with the certificates' delivery.
         if let Err(e) = &result {
             rt.block_on(self.revoke_unwritten(&app.id));
             let state = if e.code == "commitment_mismatch" { "refused" } else { "interrupted" };
             tracing::warn!(application = %app.id, code = e.code, error = %e.message, "provisioning ended");
-            rt.block_on(self.set_application_state(&app.id, state, &e.message)).map_err(|e| e.0)?;
+            rt.block_on(self.set_application_state(&app.id, state, &e.message, taken.take())).map_err(|e| e.0)?;
         }
         result
     }
@@ -265,9 +273,10 @@ impl SpTsm {
         se: &mut RemoteSe,
         app: &ApplicationRow,
         attempt: i64,
+        taken: &mut Option<TakenDomain>,
     ) -> Result<serde_json::Value, FlowError> {
         let se_id = hex::encode_upper(crate::sei::se_identifier(se)?);
-        let keys = self.domain_keys(rt, se, &se_id)?;
+        let keys = self.domain_keys(rt, se, &se_id, taken)?;
         let mut issued = Vec::new();
         let done = crate::sp::provision(se, keys, &app.commitment, &app.cert_types, |t, spki, inside| {
             if hex::encode_upper(inside) != se_id {
@@ -281,12 +290,13 @@ impl SpTsm {
                 cert_type: t,
             };
             let cert = rt.block_on(self.jlis.issue_phone(&request)).map_err(|e| e.to_string())?;
-            rt.block_on(self.record_issued(&app.id, &se_id, t, &cert)).map_err(|e| e.0.message)?;
+            rt.block_on(self.record_issued(&app.id, &se_id, t, &cert, taken.take())).map_err(|e| e.0.message)?;
             issued.push(cert.serial.clone());
             Ok((cert.certificate, cert.ca_certificate))
         })?;
-        let (id, se) = (app.id.clone(), se_id.clone());
+        let (id, se, domain) = (app.id.clone(), se_id.clone(), taken.take());
         rt.block_on(self.store.write(move |tx| {
+            TakenDomain::record(domain, tx)?;
             tx.execute(
                 "UPDATE phone_certificates SET state = 'written', updated_at = $2 WHERE application_id = $1 AND state = 'issued'",
                 params![&id, now_secs()],
@@ -309,8 +319,17 @@ impl SpTsm {
 
     /// The SP domain's keys for `se_id`, replacing the handed-over ones on
     /// first contact. The new keys are stored (as pending) before the PUT
-    /// KEY leaves, so a lost answer does not lose the domain.
-    fn domain_keys(&self, rt: &Handle, se: &mut RemoteSe, se_id: &str) -> Result<StaticKeys, FlowError> {
+    /// KEY leaves, so a lost answer does not lose the domain. That the PUT
+    /// KEY went through is left in `taken`, for the attempt's next write to
+    /// record (the pending keys already cover a crash before it: the next
+    /// attempt finds the handed-over keys refused and takes the pending ones).
+    fn domain_keys(
+        &self,
+        rt: &Handle,
+        se: &mut RemoteSe,
+        se_id: &str,
+        taken: &mut Option<TakenDomain>,
+    ) -> Result<StaticKeys, FlowError> {
         let key = se_id.to_string();
         let row = rt
             .block_on(self.store.read(move |tx| {
@@ -342,23 +361,16 @@ impl SpTsm {
             )
         }))
         .map_err(|e| internal(e).0)?;
-        let taken = match crate::sp::take_over_with(se, current, own.clone()) {
+        let keys = match crate::sp::take_over_with(se, current, own.clone()) {
             Ok(()) => own,
             // The handed-over keys no longer open the domain: an earlier
             // attempt's PUT KEY went through and its answer was lost.
             Err(crate::TsmError::Scp03(_)) if earlier.is_some() => earlier.expect("checked"),
             Err(e) => return Err(e.into()),
         };
-        let (key, sealed) = (se_id.to_string(), self.vault.seal(se_id, &taken));
-        rt.block_on(self.store.write(move |tx| {
-            tx.execute(
-                "UPDATE domains SET state = 'own', sealed_keys = $2, pending_keys = NULL, updated_at = $3 WHERE se_id = $1",
-                params![key, sealed, now_secs()],
-            )
-        }))
-        .map_err(|e| internal(e).0)?;
+        *taken = Some(TakenDomain { se_id: se_id.to_string(), sealed: self.vault.seal(se_id, &keys) });
         tracing::info!(se = %se_id, "domain keys replaced (PUT KEY)");
-        Ok(taken)
+        Ok(keys)
     }
 
     async fn record_issued(
@@ -367,12 +379,14 @@ impl SpTsm {
         se_id: &str,
         t: CertType,
         cert: &jlis::client::PhoneCertificate,
+        domain: Option<TakenDomain>,
     ) -> Result<(), ApiError> {
         let (application, se_id) = (application.to_string(), se_id.to_string());
         let (serial, certificate, superseded) =
             (cert.serial.clone(), cert.certificate.clone(), cert.superseded.clone());
         self.store
             .write(move |tx| {
+                TakenDomain::record(domain, tx)?;
                 tx.execute(
                     "INSERT INTO phone_certificates (serial, application_id, se_id, cert_type, state, certificate, updated_at)
                      VALUES ($1, $2, $3, $4, 'issued', $5, $6)",
@@ -467,6 +481,26 @@ impl SpTsm {
             })
             .await?;
         rows.iter().map(|r| Ok((r.text("serial")?, r.text("cert_type")?, r.text("state")?))).collect()
+    }
+}
+
+/// An SP domain whose keys this attempt replaced (PUT KEY), sealed, not
+/// yet recorded as the domain's own keys.
+struct TakenDomain {
+    se_id: String,
+    sealed: Vec<u8>,
+}
+
+impl TakenDomain {
+    /// Records the keys as the domain's own, inside the caller's transaction.
+    fn record(domain: Option<TakenDomain>, tx: &mut store::Tx<'_>) -> Result<(), store::StoreError> {
+        if let Some(d) = domain {
+            tx.execute(
+                "UPDATE domains SET state = 'own', sealed_keys = $2, pending_keys = NULL, updated_at = $3 WHERE se_id = $1",
+                params![d.se_id, d.sealed, now_secs()],
+            )?;
+        }
+        Ok(())
     }
 }
 
