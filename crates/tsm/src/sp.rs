@@ -63,15 +63,18 @@ pub struct Provisioned {
 }
 
 /// Provisions the applet in one level-33 session: reads the SE identifier
-/// and R and checks SHA-256(R) = `commitment`, then per type generates the
-/// key on chip, has `issue` certify it (returns certificate and CA
-/// certificate, DER), and writes both.
+/// and R and checks SHA-256(R) = `commitment`, generates each type's key on
+/// chip (one relay round trip each: a key generation is the slow step, and
+/// each step is bounded by the relay's timeout), has `issue` certify them
+/// all at once (given each type with its public key, returns certificate
+/// and CA certificate per type, DER, in order), and writes them all in one
+/// script.
 pub fn provision<T: Transport>(
     transport: &mut T,
     keys: StaticKeys,
     commitment: &[u8],
     types: &[CertType],
-    mut issue: impl FnMut(CertType, &[u8], &[u8; 10]) -> Result<(Vec<u8>, Vec<u8>), String>,
+    issue: impl FnOnce(&[(CertType, Vec<u8>)], &[u8; 10]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, String>,
 ) -> Result<Provisioned, TsmError> {
     let mut s = SecureSession::open(transport, SP_DOMAIN, keys, 0x33)?;
     let store = |data: Vec<u8>| commands::store_data(0x81, 0, &data).with_ne(256);
@@ -89,16 +92,22 @@ pub fn provision<T: Transport>(
     if !constant_time_eq(&pki::HashAlg::Sha256.digest(&r), commitment) {
         return Err(TsmError::CommitmentMismatch);
     }
-    let mut certificates = Vec::new();
+    let mut public_keys = Vec::with_capacity(types.len());
     for &t in types {
-        let spki = s.run("generating the key on chip", &store(tlv::encode(0xDF02, &[type_byte(t)])))?;
-        let (cert, ca) = issue(t, &spki, &se_identifier).map_err(TsmError::Issuance)?;
-        s.run_script(&[
-            ("writing the certificate", store(tlv::encode(0xDF03, &[&[type_byte(t)][..], &cert].concat()))),
-            ("writing the CA certificate", store(tlv::encode(0xDF04, &[&[type_byte(t)][..], &ca].concat()))),
-        ])?;
-        certificates.push((t, cert));
+        public_keys.push((t, s.run("generating the key on chip", &store(tlv::encode(0xDF02, &[type_byte(t)])))?));
     }
+    let issued = issue(&public_keys, &se_identifier).map_err(TsmError::Issuance)?;
+    if issued.len() != types.len() {
+        return Err(TsmError::Issuance(format!("{} certificates for {} keys", issued.len(), types.len())));
+    }
+    let mut writes = Vec::with_capacity(2 * types.len());
+    for (&t, (cert, ca)) in types.iter().zip(&issued) {
+        let with_type = |der: &[u8]| [&[type_byte(t)][..], der].concat();
+        writes.push(("writing the certificate", store(tlv::encode(0xDF03, &with_type(cert)))));
+        writes.push(("writing the CA certificate", store(tlv::encode(0xDF04, &with_type(ca)))));
+    }
+    s.run_script(&writes)?;
+    let certificates = types.iter().copied().zip(issued.into_iter().map(|(cert, _)| cert)).collect();
     Ok(Provisioned { se_identifier, certificates })
 }
 

@@ -62,8 +62,8 @@ fn provisioned(issuer: &Issuer) -> (SeService, gp::StaticKeys) {
     // The SEI-TSM's copy no longer opens the domain.
     assert!(tsm::sp::take_over(&mut relay, handed_over).is_err());
     let s = JpkiApplet::open(&phone, &app).unwrap().commitment().unwrap();
-    let done = tsm::sp::provision(&mut relay, sp_keys.clone(), &s, &[CertType::Auth, CertType::Sign], |t, spki, _| {
-        issuer.issue(t, spki)
+    let done = tsm::sp::provision(&mut relay, sp_keys.clone(), &s, &[CertType::Auth, CertType::Sign], |keys, _| {
+        keys.iter().map(|(t, spki)| issuer.issue(*t, spki)).collect()
     })
     .unwrap();
     assert_eq!(done.certificates.len(), 2);
@@ -124,9 +124,9 @@ fn commitment_from_another_phone_is_refused_and_nothing_is_issued() {
     JpkiApplet::open(&attacker, &app).unwrap().commitment().unwrap();
     let victims_s = JpkiApplet::open(&victim, &app).unwrap().commitment().unwrap();
     let mut issued = 0;
-    let err = tsm::sp::provision(&mut relay, keys, &victims_s, &[CertType::Sign], |t, spki, _| {
-        issued += 1;
-        issuer.issue(t, spki)
+    let err = tsm::sp::provision(&mut relay, keys, &victims_s, &[CertType::Sign], |keys, _| {
+        issued += keys.len();
+        keys.iter().map(|(t, spki)| issuer.issue(*t, spki)).collect()
     })
     .unwrap_err();
     assert!(matches!(err, tsm::TsmError::CommitmentMismatch), "{err}");
@@ -176,9 +176,9 @@ fn a_tampered_relay_ends_the_session_and_issues_nothing() {
     // STORE DATA identity, STORE DATA keygen …: tamper with the keygen.
     let mut evil = Tampering { inner: relay, n: 6, seen: 0 };
     let mut issued = 0;
-    let err = tsm::sp::provision(&mut evil, keys, &s, &[CertType::Auth], |t, spki, _| {
-        issued += 1;
-        issuer.issue(t, spki)
+    let err = tsm::sp::provision(&mut evil, keys, &s, &[CertType::Auth], |keys, _| {
+        issued += keys.len();
+        keys.iter().map(|(t, spki)| issuer.issue(*t, spki)).collect()
     })
     .unwrap_err();
     assert!(matches!(err, tsm::TsmError::Refused { sw: apdu::StatusWord::SecurityStatusNotSatisfied, .. }), "{err}");

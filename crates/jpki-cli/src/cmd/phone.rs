@@ -71,13 +71,16 @@ pub fn new(a: &PhoneNewArgs, json: bool) -> Result<()> {
     let holder = pki::Holder::example();
     let t = Instant::now();
     let types = [tsm::sp::CertType::Auth, tsm::sp::CertType::Sign];
-    let done = tsm::sp::provision(&mut relay, sp_keys, &commitment, &types, |t, spki, _| {
-        let kind = match t {
-            tsm::sp::CertType::Auth => pki::CaKind::Auth,
-            tsm::sp::CertType::Sign => pki::CaKind::Sign,
+    let done = tsm::sp::provision(&mut relay, sp_keys, &commitment, &types, |keys, _| {
+        let issue = |t: &tsm::sp::CertType, spki: &[u8]| {
+            let kind = match t {
+                tsm::sp::CertType::Auth => pki::CaKind::Auth,
+                tsm::sp::CertType::Sign => pki::CaKind::Sign,
+            };
+            let cert = ca.issue_card_certificate(kind, spki, &holder).map_err(|e| e.to_string())?;
+            Ok((der::Encode::to_der(&cert).map_err(|e| e.to_string())?, ca.ca(kind).cert_der.clone()))
         };
-        let cert = ca.issue_card_certificate(kind, spki, &holder).map_err(|e| e.to_string())?;
-        Ok((der::Encode::to_der(&cert).map_err(|e| e.to_string())?, ca.ca(kind).cert_der.clone()))
+        keys.iter().map(|(t, spki)| issue(t, spki)).collect()
     })?;
     step(json, "SP-TSM: R checked, 2 keys generated on chip, certified", t);
     let t = Instant::now();

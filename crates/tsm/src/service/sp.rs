@@ -278,21 +278,37 @@ impl SpTsm {
         let se_id = hex::encode_upper(crate::sei::se_identifier(se)?);
         let keys = self.domain_keys(rt, se, &se_id, taken)?;
         let mut issued = Vec::new();
-        let done = crate::sp::provision(se, keys, &app.commitment, &app.cert_types, |t, spki, inside| {
+        let done = crate::sp::provision(se, keys, &app.commitment, &app.cert_types, |public_keys, inside| {
             if hex::encode_upper(inside) != se_id {
                 return Err("the SE identifier inside the secure channel differs from CPLC".into());
             }
-            let request = jlis::PhoneRequest {
-                request_id: format!("{}-{attempt}-{}", app.id, t.as_str()),
-                card_certificate: app.card_certificate.clone(),
-                phone_public_key: spki.to_vec(),
-                se_id: se_id.clone(),
-                cert_type: t,
-            };
-            let cert = rt.block_on(self.jlis.issue_phone(&request)).map_err(|e| e.to_string())?;
-            rt.block_on(self.record_issued(&app.id, &se_id, t, &cert, taken.take())).map_err(|e| e.0.message)?;
-            issued.push(cert.serial.clone());
-            Ok((cert.certificate, cert.ca_certificate))
+            // Each certificate is recorded as soon as it is issued (so an
+            // attempt that fails later revokes it); the records of one
+            // attempt share a commit when the JPKI service answers them all.
+            let mut certificates = Vec::with_capacity(public_keys.len());
+            let mut failure = None;
+            for (t, spki) in public_keys {
+                let request = jlis::PhoneRequest {
+                    request_id: format!("{}-{attempt}-{}", app.id, t.as_str()),
+                    card_certificate: app.card_certificate.clone(),
+                    phone_public_key: spki.to_vec(),
+                    se_id: se_id.clone(),
+                    cert_type: *t,
+                };
+                match rt.block_on(self.jlis.issue_phone(&request)) {
+                    Ok(cert) => certificates.push((*t, cert)),
+                    Err(e) => {
+                        failure = Some(e.to_string());
+                        break;
+                    }
+                }
+            }
+            rt.block_on(self.record_issued(&app.id, &se_id, &certificates, taken.take())).map_err(|e| e.0.message)?;
+            if let Some(e) = failure {
+                return Err(e);
+            }
+            issued.extend(certificates.iter().map(|(_, c)| c.serial.clone()));
+            Ok(certificates.into_iter().map(|(_, c)| (c.certificate, c.ca_certificate)).collect())
         })?;
         let (id, se, domain) = (app.id.clone(), se_id.clone(), taken.take());
         rt.block_on(self.store.write(move |tx| {
@@ -373,30 +389,35 @@ impl SpTsm {
         Ok(keys)
     }
 
+    /// Records certificates the JPKI service issued for an attempt (and
+    /// the ones they superseded), in one transaction.
     async fn record_issued(
         &self,
         application: &str,
         se_id: &str,
-        t: CertType,
-        cert: &jlis::client::PhoneCertificate,
+        certificates: &[(CertType, jlis::client::PhoneCertificate)],
         domain: Option<TakenDomain>,
     ) -> Result<(), ApiError> {
         let (application, se_id) = (application.to_string(), se_id.to_string());
-        let (serial, certificate, superseded) =
-            (cert.serial.clone(), cert.certificate.clone(), cert.superseded.clone());
+        let rows: Vec<_> = certificates
+            .iter()
+            .map(|(t, c)| (t.as_str(), c.serial.clone(), c.certificate.clone(), c.superseded.clone()))
+            .collect();
         self.store
             .write(move |tx| {
                 TakenDomain::record(domain, tx)?;
-                tx.execute(
-                    "INSERT INTO phone_certificates (serial, application_id, se_id, cert_type, state, certificate, updated_at)
-                     VALUES ($1, $2, $3, $4, 'issued', $5, $6)",
-                    params![serial, application, se_id, t.as_str(), certificate, now_secs()],
-                )?;
-                for old in superseded {
+                for (t, serial, certificate, superseded) in rows {
                     tx.execute(
-                        "UPDATE phone_certificates SET state = 'superseded', updated_at = $2 WHERE serial = $1",
-                        params![old, now_secs()],
+                        "INSERT INTO phone_certificates (serial, application_id, se_id, cert_type, state, certificate, updated_at)
+                         VALUES ($1, $2, $3, $4, 'issued', $5, $6)",
+                        params![serial, &application, &se_id, t, certificate, now_secs()],
                     )?;
+                    for old in superseded {
+                        tx.execute(
+                            "UPDATE phone_certificates SET state = 'superseded', updated_at = $2 WHERE serial = $1",
+                            params![old, now_secs()],
+                        )?;
+                    }
                 }
                 Ok(())
             })
