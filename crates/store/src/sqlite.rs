@@ -45,7 +45,7 @@ pub(crate) fn connect(path: &Path) -> Result<Connection, StoreError> {
 #[derive(Debug)]
 pub(crate) struct Sqlite {
     path: PathBuf,
-    writer: Mutex<mpsc::Sender<Job>>,
+    writer: mpsc::Sender<Job>,
     readers: Mutex<Vec<Connection>>,
 }
 
@@ -57,12 +57,11 @@ impl Sqlite {
             .name("sqlite-writer".into())
             .spawn(move || writer(conn, rx))
             .map_err(|e| StoreError::Closed(e.to_string()))?;
-        Ok(Arc::new(Self { path: path.to_path_buf(), writer: Mutex::new(tx), readers: Mutex::new(Vec::new()) }))
+        Ok(Arc::new(Self { path: path.to_path_buf(), writer: tx, readers: Mutex::new(Vec::new()) }))
     }
 
     pub(crate) fn send(&self, job: Job) -> Result<(), StoreError> {
-        let writer = self.writer.lock().map_err(|_| StoreError::Closed("writer mailbox poisoned".into()))?;
-        writer.send(job).map_err(|_| StoreError::Closed("the writer thread has stopped".into()))
+        self.writer.send(job).map_err(|_| StoreError::Closed("the writer thread has stopped".into()))
     }
 
     /// Runs `f` on a reader connection (committed state only).
