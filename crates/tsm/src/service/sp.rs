@@ -282,9 +282,10 @@ impl SpTsm {
             if hex::encode_upper(inside) != se_id {
                 return Err("the SE identifier inside the secure channel differs from CPLC".into());
             }
-            // Each certificate is recorded as soon as it is issued (so an
-            // attempt that fails later revokes it); the records of one
-            // attempt share a commit when the JPKI service answers them all.
+            // What the JPKI service issued is recorded, in one commit, before
+            // anything is written into the SE — also what it issued before
+            // refusing another type — so that an attempt that ends later
+            // revokes it.
             let mut certificates = Vec::with_capacity(public_keys.len());
             let mut failure = None;
             for (t, spki) in public_keys {
