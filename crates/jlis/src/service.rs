@@ -30,7 +30,8 @@ pub struct Jlis {
 type OcspCache = std::collections::HashMap<String, std::collections::HashMap<Vec<u8>, (std::time::Instant, Vec<u8>)>>;
 
 /// How long a pre-signed OCSP response (a request without nonce) is served
-/// before it is signed again; any state change drops them all.
+/// before it is signed again; a change to a certificate drops the answers
+/// about it.
 pub const OCSP_CACHE_TTL: Duration = Duration::from_secs(300);
 
 /// Which certificate a phone asks for.
