@@ -64,6 +64,14 @@ impl JlisClient {
         serde_json::from_value(v).map_err(|e| ClientError::transport(&self.service, e.to_string()))
     }
 
+    async fn get(&self, path: &str) -> Result<serde_json::Value, ClientError> {
+        let mut req = self.http.get(format!("{}{path}", self.base));
+        if let Some(token) = &self.operator_token {
+            req = req.bearer_auth(token);
+        }
+        svc::client::call_json(&self.service, req).await
+    }
+
     /// The municipal office: a new emulated My Number card whose keys are
     /// generated for it and whose certificates this service issues (one
     /// request id per card). Blocks on `runtime`: call it from a thread
@@ -151,4 +159,33 @@ impl JlisClient {
             .await?;
         Ok(serde_json::from_value(v["revoked"].clone()).unwrap_or_default())
     }
+
+    /// `POST /v1/holds` (operator): puts a certificate on hold (一時保留).
+    pub async fn hold(&self, request_id: &str, serial: &str) -> Result<serde_json::Value, ClientError> {
+        self.post("/v1/holds", &serde_json::json!({ "request_id": request_id, "serial": serial })).await
+    }
+
+    /// `POST /v1/releases` (operator): releases a hold.
+    pub async fn release(&self, request_id: &str, serial: &str) -> Result<serde_json::Value, ClientError> {
+        self.post("/v1/releases", &serde_json::json!({ "request_id": request_id, "serial": serial })).await
+    }
+
+    /// `GET /v1/certificates/{serial}` (operator): the record and its links.
+    pub async fn record(&self, serial: &str) -> Result<serde_json::Value, ClientError> {
+        self.get(&format!("/v1/certificates/{}", url_segment(serial)?)).await
+    }
+
+    /// `GET /v1/secure-elements/{se_id}/links` (operator).
+    pub async fn links_of_se(&self, se_id: &str) -> Result<serde_json::Value, ClientError> {
+        self.get(&format!("/v1/secure-elements/{}/links", url_segment(se_id)?)).await
+    }
+}
+
+/// A serial or SE identifier as a path segment: hex digits only, so nothing
+/// in it can change the path.
+fn url_segment(id: &str) -> Result<&str, ClientError> {
+    if id.is_empty() || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(ClientError::Config(format!("{id:?} is not hex (serials and SE identifiers are hex)")));
+    }
+    Ok(id)
 }

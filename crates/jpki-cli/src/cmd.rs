@@ -7,6 +7,7 @@ mod card;
 mod cms;
 mod demo;
 mod demo_phone;
+mod operator;
 mod phone;
 mod phone_app;
 mod se;
@@ -58,6 +59,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Serve(ServeCommand::SpTsm(a)) => serve::sp_tsm(&a),
         Command::Serve(ServeCommand::All(a)) => serve::all(&a, json),
         Command::Audit(AuditCommand::Verify(a)) => serve::audit_verify(&a, json),
+        Command::Operator(c) => operator::run(&c, json),
         Command::Demo(d) => match d.command {
             Some(DemoCommand::Card(a)) => demo::card(&a, json),
             Some(DemoCommand::Phone(a)) => demo_phone::run(&a, json),

@@ -242,3 +242,69 @@ fn the_holder_revokes_a_phone_and_its_keys_are_deleted() {
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o).contains("jpki phone new"), "{}", text(&o));
 }
+
+#[test]
+fn operators_hold_release_revoke_and_look_up_from_the_command_line() {
+    let s = Services::start();
+    let work = tempfile::tempdir().unwrap();
+    let card = work.path().join("card.json");
+    let made = json(&ok(jpki().args(["--json", "card", "new", "-o"]).arg(&card).arg("--services").arg(s.dir.path())));
+    let serial = made["sign_cert"]["serial"].as_str().unwrap().to_string();
+    let operator = |args: &[&str]| {
+        let mut c = jpki();
+        c.args(["operator"]).args(args).arg("--services").arg(s.dir.path());
+        run(&mut c)
+    };
+    let status = |serial: &str| {
+        let o = operator(&["show", serial]);
+        assert!(o.status.success(), "{}", text(&o));
+        let mut c = jpki();
+        c.args(["--json", "operator", "show", serial]).arg("--services").arg(s.dir.path());
+        json(&ok(&mut c))["status"].as_str().unwrap().to_string()
+    };
+    assert_eq!(status(&serial), "good");
+
+    let o = operator(&["hold", &serial]);
+    assert!(o.status.success() && text(&o).contains("is on hold"), "{}", text(&o));
+    assert_eq!(status(&serial), "hold");
+    // A second hold is refused with the service's reason, and changes nothing.
+    let o = operator(&["hold", &serial]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("cannot hold it"), "{}", text(&o));
+    assert!(operator(&["release", &serial]).status.success());
+    assert_eq!(status(&serial), "good");
+
+    let o = operator(&["revoke", &serial, "--reason", "key-compromise"]);
+    assert!(o.status.success() && text(&o).contains("key-compromise"), "{}", text(&o));
+    assert_eq!(status(&serial), "revoked");
+    let o = operator(&["hold", &serial]);
+    assert_eq!(o.status.code(), Some(2), "a revoked certificate cannot be held: {}", text(&o));
+    // A request id used twice is a replay: the second command changes nothing.
+    let auth = made["auth_cert"]["serial"].as_str().unwrap().to_string();
+    assert!(operator(&["hold", &auth, "--request-id", "desk-7-0001"]).status.success());
+    let o = operator(&["release", &auth, "--request-id", "desk-7-0001"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("replay"), "{}", text(&o));
+    assert_eq!(status(&auth), "hold");
+
+    // Bad input: one line, exit 2, nothing sent.
+    let o = operator(&["show", "not-a-serial"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("not a serial number"), "{}", text(&o));
+    let o = operator(&["show", "0123"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).to_lowercase().contains("unknown"), "{}", text(&o));
+    let o = operator(&["links", "00112233445566778899"]);
+    assert!(o.status.success() && text(&o).contains("No certificates"), "{}", text(&o));
+
+    // A wrong token is refused by the service.
+    let wrong = work.path().join("wrong.token");
+    std::fs::write(&wrong, "not-the-operator-token").unwrap();
+    let o = run(jpki()
+        .args(["operator", "show", &serial, "--jlis", &s.url("jlis_url"), "--tls-ca"])
+        .arg(s.path("tls/ca.pem"))
+        .arg("--operator-token-file")
+        .arg(&wrong));
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("403") || text(&o).contains("forbidden"), "{}", text(&o));
+}
