@@ -7,7 +7,8 @@
 //! the next transaction, each inside a SAVEPOINT of its own (a closure that
 //! fails is rolled back to its savepoint alone), and are answered after the
 //! one COMMIT that makes all of them durable (group commit): a caller is
-//! never told "done" before its change is on disk.
+//! never told "done" before its change is on disk. (`JPKI_LOG=store=trace`
+//! logs each commit's group size and time.)
 
 use crate::value::{Row, Value};
 use crate::StoreError;
@@ -15,6 +16,7 @@ use rusqlite::types::ValueRef;
 use rusqlite::Connection;
 use std::path::{Path, PathBuf};
 use std::sync::{mpsc, Arc, Mutex};
+use std::time::Instant;
 
 /// At most this many closures share one commit.
 const GROUP_LIMIT: usize = 64;
@@ -94,7 +96,9 @@ fn writer(conn: Connection, jobs: mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
+        let (size, started) = (batch.len(), Instant::now());
         run_group(&conn, batch);
+        tracing::trace!(group = size, micros = started.elapsed().as_micros() as u64, "committed");
     }
 }
 
