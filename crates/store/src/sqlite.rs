@@ -66,7 +66,8 @@ impl Sqlite {
         self.writer.send(job).map_err(|_| StoreError::Closed("the writer thread has stopped".into()))
     }
 
-    /// Runs `f` on a reader connection (committed state only).
+    /// Runs `f` on a reader connection, in one read transaction: every
+    /// statement of `f` sees the same committed state.
     pub(crate) fn read<T>(&self, f: impl FnOnce(&Connection) -> T) -> Result<T, StoreError> {
         let pooled = self.readers.lock().ok().and_then(|mut r| r.pop());
         let conn = match pooled {
@@ -77,7 +78,9 @@ impl Sqlite {
                 conn
             }
         };
+        conn.execute_batch("BEGIN")?;
         let out = f(&conn);
+        conn.execute_batch("COMMIT")?;
         if let Ok(mut readers) = self.readers.lock() {
             if readers.len() < 8 {
                 readers.push(conn);
