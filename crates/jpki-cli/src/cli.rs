@@ -430,8 +430,8 @@ pub enum BenchCommand {
     /// certificates in the same run.
     Ocsp(OcspBenchArgs),
     /// Phone-certificate issuances per second through the service's rules
-    /// (checks, supersession, link, audit, durable commit), beside
-    /// `openssl speed rsa2048` sign/s.
+    /// (checks, supersession, link, audit, durable commit), in rounds that
+    /// alternate with `openssl speed -multi CORES rsa2048` sign/s.
     Issuance(IssuanceBenchArgs),
     /// The whole smartphone issuance (preparation, nonce, card-signed
     /// application, provisioning with two on-chip keys) for many simulated
@@ -455,12 +455,16 @@ pub struct PhonesBenchArgs {
 /// `jpki bench issuance`
 #[derive(Debug, Args)]
 pub struct IssuanceBenchArgs {
-    /// Phone certificates to issue.
-    #[arg(long, default_value_t = 400)]
-    pub count: usize,
+    /// Phone certificates to issue, over all rounds.
+    #[arg(long, default_value_t = 5000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub count: u32,
+    /// Rounds: each measures `openssl speed -multi CORES rsa2048` for a
+    /// second, then issues its share of the certificates.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
+    pub rounds: u32,
     /// Concurrent requests.
-    #[arg(long, default_value_t = 8)]
-    pub concurrency: usize,
+    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..))]
+    pub concurrency: u32,
 }
 
 /// `jpki bench ocsp`

@@ -1,6 +1,7 @@
 //! Command implementations, one module per command group.
 
 mod bench;
+mod bench_issuance;
 mod bench_ocsp;
 mod bench_phones;
 mod card;
@@ -70,7 +71,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Bench(BenchCommand::Keygen(a)) => bench::keygen(&a, json),
         Command::Bench(BenchCommand::Crl(a)) => bench::crl(&a, json),
         Command::Bench(BenchCommand::Ocsp(a)) => bench_ocsp::ocsp(&a, json),
-        Command::Bench(BenchCommand::Issuance(a)) => bench_ocsp::issuance(&a, json),
+        Command::Bench(BenchCommand::Issuance(a)) => bench_issuance::issuance(&a, json),
         Command::Bench(BenchCommand::Phones(a)) => bench_phones::phones(&a, json),
     }
 }

@@ -70,8 +70,19 @@ pub fn machine() -> String {
 }
 
 pub fn openssl_sign_per_s(seconds: f64) -> Option<f64> {
+    openssl_sign_per_s_on(1, seconds)
+}
+
+/// `openssl speed -multi PROCESSES rsa2048`: RSA-2048 signatures per second
+/// of `processes` OpenSSL processes signing at once (their sum).
+pub fn openssl_sign_per_s_on(processes: usize, seconds: f64) -> Option<f64> {
     let secs = (seconds.ceil() as u64).max(1).to_string();
-    let out = std::process::Command::new("openssl").args(["speed", "-seconds", &secs, "rsa2048"]).output().ok()?;
+    let mut args = vec!["speed".to_string(), "-seconds".into(), secs];
+    if processes > 1 {
+        args.extend(["-multi".to_string(), processes.to_string()]);
+    }
+    args.push("rsa2048".into());
+    let out = std::process::Command::new("openssl").args(&args).stderr(std::process::Stdio::null()).output().ok()?;
     let text = String::from_utf8_lossy(&out.stdout);
     // "rsa 2048 bits 0.000659s 0.000019s   1517.0  52048.3"
     let line = text

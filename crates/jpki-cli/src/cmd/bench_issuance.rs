@@ -1,0 +1,181 @@
+//! `jpki bench issuance`: phone certificates through the JPKI service's rules
+//! ([`jlis::Jlis::issue_phone`] on a SQLite file, durable commits), beside
+//! `openssl speed -multi CORES rsa2048` in the same run.
+//!
+//! This machine's speed moves by a third from one minute to the next, so
+//! the two are measured in alternating rounds (OpenSSL, then a batch of
+//! issuances, then OpenSSL again, …) and each round's ratio is reported; the
+//! median of the ratios is the figure to compare with the target.
+
+use crate::cli::IssuanceBenchArgs;
+use crate::output;
+use anyhow::Result;
+use serde::Serialize;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// One round: OpenSSL's rate, then a batch of issuances.
+#[derive(Debug, Serialize)]
+struct Round {
+    openssl_sign_per_s_all_cores: Option<f64>,
+    issued: usize,
+    seconds: f64,
+    issuances_per_s: f64,
+    cpu_ms_per_issuance: Option<f64>,
+    /// Issuances per second ÷ OpenSSL's signatures per second, both on all cores.
+    ratio: Option<f64>,
+}
+
+#[derive(Debug, Serialize)]
+struct Report {
+    machine: String,
+    cores: usize,
+    concurrency: usize,
+    rounds: Vec<Round>,
+    median_issuances_per_s: f64,
+    median_cpu_ms_per_issuance: Option<f64>,
+    median_ratio: Option<f64>,
+}
+
+fn median(mut v: Vec<f64>) -> Option<f64> {
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    Some(v[v.len() / 2])
+}
+
+/// Runs `jobs` at most `concurrency` at a time; returns how many succeeded.
+async fn run_at_once<F>(concurrency: usize, jobs: Vec<F>) -> usize
+where
+    F: std::future::Future<Output = bool> + Send + 'static,
+{
+    let semaphore = Arc::new(tokio::sync::Semaphore::new(concurrency.max(1)));
+    let mut tasks = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        let semaphore = semaphore.clone();
+        tasks.push(tokio::spawn(async move {
+            let _permit = semaphore.acquire_owned().await.expect("the semaphore is never closed");
+            job.await
+        }));
+    }
+    let mut ok = 0;
+    for t in tasks {
+        ok += usize::from(t.await.unwrap_or(false));
+    }
+    ok
+}
+
+/// `jpki bench issuance`
+pub fn issuance(a: &IssuanceBenchArgs, json: bool) -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let url = format!("sqlite://{}", dir.path().join("jlis.sqlite").display());
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let (count, rounds, concurrency) = (a.count as usize, a.rounds as usize, a.concurrency as usize);
+    let per_round = count.div_ceil(rounds);
+    let measured = runtime.block_on(async {
+        let service =
+            Arc::new(jlis::Jlis::open(&url, pki::ca::LocalCa::open_or_create(&dir.path().join("ca"))?).await?);
+        let key = pki::RsaPrivateKey::generate_2048()?.public_key_der();
+        if !json {
+            eprintln!(
+                "issuing {} cards, then {} rounds of `openssl speed -multi {cores}` and {per_round} phone certificates, {} at a time…",
+                per_round * rounds,
+                rounds,
+                concurrency
+            );
+        }
+        let cards = Arc::new(std::sync::Mutex::new(Vec::with_capacity(per_round * rounds)));
+        let card_jobs = (0..per_round * rounds)
+            .map(|i| {
+                let (service, key, cards) = (service.clone(), key.clone(), cards.clone());
+                async move {
+                    let issued = service.issue_card(&format!("card-{i}"), &pki::Holder::example(), &key, &key).await;
+                    let Ok((_, sign)) = issued else { return false };
+                    cards.lock().map(|mut c| c.push(sign)).is_ok()
+                }
+            })
+            .collect();
+        run_at_once(concurrency, card_jobs).await;
+        let mut cards = std::mem::take(&mut *cards.lock().map_err(|_| anyhow::anyhow!("card list poisoned"))?);
+        let mut results = Vec::with_capacity(rounds);
+        for round in 0..rounds {
+            let openssl = tokio::task::spawn_blocking(move || super::bench::openssl_sign_per_s_on(cores, 1.0)).await?;
+            let batch: Vec<_> = cards.drain(..per_round.min(cards.len())).collect();
+            let jobs = batch
+                .into_iter()
+                .enumerate()
+                .map(|(i, card)| {
+                    let (service, key) = (service.clone(), key.clone());
+                    let n = round * per_round + i;
+                    async move {
+                        let req = jlis::PhoneRequest {
+                            request_id: format!("phone-{n}"),
+                            card_certificate: card,
+                            phone_public_key: key,
+                            se_id: format!("{n:020X}"),
+                            cert_type: jlis::PhoneCertType::Sign,
+                        };
+                        service.issue_phone(&req).await.is_ok()
+                    }
+                })
+                .collect();
+            let (start, cpu_start) = (Instant::now(), super::bench::process_cpu_seconds());
+            let issued = run_at_once(concurrency, jobs).await;
+            let seconds = start.elapsed().as_secs_f64();
+            let cpu_ms_per_issuance = match (cpu_start, super::bench::process_cpu_seconds()) {
+                (Some(a), Some(b)) if issued > 0 => Some(1000.0 * (b - a) / issued as f64),
+                _ => None,
+            };
+            let issuances_per_s = issued as f64 / seconds;
+            let r = Round {
+                ratio: openssl.map(|o| issuances_per_s / o),
+                openssl_sign_per_s_all_cores: openssl,
+                issued,
+                seconds,
+                issuances_per_s,
+                cpu_ms_per_issuance,
+            };
+            if !json {
+                eprintln!(
+                    "round {}: openssl {:.0} sign/s, issuance {:.0}/s ({:.2} ms CPU each) = {:.0}%",
+                    round + 1,
+                    r.openssl_sign_per_s_all_cores.unwrap_or(f64::NAN),
+                    r.issuances_per_s,
+                    r.cpu_ms_per_issuance.unwrap_or(f64::NAN),
+                    100.0 * r.ratio.unwrap_or(f64::NAN)
+                );
+            }
+            results.push(r);
+        }
+        anyhow::Ok(results)
+    })?;
+    let rounds = measured;
+    let report = Report {
+        machine: super::bench::machine(),
+        cores,
+        concurrency,
+        median_issuances_per_s: median(rounds.iter().map(|r| r.issuances_per_s).collect()).unwrap_or(0.0),
+        median_cpu_ms_per_issuance: median(rounds.iter().filter_map(|r| r.cpu_ms_per_issuance).collect()),
+        median_ratio: median(rounds.iter().filter_map(|r| r.ratio).collect()),
+        rounds,
+    };
+    if json {
+        return output::json(&report);
+    }
+    output::line(format_args!(
+        "phone certificates: median {:.0}/s, {:.2} ms of CPU each, over {} rounds at {} at a time",
+        report.median_issuances_per_s,
+        report.median_cpu_ms_per_issuance.unwrap_or(f64::NAN),
+        report.rounds.len(),
+        report.concurrency
+    ))?;
+    match report.median_ratio {
+        Some(r) => output::line(format_args!(
+            "issuance = {:.0}% (median of the rounds) of `openssl speed -multi {cores} rsa2048` sign/s in the same round",
+            100.0 * r
+        )),
+        None => output::line("openssl speed not available: no ratio"),
+    }
+}
