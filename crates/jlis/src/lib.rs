@@ -6,6 +6,7 @@
 //!   certificate type, gives phone certificates the card's expiry, records
 //!   the card ↔ phone ↔ SE link, revokes with cascade, holds and releases,
 //!   answers OCSP and produces full and delta CRLs.
+//! - [`signing`]: the CAs' private-key operations on one thread per core.
 //! - [`audit`]: the hash-chained audit log, written in the same transaction
 //!   as each change.
 //! - [`client`]: the API's client, for the municipal office, the SP-TSM
@@ -24,6 +25,7 @@ pub mod http;
 pub mod schema;
 pub mod server;
 pub mod service;
+pub mod signing;
 
 pub use error::JlisError;
 pub use service::{Jlis, PhoneCertType, PhoneIssued, PhoneRequest, Record};

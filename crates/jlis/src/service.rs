@@ -17,7 +17,8 @@ use store::{params, Row, Store, Tx};
 #[derive(Debug)]
 pub struct Jlis {
     store: Store,
-    ca: pki::ca::LocalCa,
+    ca: std::sync::Arc<pki::ca::LocalCa>,
+    signing: crate::signing::SigningPool,
     ocsp_cache: std::sync::RwLock<OcspCache>,
     /// Bumped by every state change, so a response signed before a change
     /// is never cached after it.
@@ -165,12 +166,6 @@ fn reason_from(s: &str) -> Reason {
     serde_json::from_value(serde_json::Value::String(s.into())).unwrap_or(Reason::Unspecified)
 }
 
-/// Runs a private-key operation on the blocking pool, so that the async
-/// workers are free to serve other requests meanwhile.
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, JlisError> {
-    tokio::task::spawn_blocking(f).await.map_err(|e| JlisError::Internal(e.to_string()))
-}
-
 /// Records a request id; a second use of it is a replay.
 fn claim(tx: &mut Tx<'_>, request_id: &str) -> Result<(), JlisError> {
     if request_id.is_empty() || request_id.len() > 128 {
@@ -258,7 +253,13 @@ impl Jlis {
     /// Opens the service over a database (migrated here) and the CAs.
     pub async fn open(db_url: &str, ca: pki::ca::LocalCa) -> Result<Self, JlisError> {
         let store = Store::open(db_url, crate::schema::MIGRATIONS).await?;
-        Ok(Self { store, ca, ocsp_cache: Default::default(), generation: Default::default() })
+        Ok(Self {
+            store,
+            ca: std::sync::Arc::new(ca),
+            signing: crate::signing::SigningPool::per_core()?,
+            ocsp_cache: Default::default(),
+            generation: Default::default(),
+        })
     }
 
     /// The CAs.
@@ -290,13 +291,19 @@ impl Jlis {
         holder.validate().map_err(JlisError::Invalid)?;
         Self::check_key(auth_key)?;
         Self::check_key(sign_key)?;
-        let issue = |kind| {
-            let key = if kind == CaKind::Auth { auth_key } else { sign_key };
-            let cert =
-                self.ca.issue_card_certificate(kind, key, holder).map_err(|e| JlisError::Internal(e.to_string()))?;
-            NewCertificate::of(&cert, kind, "card")
-        };
-        let (auth, sign) = (issue(CaKind::Auth)?, issue(CaKind::Sign)?);
+        let (ca, holder, keys) = (self.ca.clone(), holder.clone(), (auth_key.to_vec(), sign_key.to_vec()));
+        let (auth, sign) = self
+            .signing
+            .run(move || {
+                let issue = |kind, key: &[u8]| {
+                    let cert = ca
+                        .issue_card_certificate(kind, key, &holder)
+                        .map_err(|e| JlisError::Internal(e.to_string()))?;
+                    NewCertificate::of(&cert, kind, "card")
+                };
+                Ok::<_, JlisError>((issue(CaKind::Auth, &keys.0)?, issue(CaKind::Sign, &keys.1)?))
+            })
+            .await??;
         let request_id = request_id.to_string();
         let auth = self
             .store
@@ -345,18 +352,20 @@ impl Jlis {
         let not_after = card.tbs_certificate.validity.not_after.to_system_time();
         // Signed before the transaction (discarded if a check below refuses),
         // off the async workers and off the database writer.
-        let phone = blocking(move || {
-            let ee = EndEntity {
-                kind,
-                public_key_der: &spki,
-                holder: &holder,
-                not_before: at,
-                not_after,
-                hierarchy: Hierarchy::Test,
-            };
-            issue_end_entity(&ca_cert, &*signer, &ee)
-        })
-        .await??;
+        let phone = self
+            .signing
+            .run(move || {
+                let ee = EndEntity {
+                    kind,
+                    public_key_der: &spki,
+                    holder: &holder,
+                    not_before: at,
+                    not_after,
+                    hierarchy: Hierarchy::Test,
+                };
+                issue_end_entity(&ca_cert, &*signer, &ee)
+            })
+            .await??;
         let phone = NewCertificate::of(&phone, kind, "phone")?;
         let (request_id, se_id, cert_type) = (req.request_id.clone(), req.se_id.to_uppercase(), req.cert_type.as_str());
         let (phone, superseded) = self
@@ -622,17 +631,19 @@ impl Jlis {
         }
         let now = SystemTime::now();
         let (ca_cert, signer, nonce) = (ca.cert.clone(), ca.signer(), req.nonce.clone());
-        Ok(blocking(move || {
-            pki::ocsp::build_response(
-                &ca_cert,
-                &*signer,
-                &entries,
-                now,
-                now + Duration::from_secs(3600),
-                nonce.as_deref(),
-            )
-        })
-        .await??)
+        Ok(self
+            .signing
+            .run(move || {
+                pki::ocsp::build_response(
+                    &ca_cert,
+                    &*signer,
+                    &entries,
+                    now,
+                    now + Duration::from_secs(3600),
+                    nonce.as_deref(),
+                )
+            })
+            .await??)
     }
 
     /// Produces the next CRL of CA `kind`: a full CRL (it becomes the base
@@ -645,7 +656,7 @@ impl Jlis {
         let (entries, params) = self.store.write(move |tx| crl_entries(tx, kind, delta, t)).await?;
         let ca = self.ca.ca(kind);
         let (ca_cert, signer) = (ca.cert.clone(), ca.signer());
-        Ok(blocking(move || pki::crl::build(&ca_cert, &*signer, &entries, &params)).await??)
+        Ok(self.signing.run(move || pki::crl::build(&ca_cert, &*signer, &entries, &params)).await??)
     }
 }
 
