@@ -5,9 +5,10 @@
 //! they stay free for OCSP look-ups and the API) and off the database
 //! writer. A pool the size of the machine, rather than tokio's blocking pool
 //! (up to 512 threads), keeps a burst of issuances from becoming as many
-//! threads time-slicing RSA on two cores: measured with `jpki bench
-//! issuance` (docs/benchmarks.md), the fixed pool issues about 10% more
-//! certificates per second for the same signing work.
+//! threads time-slicing RSA on two cores, and keeps the blocking pool free
+//! for the database work that PostgreSQL runs there. Throughput was measured
+//! the same both ways within this machine's noise (`jpki bench issuance`,
+//! docs/benchmarks.md).
 
 use crate::JlisError;
 use std::sync::{mpsc, Arc, Mutex};

@@ -24,6 +24,30 @@ impl Drop for Guard {
     }
 }
 
+/// A child process that leads its own process group, and the whole group
+/// is ended when dropped: `openssl ocsp -multi N` forks N workers that
+/// outlive a killed parent (and spin, taking the machine's cores from every
+/// later measurement).
+pub struct GroupGuard(Child);
+
+impl GroupGuard {
+    /// Spawns `command` as the leader of a new process group.
+    pub fn spawn(command: &mut Command) -> std::io::Result<Self> {
+        use std::os::unix::process::CommandExt;
+        command.process_group(0).spawn().map(Self)
+    }
+}
+
+impl Drop for GroupGuard {
+    fn drop(&mut self) {
+        // The group's id is the leader's pid; `kill -- -PGID` signals all of it.
+        let group = format!("-{}", self.0.id());
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).stderr(Stdio::null()).status();
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 fn wait_listening(port: u16) -> Result<()> {
     for _ in 0..100 {
         if TcpStream::connect(("127.0.0.1", port)).is_ok() {
@@ -215,7 +239,7 @@ pub fn ocsp(a: &OcspBenchArgs, json: bool) -> Result<()> {
     let exe = std::env::current_exe()?;
     let _jlis =
         Guard(Command::new(exe).args(["serve", "jlis", "--config"]).arg(&config_path).stderr(Stdio::null()).spawn()?);
-    let _openssl = Guard(
+    let _openssl = GroupGuard::spawn(
         Command::new("openssl")
             .args(["ocsp", "-index"])
             .arg(dir.path().join("index.txt"))
@@ -229,10 +253,9 @@ pub fn ocsp(a: &OcspBenchArgs, json: bool) -> Result<()> {
             .arg(format!("file:{}", dir.path().join("ca.passphrase").display()))
             .args(["-multi", "2", "-ignore_err"])
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .context("starting openssl ocsp")?,
-    );
+            .stderr(Stdio::null()),
+    )
+    .context("starting openssl ocsp")?;
     wait_listening(http)?;
     wait_listening(peer)?;
     // Warm both (the service pre-signs on first sight).
@@ -288,4 +311,36 @@ pub fn ocsp(a: &OcspBenchArgs, json: bool) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A process that is neither gone nor a zombie.
+    fn alive(pid: u32) -> bool {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .map(|stat| stat.rsplit(')').next().is_some_and(|rest| !rest.trim_start().starts_with('Z')))
+            .unwrap_or(false)
+    }
+
+    /// Regression: `jpki bench ocsp` killed `openssl ocsp -multi 2`'s parent
+    /// only; its two workers went on spinning after the bench and took the
+    /// cores from every measurement that followed.
+    #[test]
+    fn group_guard_ends_the_workers_a_parent_leaves_behind() {
+        let mut command = Command::new("sh");
+        command.args(["-c", "sleep 300 & echo $!; wait"]).stdout(Stdio::piped());
+        let mut guard = GroupGuard::spawn(&mut command).unwrap();
+        let mut line = String::new();
+        BufReader::new(guard.0.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let worker: u32 = line.trim().parse().unwrap();
+        assert!(alive(worker), "the worker runs while the guard lives");
+        drop(guard);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while alive(worker) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(!alive(worker), "the worker {worker} outlived its group's guard");
+    }
 }
