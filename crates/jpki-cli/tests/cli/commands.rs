@@ -212,3 +212,20 @@ fn broken_pipe_is_success() {
     let status = child.wait().unwrap();
     assert!(status.success(), "{status:?}");
 }
+
+#[test]
+fn bench_issuance_reports_each_round_beside_openssl() {
+    let o = run(jpki().args(["--json", "bench", "issuance", "--count", "12", "--rounds", "2", "--concurrency", "4"]));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let rounds = report["rounds"].as_array().unwrap();
+    assert_eq!(rounds.len(), 2);
+    for round in rounds {
+        assert_eq!(round["issued"], 6, "every phone certificate of the round was issued: {round}");
+        assert!(round["openssl_sign_per_s_all_cores"].as_f64().unwrap() > 0.0, "{round}");
+        assert!(round["ratio"].as_f64().unwrap() > 0.0, "{round}");
+    }
+    assert!(report["median_ratio"].as_f64().is_some(), "{report}");
+    let o = run(jpki().args(["bench", "issuance", "--rounds", "0"]));
+    assert_eq!(o.status.code(), Some(2), "zero rounds is refused");
+}
