@@ -348,7 +348,7 @@ impl Jlis {
         let card_serial = serial_hex(&card);
         let kind = req.cert_type.ca();
         let ca = self.ca.ca(kind);
-        let (ca_cert, signer, spki) = (ca.cert.clone(), ca.signer(), req.phone_public_key.clone());
+        let (cas, spki) = (self.ca.clone(), req.phone_public_key.clone());
         let not_after = card.tbs_certificate.validity.not_after.to_system_time();
         // Signed before the transaction (discarded if a check below refuses),
         // off the async workers and off the database writer.
@@ -363,10 +363,10 @@ impl Jlis {
                     not_after,
                     hierarchy: Hierarchy::Test,
                 };
-                issue_end_entity(&ca_cert, &*signer, &ee)
+                let ca = cas.ca(kind);
+                NewCertificate::of(&issue_end_entity(&ca.cert, ca.key(), &ee)?, kind, "phone")
             })
             .await??;
-        let phone = NewCertificate::of(&phone, kind, "phone")?;
         let (request_id, se_id, cert_type) = (req.request_id.clone(), req.se_id.to_uppercase(), req.cert_type.as_str());
         let (phone, superseded) = self
             .store
@@ -630,13 +630,14 @@ impl Jlis {
             entries.push((id.clone(), status));
         }
         let now = SystemTime::now();
-        let (ca_cert, signer, nonce) = (ca.cert.clone(), ca.signer(), req.nonce.clone());
+        let (cas, nonce) = (self.ca.clone(), req.nonce.clone());
         Ok(self
             .signing
             .run(move || {
+                let ca = cas.ca(responder);
                 pki::ocsp::build_response(
-                    &ca_cert,
-                    &*signer,
+                    &ca.cert,
+                    ca.key(),
                     &entries,
                     now,
                     now + Duration::from_secs(3600),
@@ -654,9 +655,14 @@ impl Jlis {
     pub async fn crl(&self, kind: CaKind, delta: bool) -> Result<Vec<u8>, JlisError> {
         let t = now();
         let (entries, params) = self.store.write(move |tx| crl_entries(tx, kind, delta, t)).await?;
-        let ca = self.ca.ca(kind);
-        let (ca_cert, signer) = (ca.cert.clone(), ca.signer());
-        Ok(self.signing.run(move || pki::crl::build(&ca_cert, &*signer, &entries, &params)).await??)
+        let cas = self.ca.clone();
+        Ok(self
+            .signing
+            .run(move || {
+                let ca = cas.ca(kind);
+                pki::crl::build(&ca.cert, ca.key(), &entries, &params)
+            })
+            .await??)
     }
 }
 
