@@ -455,7 +455,8 @@ pub struct PhonesBenchArgs {
 /// `jpki bench issuance`
 #[derive(Debug, Args)]
 pub struct IssuanceBenchArgs {
-    /// Phone certificates to issue, over all rounds.
+    /// Phone certificates to issue over all rounds (rounded up to a
+    /// multiple of --rounds).
     #[arg(long, default_value_t = 5000, value_parser = clap::value_parser!(u32).range(1..))]
     pub count: u32,
     /// Rounds: each measures `openssl speed -multi CORES rsa2048` for a

@@ -35,11 +35,6 @@ impl CaPair {
     pub fn key(&self) -> &dyn Signer {
         &*self.key
     }
-
-    /// A shared handle on the key, for signing off the async runtime.
-    pub fn signer(&self) -> Arc<dyn Signer> {
-        self.key.clone()
-    }
 }
 
 impl std::fmt::Debug for CaPair {

@@ -69,13 +69,9 @@ pub fn machine() -> String {
     format!("{cpu}, {cores} cores")
 }
 
-pub fn openssl_sign_per_s(seconds: f64) -> Option<f64> {
-    openssl_sign_per_s_on(1, seconds)
-}
-
-/// `openssl speed -multi PROCESSES rsa2048`: RSA-2048 signatures per second
-/// of `processes` OpenSSL processes signing at once (their sum).
-pub fn openssl_sign_per_s_on(processes: usize, seconds: f64) -> Option<f64> {
+/// `openssl speed [-multi PROCESSES] rsa2048`: RSA-2048 signatures per
+/// second of `processes` OpenSSL processes signing at once (their sum).
+pub fn openssl_sign_per_s(processes: usize, seconds: f64) -> Option<f64> {
     let secs = (seconds.ceil() as u64).max(1).to_string();
     let mut args = vec!["speed".to_string(), "-seconds".into(), secs];
     if processes > 1 {
@@ -89,6 +85,30 @@ pub fn openssl_sign_per_s_on(processes: usize, seconds: f64) -> Option<f64> {
         .lines()
         .find(|l| l.trim_start().starts_with("rsa 2048 bits") || l.trim_start().starts_with("rsa  2048 bits"))?;
     line.split_whitespace().rev().nth(1)?.parse().ok()
+}
+
+/// Runs `jobs` at most `limit` at a time, each as a task of its own; their
+/// results in the jobs' order, or the first error.
+pub async fn at_once<T, Job>(limit: usize, jobs: Vec<Job>) -> Result<Vec<T>>
+where
+    T: Send + 'static,
+    Job: std::future::Future<Output = Result<T>> + Send + 'static,
+{
+    let semaphore = std::sync::Arc::new(tokio::sync::Semaphore::new(limit.max(1)));
+    let mut tasks = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        let permit = semaphore.clone().acquire_owned().await?;
+        tasks.push(tokio::spawn(async move {
+            let result = job.await;
+            drop(permit);
+            result
+        }));
+    }
+    let mut out = Vec::with_capacity(tasks.len());
+    for task in tasks {
+        out.push(task.await??);
+    }
+    Ok(out)
 }
 
 /// `jpki bench card`
@@ -142,7 +162,7 @@ pub fn card(a: &BenchArgs, json: bool) -> Result<()> {
         None
     } else {
         progress("the peer, openssl speed rsa2048");
-        openssl_sign_per_s(a.seconds)
+        openssl_sign_per_s(1, a.seconds)
     };
     let report = Report {
         machine: machine(),

@@ -7,9 +7,10 @@
 //! issuances, then OpenSSL again, …) and each round's ratio is reported; the
 //! median of the ratios is the figure to compare with the target.
 
+use super::bench::at_once;
 use crate::cli::IssuanceBenchArgs;
 use crate::output;
-use anyhow::Result;
+use anyhow::{Context, Result};
 use serde::Serialize;
 use std::sync::Arc;
 use std::time::Instant;
@@ -42,28 +43,8 @@ fn median(mut v: Vec<f64>) -> Option<f64> {
         return None;
     }
     v.sort_by(f64::total_cmp);
-    Some(v[v.len() / 2])
-}
-
-/// Runs `jobs` at most `concurrency` at a time; returns how many succeeded.
-async fn run_at_once<F>(concurrency: usize, jobs: Vec<F>) -> usize
-where
-    F: std::future::Future<Output = bool> + Send + 'static,
-{
-    let semaphore = Arc::new(tokio::sync::Semaphore::new(concurrency.max(1)));
-    let mut tasks = Vec::with_capacity(jobs.len());
-    for job in jobs {
-        let semaphore = semaphore.clone();
-        tasks.push(tokio::spawn(async move {
-            let _permit = semaphore.acquire_owned().await.expect("the semaphore is never closed");
-            job.await
-        }));
-    }
-    let mut ok = 0;
-    for t in tasks {
-        ok += usize::from(t.await.unwrap_or(false));
-    }
-    ok
+    let mid = v.len() / 2;
+    Some(if v.len().is_multiple_of(2) { (v[mid - 1] + v[mid]) / 2.0 } else { v[mid] })
 }
 
 /// `jpki bench issuance`
@@ -74,7 +55,7 @@ pub fn issuance(a: &IssuanceBenchArgs, json: bool) -> Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let (count, rounds, concurrency) = (a.count as usize, a.rounds as usize, a.concurrency as usize);
     let per_round = count.div_ceil(rounds);
-    let measured = runtime.block_on(async {
+    let rounds = runtime.block_on(async {
         let service =
             Arc::new(jlis::Jlis::open(&url, pki::ca::LocalCa::open_or_create(&dir.path().join("ca"))?).await?);
         let key = pki::RsaPrivateKey::generate_2048()?.public_key_der();
@@ -86,25 +67,21 @@ pub fn issuance(a: &IssuanceBenchArgs, json: bool) -> Result<()> {
                 concurrency
             );
         }
-        let cards = Arc::new(std::sync::Mutex::new(Vec::with_capacity(per_round * rounds)));
         let card_jobs = (0..per_round * rounds)
             .map(|i| {
-                let (service, key, cards) = (service.clone(), key.clone(), cards.clone());
+                let (service, key) = (service.clone(), key.clone());
                 async move {
-                    let issued = service.issue_card(&format!("card-{i}"), &pki::Holder::example(), &key, &key).await;
-                    let Ok((_, sign)) = issued else { return false };
-                    cards.lock().map(|mut c| c.push(sign)).is_ok()
+                    let (_, sign) = service.issue_card(&format!("card-{i}"), &pki::Holder::example(), &key, &key).await?;
+                    anyhow::Ok(sign)
                 }
             })
             .collect();
-        run_at_once(concurrency, card_jobs).await;
-        let mut cards = std::mem::take(&mut *cards.lock().map_err(|_| anyhow::anyhow!("card list poisoned"))?);
+        let mut cards = at_once(concurrency, card_jobs).await.context("issuing the cards")?;
         let mut results = Vec::with_capacity(rounds);
         for round in 0..rounds {
-            let openssl = tokio::task::spawn_blocking(move || super::bench::openssl_sign_per_s_on(cores, 1.0)).await?;
-            let batch: Vec<_> = cards.drain(..per_round.min(cards.len())).collect();
-            let jobs = batch
-                .into_iter()
+            let openssl = tokio::task::spawn_blocking(move || super::bench::openssl_sign_per_s(cores, 1.0)).await?;
+            let jobs = cards
+                .drain(..per_round)
                 .enumerate()
                 .map(|(i, card)| {
                     let (service, key) = (service.clone(), key.clone());
@@ -117,12 +94,13 @@ pub fn issuance(a: &IssuanceBenchArgs, json: bool) -> Result<()> {
                             se_id: format!("{n:020X}"),
                             cert_type: jlis::PhoneCertType::Sign,
                         };
-                        service.issue_phone(&req).await.is_ok()
+                        service.issue_phone(&req).await?;
+                        anyhow::Ok(())
                     }
                 })
                 .collect();
             let (start, cpu_start) = (Instant::now(), super::bench::process_cpu_seconds());
-            let issued = run_at_once(concurrency, jobs).await;
+            let issued = at_once(concurrency, jobs).await.context("issuing phone certificates")?.len();
             let seconds = start.elapsed().as_secs_f64();
             let cpu_ms_per_issuance = match (cpu_start, super::bench::process_cpu_seconds()) {
                 (Some(a), Some(b)) if issued > 0 => Some(1000.0 * (b - a) / issued as f64),
@@ -151,7 +129,6 @@ pub fn issuance(a: &IssuanceBenchArgs, json: bool) -> Result<()> {
         }
         anyhow::Ok(results)
     })?;
-    let rounds = measured;
     let report = Report {
         machine: super::bench::machine(),
         cores,
@@ -177,5 +154,17 @@ pub fn issuance(a: &IssuanceBenchArgs, json: bool) -> Result<()> {
             100.0 * r
         )),
         None => output::line("openssl speed not available: no ratio"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::median;
+
+    #[test]
+    fn median_of_odd_and_even_counts() {
+        assert_eq!(median(vec![]), None);
+        assert_eq!(median(vec![3.0, 1.0, 2.0]), Some(2.0));
+        assert_eq!(median(vec![0.4, 0.5]), Some(0.45));
     }
 }

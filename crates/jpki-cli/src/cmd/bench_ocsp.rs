@@ -14,38 +14,38 @@ fn free_port() -> Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
-/// A child process killed when dropped.
+/// A child process killed, with every process it started, when dropped:
+/// `openssl ocsp -multi 2` forks workers that outlive a killed parent (and
+/// spin on the machine's cores through every later measurement). The child
+/// stays in the caller's process group, so Ctrl-C still reaches all of them.
 pub struct Guard(pub Child);
 
 impl Drop for Guard {
     fn drop(&mut self) {
+        // Listed before the parent dies: afterwards they belong to init.
+        let descendants: Vec<String> = descendants(self.0.id()).iter().map(u32::to_string).collect();
         let _ = self.0.kill();
+        if !descendants.is_empty() {
+            let _ = Command::new("kill").arg("-KILL").args(&descendants).stderr(Stdio::null()).status();
+        }
         let _ = self.0.wait();
     }
 }
 
-/// A child process that leads its own process group, and the whole group
-/// is ended when dropped: `openssl ocsp -multi N` forks N workers that
-/// outlive a killed parent (and spin, taking the machine's cores from every
-/// later measurement).
-pub struct GroupGuard(Child);
-
-impl GroupGuard {
-    /// Spawns `command` as the leader of a new process group.
-    pub fn spawn(command: &mut Command) -> std::io::Result<Self> {
-        use std::os::unix::process::CommandExt;
-        command.process_group(0).spawn().map(Self)
+/// Every process below `pid`, from `/proc/PID/task/TID/children`.
+fn descendants(pid: u32) -> Vec<u32> {
+    let (mut found, mut todo) = (Vec::new(), vec![pid]);
+    while let Some(parent) = todo.pop() {
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{parent}/task")) else { continue };
+        for task in tasks.flatten() {
+            let children = std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
+            for child in children.split_whitespace().filter_map(|c| c.parse().ok()) {
+                found.push(child);
+                todo.push(child);
+            }
+        }
     }
-}
-
-impl Drop for GroupGuard {
-    fn drop(&mut self) {
-        // The group's id is the leader's pid; `kill -- -PGID` signals all of it.
-        let group = format!("-{}", self.0.id());
-        let _ = Command::new("kill").args(["-KILL", "--", &group]).stderr(Stdio::null()).status();
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
+    found
 }
 
 fn wait_listening(port: u16) -> Result<()> {
@@ -239,7 +239,7 @@ pub fn ocsp(a: &OcspBenchArgs, json: bool) -> Result<()> {
     let exe = std::env::current_exe()?;
     let _jlis =
         Guard(Command::new(exe).args(["serve", "jlis", "--config"]).arg(&config_path).stderr(Stdio::null()).spawn()?);
-    let _openssl = GroupGuard::spawn(
+    let _openssl = Guard(
         Command::new("openssl")
             .args(["ocsp", "-index"])
             .arg(dir.path().join("index.txt"))
@@ -253,9 +253,10 @@ pub fn ocsp(a: &OcspBenchArgs, json: bool) -> Result<()> {
             .arg(format!("file:{}", dir.path().join("ca.passphrase").display()))
             .args(["-multi", "2", "-ignore_err"])
             .stdout(Stdio::null())
-            .stderr(Stdio::null()),
-    )
-    .context("starting openssl ocsp")?;
+            .stderr(Stdio::null())
+            .spawn()
+            .context("starting openssl ocsp")?,
+    );
     wait_listening(http)?;
     wait_listening(peer)?;
     // Warm both (the service pre-signs on first sight).
@@ -328,10 +329,10 @@ mod tests {
     /// only; its two workers went on spinning after the bench and took the
     /// cores from every measurement that followed.
     #[test]
-    fn group_guard_ends_the_workers_a_parent_leaves_behind() {
+    fn guard_ends_the_workers_a_parent_leaves_behind() {
         let mut command = Command::new("sh");
         command.args(["-c", "sleep 300 & echo $!; wait"]).stdout(Stdio::piped());
-        let mut guard = GroupGuard::spawn(&mut command).unwrap();
+        let mut guard = Guard(command.spawn().unwrap());
         let mut line = String::new();
         BufReader::new(guard.0.stdout.take().unwrap()).read_line(&mut line).unwrap();
         let worker: u32 = line.trim().parse().unwrap();
@@ -341,6 +342,6 @@ mod tests {
         while alive(worker) && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(20));
         }
-        assert!(!alive(worker), "the worker {worker} outlived its group's guard");
+        assert!(!alive(worker), "the worker {worker} outlived its parent's guard");
     }
 }

@@ -141,30 +141,6 @@ async fn apply(phone: &JpkiApp, sp: &TsmClient, card: mynacard::CardState, steps
     Ok(n)
 }
 
-/// Runs `job` for every phone, `at_once` at a time.
-async fn each_phone<F, Fut>(phones: &[Arc<JpkiApp>], at_once: usize, job: F) -> Result<Vec<usize>>
-where
-    F: Fn(usize, Arc<JpkiApp>) -> Fut,
-    Fut: std::future::Future<Output = Result<usize>> + Send + 'static,
-{
-    let semaphore = Arc::new(tokio::sync::Semaphore::new(at_once.max(1)));
-    let mut tasks = Vec::new();
-    for (i, p) in phones.iter().enumerate() {
-        let permit = semaphore.clone().acquire_owned().await?;
-        let fut = job(i, p.clone());
-        tasks.push(tokio::spawn(async move {
-            let r = fut.await;
-            drop(permit);
-            r
-        }));
-    }
-    let mut out = Vec::new();
-    for t in tasks {
-        out.push(t.await??);
-    }
-    Ok(out)
-}
-
 fn summarize(steps: Steps) -> BTreeMap<&'static str, StepSummary> {
     steps
         .0
@@ -213,24 +189,26 @@ pub fn phones(a: &PhonesBenchArgs, json: bool) -> Result<()> {
         let steps = Arc::new(Mutex::new(Steps::default()));
         progress(format!("{at_once} at once: preparing {} phones (SEI-TSM)…", phones_per_level));
         let cpu_before = cpu()?;
-        rt.block_on(each_phone(&phones, at_once, |_, phone| {
-            let (sei, steps) = (sei.clone(), steps.clone());
+        let preparations = phones.iter().map(|phone| {
+            let (phone, sei, steps) = (phone.clone(), sei.clone(), steps.clone());
             async move {
                 let t = Instant::now();
                 phone.prepare(&sei).await?;
                 steps.lock().expect("steps").add("1 preparation (SEI-TSM, relay)", t.elapsed());
-                Ok(0)
+                Ok(())
             }
-        }))?;
+        });
+        rt.block_on(super::bench::at_once(at_once, preparations.collect()))?;
         let prep_cpu = cpu()? - cpu_before;
 
         progress(format!("{at_once} at once: {} applications, two certificates each…", phones_per_level));
         let cpu_before = cpu()?;
         let start = Instant::now();
-        let issued = rt.block_on(each_phone(&phones, at_once, |i, phone| {
-            let (sp, steps, card) = (sp.clone(), steps.clone(), cards[i].clone());
+        let applications = phones.iter().zip(&cards).map(|(phone, card)| {
+            let (phone, sp, steps, card) = (phone.clone(), sp.clone(), steps.clone(), card.clone());
             async move { apply(&phone, &sp, card, &steps).await }
-        }))?;
+        });
+        let issued = rt.block_on(super::bench::at_once(at_once, applications.collect()))?;
         let seconds = start.elapsed().as_secs_f64();
         let apply_cpu = cpu()? - cpu_before;
         let certificates: usize = issued.iter().sum();
