@@ -67,7 +67,7 @@ fn phone(d: &Deployment, identity: App) -> JpkiApp {
 }
 
 fn clients(d: &Deployment) -> (TsmClient, TsmClient) {
-    (TsmClient::new(&d.sei_url, &d.tls_ca, None).unwrap(), TsmClient::new(&d.sp_url, &d.tls_ca, None).unwrap())
+    (d.sei().unwrap(), d.sp().unwrap())
 }
 
 async fn status(d: &Deployment, cert: &[u8]) -> Status {

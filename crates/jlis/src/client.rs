@@ -42,17 +42,40 @@ fn b64(field: &str, v: &serde_json::Value) -> Result<Vec<u8>, ClientError> {
 
 impl JlisClient {
     /// A client of the service at `base` (`https://host:port`), trusting the
-    /// TLS CA in `tls_ca`; `identity` is the SP-TSM's client certificate and
-    /// key (PEM files); `operator_token` authorizes operator calls.
+    /// TLS CA in `tls_ca` and pinning the JPKI service's TLS name
+    /// ([`svc::tls::Service::Jlis`]); `identity` is the SP-TSM's client
+    /// certificate and key (PEM files); `operator_token` authorizes operator
+    /// calls.
     pub fn new(
         base: &str,
         tls_ca: &Path,
         identity: Option<(&Path, &Path)>,
         operator_token: Option<String>,
     ) -> Result<Self, ClientError> {
-        let http = svc::client::https_client(tls_ca, identity).map_err(ClientError::Config)?;
+        Self::pinned(base, tls_ca, svc::tls::Service::Jlis.server_name(), identity, operator_token)
+    }
+
+    /// [`JlisClient::new`] expecting the TLS server name `server_name`.
+    pub fn pinned(
+        base: &str,
+        tls_ca: &Path,
+        server_name: &str,
+        identity: Option<(&Path, &Path)>,
+        operator_token: Option<String>,
+    ) -> Result<Self, ClientError> {
+        let http = svc::client::https_client(tls_ca, server_name, identity).map_err(ClientError::Config)?;
         let base = base.trim_end_matches('/').to_string();
         Ok(Self { service: format!("the JPKI service at {base}"), base, http, operator_token })
+    }
+
+    /// The service's base URL.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// The pinned HTTPS client (for the OCSP responder behind the same API).
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
     }
 
     async fn post<T: DeserializeOwned>(&self, path: &str, body: &serde_json::Value) -> Result<T, ClientError> {

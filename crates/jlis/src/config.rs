@@ -114,8 +114,8 @@ impl Config {
              database = \"{database}\"\n\
              ca_dir = \"ca\"\n\
              ca_key_passphrase_file = \"ca.passphrase\"\n\
-             tls_certificate = \"tls/server.pem\"\n\
-             tls_key = \"tls/server.key\"\n\
+             tls_certificate = \"tls/jlis-server.pem\"\n\
+             tls_key = \"tls/jlis-server.key\"\n\
              sp_tsm_ca = \"tls/sp-tsm-ca.pem\"\n\
              operator_token_file = \"operator.token\"\n\
              crl_interval_secs = 3600\n",

@@ -1,26 +1,85 @@
 //! HTTPS clients of the deployment's services: trust only the deployment's
 //! TLS CA (never the system store: a phone talking to its TSM must not be
-//! redirected to any publicly trusted server), optionally present a client
-//! certificate (the SP-TSM towards the JPKI service, mechanism ⑩).
+//! redirected to any publicly trusted server), **pin the service they
+//! expect** by the name its certificate carries (so the JPKI service's key
+//! cannot pose as the SP-TSM, nor the reverse: attack patterns 3 and 5),
+//! and optionally present a client certificate (the SP-TSM towards the
+//! JPKI service, mechanism ⑩).
 
 use crate::server::pem_certificates;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::WebPkiServerVerifier;
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::PrivateKeyDer;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::DigitallySignedStruct;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
-/// A client trusting the CA in `ca_pem`, presenting `identity` (certificate
-/// and key PEM files) when given.
-pub fn https_client(ca_pem: &Path, identity: Option<(&Path, &Path)>) -> Result<reqwest::Client, String> {
-    let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+/// Checks the server's chain against the trust anchors with WebPKI, and
+/// its name against the service the client expects — not against the
+/// address in the URL, which says nothing about which service answers
+/// (every service of a deployment may listen on 127.0.0.1).
+#[derive(Debug)]
+struct PinnedService {
+    webpki: Arc<WebPkiServerVerifier>,
+    expected: ServerName<'static>,
+}
+
+impl ServerCertVerifier for PinnedService {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        _address: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        self.webpki.verify_server_cert(end_entity, intermediates, &self.expected, ocsp_response, now)
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.webpki.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.webpki.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.webpki.supported_verify_schemes()
+    }
+}
+
+/// A client of the service named `service` (its certificate's DNS name,
+/// [`crate::tls::Service::server_name`]), trusting the CA in `ca_pem`,
+/// presenting `identity` (certificate and key PEM files) when given.
+pub fn https_client(ca_pem: &Path, service: &str, identity: Option<(&Path, &Path)>) -> Result<reqwest::Client, String> {
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let mut roots = rustls::RootCertStore::empty();
     for ca in pem_certificates(ca_pem)? {
         roots.add(ca).map_err(|e| format!("{}: {e}", ca_pem.display()))?;
     }
+    let webpki = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+        .build()
+        .map_err(|e| format!("{}: {e}", ca_pem.display()))?;
+    let expected =
+        ServerName::try_from(service.to_string()).map_err(|e| format!("TLS server name {service:?}: {e}"))?;
     let builder = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| e.to_string())?
-        .with_root_certificates(roots);
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(PinnedService { webpki, expected }));
     let config = match identity {
         Some((cert, key)) => {
             let chain = pem_certificates(cert)?;
@@ -40,7 +99,7 @@ pub fn https_client(ca_pem: &Path, identity: Option<(&Path, &Path)>) -> Result<r
 /// A client for plain-HTTP services (OCSP, CRLs): it trusts no HTTPS server
 /// at all, so it cannot be redirected to one.
 pub fn plain_http_client() -> Result<reqwest::Client, String> {
-    let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| e.to_string())?

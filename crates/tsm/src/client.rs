@@ -47,10 +47,16 @@ pub struct TsmClient {
 }
 
 impl TsmClient {
-    /// A client of the TSM at `base` trusting `tls_ca`, presenting
-    /// `identity` (certificate and key PEM) when given.
-    pub fn new(base: &str, tls_ca: &Path, identity: Option<(&Path, &Path)>) -> Result<Self, ClientError> {
-        let http = svc::client::https_client(tls_ca, identity).map_err(ServiceError::Config)?;
+    /// A client of the TSM at `base` trusting `tls_ca` and pinning the TSM
+    /// `service` by its TLS name, presenting `identity` (certificate and
+    /// key PEM) when given.
+    pub fn new(
+        base: &str,
+        tls_ca: &Path,
+        service: svc::tls::Service,
+        identity: Option<(&Path, &Path)>,
+    ) -> Result<Self, ClientError> {
+        let http = svc::client::https_client(tls_ca, service.server_name(), identity).map_err(ServiceError::Config)?;
         Ok(Self { base: base.trim_end_matches('/').to_string(), http })
     }
 

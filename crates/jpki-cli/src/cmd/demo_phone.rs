@@ -13,7 +13,6 @@ use mynacard::personalize::InitialPins;
 use phone::app::JpkiApp;
 use phone::{App, SeService};
 use tokio::runtime::Runtime;
-use tsm::client::TsmClient;
 use tsm::service::deployment::Deployment;
 use tsm::sp::CertType;
 use tsm::status::Status;
@@ -49,8 +48,8 @@ fn steps(r: &mut Runner, rt: &Runtime, dir: &std::path::Path) -> Result<()> {
         let detail = format!("{} · {} · {}", d.jlis_url, d.sei_url, d.sp_url);
         Ok((d, detail))
     })?;
-    let sei = TsmClient::new(&d.sei_url, &d.tls_ca, None)?;
-    let sp = TsmClient::new(&d.sp_url, &d.tls_ca, None)?;
+    let sei = d.sei().map_err(|e| anyhow!(e))?;
+    let sp = d.sp().map_err(|e| anyhow!(e))?;
     let cas = d.jpki_cas().map_err(|e| anyhow!(e))?;
     let http = tsm::status::client();
     let status = |der: &[u8]| rt.block_on(tsm::status::ocsp(&http, &d.ocsp_url, der, &cas)).map_err(|e| anyhow!(e));

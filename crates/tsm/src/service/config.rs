@@ -23,6 +23,9 @@ pub struct SeiConfig {
     pub sp_tsm_client_ca: PathBuf,
     /// The SP-TSM, which receives the domain keys.
     pub sp_tsm_url: String,
+    /// The TLS name the SP-TSM's certificate must carry (pinned).
+    #[serde(default = "default_sp_tsm_server_name")]
+    pub sp_tsm_server_name: String,
     /// TLS trust anchor for the SP-TSM (PEM).
     pub tls_ca: PathBuf,
     /// The SEI-TSM's client certificate and key for the hand-over (PEM).
@@ -50,10 +53,12 @@ pub struct SpConfig {
     pub tls_key: PathBuf,
     /// CA of the SEI-TSM's client certificates (key hand-over).
     pub sei_tsm_client_ca: PathBuf,
-    /// The JPKI service's HTTPS API.
+    /// The JPKI service's HTTPS API (its OCSP responder at `/ocsp` too:
+    /// the card's status is asked over the same authenticated channel).
     pub jlis_url: String,
-    /// The JPKI service's OCSP responder (card status before provisioning).
-    pub jlis_ocsp_url: String,
+    /// The TLS name the JPKI service's certificate must carry (pinned).
+    #[serde(default = "default_jlis_server_name")]
+    pub jlis_server_name: String,
     /// The JPKI CA certificates (PEM or DER files): applications chain to
     /// the digital-signature CA, revocation requests to either.
     pub jpki_ca_certificates: Vec<PathBuf>,
@@ -72,6 +77,14 @@ pub struct SpConfig {
     /// Seconds an interrupted application may be resumed.
     #[serde(default = "default_resume_window")]
     pub resume_window_secs: u64,
+}
+
+fn default_sp_tsm_server_name() -> String {
+    svc::tls::Service::SpTsm.server_name().into()
+}
+
+fn default_jlis_server_name() -> String {
+    svc::tls::Service::Jlis.server_name().into()
 }
 
 fn default_relay_timeout() -> u64 {
@@ -249,8 +262,8 @@ pub fn init(dir: &Path, layout: &Layout) -> Result<(PathBuf, PathBuf), String> {
          https_listen = \"127.0.0.1:{sei}\"\n\
          database = \"{db}\"\n\
          isd_master_key_file = \"isd-master.key\"\n\
-         tls_certificate = \"tls/server.pem\"\n\
-         tls_key = \"tls/server.key\"\n\
+         tls_certificate = \"tls/sei-tsm-server.pem\"\n\
+         tls_key = \"tls/sei-tsm-server.key\"\n\
          sp_tsm_client_ca = \"tls/sp-tsm-ca.pem\"\n\
          sp_tsm_url = \"https://127.0.0.1:{sp}\"\n\
          tls_ca = \"tls/ca.pem\"\n\
@@ -267,11 +280,10 @@ pub fn init(dir: &Path, layout: &Layout) -> Result<(PathBuf, PathBuf), String> {
          https_listen = \"127.0.0.1:{sp}\"\n\
          database = \"{db}\"\n\
          vault_key_file = \"sp-vault.key\"\n\
-         tls_certificate = \"tls/server.pem\"\n\
-         tls_key = \"tls/server.key\"\n\
+         tls_certificate = \"tls/sp-tsm-server.pem\"\n\
+         tls_key = \"tls/sp-tsm-server.key\"\n\
          sei_tsm_client_ca = \"tls/sei-tsm-ca.pem\"\n\
          jlis_url = \"https://127.0.0.1:{jh}\"\n\
-         jlis_ocsp_url = \"http://127.0.0.1:{jo}/ocsp\"\n\
          jpki_ca_certificates = [\"ca/auth-ca.pem\", \"ca/sign-ca.pem\"]\n\
          tls_ca = \"tls/ca.pem\"\n\
          client_certificate = \"tls/sp-tsm.pem\"\n\
@@ -281,7 +293,6 @@ pub fn init(dir: &Path, layout: &Layout) -> Result<(PathBuf, PathBuf), String> {
          resume_window_secs = 600\n",
         sp = layout.sp_port,
         jh = layout.jlis_https_port,
-        jo = layout.jlis_http_port,
         app = layout.app_certificate_sha256,
         timeout = layout.relay_timeout_secs,
         db = layout.databases.sp,

@@ -157,6 +157,7 @@ impl Deployment {
         let sp_identity = crate::client::TsmClient::new(
             &deployment.sei_url,
             &sp_config.tls_ca,
+            svc::tls::Service::SeiTsm,
             Some((&sp_config.client_certificate, &sp_config.client_key)),
         )
         .map_err(|e| e.to_string())?;
@@ -191,12 +192,14 @@ impl Endpoints {
 
     /// The SEI-TSM's client (the phone's side).
     pub fn sei(&self) -> Result<crate::client::TsmClient, String> {
-        crate::client::TsmClient::new(&self.sei_url, &self.tls_ca, None).map_err(|e| e.to_string())
+        crate::client::TsmClient::new(&self.sei_url, &self.tls_ca, svc::tls::Service::SeiTsm, None)
+            .map_err(|e| e.to_string())
     }
 
     /// The SP-TSM's client (the phone's side).
     pub fn sp(&self) -> Result<crate::client::TsmClient, String> {
-        crate::client::TsmClient::new(&self.sp_url, &self.tls_ca, None).map_err(|e| e.to_string())
+        crate::client::TsmClient::new(&self.sp_url, &self.tls_ca, svc::tls::Service::SpTsm, None)
+            .map_err(|e| e.to_string())
     }
 
     /// The ISD master key the SE manufacturer shares with the SEI-TSM

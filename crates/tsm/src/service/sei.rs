@@ -191,7 +191,8 @@ pub struct HttpsHandover {
 impl HttpsHandover {
     /// From the configuration's SP-TSM URL, trust anchor and identity.
     pub fn new(c: &SeiConfig) -> Result<Self, String> {
-        let http = svc::client::https_client(&c.tls_ca, Some((&c.client_certificate, &c.client_key)))?;
+        let http =
+            svc::client::https_client(&c.tls_ca, &c.sp_tsm_server_name, Some((&c.client_certificate, &c.client_key)))?;
         Ok(Self { url: format!("{}/v1/domain-keys", c.sp_tsm_url.trim_end_matches('/')), http })
     }
 }

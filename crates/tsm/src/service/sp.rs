@@ -66,8 +66,6 @@ pub struct SpTsm {
     cas: Vec<pki::Certificate>,
     apps: Vec<String>,
     jlis: JlisClient,
-    ocsp_url: String,
-    ocsp_http: reqwest::Client,
     hub: RelayHub,
     resume_window: Duration,
 }
@@ -130,14 +128,14 @@ impl SpTsm {
     pub async fn open(config: &SpConfig) -> Result<Self, String> {
         let store = Store::open(&config.database, SCHEMA).await.map_err(|e| e.to_string())?;
         let vault = Vault::new(&crate::secret::key_file(&config.vault_key_file, false)?)?;
-        let jlis = JlisClient::new(
+        let jlis = JlisClient::pinned(
             &config.jlis_url,
             &config.tls_ca,
+            &config.jlis_server_name,
             Some((&config.client_certificate, &config.client_key)),
             None,
         )
         .map_err(|e| e.to_string())?;
-        let ocsp_http = svc::client::plain_http_client()?;
         Ok(Self {
             store,
             vault,
@@ -145,8 +143,6 @@ impl SpTsm {
             cas: read_certificates(&config.jpki_ca_certificates)?,
             apps: config.app_certificate_sha256.iter().map(|h| h.to_uppercase()).collect(),
             jlis,
-            ocsp_url: config.jlis_ocsp_url.clone(),
-            ocsp_http,
             hub: RelayHub::new(Duration::from_secs(config.relay_timeout_secs)),
             resume_window: Duration::from_secs(config.resume_window_secs),
         })
@@ -174,7 +170,11 @@ impl SpTsm {
     }
 
     async fn card_status(&self, card_certificate: &[u8]) -> Result<(), ApiError> {
-        match crate::status::ocsp(&self.ocsp_http, &self.ocsp_url, card_certificate, &self.cas).await {
+        // Over the pinned, mutually authenticated channel to the JPKI
+        // service (mechanism ⑩); the answer's signature and nonce are
+        // checked all the same.
+        let url = format!("{}/ocsp", self.jlis.base());
+        match crate::status::ocsp(self.jlis.http(), &url, card_certificate, &self.cas).await {
             Ok(Status::Good) => Ok(()),
             Ok(Status::OnHold) => Err(refused(403, "card_on_hold", "the card's certificate is on hold (一時保留)")),
             Ok(Status::Revoked { .. }) => Err(refused(403, "card_revoked", "the card's certificate is revoked")),
