@@ -176,7 +176,7 @@ async fn attacks_on_the_application_are_refused() {
     attacker.commitment().unwrap();
     let (id, outcome) = sp.apply(&cms, &mut attacker.relay()).await;
     assert_eq!(outcome.unwrap_err().code(), Some("commitment_mismatch"));
-    let state = sp.application(&id.unwrap()).await.unwrap();
+    let state = sp.application(&id.unwrap().id).await.unwrap();
     assert_eq!(state["state"], "refused");
     assert!(d.sp.certificates(&attacker.se_identifier()).await.unwrap().is_empty());
 
@@ -299,7 +299,7 @@ async fn a_phone_disconnecting_at_any_step_can_resume_and_never_leaves_half_issu
             // The SP-TSM notices the silence, revokes what it issued but did
             // not write, and lets the application resume.
             let mut waited = 0;
-            while sp.application(&id).await.unwrap()["state"] == "provisioning" {
+            while sp.application(&id.id).await.unwrap()["state"] == "provisioning" {
                 tokio::time::sleep(Duration::from_millis(200)).await;
                 waited += 1;
                 assert!(waited < 100, "the flow never timed out");
@@ -348,7 +348,8 @@ async fn malformed_requests_get_clear_errors_and_change_nothing() {
     );
     let e = sp.drive(serde_json::json!({ "session": "nope", "commands": [] }), &mut app.relay()).await.unwrap_err();
     assert_eq!(e.code(), Some("unknown_session"), "{e}");
-    assert_eq!(sp.resume("nope", &mut app.relay()).await.unwrap_err().code(), Some("unknown_application"));
+    let nope = tsm::client::ApplicationRef { id: "nope".into(), resume_token: "00".repeat(32) };
+    assert_eq!(sp.resume(&nope, &mut app.relay()).await.unwrap_err().code(), Some("unknown_application"));
     assert_eq!(sp.application("nope").await.unwrap_err().code(), Some("unknown_application"));
     // Domain keys and app registration need the callers' client certificates.
     assert_eq!(sei.register_apps(&["00".repeat(32)]).await.unwrap_err().code(), Some("forbidden"));

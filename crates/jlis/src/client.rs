@@ -153,6 +153,7 @@ impl JlisClient {
                 &serde_json::json!({
                     "request_id": req.request_id,
                     "card_certificate": STANDARD.encode(&req.card_certificate),
+                    "application": STANDARD.encode(&req.application),
                     "phone_public_key": STANDARD.encode(&req.phone_public_key),
                     "se_id": req.se_id,
                     "cert_type": req.cert_type,

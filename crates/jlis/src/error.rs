@@ -28,6 +28,13 @@ pub enum JlisError {
     /// The card certificate is of the wrong kind for this request.
     #[error("{0}")]
     WrongCertificate(String),
+    /// The card-signed application behind a phone certificate request does
+    /// not verify, is not this card's, is too old, or is not for this type.
+    #[error("{0}")]
+    Application(String),
+    /// The application already has an active certificate of this type.
+    #[error("this application already has an active {0} certificate; the holder must apply again")]
+    ApplicationUsed(&'static str),
     /// The request id was seen before.
     #[error("request {0} was already processed (replay)")]
     Replay(String),
@@ -54,6 +61,8 @@ impl JlisError {
             JlisError::CardRevoked => "card_revoked",
             JlisError::CardOnHold => "card_on_hold",
             JlisError::WrongCertificate(_) => "wrong_certificate",
+            JlisError::Application(_) => "bad_application",
+            JlisError::ApplicationUsed(_) => "application_used",
             JlisError::Replay(_) => "replay",
             JlisError::Conflict(_) => "conflict",
             JlisError::Invalid(_) => "invalid_request",
@@ -65,7 +74,8 @@ impl JlisError {
     pub fn http_status(&self) -> u16 {
         match self {
             JlisError::UnknownSerial(_) => 404,
-            JlisError::Replay(_) | JlisError::Conflict(_) => 409,
+            JlisError::Replay(_) | JlisError::Conflict(_) | JlisError::ApplicationUsed(_) => 409,
+            JlisError::Application(_) => 403,
             JlisError::Internal(_) => 500,
             JlisError::CardRevoked | JlisError::CardOnHold | JlisError::CardExpired | JlisError::ForeignCa => 422,
             _ => 400,

@@ -114,6 +114,8 @@ pub fn router(state: Arc<AppState>) -> Router {
 struct PhoneBody {
     request_id: String,
     card_certificate: String,
+    /// The card-signed application (CMS, base64).
+    application: String,
     phone_public_key: String,
     se_id: String,
     cert_type: PhoneCertType,
@@ -131,6 +133,7 @@ async fn phone_certificate(
     let req = PhoneRequest {
         request_id: b.request_id,
         card_certificate: b64("card_certificate", &b.card_certificate)?,
+        application: b64("application", &b.application)?,
         phone_public_key: b64("phone_public_key", &b.phone_public_key)?,
         se_id: b.se_id,
         cert_type: b.cert_type,

@@ -6,6 +6,8 @@
 //!   certificate type, gives phone certificates the card's expiry, records
 //!   the card ↔ phone ↔ SE link, revokes with cascade, holds and releases,
 //!   answers OCSP and produces full and delta CRLs.
+//! - [`application`]: the holder's card-signed application, which the
+//!   service checks itself behind every phone certificate.
 //! - [`signing`]: the CAs' private-key operations on one thread per core.
 //! - [`audit`]: the hash-chained audit log, written in the same transaction
 //!   as each change.
@@ -17,6 +19,7 @@
 //!   OCSP and CRLs, one validated TOML configuration.
 #![forbid(unsafe_code)]
 
+pub mod application;
 pub mod audit;
 pub mod client;
 pub mod config;

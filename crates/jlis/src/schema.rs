@@ -3,7 +3,8 @@
 use store::Migration;
 
 /// Migrations in order.
-pub const MIGRATIONS: &[Migration] = &[(
+pub const MIGRATIONS: &[Migration] = &[
+    (
     "0001-initial",
     "CREATE TABLE certificates (
         serial TEXT PRIMARY KEY,
@@ -30,4 +31,14 @@ pub const MIGRATIONS: &[Migration] = &[(
     CREATE TABLE requests (id TEXT PRIMARY KEY, at BIGINT NOT NULL);
     CREATE TABLE crl_state (ca TEXT PRIMARY KEY, number BIGINT NOT NULL, base_number BIGINT NOT NULL, base_at BIGINT NOT NULL);
     CREATE TABLE audit (seq BIGINT PRIMARY KEY, at BIGINT NOT NULL, event TEXT NOT NULL, detail TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL)",
-)];
+    ),
+    (
+        "0002-application-uses",
+        "CREATE TABLE application_uses (
+            digest TEXT NOT NULL,
+            cert_type TEXT NOT NULL,
+            phone_serial TEXT PRIMARY KEY REFERENCES certificates (serial)
+        );
+        CREATE INDEX application_uses_digest ON application_uses (digest, cert_type)",
+    ),
+];

@@ -68,6 +68,9 @@ pub struct PhoneRequest {
     pub request_id: String,
     /// The card's signature certificate that signed the application (DER).
     pub card_certificate: Vec<u8>,
+    /// The holder's application, CMS SignedData (DER) made by that card:
+    /// the service checks it itself ([`crate::application::check`]).
+    pub application: Vec<u8>,
     /// The key generated in the SE (DER SubjectPublicKeyInfo).
     pub phone_public_key: Vec<u8>,
     /// The SE identifier (hex).
@@ -345,6 +348,7 @@ impl Jlis {
         let holder = pki::describe::holder_from_sign_certificate(&card).ok_or_else(|| {
             JlisError::WrongCertificate("the application must be signed with the card's signature certificate".into())
         })?;
+        let applied = crate::application::check(&req.application, &req.card_certificate, sign_ca, req.cert_type, at)?;
         let card_serial = serial_hex(&card);
         let kind = req.cert_type.ca();
         let ca = self.ca.ca(kind);
@@ -383,6 +387,14 @@ impl Jlis {
                     "hold" => return Err(JlisError::CardOnHold),
                     _ => {}
                 }
+                let active_for_application = tx.optional(
+                    "SELECT u.phone_serial FROM application_uses u JOIN certificates c ON c.serial = u.phone_serial
+                     WHERE u.digest = $1 AND u.cert_type = $2 AND c.status <> 'revoked' LIMIT 1",
+                    params![&applied.digest, cert_type],
+                )?;
+                if active_for_application.is_some() {
+                    return Err(JlisError::ApplicationUsed(cert_type));
+                }
                 let t = now();
                 let superseded = active_phones(tx, &card_serial, Some(cert_type))?;
                 for serial in &superseded {
@@ -395,7 +407,11 @@ impl Jlis {
                     "INSERT INTO links (phone_serial, card_serial, se_id, cert_type, created_at) VALUES ($1, $2, $3, $4, $5)",
                     params![&phone.serial, &card_serial, &se_id, cert_type, t],
                 )?;
-                let detail = serde_json::json!({ "serial": phone.serial, "card": card_serial, "se_id": se_id, "type": cert_type });
+                tx.execute(
+                    "INSERT INTO application_uses (digest, cert_type, phone_serial) VALUES ($1, $2, $3)",
+                    params![&applied.digest, cert_type, &phone.serial],
+                )?;
+                let detail = serde_json::json!({ "serial": phone.serial, "card": card_serial, "se_id": se_id, "type": cert_type, "application": applied.digest });
                 audit::append(tx, t, "phone.issued", &detail)?;
                 Ok::<_, JlisError>((phone, superseded))
             })

@@ -52,6 +52,50 @@ pub enum Command {
     /// Measure throughput and latency (see docs/benchmarks.md).
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// The attack catalogue (docs/threat-model.md): list its sixteen
+    /// patterns, or run them against a fresh deployment on loopback.
+    #[command(subcommand)]
+    Attack(AttackCommand),
+}
+
+/// `jpki attack ...`
+#[derive(Debug, Subcommand)]
+pub enum AttackCommand {
+    /// The sixteen patterns and the mechanisms that stop them.
+    List,
+    /// Start a fresh deployment (the three services on loopback HTTPS, the
+    /// attacker's taps between the phone and the SP-TSM and between the
+    /// SP-TSM and the JPKI service, emulated cards and phones) and run the
+    /// attacks on it; prints per pattern what was tried, the mechanism and
+    /// the refusal observed. Exits 1 if any attack was not stopped.
+    Run(AttackRunArgs),
+}
+
+/// `jpki attack run`
+#[derive(Debug, Args)]
+pub struct AttackRunArgs {
+    /// A pattern number (1–16), or `all`.
+    #[arg(value_name = "N|all", value_parser = parse_attack_selection)]
+    pub pattern: AttackSelection,
+}
+
+/// Which patterns `jpki attack run` runs.
+#[derive(Debug, Clone, Copy)]
+pub enum AttackSelection {
+    /// Every pattern, in order.
+    All,
+    /// One pattern.
+    One(u8),
+}
+
+fn parse_attack_selection(text: &str) -> Result<AttackSelection, String> {
+    if text.eq_ignore_ascii_case("all") {
+        return Ok(AttackSelection::All);
+    }
+    match text.parse::<u8>() {
+        Ok(n @ 1..=16) => Ok(AttackSelection::One(n)),
+        _ => Err(format!("{text:?} is not a pattern: give 1 to 16, or all (see `jpki attack list`)")),
+    }
 }
 
 /// Where the card is.

@@ -1,5 +1,6 @@
 //! Command implementations, one module per command group.
 
+mod attack;
 mod bench;
 mod bench_issuance;
 mod bench_ocsp;
@@ -15,10 +16,12 @@ mod se;
 mod serve;
 
 use crate::cli::{
-    AuditCommand, BenchCommand, CardCommand, Cli, CmsCommand, Command, DemoCommand, PhoneCmsCommand, PhoneCommand,
-    PhonePinCommand, PinCommand, SeCommand, ServeCommand,
+    AttackCommand, AuditCommand, BenchCommand, CardCommand, Cli, CmsCommand, Command, DemoCommand, PhoneCmsCommand,
+    PhoneCommand, PhonePinCommand, PinCommand, SeCommand, ServeCommand,
 };
 use anyhow::Result;
+
+pub use attack::Breached;
 
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> Result<()> {
@@ -73,6 +76,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Bench(BenchCommand::Ocsp(a)) => bench_ocsp::ocsp(&a, json),
         Command::Bench(BenchCommand::Issuance(a)) => bench_issuance::issuance(&a, json),
         Command::Bench(BenchCommand::Phones(a)) => bench_phones::phones(&a, json),
+        Command::Attack(AttackCommand::List) => attack::list(json),
+        Command::Attack(AttackCommand::Run(a)) => attack::run(&a, json),
     }
 }
 

@@ -16,6 +16,10 @@ fn main() -> ExitCode {
     match cmd::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) if e.downcast_ref::<cmd::Breached>().is_some() => {
+            eprintln!("jpki: {e:#}");
+            ExitCode::from(1)
+        }
         Err(e) => {
             eprintln!("jpki: error: {e:#}");
             ExitCode::from(2)

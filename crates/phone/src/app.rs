@@ -15,7 +15,7 @@ use crate::omapi::{App, SeService};
 use apdu::Transport;
 use jpki::{JpkiCard, KeyType, PinId};
 use std::time::SystemTime;
-use tsm::client::{ClientError, Outcome, TsmClient};
+use tsm::client::{ApplicationRef, ClientError, Outcome, TsmClient};
 use tsm::sp::CertType;
 use zeroize::Zeroizing;
 
@@ -39,8 +39,8 @@ pub enum AppError {
 /// What an accepted application produced.
 #[derive(Debug)]
 pub struct Applied {
-    /// The SP-TSM's application id (for resuming).
-    pub application: Option<String>,
+    /// The SP-TSM's application id and resume token (for resuming).
+    pub application: Option<ApplicationRef>,
     /// Provisioning's outcome.
     pub outcome: Result<Outcome, ClientError>,
 }
@@ -135,7 +135,7 @@ impl JpkiApp {
 
     /// The phone's privileged relay towards a TSM.
     pub fn relay(&self) -> Relay {
-        Relay::new(&self.se)
+        Relay::new(&self.se, &self.identity)
     }
 
     /// Preparation by the SEI-TSM (once per SE).
@@ -202,7 +202,7 @@ impl JpkiApp {
     }
 
     /// Resumes an interrupted provisioning.
-    pub async fn resume(&self, sp: &TsmClient, application: &str) -> Result<Outcome, AppError> {
+    pub async fn resume(&self, sp: &TsmClient, application: &ApplicationRef) -> Result<Outcome, AppError> {
         Ok(sp.resume(application, &mut self.relay()).await?)
     }
 

@@ -2,29 +2,66 @@
 //! through, the JPKI app's own calls to its applet, and NFC card emulation
 //! towards an external reader.
 
+use crate::ace::Access;
 use crate::omapi::{App, Channel, OmapiError, SeService};
 use apdu::{Icc, Transport, TransportError};
 
 /// AID of the JPKI applet (= the JPKI AP's).
 pub const JPKI_AID: &[u8] = &[0xD3, 0x92, 0xF0, 0x00, 0x26, 0x01, 0x00, 0x00, 0x00, 0x01];
 
-/// The TSM relay: forwards opaque APDUs (SCP03-wrapped) to the SE's contact
-/// interface, as GP remote application management over HTTP does. It sees
-/// only ciphertext and MACs.
+/// The TSM relay of one app: forwards opaque APDUs (SCP03-wrapped) to the
+/// SE's basic channel, as GP remote application management over HTTP does.
+/// It sees only ciphertext and MACs.
+///
+/// Every APDU passes the access control enforcer with the relaying app's
+/// identity (mechanism ⑦): a SELECT of a security domain is let through
+/// for any app — an SD answers nothing but SCP03 without its keys
+/// (mechanism ⑨) — and a SELECT of any other applet (the JPKI applet, the
+/// ARA-M) only as the ARA-M rules allow that app, with their APDU filters
+/// on every later command. MANAGE CHANNEL and logical channels are refused:
+/// apps get those only through OMAPI.
 #[derive(Debug, Clone)]
 pub struct Relay {
     service: SeService,
+    app: App,
+    /// What the app may send to the applet it last selected (none yet).
+    selected: Option<Access>,
 }
 
 impl Relay {
-    /// A relay to the phone's SE.
-    pub fn new(service: &SeService) -> Self {
-        Self { service: service.clone() }
+    /// `app`'s relay to the phone's SE.
+    pub fn new(service: &SeService, app: &App) -> Self {
+        Self { service: service.clone(), app: app.clone(), selected: None }
+    }
+
+    fn denied(&self, why: impl std::fmt::Display) -> TransportError {
+        TransportError::backend(
+            "OMAPI",
+            OmapiError::Security(format!("{} may not relay this APDU: {why}", self.app.name)),
+        )
     }
 }
 
 impl Transport for Relay {
     fn transmit_raw(&mut self, command: &[u8]) -> Result<Vec<u8>, TransportError> {
+        let Ok(cmd) = apdu::Command::parse(command) else { return Ok(vec![0x67, 0x00]) };
+        if cmd.cla & 0x03 != 0 || cmd.ins == 0x70 {
+            return Err(self.denied("the relay uses the basic channel only"));
+        }
+        if cmd.ins == 0xA4 && cmd.p1 == 0x04 {
+            let access = self.service.relay_access(&cmd.data, &self.app);
+            if let Access::Denied(why) = &access {
+                self.selected = None;
+                return Err(self.denied(why));
+            }
+            self.selected = Some(access);
+        } else {
+            match &self.selected {
+                None => return Err(self.denied("nothing was selected through this relay")),
+                Some(access) if !access.allows(command) => return Err(self.denied("not allowed by the access rule")),
+                Some(_) => {}
+            }
+        }
         Ok(self.service.with_se(|se| se.process(command)))
     }
 }
@@ -97,12 +134,21 @@ impl Transport for JpkiApplet {
 
 /// NFC card emulation: an external reader talks to the phone, and SELECTs
 /// of routed AIDs (the JPKI applet's) reach the SE; everything else — the
-/// ISD, the ARA-M, unknown AIDs — answers `6A 82` as if absent.
+/// ISD, the ARA-M, unknown AIDs — answers `6A 82` as if absent. Only the
+/// JPKI AP's own commands are routed (SELECT EF, READ BINARY, VERIFY,
+/// CHANGE REFERENCE DATA, COMPUTE DIGITAL SIGNATURE: [`NFC_ROUTED_INS`]);
+/// the phone-only commands — commitment, PIN setting — and any card
+/// management answer `6D 00`: a reader held to the phone can neither draw
+/// a new R nor set the PINs.
 #[derive(Debug)]
 pub struct NfcEmulation {
     service: SeService,
     routed_selected: bool,
 }
+
+/// The instructions NFC routes to the JPKI applet (jpki-card.md: the JPKI
+/// AP's command set).
+pub const NFC_ROUTED_INS: [u8; 5] = [0xA4, 0xB0, 0x20, 0x24, 0x2A];
 
 /// The ATR a PC/SC reader synthesizes for an ISO 14443-4 card without
 /// historical bytes (PC/SC part 3, 3.1.3.2.3).
@@ -141,6 +187,8 @@ impl Icc for NfcEmulation {
             }
         } else if !self.routed_selected {
             return vec![0x69, 0x86];
+        } else if !NFC_ROUTED_INS.contains(&cmd.ins) {
+            return vec![0x6D, 0x00];
         }
         self.service.with_se(|se| se.process(command))
     }

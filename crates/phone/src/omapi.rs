@@ -85,6 +85,23 @@ impl SeService {
         vec![Reader { name: "eSE1".into(), shared: self.shared.clone() }]
     }
 
+    /// What `app` may send after relaying a SELECT of `aid`: anything, for a
+    /// security domain (its commands need its SCP03 keys); for any other
+    /// applet, what the enforcer decides for that app, as for an OMAPI
+    /// channel.
+    pub fn relay_access(&self, aid: &[u8], app: &App) -> Access {
+        let Ok(mut guard) = self.shared.lock() else { return Access::Denied("SE lock".into()) };
+        let shared = &mut *guard;
+        let domain = shared.se.state().entry(aid).is_some_and(|e| e.kind == se::state::Kind::SecurityDomain);
+        if domain {
+            return Access::Always;
+        }
+        match shared.ace.refresh(&mut shared.se) {
+            Ok(()) => shared.ace.decide(aid, &app.certificate_hashes()),
+            Err(e) => Access::Denied(e.to_string()),
+        }
+    }
+
     /// Runs `f` on the SE itself (the phone's own, privileged view: NFC
     /// routing, the TSM relay).
     pub fn with_se<T>(&self, f: impl FnOnce(&mut SecureElement) -> T) -> T {

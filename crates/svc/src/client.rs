@@ -159,10 +159,26 @@ impl ServiceError {
     }
 }
 
+/// An error and its causes on one line: reqwest's own text ("error sending
+/// request") hides the reason (a TLS certificate refused, a refused
+/// connection) in its source chain.
+pub fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let more = c.to_string();
+        if !text.contains(&more) {
+            text = format!("{text}: {more}");
+        }
+        cause = c.source();
+    }
+    text
+}
+
 /// Sends `request` to `service` (named in errors) and returns the JSON
 /// body of its 200 answer.
 pub async fn call_json(service: &str, request: reqwest::RequestBuilder) -> Result<serde_json::Value, ServiceError> {
-    let transport = |e: reqwest::Error| ServiceError::transport(service, e.to_string());
+    let transport = |e: reqwest::Error| ServiceError::transport(service, with_causes(&e));
     let answer = request.send().await.map_err(transport)?;
     let status = answer.status().as_u16();
     let bytes = answer.bytes().await.map_err(transport)?;

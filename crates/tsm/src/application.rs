@@ -8,7 +8,6 @@
 //! content is well formed, and the nonce is one it issued, unexpired and
 //! unused ([`NonceBook`]).
 
-use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime};
@@ -18,59 +17,7 @@ pub const NONCE_LIFETIME: Duration = Duration::from_secs(300);
 /// Outstanding nonces kept at most (older ones are dropped first).
 const MAX_OUTSTANDING: usize = 100_000;
 
-use crate::sp::CertType;
-
-/// The phone the application is made on, as the app reports it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Device {
-    /// Model name, for the holder's list of devices.
-    pub model: String,
-    /// SHA-256 of the JPKI app's signing certificate (hex), as the ARA-M
-    /// rule will name it.
-    pub app_certificate_hash: String,
-}
-
-/// The signed content of an application (canonical JSON: fields in this order).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Application {
-    /// The SP-TSM's nonce (hex, 32 bytes).
-    pub nonce: String,
-    /// S = SHA-256(R), R the applet's random (hex, 32 bytes).
-    pub commitment: String,
-    /// The certificates asked for, each at most once.
-    pub cert_types: Vec<CertType>,
-    /// The phone.
-    pub device: Device,
-}
-
-impl Application {
-    /// The bytes the card signs.
-    pub fn to_content(&self) -> Vec<u8> {
-        serde_json::to_vec(self).expect("an application always serializes")
-    }
-
-    fn check(&self) -> Result<(), ApplicationError> {
-        let hex32 = |s: &str| s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit());
-        if !hex32(&self.nonce) {
-            return Err(ApplicationError::Malformed("nonce must be 32 bytes in hex".into()));
-        }
-        if !hex32(&self.commitment) {
-            return Err(ApplicationError::Malformed("commitment must be SHA-256 in hex".into()));
-        }
-        if !hex32(&self.device.app_certificate_hash) {
-            return Err(ApplicationError::Malformed("app_certificate_hash must be SHA-256 in hex".into()));
-        }
-        if self.device.model.is_empty() || self.device.model.len() > 100 {
-            return Err(ApplicationError::Malformed("device model must be 1 to 100 characters".into()));
-        }
-        let repeated = self.cert_types.iter().enumerate().any(|(i, t)| self.cert_types[..i].contains(t));
-        if self.cert_types.is_empty() || repeated {
-            return Err(ApplicationError::Malformed("cert_types must name auth and/or sign, each once".into()));
-        }
-        Ok(())
-    }
-}
+pub use jlis::application::{Application, Device};
 
 /// Why an application was refused.
 #[derive(Debug, thiserror::Error)]
@@ -157,10 +104,7 @@ impl NonceBook {
 
 /// Parses and checks the signed content of an application.
 pub fn parse_content(content: &[u8]) -> Result<Application, ApplicationError> {
-    let application: Application =
-        serde_json::from_slice(content).map_err(|e| ApplicationError::Malformed(e.to_string()))?;
-    application.check()?;
-    Ok(application)
+    Application::parse(content).map_err(ApplicationError::Malformed)
 }
 
 /// An application that passed every check.

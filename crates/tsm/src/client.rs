@@ -39,6 +39,32 @@ pub struct Outcome {
     pub apdus: usize,
 }
 
+/// An application at the SP-TSM as its applicant holds it: the id, and the
+/// token that alone lets the applying phone resume it.
+#[derive(Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ApplicationRef {
+    /// The SP-TSM's application id.
+    pub id: String,
+    /// The resume token (secret: shown only to the applying phone).
+    pub resume_token: String,
+}
+
+impl std::fmt::Debug for ApplicationRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApplicationRef").field("id", &self.id).field("resume_token", &"REDACTED").finish()
+    }
+}
+
+impl ApplicationRef {
+    /// From the SP-TSM's answer to `POST /v1/applications`.
+    pub fn from_answer(first: &Value) -> Option<Self> {
+        Some(Self {
+            id: first["application"].as_str()?.to_string(),
+            resume_token: first["resume_token"].as_str()?.to_string(),
+        })
+    }
+}
+
 /// One TSM's HTTPS API.
 #[derive(Debug, Clone)]
 pub struct TsmClient {
@@ -61,8 +87,21 @@ impl TsmClient {
     }
 
     async fn call(&self, method: reqwest::Method, path: &str, body: Option<&Value>) -> Result<Value, ClientError> {
+        self.call_with(method, path, body, None).await
+    }
+
+    async fn call_with(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+        header: Option<(&str, &str)>,
+    ) -> Result<Value, ClientError> {
         let url = format!("{}{path}", self.base);
         let mut req = self.http.request(method, &url);
+        if let Some((name, value)) = header {
+            req = req.header(name, value);
+        }
         if let Some(b) = body {
             req = req.json(b);
         }
@@ -91,19 +130,18 @@ impl TsmClient {
     }
 
     /// `POST /v1/applications` (SP-TSM) with the card-signed CMS, then the
-    /// provisioning relay. The application id comes back even when
-    /// provisioning is interrupted, so it can be resumed.
+    /// provisioning relay. The application (id and resume token) comes
+    /// back even when provisioning is interrupted, so it can be resumed.
     pub async fn apply(
         &self,
         cms: &[u8],
         se: &mut (dyn Transport + Send),
-    ) -> (Option<String>, Result<Outcome, ClientError>) {
+    ) -> (Option<ApplicationRef>, Result<Outcome, ClientError>) {
         let first = match self.submit(cms).await {
             Ok(v) => v,
             Err(e) => return (None, Err(e)),
         };
-        let id = first["application"].as_str().map(str::to_string);
-        (id, self.drive(first, se).await)
+        (ApplicationRef::from_answer(&first), self.drive(first, se).await)
     }
 
     /// `POST /v1/applications` alone: the SP-TSM's first relay step (with
@@ -113,10 +151,16 @@ impl TsmClient {
         self.call(reqwest::Method::POST, "/v1/applications", Some(&body)).await
     }
 
-    /// `POST /v1/applications/{id}/provisioning`: resumes an interrupted one.
-    pub async fn resume(&self, application: &str, se: &mut (dyn Transport + Send)) -> Result<Outcome, ClientError> {
-        let first =
-            self.call(reqwest::Method::POST, &format!("/v1/applications/{application}/provisioning"), None).await?;
+    /// `POST /v1/applications/{id}/provisioning` with the resume token:
+    /// resumes an interrupted one.
+    pub async fn resume(
+        &self,
+        application: &ApplicationRef,
+        se: &mut (dyn Transport + Send),
+    ) -> Result<Outcome, ClientError> {
+        let path = format!("/v1/applications/{}/provisioning", application.id);
+        let token = (crate::service::sp::RESUME_TOKEN_HEADER, application.resume_token.as_str());
+        let first = self.call_with(reqwest::Method::POST, &path, None, Some(token)).await?;
         self.drive(first, se).await
     }
 
@@ -144,14 +188,15 @@ impl TsmClient {
             let commands = step["commands"]
                 .as_array()
                 .ok_or_else(|| ServiceError::transport(&self.base, "a relay step without commands"))?;
-            let mut responses = Vec::with_capacity(commands.len());
-            for c in commands {
-                let apdu = hex::decode(c.as_str().unwrap_or_default())
-                    .map_err(|_| ServiceError::transport(&self.base, "a command that is not hex"))?;
-                let r = se.transmit_raw(&apdu).map_err(|e| ClientError::Se(e.to_string()))?;
-                responses.push(hex::encode_upper(r));
-                apdus += 1;
-            }
+            let script = commands
+                .iter()
+                .map(|c| hex::decode(c.as_str().unwrap_or_default()))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|_| ServiceError::transport(&self.base, "a command that is not hex"))?;
+            // The step's commands go to the SE as one script (GP Amd B).
+            let answers = se.transmit_script(&script).map_err(|e| ClientError::Se(e.to_string()))?;
+            apdus += answers.len();
+            let responses: Vec<String> = answers.iter().map(hex::encode_upper).collect();
             let body = serde_json::json!({ "responses": responses });
             step = self.call(reqwest::Method::POST, &format!("/v1/relay/{session}"), Some(&body)).await?;
         }

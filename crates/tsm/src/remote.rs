@@ -13,7 +13,6 @@
 
 use apdu::{Transport, TransportError};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc as sync_mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
@@ -131,8 +130,6 @@ impl Transport for RemoteSe {
 /// The relay sessions of one TSM.
 pub struct RelayHub {
     sessions: Mutex<HashMap<String, Arc<Session>>>,
-    next: AtomicU64,
-    prefix: String,
     timeout: Duration,
 }
 
@@ -150,9 +147,7 @@ fn no_session(id: &str) -> FlowError {
 impl RelayHub {
     /// A hub whose flows give up on a phone silent for `timeout`.
     pub fn new(timeout: Duration) -> Self {
-        let mut random = [0u8; 8];
-        pki::fill_random(&mut random);
-        Self { sessions: Mutex::new(HashMap::new()), next: AtomicU64::new(1), prefix: hex::encode(random), timeout }
+        Self { sessions: Mutex::new(HashMap::new()), timeout }
     }
 
     /// How long a flow waits for the phone.
@@ -174,7 +169,11 @@ impl RelayHub {
         self.sweep();
         let (event_tx, event_rx) = mpsc::channel(1);
         let (response_tx, response_rx) = sync_mpsc::channel();
-        let id = format!("{}-{}", self.prefix, self.next.fetch_add(1, Ordering::Relaxed));
+        // 256 random bits: a session is known only to the phone it was
+        // answered to (an id next to one's own is no one's).
+        let mut random = [0u8; 32];
+        pki::fill_random(&mut random);
+        let id = hex::encode(random);
         let session = Arc::new(Session {
             events: tokio::sync::Mutex::new(event_rx),
             responses: response_tx,

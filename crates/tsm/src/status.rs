@@ -57,7 +57,7 @@ pub async fn ocsp_serial(
         .body(request)
         .send()
         .await
-        .map_err(|e| format!("OCSP responder {url}: {e}"))?;
+        .map_err(|e| format!("OCSP responder {url}: {}", svc::client::with_causes(&e)))?;
     if !answer.status().is_success() {
         return Err(format!("OCSP responder {url} answered {}", answer.status()));
     }

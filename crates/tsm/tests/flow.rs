@@ -56,7 +56,7 @@ impl Issuer {
 fn provisioned(issuer: &Issuer) -> (SeService, gp::StaticKeys) {
     let phone = new_phone();
     let app = jpki_app();
-    let mut relay = Relay::new(&phone);
+    let mut relay = Relay::new(&phone, &app);
     let handed_over = tsm::sei::prepare(&mut relay, &master(), &[&app.certificate_hashes()[1]]).unwrap();
     let sp_keys = tsm::sp::take_over(&mut relay, handed_over.clone()).unwrap();
     // The SEI-TSM's copy no longer opens the domain.
@@ -116,7 +116,7 @@ fn commitment_from_another_phone_is_refused_and_nothing_is_issued() {
     let (victim, _) = provisioned(&issuer);
     let attacker = new_phone();
     let app = jpki_app();
-    let mut relay = Relay::new(&attacker);
+    let mut relay = Relay::new(&attacker, &app);
     let handed = tsm::sei::prepare(&mut relay, &master(), &[&app.certificate_hashes()[1]]).unwrap();
     let keys = tsm::sp::take_over(&mut relay, handed).unwrap();
     // The attacker's phone draws its own R, but the application carries the
@@ -168,7 +168,7 @@ fn a_tampered_relay_ends_the_session_and_issues_nothing() {
     let issuer = Issuer::new();
     let phone = new_phone();
     let app = jpki_app();
-    let mut relay = Relay::new(&phone);
+    let mut relay = Relay::new(&phone, &app);
     let handed = tsm::sei::prepare(&mut relay, &master(), &[&app.certificate_hashes()[1]]).unwrap();
     let keys = tsm::sp::take_over(&mut relay, handed).unwrap();
     let s = JpkiApplet::open(&phone, &app).unwrap().commitment().unwrap();

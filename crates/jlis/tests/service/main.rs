@@ -7,7 +7,9 @@ mod rules;
 mod status;
 
 use jlis::{Jlis, PhoneCertType, PhoneRequest};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock};
 
 pub struct Env {
     pub dir: tempfile::TempDir,
@@ -50,15 +52,35 @@ pub fn key() -> Vec<u8> {
     pki::RsaPrivateKey::generate_2048().unwrap().public_key_der()
 }
 
+/// The cards' signature keys, by their signature certificate (DER), so a
+/// test can have the card sign an application.
+fn card_keys() -> &'static Mutex<HashMap<Vec<u8>, pki::RsaPrivateKey>> {
+    static KEYS: OnceLock<Mutex<HashMap<Vec<u8>, pki::RsaPrivateKey>>> = OnceLock::new();
+    KEYS.get_or_init(Default::default)
+}
+
 /// A card issued by the service: (auth DER, sign DER).
 pub async fn card(env: &Env) -> (Vec<u8>, Vec<u8>) {
-    env.jlis.issue_card(&rid(), &holder(), &key(), &key()).await.unwrap()
+    let sign_key = pki::RsaPrivateKey::generate_2048().unwrap();
+    let (auth, sign) = env.jlis.issue_card(&rid(), &holder(), &key(), &sign_key.public_key_der()).await.unwrap();
+    card_keys().lock().unwrap().insert(sign.clone(), sign_key);
+    (auth, sign)
+}
+
+/// The holder's application for `types`, signed by the card whose
+/// signature certificate is `card_sign` (empty for a certificate whose key
+/// the test does not hold).
+pub fn application(card_sign: &[u8], types: &[PhoneCertType]) -> Vec<u8> {
+    let keys = card_keys().lock().unwrap();
+    let Some(key) = keys.get(card_sign) else { return Vec::new() };
+    jlis::application::Application::example(types).sign_with(key, card_sign).unwrap()
 }
 
 pub fn phone_request(card_sign: &[u8], t: PhoneCertType, se: &str) -> PhoneRequest {
     PhoneRequest {
         request_id: rid(),
         card_certificate: card_sign.to_vec(),
+        application: application(card_sign, &[t]),
         phone_public_key: key(),
         se_id: se.into(),
         cert_type: t,

@@ -300,7 +300,7 @@ pub fn keygen(a: &crate::cli::KeygenBenchArgs, json: bool) -> Result<()> {
     let state = se::SecureElement::manufacture(&master, [1, 1, 1, 1], [1, 1]);
     let service =
         phone::SeService::new(se::SecureElement::new(state, Box::new(se::MemoryNvm)).map_err(anyhow::Error::msg)?);
-    let mut relay = phone::Relay::new(&service);
+    let mut relay = phone::Relay::new(&service, &phone::App::new("jpki-bench", Vec::new()));
     let handed = tsm::sei::prepare(&mut relay, &master, &[&[0; 32]])?;
     let keys = tsm::sp::take_over(&mut relay, handed)?;
     let mut session = tsm::relay::SecureSession::open(&mut relay, tsm::aids::SP_DOMAIN, keys, 0x33)?;

@@ -58,7 +58,10 @@ pub fn issuance(a: &IssuanceBenchArgs, json: bool) -> Result<()> {
     let rounds = runtime.block_on(async {
         let service =
             Arc::new(jlis::Jlis::open(&url, pki::ca::LocalCa::open_or_create(&dir.path().join("ca"))?).await?);
-        let key = pki::RsaPrivateKey::generate_2048()?.public_key_der();
+        // Every card shares one key pair; the holders' applications are
+        // signed before the timed rounds (the card's work, not the service's).
+        let card_key = Arc::new(pki::RsaPrivateKey::generate_2048()?);
+        let key = card_key.public_key_der();
         if !json {
             eprintln!(
                 "issuing {} cards, then {} rounds of `openssl speed -multi {cores}` and {per_round} phone certificates, {} at a time…",
@@ -69,10 +72,13 @@ pub fn issuance(a: &IssuanceBenchArgs, json: bool) -> Result<()> {
         }
         let card_jobs = (0..per_round * rounds)
             .map(|i| {
-                let (service, key) = (service.clone(), key.clone());
+                let (service, key, card_key) = (service.clone(), key.clone(), card_key.clone());
                 async move {
                     let (_, sign) = service.issue_card(&format!("card-{i}"), &pki::Holder::example(), &key, &key).await?;
-                    anyhow::Ok(sign)
+                    let application = jlis::application::Application::example(&[jlis::PhoneCertType::Sign])
+                        .sign_with(&card_key, &sign)
+                        .map_err(anyhow::Error::msg)?;
+                    anyhow::Ok((sign, application))
                 }
             })
             .collect();
@@ -83,13 +89,14 @@ pub fn issuance(a: &IssuanceBenchArgs, json: bool) -> Result<()> {
             let jobs = cards
                 .drain(..per_round)
                 .enumerate()
-                .map(|(i, card)| {
+                .map(|(i, (card, application))| {
                     let (service, key) = (service.clone(), key.clone());
                     let n = round * per_round + i;
                     async move {
                         let req = jlis::PhoneRequest {
                             request_id: format!("phone-{n}"),
                             card_certificate: card,
+                            application,
                             phone_public_key: key,
                             se_id: format!("{n:020X}"),
                             cert_type: jlis::PhoneCertType::Sign,

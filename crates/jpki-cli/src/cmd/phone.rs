@@ -57,7 +57,7 @@ pub fn new(a: &PhoneNewArgs, json: bool) -> Result<()> {
     pki::fill_random(&mut app_cert);
     let app = write_app_identity(&a.dir, &app_cert)?;
     let phone = SeService::new(se::SecureElement::open(&se_path).map_err(anyhow::Error::msg)?);
-    let mut relay = Relay::new(&phone);
+    let mut relay = Relay::new(&phone, &app);
 
     let t = Instant::now();
     let handed_over = tsm::sei::prepare(&mut relay, &master, &[&app.certificate_hashes()[1]])?;

@@ -36,6 +36,9 @@ pub struct PhoneRecord {
     /// The last application's id at the SP-TSM.
     #[serde(default)]
     pub application: Option<String>,
+    /// Its resume token (only this phone was given it; needed to resume).
+    #[serde(default)]
+    pub resume_token: Option<String>,
     /// Serial (hex) of the card's signature certificate that signed it.
     #[serde(default)]
     pub card_certificate: Option<String>,
@@ -193,8 +196,11 @@ pub fn apply(a: &PhoneApplyArgs, json: bool) -> Result<()> {
     step(json, "application signed by the card", t, &format!("card: {}", dev.reader));
     let t = Instant::now();
     let first = rt.block_on(sp.submit(&cms)).context("the SP-TSM refused the application")?;
-    let application = first["application"].as_str().unwrap_or_default().to_string();
-    phone.record.application = Some(application.clone());
+    let reference = tsm::client::ApplicationRef::from_answer(&first)
+        .ok_or_else(|| anyhow!("the SP-TSM answered the application without its id and resume token"))?;
+    let application = reference.id.clone();
+    phone.record.application = Some(reference.id);
+    phone.record.resume_token = Some(reference.resume_token);
     phone.record.card_certificate = Some(serial_hex(&card_cert)?);
     phone.save()?;
     step(json, "SP-TSM: signature, card status, nonce checked", t, &format!("application {application}"));
@@ -257,9 +263,10 @@ fn report_provisioned(phone: &Phone, pins_set: bool, json: bool) -> Result<()> {
 /// `jpki phone resume`
 pub fn resume(a: &PhoneDirArgs, json: bool) -> Result<()> {
     let mut phone = Phone::open(a)?;
-    let Some(application) = phone.record.application.clone() else {
+    let (Some(id), Some(resume_token)) = (phone.record.application.clone(), phone.record.resume_token.clone()) else {
         bail!("this phone has no application to resume; apply with `jpki phone apply`");
     };
+    let application = tsm::client::ApplicationRef { id, resume_token };
     let t = Instant::now();
     let outcome = runtime()?.block_on(phone.app.resume(&phone.sp()?, &application))?;
     provisioned(&mut phone, &outcome.result)?;

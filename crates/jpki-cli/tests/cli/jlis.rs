@@ -121,7 +121,8 @@ fn pem_file(dir: &std::path::Path, name: &str, b64: &str) -> String {
 fn the_service_end_to_end_with_curl_and_openssl() {
     let s = Service::new();
     let holder = serde_json::json!({ "name": "窓口 次郎", "address": "京都府京都市", "birth": "19700707", "sex": "male", "prefecture": "Kyoto", "municipality": "Kyoto-shi" });
-    let card = serde_json::json!({ "request_id": "card-1", "holder": holder, "auth_public_key": key_b64(), "sign_public_key": key_b64() });
+    let sign_key = pki::RsaPrivateKey::generate_2048().unwrap();
+    let card = serde_json::json!({ "request_id": "card-1", "holder": holder, "auth_public_key": key_b64(), "sign_public_key": STANDARD.encode(sign_key.public_key_der()) });
     // The municipal office needs its token.
     assert_eq!(s.post("/v1/card-certificates", &card, false, false).0, 403);
     let (code, issued) = s.post("/v1/card-certificates", &card, false, true);
@@ -150,9 +151,17 @@ fn the_service_end_to_end_with_curl_and_openssl() {
     assert!(!text.contains("WARNING"), "nonce echoed: {text}");
 
     // The phone API refuses callers without the SP-TSM's certificate (⑩).
-    let phone = serde_json::json!({ "request_id": "phone-1", "card_certificate": sign_der, "phone_public_key": key_b64(), "se_id": "4F4A53450102030405", "cert_type": "sign" });
+    let application = ::jlis::application::Application::example(&[::jlis::PhoneCertType::Sign])
+        .sign_with(&sign_key, &STANDARD.decode(&sign_der).unwrap())
+        .unwrap();
+    let mut phone = serde_json::json!({ "request_id": "phone-1", "card_certificate": sign_der, "application": "", "phone_public_key": key_b64(), "se_id": "4F4A53450102030405", "cert_type": "sign" });
     let (code, body) = s.post("/v1/phone-certificates", &phone, false, true);
     assert_eq!((code, body["code"].as_str()), (403, Some("forbidden")));
+    // The SP-TSM's word alone is not enough: the holder's card-signed application is checked.
+    let (code, body) = s.post("/v1/phone-certificates", &phone, true, false);
+    assert_eq!((code, body["code"].as_str()), (403, Some("bad_application")), "{body}");
+    phone["request_id"] = "phone-2".into();
+    phone["application"] = STANDARD.encode(&application).into();
     let (code, body) = s.post("/v1/phone-certificates", &phone, true, false);
     assert_eq!(code, 200, "{body}");
     let phone_serial = body["serial"].as_str().unwrap().to_string();

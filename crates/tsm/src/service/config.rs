@@ -225,6 +225,10 @@ pub struct Layout {
     pub relay_timeout_secs: u64,
     /// The three services' stores.
     pub databases: Databases,
+    /// Where the SP-TSM reaches the JPKI service, when not at
+    /// `jlis_https_port` directly (a network hop in between: a proxy, or
+    /// an attack lab's interposer).
+    pub sp_jlis_url: Option<String>,
 }
 
 /// Where each service of a deployment keeps its state: `sqlite://FILE`
@@ -283,7 +287,7 @@ pub fn init(dir: &Path, layout: &Layout) -> Result<(PathBuf, PathBuf), String> {
          tls_certificate = \"tls/sp-tsm-server.pem\"\n\
          tls_key = \"tls/sp-tsm-server.key\"\n\
          sei_tsm_client_ca = \"tls/sei-tsm-ca.pem\"\n\
-         jlis_url = \"https://127.0.0.1:{jh}\"\n\
+         jlis_url = \"{jlis_url}\"\n\
          jpki_ca_certificates = [\"ca/auth-ca.pem\", \"ca/sign-ca.pem\"]\n\
          tls_ca = \"tls/ca.pem\"\n\
          client_certificate = \"tls/sp-tsm.pem\"\n\
@@ -292,7 +296,8 @@ pub fn init(dir: &Path, layout: &Layout) -> Result<(PathBuf, PathBuf), String> {
          relay_timeout_secs = {timeout}\n\
          resume_window_secs = 600\n",
         sp = layout.sp_port,
-        jh = layout.jlis_https_port,
+        jlis_url =
+            layout.sp_jlis_url.clone().unwrap_or_else(|| format!("https://127.0.0.1:{}", layout.jlis_https_port)),
         app = layout.app_certificate_sha256,
         timeout = layout.relay_timeout_secs,
         db = layout.databases.sp,

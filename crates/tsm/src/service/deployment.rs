@@ -82,6 +82,18 @@ impl Deployment {
         relay_timeout_secs: u64,
         databases: Databases,
     ) -> Result<Self, String> {
+        Self::create_routed(dir, app_certificate_sha256, relay_timeout_secs, databases, None).await
+    }
+
+    /// [`Deployment::create_with`], the SP-TSM reaching the JPKI service at
+    /// `sp_jlis_url` when given (a hop the caller puts in between).
+    pub async fn create_routed(
+        dir: &Path,
+        app_certificate_sha256: &str,
+        relay_timeout_secs: u64,
+        databases: Databases,
+        sp_jlis_url: Option<String>,
+    ) -> Result<Self, String> {
         let listeners = [bind("127.0.0.1:0").await?, bind("127.0.0.1:0").await?, bind("127.0.0.1:0").await?];
         let jlis_http = bind("127.0.0.1:0").await?;
         let [jlis_https, sei, sp] = listeners;
@@ -93,6 +105,7 @@ impl Deployment {
             app_certificate_sha256: app_certificate_sha256.to_string(),
             relay_timeout_secs,
             databases,
+            sp_jlis_url,
         };
         jlis::config::Config::init(dir, layout.jlis_https_port, layout.jlis_http_port, &layout.databases.jlis)?;
         super::config::init(dir, &layout)?;

@@ -45,9 +45,10 @@ use store::{params, Store};
 use svc::Peer;
 use tokio::runtime::Handle;
 
-const SCHEMA: &[store::Migration] = &[(
-    "1-sp-tsm",
-    "CREATE TABLE domains (se_id TEXT PRIMARY KEY, state TEXT NOT NULL, sealed_keys BYTEA NOT NULL,
+const SCHEMA: &[store::Migration] = &[
+    (
+        "1-sp-tsm",
+        "CREATE TABLE domains (se_id TEXT PRIMARY KEY, state TEXT NOT NULL, sealed_keys BYTEA NOT NULL,
         pending_keys BYTEA, updated_at BIGINT NOT NULL);
      CREATE TABLE applications (id TEXT PRIMARY KEY, state TEXT NOT NULL, card_certificate BYTEA NOT NULL,
         commitment TEXT NOT NULL, cert_types TEXT NOT NULL, model TEXT NOT NULL, se_id TEXT,
@@ -56,7 +57,15 @@ const SCHEMA: &[store::Migration] = &[(
         cert_type TEXT NOT NULL, state TEXT NOT NULL, certificate BYTEA NOT NULL, updated_at BIGINT NOT NULL);
      CREATE INDEX phone_certificates_se ON phone_certificates (se_id);
      CREATE INDEX phone_certificates_application ON phone_certificates (application_id)",
-)];
+    ),
+    // The card-signed CMS, which the JPKI service checks itself behind every
+    // certificate, and SHA-256 of the applicant's resume token.
+    (
+        "2-application-cms-and-resume-token",
+        "ALTER TABLE applications ADD COLUMN application BYTEA;
+         ALTER TABLE applications ADD COLUMN resume_token TEXT",
+    ),
+];
 
 /// The SP-TSM.
 pub struct SpTsm {
@@ -116,10 +125,14 @@ struct ApplicationRow {
     id: String,
     state: String,
     card_certificate: Vec<u8>,
+    /// The card-signed application (CMS DER).
+    application: Vec<u8>,
     commitment: Vec<u8>,
     cert_types: Vec<CertType>,
     attempts: i64,
     created_at: i64,
+    /// SHA-256 (hex) of the token only the applying phone was given.
+    resume_token: Option<String>,
 }
 
 impl SpTsm {
@@ -192,8 +205,8 @@ impl SpTsm {
             .store
             .read(move |tx| {
                 tx.optional(
-                    "SELECT id, state, card_certificate, commitment, cert_types, attempts, created_at
-                     FROM applications WHERE id = $1",
+                    "SELECT id, state, card_certificate, application, commitment, cert_types, attempts, created_at,
+                        resume_token FROM applications WHERE id = $1",
                     params![key],
                 )
             })
@@ -203,10 +216,12 @@ impl SpTsm {
             id: row.text("id")?,
             state: row.text("state")?,
             card_certificate: row.blob("card_certificate")?,
+            application: row.opt_blob("application")?.unwrap_or_default(),
             commitment: hex::decode(row.text("commitment")?).map_err(internal)?,
             cert_types: serde_json::from_str(&row.text("cert_types")?).map_err(internal)?,
             attempts: row.int("attempts")?,
             created_at: row.int("created_at")?,
+            resume_token: row.opt_text("resume_token")?,
         })
     }
 
@@ -241,15 +256,21 @@ impl SpTsm {
                 )
             })
             .await?;
-        Ok(self.provisioning_session(app.clone(), app.attempts + 1).await)
+        Ok(self.provisioning_session(app.clone(), app.attempts + 1, None).await)
     }
 
-    /// Runs provisioning attempt `attempt` of `app` over a new relay session.
-    async fn provisioning_session(self: &Arc<Self>, app: ApplicationRow, attempt: i64) -> Response {
+    /// Runs provisioning attempt `attempt` of `app` over a new relay
+    /// session; the answer carries `resume_token` when given (the first).
+    async fn provisioning_session(
+        self: &Arc<Self>,
+        app: ApplicationRow,
+        attempt: i64,
+        resume_token: Option<&str>,
+    ) -> Response {
         let id = app.id.clone();
         let sp = self.clone();
         let (session, step) = self.hub.start(move |se| sp.provision(se, app, attempt)).await;
-        answer(&session, step, &id)
+        answer(&session, step, &id, resume_token)
     }
 
     /// The provisioning flow (blocking thread); records the outcome.
@@ -292,12 +313,22 @@ impl SpTsm {
                 let request = jlis::PhoneRequest {
                     request_id: format!("{}-{attempt}-{}", app.id, t.as_str()),
                     card_certificate: app.card_certificate.clone(),
+                    application: app.application.clone(),
                     phone_public_key: spki.to_vec(),
                     se_id: se_id.clone(),
                     cert_type: *t,
                 };
                 match rt.block_on(self.jlis.issue_phone(&request)) {
-                    Ok(cert) => certificates.push((*t, cert)),
+                    Ok(cert) => match self.check_issued(*t, spki, &cert) {
+                        Ok(()) => certificates.push((*t, cert)),
+                        // Not recorded, so never revoked through a service
+                        // that answered with someone else's serial.
+                        Err(why) => {
+                            tracing::error!(application = %app.id, serial = %cert.serial, why, "refused the JPKI service's certificate");
+                            failure = Some(format!("refused the JPKI service's certificate: {why}"));
+                            break;
+                        }
+                    },
                     Err(e) => {
                         failure = Some(e.to_string());
                         break;
@@ -332,6 +363,34 @@ impl SpTsm {
             .map(|((t, _), serial)| serde_json::json!({ "type": t, "serial": serial }))
             .collect();
         Ok(serde_json::json!({ "application": app.id, "se_id": se_id, "certificates": certificates }))
+    }
+
+    /// Checks a certificate the JPKI service returned before it goes into
+    /// the SE (DESIGN.md: the SP-TSM checks the certificate it is given): it
+    /// certifies exactly `spki`, the key generated in the SE; its CA is one
+    /// of the configured JPKI CAs and signed it; it is valid now; it is of
+    /// type `t`; its serial is the one announced.
+    fn check_issued(&self, t: CertType, spki: &[u8], issued: &jlis::client::PhoneCertificate) -> Result<(), String> {
+        let cert =
+            pki::Certificate::from_der(&issued.certificate).map_err(|_| "it is not a certificate".to_string())?;
+        if pki::cert::public_key_der(&cert).map_err(|e| e.to_string())? != spki {
+            return Err("it certifies another key than the one generated in the SE".into());
+        }
+        let ca = self
+            .cas
+            .iter()
+            .find(|ca| ca.to_der().is_ok_and(|d| d == issued.ca_certificate))
+            .ok_or("its CA is not one of the configured JPKI CAs")?;
+        pki::chain::validate_path(&cert, &[], std::slice::from_ref(ca), std::time::SystemTime::now())
+            .map_err(|e| format!("it does not chain to the JPKI CA: {e}"))?;
+        let is_sign = pki::describe::holder_from_sign_certificate(&cert).is_some();
+        if is_sign != (t == CertType::Sign) {
+            return Err(format!("it is not a {} certificate", t.as_str()));
+        }
+        if jlis::service::serial_hex(&cert) != issued.serial.to_uppercase() {
+            return Err("its serial is not the one the answer names".into());
+        }
+        Ok(())
     }
 
     /// The SP domain's keys for `se_id`, replacing the handed-over ones on
@@ -526,14 +585,18 @@ impl TakenDomain {
     }
 }
 
-/// A relay step with the application it belongs to.
-fn answer(session: &str, step: Step, application: &str) -> Response {
+/// A relay step with the application it belongs to (and its resume token,
+/// in the answer to the application itself).
+fn answer(session: &str, step: Step, application: &str, resume_token: Option<&str>) -> Response {
     let status = match &step {
         Step::Failed(e) => StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_GATEWAY),
         _ => StatusCode::OK,
     };
     let mut body = step.to_json(session);
     body["application"] = serde_json::json!(application);
+    if let Some(token) = resume_token {
+        body["resume_token"] = serde_json::json!(token);
+    }
     (status, Json(body)).into_response()
 }
 
@@ -630,14 +693,19 @@ async fn application(
     sp.card_status(&verified.card_certificate).await?;
     let mut id = [0u8; 16];
     pki::fill_random(&mut id);
+    let mut token = zeroize::Zeroizing::new([0u8; 32]);
+    pki::fill_random(&mut token[..]);
+    let token = zeroize::Zeroizing::new(hex::encode(&token[..]));
     let row = ApplicationRow {
         id: hex::encode(id),
         state: "accepted".into(),
         card_certificate: verified.card_certificate.clone(),
+        application: cms.clone(),
         commitment: verified.commitment.to_vec(),
         cert_types: app.cert_types.clone(),
         attempts: 0,
         created_at: now_secs(),
+        resume_token: Some(token_digest(&token)),
     };
     // Accepted and its first provisioning attempt begun in one transaction.
     let record = params![
@@ -647,23 +715,54 @@ async fn application(
         serde_json::to_string(&app.cert_types).map_err(internal)?,
         &app.device.model,
         row.created_at,
+        &row.application,
+        row.resume_token.clone(),
     ]
     .to_vec();
     sp.store
         .write(move |tx| {
             tx.execute(
                 "INSERT INTO applications (id, state, card_certificate, commitment, cert_types, model, se_id, attempts, detail,
-                    created_at, updated_at) VALUES ($1, 'provisioning', $2, $3, $4, $5, NULL, 1, NULL, $6, $6)",
+                    created_at, updated_at, application, resume_token)
+                 VALUES ($1, 'provisioning', $2, $3, $4, $5, NULL, 1, NULL, $6, $6, $7, $8)",
                 &record,
             )
         })
         .await?;
     tracing::info!(application = %row.id, types = ?app.cert_types, "application accepted");
-    Ok(sp.provisioning_session(row, 1).await)
+    // Only the applying phone learns the token that lets it resume.
+    Ok(sp.provisioning_session(row, 1, Some(&token)).await)
 }
 
-async fn resume(State(sp): State<Arc<SpTsm>>, Path(id): Path<String>) -> Result<Response, ApiError> {
+/// The request header that presents an application's resume token (given
+/// once, as `resume_token`, in the answer to the application).
+pub const RESUME_TOKEN_HEADER: &str = "x-resume-token";
+
+/// What the store keeps of a resume token: its SHA-256, hex.
+fn token_digest(token: &str) -> String {
+    hex::encode(pki::HashAlg::Sha256.digest(token.as_bytes()))
+}
+
+async fn resume(
+    State(sp): State<Arc<SpTsm>>,
+    Path(id): Path<String>,
+    headers: axum::http::HeaderMap,
+) -> Result<Response, ApiError> {
     let app = sp.application(&id).await?;
+    let presented = headers.get(RESUME_TOKEN_HEADER).and_then(|v| v.to_str().ok()).map(token_digest);
+    let genuine = match (&presented, &app.resume_token) {
+        (Some(p), Some(stored)) => {
+            aws_lc_rs::constant_time::verify_slices_are_equal(p.as_bytes(), stored.as_bytes()).is_ok()
+        }
+        _ => false,
+    };
+    if !genuine {
+        return Err(refused(
+            403,
+            "not_applicant",
+            format!("application {id} can be resumed only by the phone that made it (resume token missing or wrong)"),
+        ));
+    }
     if !matches!(app.state.as_str(), "accepted" | "interrupted") {
         return Err(refused(409, "not_resumable", format!("application {id} is {}; apply again", app.state)));
     }

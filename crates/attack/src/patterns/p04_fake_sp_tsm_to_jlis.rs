@@ -1,0 +1,108 @@
+//! Pattern 4 — a fake SP-TSM talks to the JPKI service (⑩).
+//!
+//! Only the SP-TSM's client certificate opens the phone-certificate door:
+//! the attacker tries without one, with the SEI-TSM's (another role's), and
+//! with one it made. Then the SP-TSM itself is compromised — it holds the
+//! real client certificate — and asks the JPKI service to certify the
+//! attacker's key for a holder: with no application, with an application
+//! for the other type, with another card's application, and with a genuine
+//! application already used. The JPKI service checks the card-signed
+//! application itself, so none of these yields a certificate.
+
+use crate::fake;
+use crate::lab::{Lab, BOTH, CARD_SIGN_PASSWORD};
+use crate::{Attempts, Breach, Refusal};
+use jlis::client::JlisClient;
+use jlis::{PhoneCertType, PhoneRequest};
+use svc::tls::Service;
+use tsm::sp::CertType;
+
+/// The SE identifier the attacker wants certificates linked to.
+pub const ATTACKER_SE: &str = "0A0B0C0D0E0F10111213";
+
+fn request(card_certificate: &[u8], application: Vec<u8>, cert_type: PhoneCertType) -> Result<PhoneRequest, Breach> {
+    let mut id = [0u8; 8];
+    pki::fill_random(&mut id);
+    let key = pki::RsaPrivateKey::generate_2048().map_err(|e| Breach::Lab(e.to_string()))?;
+    Ok(PhoneRequest {
+        request_id: format!("attacker-{}", hex::encode(id)),
+        card_certificate: card_certificate.to_vec(),
+        application,
+        phone_public_key: key.public_key_der(),
+        se_id: ATTACKER_SE.into(),
+        cert_type,
+    })
+}
+
+fn client(lab: &Lab, identity: Option<(&std::path::Path, &std::path::Path)>) -> Result<JlisClient, Breach> {
+    JlisClient::new(&lab.deployment.jlis_url, &lab.deployment.tls_ca, identity, None)
+        .map_err(|e| Breach::Lab(e.to_string()))
+}
+
+/// Runs the attempts.
+pub async fn run(lab: &Lab) -> Result<Vec<Refusal>, Breach> {
+    let mut card = lab.card().await?;
+    card.verify(jpki::PinId::Sign, CARD_SIGN_PASSWORD).map_err(|e| Breach::Lab(e.to_string()))?;
+    let card_cert = card.read_certificate(jpki::CertType::Sign).map_err(|e| Breach::Lab(e.to_string()))?;
+    let mut a = Attempts::default();
+    let tls = lab.dir().join("tls");
+
+    let anonymous = client(lab, None)?;
+    let r = anonymous.issue_phone(&request(&card_cert, Vec::new(), PhoneCertType::Sign)?).await.map(|c| c.serial);
+    a.refused("a fake SP-TSM without a client certificate asks for a phone certificate", "403 forbidden", r)?;
+
+    let jlis =
+        lab.deployment.jlis_url.trim_start_matches("https://").parse().map_err(|e| Breach::Lab(format!("{e}")))?;
+    let r =
+        fake::client_certificate_refusal(lab, jlis, Service::Jlis, &tls.join("sei-tsm.pem"), &tls.join("sei-tsm.key"))
+            .await;
+    a.refused("a fake SP-TSM presenting the SEI-TSM's client certificate", "UnknownCA", r)?;
+
+    let attacker = lab.dir().join("attacker");
+    std::fs::create_dir_all(&attacker).map_err(|e| Breach::Lab(e.to_string()))?;
+    let key = rcgen::KeyPair::generate().map_err(|e| Breach::Lab(e.to_string()))?;
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).map_err(|e| Breach::Lab(e.to_string()))?;
+    params.distinguished_name.push(rcgen::DnType::CommonName, "SP-TSM");
+    let cert = params.self_signed(&key).map_err(|e| Breach::Lab(e.to_string()))?;
+    let (cert_path, key_path) = (attacker.join("fake-sp-client.pem"), attacker.join("fake-sp-client.key"));
+    std::fs::write(&cert_path, cert.pem()).map_err(|e| Breach::Lab(e.to_string()))?;
+    std::fs::write(&key_path, key.serialize_pem()).map_err(|e| Breach::Lab(e.to_string()))?;
+    let r = fake::client_certificate_refusal(lab, jlis, Service::Jlis, &cert_path, &key_path).await;
+    a.refused("a fake SP-TSM with a self-made client certificate named SP-TSM", "UnknownCA", r)?;
+
+    // The SP-TSM is compromised: the real client certificate.
+    let sp = client(lab, Some((&tls.join("sp-tsm.pem"), &tls.join("sp-tsm.key"))))?;
+    let r = sp.issue_phone(&request(&card_cert, Vec::new(), PhoneCertType::Sign)?).await.map(|c| c.serial);
+    a.refused("the compromised SP-TSM certifies its key for a holder who never applied", "403 bad_application", r)?;
+
+    // A genuine application for an auth certificate, provisioned.
+    let phone = lab.prepared_phone().await?;
+    let sp_tsm = lab.sp()?;
+    let auth_only = phone
+        .signed_application(&sp_tsm, &mut card, CARD_SIGN_PASSWORD, &[CertType::Auth])
+        .await
+        .map_err(|e| Breach::Lab(e.to_string()))?;
+    let (_, outcome) = sp_tsm.apply(&auth_only, &mut phone.relay()).await;
+    outcome.map_err(|e| Breach::Lab(format!("the genuine provisioning: {e}")))?;
+
+    let r = sp.issue_phone(&request(&card_cert, auth_only.clone(), PhoneCertType::Sign)?).await.map(|c| c.serial);
+    a.refused(
+        "it asks for a signature certificate with the holder's application for an auth one",
+        "403 bad_application",
+        r,
+    )?;
+    let r = sp.issue_phone(&request(&card_cert, auth_only, PhoneCertType::Auth)?).await.map(|c| c.serial);
+    a.refused("it reuses the holder's provisioned application for its own key", "409 application_used", r)?;
+
+    let mut other = lab.card().await?;
+    let others = phone
+        .signed_application(&sp_tsm, &mut other, CARD_SIGN_PASSWORD, &BOTH)
+        .await
+        .map_err(|e| Breach::Lab(e.to_string()))?;
+    let r = sp.issue_phone(&request(&card_cert, others, PhoneCertType::Sign)?).await.map(|c| c.serial);
+    a.refused("it presents another holder's application for this card", "403 bad_application", r)?;
+
+    let linked = lab.issued_to(ATTACKER_SE).await?;
+    a.unchanged("the fake and compromised SP-TSMs", "the certificates linked to the attacker's SE", &0, &linked)?;
+    a.done()
+}

@@ -1,0 +1,75 @@
+//! Pattern 6 — keys generated, registered or the SE identity read in a
+//! phone other than the one where the card signed (⑧ ⑨).
+//!
+//! The holder's card signs an application on phone A (its commitment S).
+//! The attacker relays the provisioning to its own phone B: entirely, or
+//! splitting it — the identity read on A, the secure channel opened on B.
+//! SHA-256(R) read inside SCP03 on B is not S, and A's domain keys do not
+//! open B's domain: no key is certified for either phone.
+
+use crate::lab::{Lab, BOTH, CARD_SIGN_PASSWORD};
+use crate::{Attempts, Breach, Refusal};
+use apdu::{Transport, TransportError};
+
+/// Forwards the first `split` commands to `first`, the rest to `second`.
+struct SplitRelay<A: Transport, B: Transport> {
+    first: A,
+    second: B,
+    split: usize,
+    sent: usize,
+}
+
+impl<A: Transport, B: Transport> Transport for SplitRelay<A, B> {
+    fn transmit_raw(&mut self, command: &[u8]) -> Result<Vec<u8>, TransportError> {
+        self.sent += 1;
+        if self.sent <= self.split {
+            self.first.transmit_raw(command)
+        } else {
+            self.second.transmit_raw(command)
+        }
+    }
+}
+
+/// Runs the attempts.
+pub async fn run(lab: &Lab) -> Result<Vec<Refusal>, Breach> {
+    let mut card = lab.card().await?;
+    let sp = lab.sp()?;
+    let mut a = Attempts::default();
+
+    let holders = lab.prepared_phone().await?;
+    let attackers = lab.prepared_phone().await?;
+    let cms = holders
+        .signed_application(&sp, &mut card, CARD_SIGN_PASSWORD, &BOTH)
+        .await
+        .map_err(|e| Breach::Lab(e.to_string()))?;
+    // The attacker's applet holds an R of its own.
+    attackers.commitment().map_err(|e| Breach::Lab(e.to_string()))?;
+    let (reference, outcome) = sp.apply(&cms, &mut attackers.relay()).await;
+    a.refused(
+        "the application signed on the holder's phone is provisioned into the attacker's phone",
+        "403 commitment_mismatch",
+        outcome.map(|o| o.result),
+    )?;
+    let id = reference.ok_or_else(|| Breach::Lab("no application id".into()))?.id;
+    let state = lab.application(&id).await?;
+    a.saw("the SP-TSM's record of that application", "refused", state["state"].to_string())?;
+
+    let cms = holders
+        .signed_application(&sp, &mut card, CARD_SIGN_PASSWORD, &BOTH)
+        .await
+        .map_err(|e| Breach::Lab(e.to_string()))?;
+    // SELECT ISD and GET DATA CPLC go to the holder's phone, the rest to the attacker's.
+    let mut split = SplitRelay { first: holders.relay(), second: attackers.relay(), split: 2, sent: 0 };
+    let (_, outcome) = sp.apply(&cms, &mut split).await;
+    a.refused(
+        "the SE identity is read on the holder's phone, the secure channel opened on the attacker's",
+        "secure_channel_failed",
+        outcome.map(|o| o.result),
+    )?;
+
+    for (who, phone) in [("holder's", &holders), ("attacker's", &attackers)] {
+        let linked = lab.issued_to(&phone.se_identifier()).await?;
+        a.unchanged("both relays", &format!("the certificates linked to the {who} phone"), &0, &linked)?;
+    }
+    a.done()
+}
