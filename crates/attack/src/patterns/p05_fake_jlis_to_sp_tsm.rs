@@ -60,33 +60,16 @@ async fn phone_certificate(State(c): State<Arc<Compromised>>) -> axum::Json<serd
     }))
 }
 
-fn unreachable_jlis() -> axum::Router {
-    axum::Router::new()
-}
-
 /// Runs the attempts.
 pub async fn run(lab: &Lab) -> Result<Vec<Refusal>, Breach> {
     let mut card = lab.card().await?;
     let mut a = Attempts::default();
     let real = lab.jlis_tap.upstream();
     let sp = lab.sp()?;
-    for (identity, tried) in [
-        (Identity::SelfMade(Service::Jlis), "a fake JPKI service with a self-made certificate for its name"),
-        (Identity::Stolen(Service::SpTsm), "a fake JPKI service with the SP-TSM's own certificate and key"),
-    ] {
-        let phone = lab.prepared_phone().await?;
-        let fake = fake::start(lab, identity, unreachable_jlis()).await?;
-        lab.jlis_tap.set_upstream(fake).await;
-        let applied = phone.apply(&sp, &mut card, CARD_SIGN_PASSWORD, &BOTH).await.map(|a| a.application);
-        lab.jlis_tap.set_upstream(real).await;
-        a.refused(&format!("the SP-TSM checks a card's status; {tried} answers"), "503 status_unavailable", applied)?;
-        let written =
-            lab.deployment.sp.certificates(&phone.se_identifier()).await.map_err(|e| Breach::Lab(e.0.message))?;
-        a.unchanged(tried, "the SP-TSM's certificates for the phone", &0, &written.len())?;
-    }
 
-    // The JPKI service's TLS key is stolen: status answers are genuine,
-    // certificates are not the phone's.
+    // Every fake answers status genuinely (it relays OCSP to the real JPKI
+    // service) and certifies nothing the phone generated: it hands out a
+    // genuine JPKI certificate of another key, the card's own.
     card.verify(jpki::PinId::Sign, CARD_SIGN_PASSWORD).map_err(|e| Breach::Lab(e.to_string()))?;
     let substitute = card.read_certificate(jpki::CertType::Sign).map_err(|e| Breach::Lab(e.to_string()))?;
     let ca = card.read_certificate(jpki::CertType::SignCa).map_err(|e| Breach::Lab(e.to_string()))?;
@@ -96,20 +79,38 @@ pub async fn run(lab: &Lab) -> Result<Vec<Refusal>, Breach> {
         .route("/ocsp", post(ocsp))
         .route("/v1/phone-certificates", post(phone_certificate))
         .with_state(state);
-    let fake = fake::start(lab, Identity::Stolen(Service::Jlis), router).await?;
-    let phone = lab.prepared_phone().await?;
-    lab.jlis_tap.set_upstream(fake).await;
-    let applied = phone.apply(&sp, &mut card, CARD_SIGN_PASSWORD, &BOTH).await;
-    lab.jlis_tap.set_upstream(real).await;
-    let outcome = applied.map_err(|e| Breach::Lab(format!("the application was refused early: {e}")))?.outcome;
-    a.refused(
-        "a compromised JPKI service returns a genuine certificate of another key for the phone",
-        "certifies another key than the one generated in the SE",
-        outcome.map(|o| o.result),
-    )?;
-    let written = lab.deployment.sp.certificates(&phone.se_identifier()).await.map_err(|e| Breach::Lab(e.0.message))?;
-    a.unchanged("the compromised JPKI service", "the SP-TSM's certificates for the phone", &0, &written.len())?;
-    let in_se = phone.certificate(tsm::sp::CertType::Auth, None).map(|_| "a certificate");
-    a.refused("reading a certificate from the phone afterwards", "6A 82", in_se)?;
+
+    let attempts = [
+        (
+            Identity::SelfMade(Service::Jlis),
+            "a fake JPKI service with a self-made certificate for its name",
+            "503 status_unavailable",
+        ),
+        (
+            Identity::Stolen(Service::SpTsm),
+            "a fake JPKI service with the SP-TSM's own certificate and key",
+            "503 status_unavailable",
+        ),
+        (
+            Identity::Stolen(Service::Jlis),
+            "the JPKI service's own key in the attacker's hands, a certificate of another key for the phone",
+            "certifies another key than the one generated in the SE",
+        ),
+    ];
+    for (identity, tried, expected) in attempts {
+        let phone = lab.prepared_phone().await?;
+        let fake = fake::start(lab, identity, router.clone()).await?;
+        lab.jlis_tap.set_upstream(fake).await;
+        let applied = phone.apply(&sp, &mut card, CARD_SIGN_PASSWORD, &BOTH).await;
+        lab.jlis_tap.set_upstream(real).await;
+        // Refused at the application (status), or at provisioning.
+        let result = applied.and_then(|applied| Ok(applied.outcome?.result));
+        a.refused(&format!("the holder applies; {tried}"), expected, result)?;
+        let written =
+            lab.deployment.sp.certificates(&phone.se_identifier()).await.map_err(|e| Breach::Lab(e.0.message))?;
+        a.unchanged(tried, "the SP-TSM's certificates for the phone", &0, &written.len())?;
+        let in_se = phone.certificate(tsm::sp::CertType::Auth, None).map(|_| "a certificate");
+        a.refused(&format!("{tried}: reading a certificate from the phone afterwards"), "6A 82", in_se)?;
+    }
     a.done()
 }
