@@ -15,6 +15,8 @@ async fn the_sp_tsm_state_machine_moves_only_for_its_applicant() {
             "64 hex digits",
             "403 unknown_nonce",
             "409 not_resumable",
+            "the audit log was cut",
+            "the audit log was rewritten",
         ],
     )
     .await;

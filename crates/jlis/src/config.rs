@@ -32,10 +32,34 @@ pub struct Config {
     /// CRLs are regenerated at least this often.
     #[serde(default = "default_interval")]
     pub crl_interval_secs: u64,
+    /// The audit log's signing key (Ed25519, PKCS#8; made at first start,
+    /// its public key beside it as `<file>.pub`). Keep it outside the
+    /// database's reach.
+    #[serde(default = "default_audit_key")]
+    pub audit_key_file: PathBuf,
+    /// Where the latest signed checkpoint of the audit log is written,
+    /// outside the database (copy it off-site to anchor the log there too).
+    #[serde(default = "default_audit_checkpoint")]
+    pub audit_checkpoint_file: PathBuf,
+    /// How often the audit log's head is signed, when it moved.
+    #[serde(default = "default_audit_checkpoint_secs")]
+    pub audit_checkpoint_secs: u64,
 }
 
 fn default_interval() -> u64 {
     3600
+}
+
+fn default_audit_key() -> PathBuf {
+    "audit.key".into()
+}
+
+fn default_audit_checkpoint() -> PathBuf {
+    "audit.checkpoint".into()
+}
+
+fn default_audit_checkpoint_secs() -> u64 {
+    2
 }
 
 /// The store `init` writes unless told otherwise: a SQLite file.
@@ -47,9 +71,17 @@ impl Config {
         let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
         let mut c: Config = toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
         let base = path.parent().unwrap_or(Path::new("."));
-        for p in [&mut c.ca_dir, &mut c.tls_certificate, &mut c.tls_key, &mut c.sp_tsm_ca, &mut c.operator_token_file]
-            .into_iter()
-            .chain(c.ca_key_passphrase_file.as_mut())
+        for p in [
+            &mut c.ca_dir,
+            &mut c.tls_certificate,
+            &mut c.tls_key,
+            &mut c.sp_tsm_ca,
+            &mut c.operator_token_file,
+            &mut c.audit_key_file,
+            &mut c.audit_checkpoint_file,
+        ]
+        .into_iter()
+        .chain(c.ca_key_passphrase_file.as_mut())
         {
             if p.is_relative() {
                 *p = base.join(&*p);
@@ -72,6 +104,9 @@ impl Config {
         }
         if c.crl_interval_secs == 0 {
             return Err(format!("{}: crl_interval_secs must be at least 1", path.display()));
+        }
+        if c.audit_checkpoint_secs == 0 {
+            return Err(format!("{}: audit_checkpoint_secs must be at least 1", path.display()));
         }
         Ok(c)
     }
@@ -118,7 +153,10 @@ impl Config {
              tls_key = \"tls/jlis-server.key\"\n\
              sp_tsm_ca = \"tls/sp-tsm-ca.pem\"\n\
              operator_token_file = \"operator.token\"\n\
-             crl_interval_secs = 3600\n",
+             crl_interval_secs = 3600\n\
+             audit_key_file = \"audit.key\"\n\
+             audit_checkpoint_file = \"audit.checkpoint\"\n\
+             audit_checkpoint_secs = 2\n",
             dir.join("jlis.toml").display()
         );
         let path = dir.join("jlis.toml");

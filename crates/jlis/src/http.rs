@@ -107,7 +107,32 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/ocsp", post(ocsp_post))
         .route("/ocsp/{*request}", get(ocsp_get))
         .route("/crl/{name}", get(crl))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), record_actor))
         .with_state(state)
+}
+
+/// Makes who is calling — operator token, SP-TSM client certificate, the
+/// request id — the [`crate::audit::ACTOR`] of everything the request does,
+/// so each audit entry names it.
+async fn record_actor(
+    State(state): State<Arc<AppState>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let peer = request.extensions().get::<Peer>().cloned().unwrap_or_default();
+    let role = if operator(&state, request.headers()) {
+        "operator"
+    } else if peer.authenticated() {
+        "sp-tsm"
+    } else {
+        "anonymous"
+    };
+    let actor = crate::audit::Actor {
+        role,
+        client_certificate: peer.client_certificate.as_deref().map(|c| hex::encode(pki::HashAlg::Sha256.digest(c))),
+        http_request: request.extensions().get::<svc::RequestId>().map(|r| r.0.clone()),
+    };
+    crate::audit::ACTOR.scope(actor, next.run(request)).await
 }
 
 #[derive(Deserialize)]

@@ -41,4 +41,8 @@ pub const MIGRATIONS: &[Migration] = &[
         );
         CREATE INDEX application_uses_digest ON application_uses (digest, cert_type)",
     ),
+    (
+        "0003-audit-checkpoints",
+        "CREATE TABLE audit_checkpoints (seq BIGINT PRIMARY KEY, hash TEXT NOT NULL, at BIGINT NOT NULL, signature TEXT NOT NULL)",
+    ),
 ];

@@ -19,14 +19,38 @@ pub async fn run(config: Config) -> Result<(), JlisError> {
     serve(config, https, http).await
 }
 
+/// Signs the audit log's head every `interval` when it moved.
+async fn checkpoints(
+    state: Arc<AppState>,
+    key: crate::audit::AuditKey,
+    anchor: std::path::PathBuf,
+    interval: std::time::Duration,
+) {
+    loop {
+        match crate::audit::checkpoint(state.jlis.store(), &key, &anchor).await {
+            Ok(Some(cp)) => tracing::debug!(seq = cp.seq, "audit checkpoint signed"),
+            Ok(None) => {}
+            Err(e) => tracing::error!(error = %e, "audit checkpoint"),
+        }
+        tokio::time::sleep(interval).await;
+    }
+}
+
 /// Runs the service on listeners the caller bound.
 pub async fn serve(config: Config, https: TcpListener, http: TcpListener) -> Result<(), JlisError> {
     let tls =
         svc::server::server_config(&config.tls_certificate, &config.tls_key, &config.sp_tsm_ca).map_err(internal)?;
     let jlis = Jlis::open(&config.database, config.open_ca()?).await?;
+    let audit_key = crate::audit::AuditKey::load_or_create(&config.audit_key_file).map_err(internal)?;
     let token = std::fs::read_to_string(&config.operator_token_file).map_err(internal)?.trim().to_string();
     let crls = CrlCache { interval: std::time::Duration::from_secs(config.crl_interval_secs), ..Default::default() };
     let state = Arc::new(AppState { jlis, operator_token: token, crls: tokio::sync::Mutex::new(crls) });
+    tokio::spawn(checkpoints(
+        state.clone(),
+        audit_key,
+        config.audit_checkpoint_file.clone(),
+        std::time::Duration::from_secs(config.audit_checkpoint_secs),
+    ));
     tracing::info!(https = %config.https_listen, http = %config.http_listen, "JPKI service listening");
     tokio::select! {
         r = svc::server::serve_http(http, router(state.clone())) => r.map_err(internal),

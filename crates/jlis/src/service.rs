@@ -307,7 +307,7 @@ impl Jlis {
                 Ok::<_, JlisError>((issue(CaKind::Auth, &keys.0)?, issue(CaKind::Sign, &keys.1)?))
             })
             .await??;
-        let request_id = request_id.to_string();
+        let (request_id, by) = (request_id.to_string(), audit::by(request_id));
         let auth = self
             .store
             .write(move |tx| {
@@ -319,6 +319,7 @@ impl Jlis {
                     now(),
                     "card.issued",
                     &serde_json::json!({ "auth": auth.serial, "sign": sign.serial }),
+                    &by,
                 )?;
                 Ok::<_, JlisError>(([auth.serial, sign.serial], (auth.der, sign.der)))
             })
@@ -372,6 +373,7 @@ impl Jlis {
             })
             .await??;
         let (request_id, se_id, cert_type) = (req.request_id.clone(), req.se_id.to_uppercase(), req.cert_type.as_str());
+        let by = audit::by(&req.request_id);
         let (phone, superseded) = self
             .store
             .write(move |tx| {
@@ -400,7 +402,7 @@ impl Jlis {
                 for serial in &superseded {
                     set_revoked(tx, serial, Reason::Superseded, t)?;
                     let detail = serde_json::json!({ "serial": serial, "card": card_serial });
-                    audit::append(tx, t, "phone.superseded", &detail)?;
+                    audit::append(tx, t, "phone.superseded", &detail, &by)?;
                 }
                 phone.insert(tx)?;
                 tx.execute(
@@ -412,7 +414,7 @@ impl Jlis {
                     params![&applied.digest, cert_type, &phone.serial],
                 )?;
                 let detail = serde_json::json!({ "serial": phone.serial, "card": card_serial, "se_id": se_id, "type": cert_type, "application": applied.digest });
-                audit::append(tx, t, "phone.issued", &detail)?;
+                audit::append(tx, t, "phone.issued", &detail, &by)?;
                 Ok::<_, JlisError>((phone, superseded))
             })
             .await?;
@@ -433,7 +435,7 @@ impl Jlis {
         if matches!(reason, Reason::CertificateHold | Reason::RemoveFromCrl) {
             return Err(JlisError::Invalid("use hold and release for 一時保留".into()));
         }
-        let (request_id, serial) = (request_id.to_string(), serial.to_uppercase());
+        let (request_id, serial, by) = (request_id.to_string(), serial.to_uppercase(), audit::by(request_id));
         let revoked = self
             .store
             .write(move |tx| {
@@ -449,13 +451,14 @@ impl Jlis {
                     t,
                     "revoked",
                     &serde_json::json!({ "serial": serial, "reason": reason_str(reason) }),
+                    &by,
                 )?;
                 let mut revoked = vec![serial.clone()];
                 if kind == "card" {
                     for phone in active_phones(tx, &serial, None)? {
                         set_revoked(tx, &phone, reason, t)?;
                         let detail = serde_json::json!({ "serial": phone, "card": serial });
-                        audit::append(tx, t, "phone.revoked.cascade", &detail)?;
+                        audit::append(tx, t, "phone.revoked.cascade", &detail, &by)?;
                         revoked.push(phone);
                     }
                 }
@@ -477,7 +480,7 @@ impl Jlis {
     }
 
     async fn change_hold(&self, request_id: &str, serial: &str, hold: bool) -> Result<(), JlisError> {
-        let (request_id, serial) = (request_id.to_string(), serial.to_uppercase());
+        let (request_id, serial, by) = (request_id.to_string(), serial.to_uppercase(), audit::by(request_id));
         let changed = serial.clone();
         self.store
             .write(move |tx| {
@@ -500,7 +503,7 @@ impl Jlis {
                         )))
                     }
                 };
-                audit::append(tx, t, if hold { "hold" } else { "release" }, &serde_json::json!({ "serial": serial }))
+                audit::append(tx, t, if hold { "hold" } else { "release" }, &serde_json::json!({ "serial": serial }), &by)
             })
             .await?;
         self.state_changed(&[changed]);

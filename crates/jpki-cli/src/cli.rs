@@ -888,7 +888,10 @@ pub struct ServeJlisArgs {
 /// `jpki audit ...`
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
-    /// Recompute the audit log's hash chain; an edited or deleted entry fails.
+    /// Check the audit log: its hash chain (an edited, inserted or deleted
+    /// entry fails), every checkpoint the service signed of it, and the
+    /// latest checkpoint kept outside the database (a cut tail or a
+    /// rewritten log fails). Never creates a database.
     Verify(AuditVerifyArgs),
 }
 
@@ -898,6 +901,18 @@ pub struct AuditVerifyArgs {
     /// The service's configuration file.
     #[arg(long, value_name = "FILE")]
     pub config: PathBuf,
+    /// The audit key's public key (hex); default: the configuration's
+    /// `audit_key_file` with `.pub` appended.
+    #[arg(long, value_name = "FILE")]
+    pub public_key: Option<PathBuf>,
+    /// A checkpoint to anchor the check (an off-site copy); default: the
+    /// configuration's `audit_checkpoint_file`.
+    #[arg(long, value_name = "FILE", conflicts_with = "no_anchor")]
+    pub checkpoint: Option<PathBuf>,
+    /// Check without an anchor outside the database (a cut tail newer than
+    /// the last stored checkpoint then goes unseen).
+    #[arg(long)]
+    pub no_anchor: bool,
 }
 
 /// `jpki operator …`

@@ -12,4 +12,4 @@ pub mod client;
 pub mod server;
 pub mod tls;
 
-pub use server::Peer;
+pub use server::{Peer, RequestId};

@@ -13,6 +13,11 @@ use std::path::Path;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 
+/// The id a request is known by in the logs (`x-request-id`), for
+/// handlers that record it (an audit log).
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
 /// Who is calling, as the TLS layer established it.
 #[derive(Debug, Clone, Default)]
 pub struct Peer {
@@ -122,9 +127,10 @@ fn request_id(headers: &axum::http::HeaderMap) -> String {
 /// One structured log line per request (`-v`: method, path, status,
 /// milliseconds, request id); everything logged while handling it —
 /// including a relay flow it starts — carries the request id.
-async fn request_log(request: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+async fn request_log(mut request: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
     use tracing::Instrument;
     let id = request_id(request.headers());
+    request.extensions_mut().insert(RequestId(id.clone()));
     let span =
         tracing::info_span!("request", request_id = %id, method = %request.method(), path = %request.uri().path());
     let start = std::time::Instant::now();

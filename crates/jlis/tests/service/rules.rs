@@ -166,6 +166,103 @@ async fn audit_chain_detects_edits_and_deletions() {
     assert_eq!(jlis::audit::verify(env.jlis.store()).await.unwrap(), Err(jlis::audit::AuditError::Broken(3)));
 }
 
+/// Regression (issue 13): the chain alone let a database writer cut the
+/// tail or recompute the whole chain undetected.
+#[tokio::test]
+async fn signed_checkpoints_catch_a_cut_tail_a_rewritten_log_and_a_forged_checkpoint() {
+    use jlis::audit::{checkpoint, verify_with, AuditError, AuditKey};
+    use store::params;
+    let env = env().await;
+    let (_, sign) = card(&env).await;
+    env.jlis.issue_phone(&phone_request(&sign, PhoneCertType::Sign, "1234")).await.unwrap();
+    env.jlis.revoke(&rid(), &serial(&sign), Reason::CessationOfOperation).await.unwrap();
+    let store = env.jlis.store();
+    let key = AuditKey::load_or_create(&env.dir.path().join("audit.key")).unwrap();
+    let pk = key.public_key();
+    let anchor_file = env.dir.path().join("audit.checkpoint");
+    let anchor = checkpoint(store, &key, &anchor_file).await.unwrap().expect("a first checkpoint");
+    assert_eq!(anchor.seq, 4);
+    assert_eq!(jlis::audit::Checkpoint::read(&anchor_file).unwrap(), anchor);
+    assert_eq!(checkpoint(store, &key, &anchor_file).await.unwrap(), None, "nothing new to sign");
+    let v = verify_with(store, &pk, Some(&anchor)).await.unwrap().unwrap();
+    assert_eq!((v.entries, v.checkpoints, v.anchored_at), (4, 1, Some(4)));
+    // Every entry names who acted (here: the service's own caller) and the request.
+    let rows = store.read(|tx| tx.all("SELECT detail FROM audit ORDER BY seq", &[])).await.unwrap();
+    for row in rows {
+        let detail: serde_json::Value = serde_json::from_str(&row.text("detail").unwrap()).unwrap();
+        assert!(detail["by"]["role"] == "service" && detail["by"]["request_id"].is_string(), "{detail}");
+    }
+
+    let rows = store
+        .read(|tx| tx.all("SELECT seq, at, event, detail, prev_hash, hash FROM audit ORDER BY seq", &[]))
+        .await
+        .unwrap();
+    let saved: Vec<_> = rows
+        .iter()
+        .map(|r| {
+            (
+                r.int("seq").unwrap(),
+                r.int("at").unwrap(),
+                r.text("event").unwrap(),
+                r.text("detail").unwrap(),
+                r.text("prev_hash").unwrap(),
+                r.text("hash").unwrap(),
+            )
+        })
+        .collect();
+    let restore = |rows: Vec<(i64, i64, String, String, String, String)>| {
+        store.write(move |tx| {
+            tx.execute("DELETE FROM audit", &[])?;
+            for (seq, at, event, detail, prev, hash) in rows {
+                tx.execute(
+                    "INSERT INTO audit (seq, at, event, detail, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6)",
+                    params![seq, at, event, detail, prev, hash],
+                )?;
+            }
+            Ok::<_, store::StoreError>(())
+        })
+    };
+
+    // The tail cut, and the stored checkpoints with it: only the anchor outside the database sees it.
+    restore(saved[..3].to_vec()).await.unwrap();
+    assert_eq!(
+        verify_with(store, &pk, Some(&anchor)).await.unwrap(),
+        Err(AuditError::Truncated { checkpoint: 4, head: 3 })
+    );
+    store.write(|tx| tx.execute("DELETE FROM audit_checkpoints", &[])).await.unwrap();
+    assert!(
+        verify_with(store, &pk, None).await.unwrap().is_ok(),
+        "without an anchor a cut with its checkpoints is not seen"
+    );
+    // The service does not sign over the cut: the anchor stays as it was.
+    assert!(checkpoint(store, &key, &anchor_file).await.unwrap_err().to_string().contains("internal"));
+    assert_eq!(jlis::audit::Checkpoint::read(&anchor_file).unwrap(), anchor);
+    assert_eq!(
+        verify_with(store, &pk, Some(&anchor)).await.unwrap(),
+        Err(AuditError::Truncated { checkpoint: 4, head: 3 })
+    );
+
+    // The whole chain recomputed around an edited entry (the formula is public).
+    let mut prev = jlis::audit::GENESIS.to_string();
+    let mut rewritten = Vec::new();
+    for (seq, at, event, detail, _, _) in saved.iter().cloned() {
+        let detail = if seq == 2 { detail.replace("1234", "9999") } else { detail };
+        let hash =
+            hex::encode(pki::HashAlg::Sha256.digest(format!("{prev}\n{seq}\n{at}\n{event}\n{detail}").as_bytes()));
+        rewritten.push((seq, at, event, detail, prev.clone(), hash.clone()));
+        prev = hash;
+    }
+    restore(rewritten).await.unwrap();
+    assert!(jlis::audit::verify(store).await.unwrap().is_ok(), "the chain alone is fooled");
+    assert_eq!(verify_with(store, &pk, Some(&anchor)).await.unwrap(), Err(AuditError::Rewritten(4)));
+
+    // A checkpoint the attacker signs with its own key.
+    restore(saved.clone()).await.unwrap();
+    let forger = AuditKey::load_or_create(&env.dir.path().join("forger.key")).unwrap();
+    checkpoint(store, &forger, &env.dir.path().join("forged.checkpoint")).await.unwrap();
+    assert_eq!(verify_with(store, &pk, Some(&anchor)).await.unwrap(), Err(AuditError::ForgedCheckpoint(4)));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn fifty_simultaneous_registrations_leave_one_active_phone() {
     let env = std::sync::Arc::new(env().await);

@@ -2,7 +2,7 @@
 
 use crate::cli::{AuditVerifyArgs, ServeAllArgs, ServeJlisArgs, ServeTsmArgs};
 use crate::output;
-use anyhow::{anyhow, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")
@@ -74,14 +74,35 @@ pub fn all(a: &ServeAllArgs, json: bool) -> Result<()> {
 /// `jpki audit verify`
 pub fn audit_verify(a: &AuditVerifyArgs, json: bool) -> Result<()> {
     let config = jlis::config::Config::load(&a.config).map_err(|e| anyhow!(e))?;
+    if let Some(path) = config.database.strip_prefix("sqlite://") {
+        if !std::path::Path::new(path).is_file() {
+            bail!("no database at {path}: is {} the configuration of a service that has run?", a.config.display());
+        }
+    }
+    let public_key_file = a.public_key.clone().unwrap_or_else(|| jlis::audit::public_key_file(&config.audit_key_file));
+    let public_key = jlis::audit::read_public_key(&public_key_file).map_err(|e| anyhow!(e))?;
+    let anchor = match (&a.checkpoint, a.no_anchor) {
+        (_, true) => None,
+        (Some(file), false) => Some(jlis::audit::Checkpoint::read(file).map_err(|e| anyhow!(e))?),
+        (None, false) => Some(jlis::audit::Checkpoint::read(&config.audit_checkpoint_file).map_err(|e| {
+            anyhow!(
+                "{e}; the service writes it every {} s while it runs (--no-anchor checks without it)",
+                config.audit_checkpoint_secs
+            )
+        })?),
+    };
     runtime()?.block_on(async {
         let store = store::Store::open(&config.database, jlis::schema::MIGRATIONS).await?;
-        match jlis::audit::verify(&store).await.map_err(|e| anyhow!("{e}"))? {
-            Ok(n) => {
+        match jlis::audit::verify_with(&store, &public_key, anchor.as_ref()).await.map_err(|e| anyhow!("{e}"))? {
+            Ok(v) => {
                 if json {
-                    output::json(&serde_json::json!({ "valid": true, "entries": n }))
+                    output::json(&serde_json::json!({ "valid": true, "entries": v.entries, "checkpoints": v.checkpoints, "anchored_at": v.anchored_at }))
                 } else {
-                    output::line(format_args!("Audit log intact: {n} entries, hash chain verified."))
+                    let anchored = v.anchored_at.map_or("no anchor".to_string(), |s| format!("anchored at entry {s}"));
+                    output::line(format_args!(
+                        "Audit log intact: {} entries, hash chain and {} signed checkpoints verified, {anchored}.",
+                        v.entries, v.checkpoints
+                    ))
                 }
             }
             Err(e) => Err(anyhow!("audit log damaged: {e}")),

@@ -216,8 +216,16 @@ fn the_service_end_to_end_with_curl_and_openssl() {
     ]);
     let record: serde_json::Value = serde_json::from_str(&record).unwrap();
     assert!(ok && record["status"] == "good" && record["links"][0]["se_id"] == "4F4A53450102030405", "{record}");
+    // The restarted service signs the log's head within its checkpoint interval.
+    for _ in 0..50 {
+        if std::path::Path::new(&s.path("audit.checkpoint")).exists() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
     let o = run(jpki().args(["audit", "verify", "--config"]).arg(s.path("jlis.toml")));
-    assert!(o.status.success() && crate::text(&o).contains("intact"), "{}", crate::text(&o));
+    let out = crate::text(&o);
+    assert!(o.status.success() && out.contains("intact") && out.contains("anchored at entry"), "{out}");
 }
 
 #[test]
@@ -263,4 +271,22 @@ fn card_new_through_the_service_is_the_municipal_office_path() {
         &s.url(&format!("/v1/certificates/{serial}")),
     ]);
     assert!(ok && record.contains("\"status\":\"good\"") && record.contains("\"kind\":\"card\""), "{record}");
+}
+
+/// Regression (issue 13): `jpki audit verify` on a service that never ran
+/// created an empty database and called the log intact.
+#[test]
+fn audit_verify_refuses_a_database_that_does_not_exist_and_creates_none() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = run(jpki().args(["serve", "jlis", "--init"]).arg(dir.path()).args([
+        "--https-port",
+        &free_port().to_string(),
+        "--http-port",
+        &free_port().to_string(),
+    ]));
+    assert!(o.status.success(), "{}", text(&o));
+    let o = run(jpki().args(["audit", "verify", "--config"]).arg(dir.path().join("jlis.toml")));
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("no database at"), "{}", text(&o));
+    assert!(!dir.path().join("jlis.sqlite").exists());
 }
