@@ -115,6 +115,29 @@ pub fn application_content(data: &[u8]) {
     }
 }
 
+/// What the JPKI service parses that is new with issue 13: the first byte
+/// picks — the card-signed application behind a phone certificate
+/// (arbitrary CMS checked against a fixed CA and card), or an audit
+/// checkpoint (JSON, its signature checked against a fixed key). Nothing
+/// arbitrary may be accepted.
+pub fn jlis_inputs(data: &[u8]) {
+    let Some((&which, rest)) = data.split_first() else { return };
+    if which % 2 == 0 {
+        static CA: OnceLock<pki::Certificate> = OnceLock::new();
+        let ca = CA.get_or_init(|| pki::cert::parse_certificates(&card_state().jpki.sign_ca_cert).expect("CA").remove(0));
+        let checked = jlis::application::check(
+            rest,
+            &card_state().jpki.sign_cert,
+            ca,
+            jlis::PhoneCertType::Sign,
+            std::time::SystemTime::now(),
+        );
+        assert!(checked.is_err(), "arbitrary bytes are never the card's application");
+    } else if let Ok(checkpoint) = serde_json::from_slice::<jlis::audit::Checkpoint>(rest) {
+        assert!(!checkpoint.verifies(&[0x42; 32]), "arbitrary checkpoints never verify");
+    }
+}
+
 /// The TSMs' JSON bodies after serde: the first byte picks which — a relay
 /// body (R-APDUs in hex), the SEI-TSM's key hand-over, or a holder's
 /// revocation request; whatever is accepted must satisfy the documented

@@ -3,7 +3,7 @@
 #[test]
 fn committed_corpus_replays_without_panic() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus");
-    let targets: [(&str, fn(&[u8])); 10] = [
+    let targets: [(&str, fn(&[u8])); 11] = [
         ("apdu_command", openjpki_fuzz::apdu_command),
         ("ber_tlv", openjpki_fuzz::ber_tlv),
         ("card_process", openjpki_fuzz::card_process),
@@ -14,6 +14,7 @@ fn committed_corpus_replays_without_panic() {
         ("scp03_card_unwrap", openjpki_fuzz::scp03_card_unwrap),
         ("gp_tlv", openjpki_fuzz::gp_tlv),
         ("se_process", openjpki_fuzz::se_process),
+        ("jlis_inputs", openjpki_fuzz::jlis_inputs),
     ];
     for (name, harness) in targets {
         let dir = root.join(name);

@@ -11,6 +11,7 @@ async fn every_altered_byte_ends_the_flow_before_anything_is_issued() {
             "se_refused",
             "secure_channel_failed",
             "se_refused",
+            "se_refused",
             "403 bad_signature",
         ],
     )

@@ -38,6 +38,13 @@ pub enum Tamper {
     /// In the first script of two or more commands, send the first two in
     /// the opposite order.
     Reorder,
+    /// In place of relay step `at` (a whole command script, counted from
+    /// 0), send the previous step's script again (cut or repeated to the
+    /// same number of commands).
+    ReplayScript {
+        /// Which step is replaced.
+        at: usize,
+    },
 }
 
 /// A recording, tampering relay in front of `inner` (the phone's relay).
@@ -49,12 +56,14 @@ pub struct RelayTap<T: Transport> {
     /// Every (command, response) that crossed, as the attacker saw them.
     pub exchanges: Vec<(Vec<u8>, Vec<u8>)>,
     reordered: bool,
+    /// The scripts (relay steps) seen so far.
+    scripts: Vec<Vec<Vec<u8>>>,
 }
 
 impl<T: Transport> RelayTap<T> {
     /// A relay tap doing `tamper`.
     pub fn new(inner: T, tamper: Tamper) -> Self {
-        Self { inner, tamper, sent: Vec::new(), exchanges: Vec::new(), reordered: false }
+        Self { inner, tamper, sent: Vec::new(), exchanges: Vec::new(), reordered: false, scripts: Vec::new() }
     }
 
     /// All commands and responses, concatenated (what a recorder saw).
@@ -91,6 +100,15 @@ impl<T: Transport> Transport for RelayTap<T> {
     }
 
     fn transmit_script(&mut self, commands: &[Vec<u8>]) -> Result<Vec<Vec<u8>>, TransportError> {
+        let step = self.scripts.len();
+        self.scripts.push(commands.to_vec());
+        if let (Tamper::ReplayScript { at }, Some(previous)) = (self.tamper, step.checked_sub(1)) {
+            if at == step {
+                let replayed: Vec<Vec<u8>> =
+                    self.scripts[previous].iter().cycle().take(commands.len()).cloned().collect();
+                return replayed.iter().map(|c| self.inner.transmit_raw(c)).collect();
+            }
+        }
         let mut order: Vec<usize> = (0..commands.len()).collect();
         if self.tamper == Tamper::Reorder && !self.reordered && commands.len() >= 2 {
             order.swap(0, 1);

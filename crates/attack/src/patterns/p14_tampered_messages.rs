@@ -55,6 +55,7 @@ pub async fn run(lab: &Lab) -> Result<Vec<Refusal>, Breach> {
         ),
         (Tamper::Drop { at: IN_SESSION }, "dropping a command and answering 90 00 for the SE", "secure_channel_failed"),
         (Tamper::Reorder, "reordering the commands of a script", "se_refused"),
+        (Tamper::ReplayScript { at: 4 }, "replaying a whole earlier command script in place of the next", "se_refused"),
     ];
     for (tamper, tried, expected) in relay_attacks {
         // A phone of its own each, so the commands are the first contact's.

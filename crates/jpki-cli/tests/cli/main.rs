@@ -1,6 +1,7 @@
 //! The `jpki` binary as a user and a script see it.
 #![allow(missing_docs)]
 
+mod attack;
 mod commands;
 mod durability;
 mod jlis;

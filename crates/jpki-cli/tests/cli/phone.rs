@@ -308,3 +308,38 @@ fn operators_hold_release_revoke_and_look_up_from_the_command_line() {
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(text(&o).contains("403") || text(&o).contains("forbidden"), "{}", text(&o));
 }
+
+/// Attack pattern 8 through the command a holder runs: someone else's card
+/// and guessed signature passwords. Each `jpki phone apply` spends exactly
+/// one try (the app never retries silently) until the password blocks;
+/// then even the right one is refused, and no application reached the
+/// SP-TSM.
+#[test]
+fn guessed_passwords_through_phone_apply_are_counted_once_each_until_the_card_locks() {
+    let s = Services::start();
+    let work = tempfile::tempdir().unwrap();
+    let card = s.new_card(work.path());
+    let p = work.path().join("phone");
+    ok(phone(&p).args(["phone", "new", "--dir"]).arg(&p).arg("--services").arg(s.dir.path()));
+    let sign_tries = || {
+        let status = json(&ok(jpki().args(["--json", "card", "status", "--card"]).arg(&card)));
+        status["pins"][1]["tries_left"].as_u64().unwrap()
+    };
+    let apply =
+        |password: &str| run(phone(&p).args(["phone", "apply", "--card"]).arg(&card).env("JPKI_SIGN_PIN", password));
+    let mut tries = sign_tries();
+    assert_eq!(tries, 5);
+    while tries > 0 {
+        let o = apply("WRONG123");
+        assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+        let expected = if tries > 1 { format!("{} tries left", tries - 1) } else { "is blocked".to_string() };
+        assert!(text(&o).contains(&expected), "{expected}: {}", text(&o));
+        assert_eq!(sign_tries(), tries - 1, "one wrong password, one try");
+        tries -= 1;
+    }
+    let o = apply("ABC123");
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("is blocked"), "{}", text(&o));
+    let status = json(&ok(phone(&p).args(["--json", "phone", "status"])));
+    assert!(status["application"].is_null(), "{status}");
+}
