@@ -83,6 +83,11 @@ pub enum Breach {
     Lab(String),
 }
 
+/// A lab failure from any error (not a verdict on the system).
+pub(crate) fn lab_err(e: impl std::fmt::Display) -> Breach {
+    Breach::Lab(e.to_string())
+}
+
 impl From<String> for Breach {
     fn from(e: String) -> Self {
         Breach::Lab(e)

@@ -24,8 +24,9 @@ pub const JPKI_AID: &[u8] = &[0xD3, 0x92, 0xF0, 0x00, 0x26, 0x01, 0x00, 0x00, 0x
 pub struct Relay {
     service: SeService,
     app: App,
-    /// What the app may send to the applet it last selected (none yet).
-    selected: Option<Access>,
+    /// The applet this relay last selected on the basic channel and what
+    /// the app may send to it (none yet).
+    selected: Option<(Vec<u8>, Access)>,
 }
 
 impl Relay {
@@ -54,15 +55,20 @@ impl Transport for Relay {
                 self.selected = None;
                 return Err(self.denied(why));
             }
-            self.selected = Some(access);
-        } else {
-            match &self.selected {
-                None => return Err(self.denied("nothing was selected through this relay")),
-                Some(access) if !access.allows(command) => return Err(self.denied("not allowed by the access rule")),
-                Some(_) => {}
-            }
+            self.selected = Some((cmd.data.clone(), access));
+            return Ok(self.service.with_se(|se| se.process(command)));
         }
-        Ok(self.service.with_se(|se| se.process(command)))
+        let Some((aid, access)) = &self.selected else {
+            return Err(self.denied("nothing was selected through this relay"));
+        };
+        if !access.allows(command) {
+            return Err(self.denied("not allowed by the access rule"));
+        }
+        // The basic channel is the SE's, not the relay's: the command goes
+        // only to the applet this relay's app was admitted to.
+        self.service
+            .with_se(|se| (se.selected_on(0) == Some(aid.as_slice())).then(|| se.process(command)))
+            .ok_or_else(|| self.denied("the basic channel was selected by someone else since; select again"))
     }
 }
 

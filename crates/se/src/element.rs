@@ -119,6 +119,12 @@ impl SecureElement {
         Self::new(state, Box::new(FileNvm(path.to_owned())))
     }
 
+    /// The AID selected on logical channel `channel`, if it is open and
+    /// something is selected (the phone OS's view, for its relay).
+    pub fn selected_on(&self, channel: usize) -> Option<&[u8]> {
+        self.channels.get(channel)?.as_ref()?.selected.as_deref()
+    }
+
     /// The SE's state.
     pub fn state(&self) -> &SeState {
         &self.state

@@ -7,7 +7,7 @@
 //! commands. The SE must be exactly as before.
 
 use crate::lab::{rogue_app, se_snapshot, Lab};
-use crate::{Attempts, Breach, Refusal};
+use crate::{lab_err, Attempts, Breach, Refusal};
 use apdu::Transport;
 use phone::{App, NfcEmulation, Relay};
 use tsm::aids::JPKI_APPLET;
@@ -50,11 +50,21 @@ pub async fn run(lab: &Lab) -> Result<Vec<Refusal>, Breach> {
     let mut relay = Relay::new(&service, &lookalike);
     a.refused("the look-alike app relays a SELECT of the applet", "access denied", relay.transmit_raw(&select_jpki()))?;
 
+    // The rogue app selects a security domain (any app may), then waits
+    // for an NFC reader to select the applet on the SE's basic channel.
+    let mut relay = Relay::new(&service, &rogue);
+    let isd = gp::commands::select(tsm::aids::ISD).to_bytes().map_err(lab_err)?;
+    relay.transmit_raw(&isd).map_err(lab_err)?;
     let mut nfc = NfcEmulation::new(&service);
     let selected = apdu::Icc::process(&mut nfc, &select_jpki());
     if selected[selected.len() - 2..] != [0x90, 0x00] {
         return Err(Breach::Lab(format!("NFC SELECT of the JPKI AP answered {}", hex::encode_upper(&selected))));
     }
+    a.refused(
+        "the rogue app relays the commitment command after a reader selected the applet on the basic channel",
+        "selected by someone else",
+        relay.transmit_raw(&COMMITMENT),
+    )?;
     let commitment = apdu::Icc::process(&mut nfc, &COMMITMENT);
     a.saw("a reader held to the phone sends the commitment command over NFC", "6D00", hex::encode_upper(commitment))?;
     let set_pin = apdu::Icc::process(&mut nfc, &[0x80, 0xC2, 0x01, 0x80, 0x04, b'1', b'1', b'1', b'1']);

@@ -8,7 +8,7 @@
 //! guessed keys; a forged EXTERNAL AUTHENTICATE.
 
 use crate::lab::{rogue_app, se_snapshot, Lab};
-use crate::{Attempts, Breach, Refusal};
+use crate::{lab_err, Attempts, Breach, Refusal};
 use apdu::{Transport, TransportError};
 use phone::Relay;
 use tsm::aids::{ISD, JPKI_APPLET, SP_DOMAIN};
@@ -22,7 +22,7 @@ fn sw(r: Result<Vec<u8>, TransportError>) -> String {
 }
 
 fn bytes(c: &apdu::Command) -> Result<Vec<u8>, Breach> {
-    c.to_bytes().map_err(|e| Breach::Lab(e.to_string()))
+    c.to_bytes().map_err(lab_err)
 }
 
 /// Runs the attempts.
@@ -35,15 +35,13 @@ pub async fn run(lab: &Lab) -> Result<Vec<Refusal>, Breach> {
     let mut relay = Relay::new(&service, &rogue_app("com.example.fake-sp-tsm"));
     let select = |aid: &[u8]| bytes(&gp::commands::select(aid));
 
-    relay.transmit_raw(&select(SP_DOMAIN)?).map_err(|e| Breach::Lab(e.to_string()))?;
-    let personalize =
-        bytes(&gp::commands::install_for_personalization(JPKI_APPLET).map_err(|e| Breach::Lab(e.to_string()))?)?;
+    relay.transmit_raw(&select(SP_DOMAIN)?).map_err(lab_err)?;
+    let personalize = bytes(&gp::commands::install_for_personalization(JPKI_APPLET).map_err(lab_err)?)?;
     a.saw("INSTALL [for personalization] of the JPKI applet, plain", "6982", sw(relay.transmit_raw(&personalize)))?;
     let keygen = bytes(&gp::commands::store_data(0x81, 0, &apdu::tlv::encode(0xDF02, &[0x01])).with_ne(256))?;
     a.saw("STORE DATA: generate a key pair in the applet, plain", "6982", sw(relay.transmit_raw(&keygen)))?;
-    let keys =
-        gp::StaticKeys::new(0x30, &[0x11; 16], &[0x22; 16], &[0x33; 16]).map_err(|e| Breach::Lab(e.to_string()))?;
-    let dek = gp::AesKey::new(&[0x44; 16]).map_err(|e| Breach::Lab(e.to_string()))?;
+    let keys = gp::StaticKeys::new(0x30, &[0x11; 16], &[0x22; 16], &[0x33; 16]).map_err(lab_err)?;
+    let dek = gp::AesKey::new(&[0x44; 16]).map_err(lab_err)?;
     let put_key = bytes(&gp::commands::put_key(0x30, &keys, &dek))?;
     a.saw(
         "PUT KEY: replace the SP domain's keys with the attacker's, plain",
@@ -52,7 +50,7 @@ pub async fn run(lab: &Lab) -> Result<Vec<Refusal>, Breach> {
     )?;
 
     let init = [0x80, 0x50, 0x30, 0x00, 0x08, 1, 2, 3, 4, 5, 6, 7, 8, 0x00].to_vec();
-    relay.transmit_raw(&select(SP_DOMAIN)?).map_err(|e| Breach::Lab(e.to_string()))?;
+    relay.transmit_raw(&select(SP_DOMAIN)?).map_err(lab_err)?;
     let _ = relay.transmit_raw(&init);
     let forged = [[0x84, 0x82, 0x33, 0x00, 0x10].as_slice(), &[0xA5; 16]].concat();
     a.saw(
@@ -61,12 +59,11 @@ pub async fn run(lab: &Lab) -> Result<Vec<Refusal>, Breach> {
         sw(relay.transmit_raw(&forged)),
     )?;
 
-    relay.transmit_raw(&select(ISD)?).map_err(|e| Breach::Lab(e.to_string()))?;
-    let delete = bytes(&gp::commands::delete(SP_DOMAIN, true).map_err(|e| Breach::Lab(e.to_string()))?)?;
+    relay.transmit_raw(&select(ISD)?).map_err(lab_err)?;
+    let delete = bytes(&gp::commands::delete(SP_DOMAIN, true).map_err(lab_err)?)?;
     a.saw("DELETE the SP domain and the JPKI applet through the ISD, plain", "6982", sw(relay.transmit_raw(&delete)))?;
 
-    let guessed =
-        gp::StaticKeys::new(0x30, &[0x5A; 16], &[0x5A; 16], &[0x5A; 16]).map_err(|e| Breach::Lab(e.to_string()))?;
+    let guessed = gp::StaticKeys::new(0x30, &[0x5A; 16], &[0x5A; 16], &[0x5A; 16]).map_err(lab_err)?;
     let session = tsm::relay::SecureSession::open(&mut relay, SP_DOMAIN, guessed, 0x33).map(|_| ());
     a.refused("a fake SP-TSM opens SCP03 with the SP domain using guessed keys", "card cryptogram invalid", session)?;
 

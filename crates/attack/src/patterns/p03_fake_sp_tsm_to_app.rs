@@ -9,7 +9,7 @@
 
 use crate::fake::{self, Identity};
 use crate::lab::{se_snapshot, Lab, BOTH, CARD_SIGN_PASSWORD};
-use crate::{Attempts, Breach, Refusal};
+use crate::{lab_err, Attempts, Breach, Refusal};
 use axum::routing::post;
 use svc::tls::Service;
 
@@ -25,7 +25,7 @@ fn fake_sp_tsm() -> axum::Router {
 pub async fn run(lab: &Lab) -> Result<Vec<Refusal>, Breach> {
     let mut card = lab.card().await?;
     let app = lab.prepared_phone().await?;
-    let before = (se_snapshot(&app), card.pin_tries_left(jpki::PinId::Sign).map_err(|e| Breach::Lab(e.to_string()))?);
+    let before = (se_snapshot(&app), card.pin_tries_left(jpki::PinId::Sign).map_err(lab_err)?);
     let mut a = Attempts::default();
     let attempts = [
         (
@@ -52,7 +52,7 @@ pub async fn run(lab: &Lab) -> Result<Vec<Refusal>, Breach> {
         lab.phone_tap.set_upstream(real).await;
         a.refused(&format!("the app applies; {tried} answers"), expected, applied)?;
     }
-    let after = (se_snapshot(&app), card.pin_tries_left(jpki::PinId::Sign).map_err(|e| Breach::Lab(e.to_string()))?);
+    let after = (se_snapshot(&app), card.pin_tries_left(jpki::PinId::Sign).map_err(lab_err)?);
     a.unchanged("the fake SP-TSMs", "the SE (no commitment drawn) or the card's password counter", &before, &after)?;
     a.done()
 }

@@ -11,7 +11,7 @@
 
 use crate::fake;
 use crate::lab::{Lab, BOTH, CARD_SIGN_PASSWORD};
-use crate::{Attempts, Breach, Refusal};
+use crate::{lab_err, Attempts, Breach, Refusal};
 use jlis::client::JlisClient;
 use jlis::{PhoneCertType, PhoneRequest};
 use svc::tls::Service;
@@ -23,7 +23,7 @@ pub const ATTACKER_SE: &str = "0A0B0C0D0E0F10111213";
 fn request(card_certificate: &[u8], application: Vec<u8>, cert_type: PhoneCertType) -> Result<PhoneRequest, Breach> {
     let mut id = [0u8; 8];
     pki::fill_random(&mut id);
-    let key = pki::RsaPrivateKey::generate_2048().map_err(|e| Breach::Lab(e.to_string()))?;
+    let key = pki::RsaPrivateKey::generate_2048().map_err(lab_err)?;
     Ok(PhoneRequest {
         request_id: format!("attacker-{}", hex::encode(id)),
         card_certificate: card_certificate.to_vec(),
@@ -35,15 +35,14 @@ fn request(card_certificate: &[u8], application: Vec<u8>, cert_type: PhoneCertTy
 }
 
 fn client(lab: &Lab, identity: Option<(&std::path::Path, &std::path::Path)>) -> Result<JlisClient, Breach> {
-    JlisClient::new(&lab.deployment.jlis_url, &lab.deployment.tls_ca, identity, None)
-        .map_err(|e| Breach::Lab(e.to_string()))
+    JlisClient::new(&lab.deployment.jlis_url, &lab.deployment.tls_ca, identity, None).map_err(lab_err)
 }
 
 /// Runs the attempts.
 pub async fn run(lab: &Lab) -> Result<Vec<Refusal>, Breach> {
     let mut card = lab.card().await?;
-    card.verify(jpki::PinId::Sign, CARD_SIGN_PASSWORD).map_err(|e| Breach::Lab(e.to_string()))?;
-    let card_cert = card.read_certificate(jpki::CertType::Sign).map_err(|e| Breach::Lab(e.to_string()))?;
+    card.verify(jpki::PinId::Sign, CARD_SIGN_PASSWORD).map_err(lab_err)?;
+    let card_cert = card.read_certificate(jpki::CertType::Sign).map_err(lab_err)?;
     let mut a = Attempts::default();
     let tls = lab.dir().join("tls");
 
@@ -59,14 +58,14 @@ pub async fn run(lab: &Lab) -> Result<Vec<Refusal>, Breach> {
     a.refused("a fake SP-TSM presenting the SEI-TSM's client certificate", "UnknownCA", r)?;
 
     let attacker = lab.dir().join("attacker");
-    std::fs::create_dir_all(&attacker).map_err(|e| Breach::Lab(e.to_string()))?;
-    let key = rcgen::KeyPair::generate().map_err(|e| Breach::Lab(e.to_string()))?;
-    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).map_err(|e| Breach::Lab(e.to_string()))?;
+    std::fs::create_dir_all(&attacker).map_err(lab_err)?;
+    let key = rcgen::KeyPair::generate().map_err(lab_err)?;
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).map_err(lab_err)?;
     params.distinguished_name.push(rcgen::DnType::CommonName, "SP-TSM");
-    let cert = params.self_signed(&key).map_err(|e| Breach::Lab(e.to_string()))?;
+    let cert = params.self_signed(&key).map_err(lab_err)?;
     let (cert_path, key_path) = (attacker.join("fake-sp-client.pem"), attacker.join("fake-sp-client.key"));
-    std::fs::write(&cert_path, cert.pem()).map_err(|e| Breach::Lab(e.to_string()))?;
-    std::fs::write(&key_path, key.serialize_pem()).map_err(|e| Breach::Lab(e.to_string()))?;
+    std::fs::write(&cert_path, cert.pem()).map_err(lab_err)?;
+    std::fs::write(&key_path, key.serialize_pem()).map_err(lab_err)?;
     let r = fake::client_certificate_refusal(lab, jlis, Service::Jlis, &cert_path, &key_path).await;
     a.refused("a fake SP-TSM with a self-made client certificate named SP-TSM", "UnknownCA", r)?;
 
@@ -78,10 +77,8 @@ pub async fn run(lab: &Lab) -> Result<Vec<Refusal>, Breach> {
     // A genuine application for an auth certificate, provisioned.
     let phone = lab.prepared_phone().await?;
     let sp_tsm = lab.sp()?;
-    let auth_only = phone
-        .signed_application(&sp_tsm, &mut card, CARD_SIGN_PASSWORD, &[CertType::Auth])
-        .await
-        .map_err(|e| Breach::Lab(e.to_string()))?;
+    let auth_only =
+        phone.signed_application(&sp_tsm, &mut card, CARD_SIGN_PASSWORD, &[CertType::Auth]).await.map_err(lab_err)?;
     let (_, outcome) = sp_tsm.apply(&auth_only, &mut phone.relay()).await;
     outcome.map_err(|e| Breach::Lab(format!("the genuine provisioning: {e}")))?;
 
@@ -95,10 +92,7 @@ pub async fn run(lab: &Lab) -> Result<Vec<Refusal>, Breach> {
     a.refused("it reuses the holder's provisioned application for its own key", "409 application_used", r)?;
 
     let mut other = lab.card().await?;
-    let others = phone
-        .signed_application(&sp_tsm, &mut other, CARD_SIGN_PASSWORD, &BOTH)
-        .await
-        .map_err(|e| Breach::Lab(e.to_string()))?;
+    let others = phone.signed_application(&sp_tsm, &mut other, CARD_SIGN_PASSWORD, &BOTH).await.map_err(lab_err)?;
     let r = sp.issue_phone(&request(&card_cert, others, PhoneCertType::Sign)?).await.map(|c| c.serial);
     a.refused("it presents another holder's application for this card", "403 bad_application", r)?;
 

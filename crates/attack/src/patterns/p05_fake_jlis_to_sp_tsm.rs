@@ -11,7 +11,7 @@
 
 use crate::fake::{self, Identity};
 use crate::lab::{Lab, BOTH, CARD_SIGN_PASSWORD};
-use crate::{Attempts, Breach, Refusal};
+use crate::{lab_err, Attempts, Breach, Refusal};
 use axum::extract::State;
 use axum::routing::post;
 use base64::{engine::general_purpose::STANDARD, Engine};
@@ -70,9 +70,9 @@ pub async fn run(lab: &Lab) -> Result<Vec<Refusal>, Breach> {
     // Every fake answers status genuinely (it relays OCSP to the real JPKI
     // service) and certifies nothing the phone generated: it hands out a
     // genuine JPKI certificate of another key, the card's own.
-    card.verify(jpki::PinId::Sign, CARD_SIGN_PASSWORD).map_err(|e| Breach::Lab(e.to_string()))?;
-    let substitute = card.read_certificate(jpki::CertType::Sign).map_err(|e| Breach::Lab(e.to_string()))?;
-    let ca = card.read_certificate(jpki::CertType::SignCa).map_err(|e| Breach::Lab(e.to_string()))?;
+    card.verify(jpki::PinId::Sign, CARD_SIGN_PASSWORD).map_err(lab_err)?;
+    let substitute = card.read_certificate(jpki::CertType::Sign).map_err(lab_err)?;
+    let ca = card.read_certificate(jpki::CertType::SignCa).map_err(lab_err)?;
     let client = svc::client::https_client(&lab.deployment.tls_ca, Service::Jlis.server_name(), None)?;
     let state = Arc::new(Compromised { real: client, real_url: lab.deployment.jlis_url.clone(), substitute, ca });
     let router = axum::Router::new()

@@ -8,7 +8,7 @@
 //! open B's domain: no key is certified for either phone.
 
 use crate::lab::{Lab, BOTH, CARD_SIGN_PASSWORD};
-use crate::{Attempts, Breach, Refusal};
+use crate::{lab_err, Attempts, Breach, Refusal};
 use apdu::{Transport, TransportError};
 
 /// Forwards the first `split` commands to `first`, the rest to `second`.
@@ -38,12 +38,9 @@ pub async fn run(lab: &Lab) -> Result<Vec<Refusal>, Breach> {
 
     let holders = lab.prepared_phone().await?;
     let attackers = lab.prepared_phone().await?;
-    let cms = holders
-        .signed_application(&sp, &mut card, CARD_SIGN_PASSWORD, &BOTH)
-        .await
-        .map_err(|e| Breach::Lab(e.to_string()))?;
+    let cms = holders.signed_application(&sp, &mut card, CARD_SIGN_PASSWORD, &BOTH).await.map_err(lab_err)?;
     // The attacker's applet holds an R of its own.
-    attackers.commitment().map_err(|e| Breach::Lab(e.to_string()))?;
+    attackers.commitment().map_err(lab_err)?;
     let (reference, outcome) = sp.apply(&cms, &mut attackers.relay()).await;
     a.refused(
         "the application signed on the holder's phone is provisioned into the attacker's phone",
@@ -54,10 +51,7 @@ pub async fn run(lab: &Lab) -> Result<Vec<Refusal>, Breach> {
     let state = lab.application(&id).await?;
     a.saw("the SP-TSM's record of that application", "refused", state["state"].to_string())?;
 
-    let cms = holders
-        .signed_application(&sp, &mut card, CARD_SIGN_PASSWORD, &BOTH)
-        .await
-        .map_err(|e| Breach::Lab(e.to_string()))?;
+    let cms = holders.signed_application(&sp, &mut card, CARD_SIGN_PASSWORD, &BOTH).await.map_err(lab_err)?;
     // SELECT ISD and GET DATA CPLC go to the holder's phone, the rest to the attacker's.
     let mut split = SplitRelay { first: holders.relay(), second: attackers.relay(), split: 2, sent: 0 };
     let (_, outcome) = sp.apply(&cms, &mut split).await;

@@ -9,12 +9,8 @@
 //! the SP-TSM.
 
 use crate::lab::{Lab, BOTH, CARD_SIGN_PASSWORD};
-use crate::{Attempts, Breach, Refusal};
+use crate::{lab_err, Attempts, Breach, Refusal};
 use jpki::PinId;
-
-fn lab_err(e: impl std::fmt::Display) -> Breach {
-    Breach::Lab(e.to_string())
-}
 
 /// Runs the attempts.
 pub async fn run(lab: &Lab) -> Result<Vec<Refusal>, Breach> {

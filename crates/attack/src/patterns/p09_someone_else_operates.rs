@@ -7,13 +7,9 @@
 //! guess is counted, and the PIN blocks.
 
 use crate::lab::{Lab, PHONE_PINS};
-use crate::{Attempts, Breach, Refusal};
+use crate::{lab_err, Attempts, Breach, Refusal};
 use jpki::PinId;
 use tsm::sp::CertType;
-
-fn lab_err(e: impl std::fmt::Display) -> Breach {
-    Breach::Lab(e.to_string())
-}
 
 /// Runs the attempts.
 pub async fn run(lab: &Lab) -> Result<Vec<Refusal>, Breach> {

@@ -9,13 +9,9 @@
 use crate::lab::{Lab, BOTH, CARD_SIGN_PASSWORD, PHONE_PINS};
 use crate::relay::{RelayTap, Tamper};
 use crate::tap::contains;
-use crate::{Attempts, Breach, Refusal};
+use crate::{lab_err, Attempts, Breach, Refusal};
 use tsm::aids::SP_DOMAIN;
 use tsm::sp::CertType;
-
-fn lab_err(e: impl std::fmt::Display) -> Breach {
-    Breach::Lab(e.to_string())
-}
 
 /// Whether some 32-byte window of `transcript` hashes to `s` (R in clear).
 pub fn reveals_preimage(transcript: &[u8], s: &[u8]) -> bool {

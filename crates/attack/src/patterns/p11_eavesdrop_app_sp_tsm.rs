@@ -7,11 +7,7 @@
 
 use crate::lab::{Lab, BOTH, CARD_SIGN_PASSWORD};
 use crate::tap::{contains, Direction};
-use crate::{Attempts, Breach, Refusal};
-
-fn lab_err(e: impl std::fmt::Display) -> Breach {
-    Breach::Lab(e.to_string())
-}
+use crate::{lab_err, Attempts, Breach, Refusal};
 
 /// What a recording shows of `secrets` (name, bytes).
 pub fn visible(recorded: &[u8], secrets: &[(&str, Vec<u8>)]) -> String {

@@ -8,11 +8,7 @@
 use crate::lab::{Lab, BOTH, CARD_SIGN_PASSWORD, PHONE_PINS};
 use crate::patterns::p11_eavesdrop_app_sp_tsm::visible;
 use crate::tap::Direction;
-use crate::{Attempts, Breach, Refusal};
-
-fn lab_err(e: impl std::fmt::Display) -> Breach {
-    Breach::Lab(e.to_string())
-}
+use crate::{lab_err, Attempts, Breach, Refusal};
 
 fn middle(der: &[u8]) -> Vec<u8> {
     der[der.len() / 2..der.len() / 2 + 32].to_vec()

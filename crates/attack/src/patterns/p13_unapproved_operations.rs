@@ -9,14 +9,10 @@
 //! VERIFY is refused by the applet.
 
 use crate::lab::{rogue_app, Lab, PHONE_PINS};
-use crate::{Attempts, Breach, Refusal};
+use crate::{lab_err, Attempts, Breach, Refusal};
 use jpki::{KeyType, PinId};
 use phone::app::Intent;
 use zeroize::Zeroizing;
-
-fn lab_err(e: impl std::fmt::Display) -> Breach {
-    Breach::Lab(e.to_string())
-}
 
 /// Runs the attempts.
 pub async fn run(lab: &Lab) -> Result<Vec<Refusal>, Breach> {

@@ -11,11 +11,7 @@
 use crate::lab::{Lab, BOTH, CARD_SIGN_PASSWORD};
 use crate::relay::{RelayTap, Tamper};
 use crate::tap::Direction;
-use crate::{Attempts, Breach, Refusal};
-
-fn lab_err(e: impl std::fmt::Display) -> Breach {
-    Breach::Lab(e.to_string())
-}
+use crate::{lab_err, Attempts, Breach, Refusal};
 
 /// The relay's command index of the first command inside the SP domain's
 /// secure channel on first contact (after SELECT ISD, GET DATA CPLC,

@@ -11,12 +11,8 @@
 //! with a key outside the database catch both.
 
 use crate::lab::{Lab, BOTH, CARD_SIGN_PASSWORD};
-use crate::{Attempts, Breach, Refusal};
+use crate::{lab_err, Attempts, Breach, Refusal};
 use tsm::client::ApplicationRef;
-
-fn lab_err(e: impl std::fmt::Display) -> Breach {
-    Breach::Lab(e.to_string())
-}
 
 /// Runs the attempts.
 pub async fn run(lab: &Lab) -> Result<Vec<Refusal>, Breach> {

@@ -8,14 +8,10 @@
 //! refuses what the leftover applet signs.
 
 use crate::lab::{Lab, PHONE_PINS};
-use crate::{Attempts, Breach, Refusal};
+use crate::{lab_err, Attempts, Breach, Refusal};
 use apdu::{Transport, TransportError};
 use tsm::sp::CertType;
 use tsm::status::Status;
-
-fn lab_err(e: impl std::fmt::Display) -> Breach {
-    Breach::Lab(e.to_string())
-}
 
 /// The modified app's relay: it forwards nothing.
 struct Withheld;
