@@ -23,6 +23,11 @@ pub async fn run(lab: &Lab) -> Result<Vec<Refusal>, Breach> {
         "tries left",
         app.change_pin(PinId::Sign, "GUESS1", "THIEF1"),
     )?;
+    // The holder's PINs are still the holder's.
+    app.sign(CertType::Sign, PHONE_PINS.1, b"still mine").map_err(|e| Breach::Changed {
+        tried: "setting and changing the PINs".into(),
+        what: format!("the holder's sign PIN no longer works: {e}"),
+    })?;
 
     let mut applet = jpki::JpkiCard::new(
         phone::device::JpkiApplet::open(&app.se_service(), &crate::lab::jpki_app_identity()).map_err(lab_err)?,
