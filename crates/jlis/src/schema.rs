@@ -32,14 +32,13 @@ pub const MIGRATIONS: &[Migration] = &[
     CREATE TABLE crl_state (ca TEXT PRIMARY KEY, number BIGINT NOT NULL, base_number BIGINT NOT NULL, base_at BIGINT NOT NULL);
     CREATE TABLE audit (seq BIGINT PRIMARY KEY, at BIGINT NOT NULL, event TEXT NOT NULL, detail TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL)",
     ),
+    // The holder's application (SHA-256 of its signed content) behind each
+    // phone certificate: at most one unrevoked certificate per application
+    // and type.
     (
-        "0002-application-uses",
-        "CREATE TABLE application_uses (
-            digest TEXT NOT NULL,
-            cert_type TEXT NOT NULL,
-            phone_serial TEXT PRIMARY KEY REFERENCES certificates (serial)
-        );
-        CREATE INDEX application_uses_digest ON application_uses (digest, cert_type)",
+        "0002-link-applications",
+        "ALTER TABLE links ADD COLUMN application TEXT;
+        CREATE INDEX links_application ON links (application, cert_type)",
     ),
     (
         "0003-audit-checkpoints",

@@ -390,8 +390,8 @@ impl Jlis {
                     _ => {}
                 }
                 let active_for_application = tx.optional(
-                    "SELECT u.phone_serial FROM application_uses u JOIN certificates c ON c.serial = u.phone_serial
-                     WHERE u.digest = $1 AND u.cert_type = $2 AND c.status <> 'revoked' LIMIT 1",
+                    "SELECT l.phone_serial FROM links l JOIN certificates c ON c.serial = l.phone_serial
+                     WHERE l.application = $1 AND l.cert_type = $2 AND c.status <> 'revoked' LIMIT 1",
                     params![&applied.digest, cert_type],
                 )?;
                 if active_for_application.is_some() {
@@ -406,12 +406,9 @@ impl Jlis {
                 }
                 phone.insert(tx)?;
                 tx.execute(
-                    "INSERT INTO links (phone_serial, card_serial, se_id, cert_type, created_at) VALUES ($1, $2, $3, $4, $5)",
-                    params![&phone.serial, &card_serial, &se_id, cert_type, t],
-                )?;
-                tx.execute(
-                    "INSERT INTO application_uses (digest, cert_type, phone_serial) VALUES ($1, $2, $3)",
-                    params![&applied.digest, cert_type, &phone.serial],
+                    "INSERT INTO links (phone_serial, card_serial, se_id, cert_type, created_at, application)
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                    params![&phone.serial, &card_serial, &se_id, cert_type, t, &applied.digest],
                 )?;
                 let detail = serde_json::json!({ "serial": phone.serial, "card": card_serial, "se_id": se_id, "type": cert_type, "application": applied.digest });
                 audit::append(tx, t, "phone.issued", &detail, &by)?;
