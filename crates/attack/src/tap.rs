@@ -92,6 +92,16 @@ impl Tap {
         self.shared.upstream.lock().expect("tap").unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)))
     }
 
+    /// Runs `attack` with connections diverted to `to`, then puts the
+    /// upstream back as it was.
+    pub async fn diverted<T>(&self, to: SocketAddr, attack: impl std::future::Future<Output = T>) -> T {
+        let real = self.upstream();
+        self.set_upstream(to).await;
+        let result = attack.await;
+        self.set_upstream(real).await;
+        result
+    }
+
     /// Rewrites the bytes of every chunk that crosses from now on.
     pub fn rewrite(&self, f: impl FnMut(Direction, &mut [u8]) + Send + 'static) {
         *self.shared.rewrite.lock().expect("tap") = Some(Box::new(f));

@@ -44,12 +44,11 @@ pub async fn run(lab: &Lab) -> Result<Vec<Refusal>, Breach> {
             "certificate not valid for name \"sp-tsm.openjpki.internal\"",
         ),
     ];
-    let real = lab.phone_tap.upstream();
+    let sp = lab.sp()?;
     for (identity, tried, expected) in attempts {
         let fake = fake::start(lab, identity, fake_sp_tsm()).await?;
-        lab.phone_tap.set_upstream(fake).await;
-        let applied = app.apply(&lab.sp()?, &mut card, CARD_SIGN_PASSWORD, &BOTH).await.map(|a| a.application);
-        lab.phone_tap.set_upstream(real).await;
+        let applied = lab.phone_tap.diverted(fake, app.apply(&sp, &mut card, CARD_SIGN_PASSWORD, &BOTH)).await;
+        let applied = applied.map(|a| a.application);
         a.refused(&format!("the app applies; {tried} answers"), expected, applied)?;
     }
     let after = (se_snapshot(&app), card.pin_tries_left(jpki::PinId::Sign).map_err(lab_err)?);

@@ -64,7 +64,6 @@ async fn phone_certificate(State(c): State<Arc<Compromised>>) -> axum::Json<serd
 pub async fn run(lab: &Lab) -> Result<Vec<Refusal>, Breach> {
     let mut card = lab.card().await?;
     let mut a = Attempts::default();
-    let real = lab.jlis_tap.upstream();
     let sp = lab.sp()?;
 
     // Every fake answers status genuinely (it relays OCSP to the real JPKI
@@ -100,9 +99,7 @@ pub async fn run(lab: &Lab) -> Result<Vec<Refusal>, Breach> {
     for (identity, tried, expected) in attempts {
         let phone = lab.prepared_phone().await?;
         let fake = fake::start(lab, identity, router.clone()).await?;
-        lab.jlis_tap.set_upstream(fake).await;
-        let applied = phone.apply(&sp, &mut card, CARD_SIGN_PASSWORD, &BOTH).await;
-        lab.jlis_tap.set_upstream(real).await;
+        let applied = lab.jlis_tap.diverted(fake, phone.apply(&sp, &mut card, CARD_SIGN_PASSWORD, &BOTH)).await;
         // Refused at the application (status), or at provisioning.
         let result = applied.and_then(|applied| Ok(applied.outcome?.result));
         a.refused(&format!("the holder applies; {tried}"), expected, result)?;
