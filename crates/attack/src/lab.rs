@@ -135,6 +135,16 @@ impl Lab {
         Ok(links["links"].as_array().map_or(0, Vec::len))
     }
 
+    /// What a card-signed application says, and the card certificate that
+    /// signed it (DER), as the attacker who saw it in clear would read it.
+    pub fn application_of(&self, cms: &[u8]) -> Result<(jlis::application::Application, Vec<u8>), String> {
+        let anchors = self.deployment.jpki_cas()?;
+        let options = pki::cms::VerifyOptions { anchors: &anchors, detached_content: None, at: None };
+        let checked = pki::cms::verify(cms, &options).map_err(|e| e.to_string())?;
+        let card = der::Encode::to_der(&checked.signer).map_err(|e| e.to_string())?;
+        Ok((jlis::application::Application::parse(&checked.content)?, card))
+    }
+
     /// The SP-TSM's record of an application (`GET /v1/applications/{id}`).
     pub async fn application(&self, id: &str) -> Result<serde_json::Value, String> {
         self.deployment.sp()?.application(id).await.map_err(|e| e.to_string())

@@ -123,11 +123,6 @@ impl Tap {
         let recorded = self.shared.recorded.lock().expect("tap");
         recorded.iter().filter(|(d, _)| *d == direction).flat_map(|(_, b)| b.iter().copied()).collect()
     }
-
-    /// Bytes recorded both ways.
-    pub fn recorded_bytes(&self) -> usize {
-        self.shared.recorded.lock().expect("tap").iter().map(|(_, b)| b.len()).sum()
-    }
 }
 
 async fn forward(shared: Arc<Shared>, client: TcpStream, server: TcpStream) {

@@ -22,7 +22,10 @@ use serde::{Deserialize, Serialize};
 use std::path::Path;
 use store::{params, Tx};
 
-fn entry_hash(prev: &str, seq: i64, at: i64, event: &str, detail: &str) -> String {
+/// An entry's hash: SHA-256(prev ‖ seq ‖ at ‖ event ‖ detail), lines
+/// joined by `\n`, hex. Public, as anyone who can write the database knows
+/// it too: that is why the checkpoints are signed.
+pub fn entry_hash(prev: &str, seq: i64, at: i64, event: &str, detail: &str) -> String {
     let input = format!("{prev}\n{seq}\n{at}\n{event}\n{detail}");
     hex::encode(HashAlg::Sha256.digest(input.as_bytes()))
 }

@@ -25,12 +25,7 @@ pub async fn run(lab: &Lab) -> Result<Vec<Refusal>, Breach> {
     let sp = lab.sp()?;
     let mut a = Attempts::default();
     let cms = phone.signed_application(&sp, &mut card, CARD_SIGN_PASSWORD, &BOTH).await.map_err(lab_err)?;
-    let checked = pki::cms::verify(
-        &cms,
-        &pki::cms::VerifyOptions { anchors: &lab.deployment.jpki_cas()?, detached_content: None, at: None },
-    )
-    .map_err(lab_err)?;
-    let application = jlis::application::Application::parse(&checked.content)?;
+    let (application, _) = lab.application_of(&cms)?;
     let s = hex::decode(&application.commitment).map_err(lab_err)?;
 
     let mut recorder = RelayTap::new(phone.relay(), Tamper::None);

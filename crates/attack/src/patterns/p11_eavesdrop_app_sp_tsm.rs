@@ -36,13 +36,7 @@ pub async fn run(lab: &Lab) -> Result<Vec<Refusal>, Breach> {
             what: "what crossed is not TLS".into(),
         });
     }
-    let checked = pki::cms::verify(
-        &cms,
-        &pki::cms::VerifyOptions { anchors: &lab.deployment.jpki_cas()?, detached_content: None, at: None },
-    )
-    .map_err(lab_err)?;
-    let application = jlis::application::Application::parse(&checked.content)?;
-    let card_cert = der::Encode::to_der(&checked.signer).map_err(lab_err)?;
+    let (application, card_cert) = lab.application_of(&cms)?;
     let serials: Vec<Vec<u8>> = result["certificates"]
         .as_array()
         .map(|c| c.iter().filter_map(|c| c["serial"].as_str()).map(|s| s.as_bytes().to_vec()).collect())

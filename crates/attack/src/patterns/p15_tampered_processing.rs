@@ -158,8 +158,7 @@ async fn audit_log(lab: &Lab, a: &mut Attempts) -> Result<(), Breach> {
     for (seq, at, event, detail, _, _) in covered.iter().cloned() {
         // The first entry's actor becomes someone else.
         let detail = if seq == 1 { detail.replacen("\"role\":\"", "\"role\":\"not-", 1) } else { detail };
-        let hash =
-            hex::encode(pki::HashAlg::Sha256.digest(format!("{prev}\n{seq}\n{at}\n{event}\n{detail}").as_bytes()));
+        let hash = jlis::audit::entry_hash(&prev, seq, at, &event, &detail);
         rewritten.push((seq, at, event, detail, prev.clone(), hash.clone()));
         prev = hash;
     }

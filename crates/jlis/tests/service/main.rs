@@ -76,6 +76,16 @@ pub fn application(card_sign: &[u8], types: &[PhoneCertType]) -> Vec<u8> {
     jlis::application::Application::example(types).sign_with(key, card_sign).unwrap()
 }
 
+/// [`application`] with the signing time `at` (the card's clock).
+pub fn application_signed_at(card_sign: &[u8], types: &[PhoneCertType], at: std::time::SystemTime) -> Vec<u8> {
+    let keys = card_keys().lock().unwrap();
+    let key = keys.get(card_sign).expect("a card of this test");
+    let signer = pki::cert::parse_certificates(card_sign).unwrap().remove(0);
+    let options = pki::cms::SignOptions { hash: pki::HashAlg::Sha256, detached: false, signing_time: at };
+    let content = jlis::application::Application::example(types).to_content();
+    pki::cms::sign(&content, &signer, &[], &options, |digest_info| key.sign_raw(digest_info)).unwrap()
+}
+
 pub fn phone_request(card_sign: &[u8], t: PhoneCertType, se: &str) -> PhoneRequest {
     PhoneRequest {
         request_id: rid(),

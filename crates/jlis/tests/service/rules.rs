@@ -247,8 +247,7 @@ async fn signed_checkpoints_catch_a_cut_tail_a_rewritten_log_and_a_forged_checkp
     let mut rewritten = Vec::new();
     for (seq, at, event, detail, _, _) in saved.iter().cloned() {
         let detail = if seq == 2 { detail.replace("1234", "9999") } else { detail };
-        let hash =
-            hex::encode(pki::HashAlg::Sha256.digest(format!("{prev}\n{seq}\n{at}\n{event}\n{detail}").as_bytes()));
+        let hash = jlis::audit::entry_hash(&prev, seq, at, &event, &detail);
         rewritten.push((seq, at, event, detail, prev.clone(), hash.clone()));
         prev = hash;
     }
@@ -296,4 +295,46 @@ async fn fifty_simultaneous_registrations_leave_one_active_phone() {
     assert_eq!(active, 1, "never two active phone certificates");
     assert_eq!(rows.len(), ok, "every success is linked");
     assert_eq!(ok, 50);
+}
+
+/// The JPKI service's own check of the holder's application (issue 13):
+/// every refusal, and the service's state untouched by a refused request.
+#[tokio::test]
+async fn the_application_behind_a_phone_certificate_is_checked_by_the_service() {
+    use jlis::application::check;
+    use std::time::{Duration, SystemTime};
+    let env = env().await;
+    let (_, sign) = card(&env).await;
+    let (_, other_sign) = card(&env).await;
+    let ca = pki::cert::parse_certificates(&std::fs::read(env.dir.path().join("ca/sign-ca.pem")).unwrap())
+        .unwrap()
+        .remove(0);
+    let app = application(&sign, &[PhoneCertType::Sign]);
+    let now = SystemTime::now();
+    assert!(check(&app, &sign, &ca, PhoneCertType::Sign, now).is_ok());
+    let refusal = |cms: &[u8], card: &[u8], t, at| check(cms, card, &ca, t, at).unwrap_err();
+    let code_and_text = |e: jlis::JlisError| (e.code(), e.to_string());
+    let (code, text) = code_and_text(refusal(&app, &sign, PhoneCertType::Sign, now + Duration::from_secs(7200)));
+    assert_eq!(code, "bad_application");
+    assert!(text.contains("too old"), "{text}");
+    let ahead = application_signed_at(&sign, &[PhoneCertType::Sign], now + Duration::from_secs(600));
+    let (_, text) = code_and_text(refusal(&ahead, &sign, PhoneCertType::Sign, now));
+    assert!(text.contains("in the future"), "{text}");
+    let (_, text) = code_and_text(refusal(&app, &sign, PhoneCertType::Auth, now));
+    assert!(text.contains("did not apply for a auth certificate"), "{text}");
+    let (_, text) = code_and_text(refusal(&app, &other_sign, PhoneCertType::Sign, now));
+    assert!(text.contains("another card"), "{text}");
+    let mut altered = app.clone();
+    let at = altered.len() - 300;
+    altered[at] ^= 1;
+    assert_eq!(refusal(&altered, &sign, PhoneCertType::Sign, now).code(), "bad_application");
+    assert_eq!(refusal(b"not CMS", &sign, PhoneCertType::Sign, now).code(), "bad_application");
+
+    // Through the service: refused, and nothing recorded.
+    let audit = jlis::audit::verify(env.jlis.store()).await.unwrap().unwrap();
+    let mut r = phone_request(&sign, PhoneCertType::Sign, "ABCD");
+    r.application = application(&other_sign, &[PhoneCertType::Sign]);
+    assert_eq!(env.jlis.issue_phone(&r).await.unwrap_err().code(), "bad_application");
+    assert_eq!(jlis::audit::verify(env.jlis.store()).await.unwrap().unwrap(), audit);
+    assert!(env.jlis.links_of_se("ABCD").await.unwrap().is_empty());
 }

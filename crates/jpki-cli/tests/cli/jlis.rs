@@ -160,6 +160,9 @@ fn the_service_end_to_end_with_curl_and_openssl() {
     // The SP-TSM's word alone is not enough: the holder's card-signed application is checked.
     let (code, body) = s.post("/v1/phone-certificates", &phone, true, false);
     assert_eq!((code, body["code"].as_str()), (403, Some("bad_application")), "{body}");
+    phone["application"] = "@@ not base64".into();
+    let (code, body) = s.post("/v1/phone-certificates", &phone, true, false);
+    assert_eq!((code, body["code"].as_str()), (400, Some("invalid_request")), "{body}");
     phone["request_id"] = "phone-2".into();
     phone["application"] = STANDARD.encode(&application).into();
     let (code, body) = s.post("/v1/phone-certificates", &phone, true, false);
@@ -226,6 +229,19 @@ fn the_service_end_to_end_with_curl_and_openssl() {
     let o = run(jpki().args(["audit", "verify", "--config"]).arg(s.path("jlis.toml")));
     let out = crate::text(&o);
     assert!(o.status.success() && out.contains("intact") && out.contains("anchored at entry"), "{out}");
+    // Another key's word, or a file that is no checkpoint, is refused.
+    let (other_key, bad_checkpoint) = (s.dir.path().join("other.pub"), s.dir.path().join("bad.checkpoint"));
+    std::fs::write(&other_key, "42".repeat(32)).unwrap();
+    std::fs::write(&bad_checkpoint, "{\"seq\": \"one\"}").unwrap();
+    let verify = |extra: &[&std::ffi::OsStr]| {
+        run(jpki().args(["audit", "verify", "--config"]).arg(s.path("jlis.toml")).args(extra))
+    };
+    let o = verify(&["--public-key".as_ref(), other_key.as_os_str()]);
+    assert_eq!(o.status.code(), Some(2), "{}", crate::text(&o));
+    assert!(crate::text(&o).contains("not signed by the service's audit key"), "{}", crate::text(&o));
+    let o = verify(&["--checkpoint".as_ref(), bad_checkpoint.as_os_str()]);
+    assert_eq!(o.status.code(), Some(2), "{}", crate::text(&o));
+    assert!(crate::text(&o).contains("not an audit checkpoint"), "{}", crate::text(&o));
 }
 
 #[test]

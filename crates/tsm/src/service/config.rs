@@ -59,6 +59,11 @@ pub struct SpConfig {
     /// The TLS name the JPKI service's certificate must carry (pinned).
     #[serde(default = "default_jlis_server_name")]
     pub jlis_server_name: String,
+    /// Only in files written before each service had its own TLS identity
+    /// (the card's status was then asked over plain HTTP): such a file is
+    /// refused with what to do, rather than started half-working.
+    #[serde(default)]
+    pub jlis_ocsp_url: Option<String>,
     /// The JPKI CA certificates (PEM or DER files): applications chain to
     /// the digital-signature CA, revocation requests to either.
     pub jpki_ca_certificates: Vec<PathBuf>,
@@ -162,6 +167,15 @@ impl SpConfig {
     /// Reads and validates `path`.
     pub fn load(path: &Path) -> Result<Self, String> {
         let mut c: SpConfig = toml::from_str(&read(path)?).map_err(|e| format!("{}: {e}", path.display()))?;
+        if c.jlis_ocsp_url.is_some() {
+            return Err(format!(
+                "{}: jlis_ocsp_url is from a deployment made before each service had its own TLS identity \
+                 (the card's status is now asked at jlis_url/ocsp over the pinned channel); make the deployment \
+                 again with `jpki serve all --init --dir DIR`, or remove jlis_ocsp_url and give each service its \
+                 own certificate (README)",
+                path.display()
+            ));
+        }
         let base = path.parent().unwrap_or(Path::new("."));
         for p in [
             &mut c.vault_key_file,
@@ -308,4 +322,29 @@ pub fn init(dir: &Path, layout: &Layout) -> Result<(PathBuf, PathBuf), String> {
         Ok(p)
     };
     Ok((write("sei-tsm.toml", &sei)?, write("sp-tsm.toml", &sp)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Regression (issue 13): an sp-tsm.toml from before the per-service
+    /// TLS identities would start and then fail every pinned call; it is
+    /// refused at load, saying what to do.
+    #[test]
+    fn a_configuration_from_before_per_service_tls_is_refused_with_what_to_do() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sp-tsm.toml");
+        std::fs::write(
+            &path,
+            "https_listen = \"127.0.0.1:1\"\ndatabase = \"sqlite://sp.sqlite\"\nvault_key_file = \"v\"\n\
+             tls_certificate = \"tls/server.pem\"\ntls_key = \"tls/server.key\"\nsei_tsm_client_ca = \"c\"\n\
+             jlis_url = \"https://127.0.0.1:2\"\njlis_ocsp_url = \"http://127.0.0.1:3/ocsp\"\n\
+             jpki_ca_certificates = []\ntls_ca = \"tls/ca.pem\"\nclient_certificate = \"a\"\nclient_key = \"b\"\n\
+             app_certificate_sha256 = []\n",
+        )
+        .unwrap();
+        let e = SpConfig::load(&path).unwrap_err();
+        assert!(e.contains("jlis_ocsp_url") && e.contains("--init"), "{e}");
+    }
 }

@@ -319,7 +319,7 @@ impl SpTsm {
                     cert_type: *t,
                 };
                 match rt.block_on(self.jlis.issue_phone(&request)) {
-                    Ok(cert) => match self.check_issued(*t, spki, &cert) {
+                    Ok(cert) => match check_issued(&self.cas, *t, spki, &cert, std::time::SystemTime::now()) {
                         Ok(()) => certificates.push((*t, cert)),
                         // Not recorded, so never revoked through a service
                         // that answered with someone else's serial.
@@ -363,34 +363,6 @@ impl SpTsm {
             .map(|((t, _), serial)| serde_json::json!({ "type": t, "serial": serial }))
             .collect();
         Ok(serde_json::json!({ "application": app.id, "se_id": se_id, "certificates": certificates }))
-    }
-
-    /// Checks a certificate the JPKI service returned before it goes into
-    /// the SE (DESIGN.md: the SP-TSM checks the certificate it is given): it
-    /// certifies exactly `spki`, the key generated in the SE; its CA is one
-    /// of the configured JPKI CAs and signed it; it is valid now; it is of
-    /// type `t`; its serial is the one announced.
-    fn check_issued(&self, t: CertType, spki: &[u8], issued: &jlis::client::PhoneCertificate) -> Result<(), String> {
-        let cert =
-            pki::Certificate::from_der(&issued.certificate).map_err(|_| "it is not a certificate".to_string())?;
-        if pki::cert::public_key_der(&cert).map_err(|e| e.to_string())? != spki {
-            return Err("it certifies another key than the one generated in the SE".into());
-        }
-        let ca = self
-            .cas
-            .iter()
-            .find(|ca| ca.to_der().is_ok_and(|d| d == issued.ca_certificate))
-            .ok_or("its CA is not one of the configured JPKI CAs")?;
-        pki::chain::validate_path(&cert, &[], std::slice::from_ref(ca), std::time::SystemTime::now())
-            .map_err(|e| format!("it does not chain to the JPKI CA: {e}"))?;
-        let is_sign = pki::describe::holder_from_sign_certificate(&cert).is_some();
-        if is_sign != (t == CertType::Sign) {
-            return Err(format!("it is not a {} certificate", t.as_str()));
-        }
-        if jlis::service::serial_hex(&cert) != issued.serial.to_uppercase() {
-            return Err("its serial is not the one the answer names".into());
-        }
-        Ok(())
     }
 
     /// The SP domain's keys for `se_id`, replacing the handed-over ones on
@@ -563,6 +535,38 @@ impl SpTsm {
             .await?;
         rows.iter().map(|r| Ok((r.text("serial")?, r.text("cert_type")?, r.text("state")?))).collect()
     }
+}
+
+/// Checks a certificate the JPKI service returned before it goes into the
+/// SE (DESIGN.md: the SP-TSM checks the certificate it is given): it
+/// certifies exactly `spki`, the key generated in the SE; its CA is one of
+/// the configured JPKI CAs `cas` and signed it; it is valid at `now`; it is
+/// of type `t`; its serial is the one announced.
+fn check_issued(
+    cas: &[pki::Certificate],
+    t: CertType,
+    spki: &[u8],
+    issued: &jlis::client::PhoneCertificate,
+    now: std::time::SystemTime,
+) -> Result<(), String> {
+    let cert = pki::Certificate::from_der(&issued.certificate).map_err(|_| "it is not a certificate".to_string())?;
+    if pki::cert::public_key_der(&cert).map_err(|e| e.to_string())? != spki {
+        return Err("it certifies another key than the one generated in the SE".into());
+    }
+    let ca = cas
+        .iter()
+        .find(|ca| ca.to_der().is_ok_and(|d| d == issued.ca_certificate))
+        .ok_or("its CA is not one of the configured JPKI CAs")?;
+    pki::chain::validate_path(&cert, &[], std::slice::from_ref(ca), now)
+        .map_err(|e| format!("it does not chain to the JPKI CA: {e}"))?;
+    let is_sign = pki::describe::holder_from_sign_certificate(&cert).is_some();
+    if is_sign != (t == CertType::Sign) {
+        return Err(format!("it is not a {} certificate", t.as_str()));
+    }
+    if jlis::service::serial_hex(&cert) != issued.serial.to_uppercase() {
+        return Err("its serial is not the one the answer names".into());
+    }
+    Ok(())
 }
 
 /// An SP domain whose keys this attempt replaced (PUT KEY), sealed, not
@@ -957,6 +961,51 @@ mod tests {
             assert_eq!(e.0.code, "invalid_request", "{field} = {bad}");
         }
         assert!(RevocationRequest::parse(b"{\"nonce\":1}").is_err());
+    }
+
+    /// Every refusal of `check_issued` (attack pattern 5 drives the
+    /// "another key" one end to end).
+    #[test]
+    fn certificates_from_the_jpki_service_are_checked_before_writing() {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = pki::ca::LocalCa::open_or_create(dir.path()).unwrap();
+        let other = pki::ca::LocalCa::open_or_create(&dir.path().join("other")).unwrap();
+        let key = pki::RsaPrivateKey::generate_2048().unwrap().public_key_der();
+        let holder = pki::Holder::example();
+        let issue = |ca: &pki::ca::LocalCa, kind: pki::CaKind| {
+            let cert = ca.issue_card_certificate(kind, &key, &holder).unwrap();
+            jlis::client::PhoneCertificate {
+                serial: jlis::service::serial_hex(&cert),
+                certificate: cert.to_der().unwrap(),
+                ca_certificate: ca.ca(kind).cert_der.clone(),
+                superseded: vec![],
+            }
+        };
+        let cas = [ca.ca(pki::CaKind::Auth).cert.clone(), ca.ca(pki::CaKind::Sign).cert.clone()];
+        let now = std::time::SystemTime::now();
+        let sign = issue(&ca, pki::CaKind::Sign);
+        assert_eq!(check_issued(&cas, CertType::Sign, &key, &sign, now), Ok(()));
+        assert_eq!(check_issued(&cas, CertType::Auth, &key, &issue(&ca, pki::CaKind::Auth), now), Ok(()));
+        let refused = |t, spki: &[u8], issued: &jlis::client::PhoneCertificate, at| {
+            check_issued(&cas, t, spki, issued, at).unwrap_err()
+        };
+        let another = pki::RsaPrivateKey::generate_2048().unwrap().public_key_der();
+        assert!(refused(CertType::Sign, &another, &sign, now).contains("another key"));
+        assert!(refused(CertType::Auth, &key, &sign, now).contains("not a auth certificate"));
+        assert!(
+            refused(CertType::Sign, &key, &issue(&other, pki::CaKind::Sign), now).contains("not one of the configured")
+        );
+        let mut forged_ca = issue(&other, pki::CaKind::Sign);
+        forged_ca.ca_certificate = sign.ca_certificate.clone();
+        assert!(refused(CertType::Sign, &key, &forged_ca, now).contains("does not chain"));
+        let far = now + std::time::Duration::from_secs(20 * 365 * 86_400);
+        assert!(refused(CertType::Sign, &key, &sign, far).contains("does not chain"));
+        let mut renamed = sign.clone();
+        renamed.serial = "01".into();
+        assert!(refused(CertType::Sign, &key, &renamed, now).contains("serial"));
+        let mut garbage = sign.clone();
+        garbage.certificate = b"not DER".to_vec();
+        assert!(refused(CertType::Sign, &key, &garbage, now).contains("not a certificate"));
     }
 
     #[test]
