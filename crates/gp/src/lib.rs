@@ -8,6 +8,7 @@
 //!   published vectors (osmocom pySim, GlobalPlatformPro) pass on both sides.
 #![forbid(unsafe_code)]
 
+pub mod aids;
 pub mod ara;
 pub mod card;
 pub mod channel;

@@ -7,7 +7,7 @@ use crate::omapi::{App, Channel, OmapiError, SeService};
 use apdu::{Icc, Transport, TransportError};
 
 /// AID of the JPKI applet (= the JPKI AP's).
-pub const JPKI_AID: &[u8] = &[0xD3, 0x92, 0xF0, 0x00, 0x26, 0x01, 0x00, 0x00, 0x00, 0x01];
+pub const JPKI_AID: &[u8] = &jpki::ap::AID_JPKI;
 
 /// The TSM relay of one app: forwards opaque APDUs (SCP03-wrapped) to the
 /// SE's basic channel, as GP remote application management over HTTP does.

@@ -28,16 +28,10 @@ pub mod lcs {
 
 /// Built-in executable load files and modules (the SE's ROM).
 pub mod rom {
-    /// GP security domain package (GPPro's naming).
-    pub const SD_PACKAGE: &[u8] = &[0xA0, 0x00, 0x00, 0x01, 0x51, 0x53, 0x50];
-    /// GP security domain module.
-    pub const SD_MODULE: &[u8] = &[0xA0, 0x00, 0x00, 0x01, 0x51, 0x53, 0x50, 0x41];
-    /// The ISD's AID.
-    pub const ISD_AID: &[u8] = &[0xA0, 0x00, 0x00, 0x01, 0x51, 0x00, 0x00, 0x00];
-    /// The JPKI applet's load file.
-    pub const JPKI_PACKAGE: &[u8] = &[0xD3, 0x92, 0xF0, 0x00, 0x26, 0x01, 0x00, 0x00];
+    pub use gp::aids::{ISD as ISD_AID, SD_MODULE, SD_PACKAGE};
+    pub use jpki::ap::JPKI_PACKAGE;
     /// The JPKI applet's module (its instances take the JPKI AP's AID).
-    pub const JPKI_MODULE: &[u8] = &[0xD3, 0x92, 0xF0, 0x00, 0x26, 0x01, 0x00, 0x00, 0x00, 0x01];
+    pub const JPKI_MODULE: &[u8] = &jpki::ap::AID_JPKI;
 }
 
 /// One static key set and its sequence counter.

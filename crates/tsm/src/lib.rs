@@ -30,22 +30,6 @@ pub mod service;
 pub mod sp;
 pub mod status;
 
-/// AIDs of the JPKI deployment on the SE.
-pub mod aids {
-    /// The SP's (J-LIS's) security domain.
-    pub const SP_DOMAIN: &[u8] = &[0xA0, 0x00, 0x00, 0x03, 0x92, 0x53, 0x50, 0x01];
-    /// The JPKI applet instance (= the JPKI AP's AID).
-    pub const JPKI_APPLET: &[u8] = &[0xD3, 0x92, 0xF0, 0x00, 0x26, 0x01, 0x00, 0x00, 0x00, 0x01];
-    /// Its load file.
-    pub const JPKI_PACKAGE: &[u8] = &[0xD3, 0x92, 0xF0, 0x00, 0x26, 0x01, 0x00, 0x00];
-    /// GP security domain package.
-    pub const SD_PACKAGE: &[u8] = &[0xA0, 0x00, 0x00, 0x01, 0x51, 0x53, 0x50];
-    /// GP security domain module.
-    pub const SD_MODULE: &[u8] = &[0xA0, 0x00, 0x00, 0x01, 0x51, 0x53, 0x50, 0x41];
-    /// The ISD.
-    pub const ISD: &[u8] = &[0xA0, 0x00, 0x00, 0x01, 0x51, 0x00, 0x00, 0x00];
-}
-
 /// A TSM flow failed; nothing after the failing step was done.
 #[derive(Debug, thiserror::Error)]
 pub enum TsmError {

@@ -1,6 +1,8 @@
 //! The SEI-TSM's preparation of an SE (DESIGN.md "Preparation").
 
-use crate::aids::*;
+use gp::aids::{ISD, SD_MODULE, SD_PACKAGE};
+use jpki::ap::{JPKI_PACKAGE, SP_DOMAIN};
+const JPKI_APPLET: &[u8] = &jpki::ap::AID_JPKI;
 use crate::relay::SecureSession;
 use crate::TsmError;
 use apdu::{StatusWord, Transport};

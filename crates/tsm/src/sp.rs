@@ -1,6 +1,7 @@
 //! The SP-TSM's provisioning of the JPKI applet (DESIGN.md steps 5–9).
 
-use crate::aids::*;
+use jpki::ap::SP_DOMAIN;
+const JPKI_APPLET: &[u8] = &jpki::ap::AID_JPKI;
 use crate::relay::SecureSession;
 use crate::sei::SP_KVN;
 use crate::TsmError;

@@ -97,7 +97,7 @@ fn provisioned_phone_signs_over_omapi_and_over_nfc() {
     // An external reader over NFC: only the JPKI applet is reachable.
     let mut nfc = NfcEmulation::new(&phone);
     nfc.power_on();
-    assert_eq!(nfc.process(&gp::commands::select(tsm::aids::ISD).to_bytes().unwrap()), vec![0x6A, 0x82]);
+    assert_eq!(nfc.process(&gp::commands::select(gp::aids::ISD).to_bytes().unwrap()), vec![0x6A, 0x82]);
     assert_eq!(nfc.process(&gp::commands::select(&gp::ara::ARA_M_AID).to_bytes().unwrap()), vec![0x6A, 0x82]);
     let mut reader = JpkiCard::new(transport::InProcess::new(nfc));
     assert_eq!(reader.token().unwrap(), TokenKind::PhoneSe);
@@ -184,7 +184,7 @@ fn a_tampered_relay_ends_the_session_and_issues_nothing() {
     assert!(matches!(err, tsm::TsmError::Refused { sw: apdu::StatusWord::SecurityStatusNotSatisfied, .. }), "{err}");
     assert_eq!(issued, 0);
     let key_present = phone.with_se(|se| {
-        !se.state().entry(tsm::aids::JPKI_APPLET).unwrap().jpki.as_ref().unwrap().card.jpki.auth_key.expose().is_empty()
+        !se.state().entry(&jpki::ap::AID_JPKI).unwrap().jpki.as_ref().unwrap().card.jpki.auth_key.expose().is_empty()
     });
     assert!(!key_present, "no key was generated");
 }

@@ -10,7 +10,7 @@ use crate::lab::{rogue_app, se_snapshot, Lab};
 use crate::{lab_err, Attempts, Breach, Refusal};
 use apdu::Transport;
 use phone::{App, NfcEmulation, Relay};
-use tsm::aids::JPKI_APPLET;
+const JPKI_APPLET: &[u8] = &jpki::ap::AID_JPKI;
 
 /// SELECT the JPKI applet by AID on the basic channel.
 fn select_jpki() -> Vec<u8> {
@@ -53,7 +53,7 @@ pub async fn run(lab: &Lab) -> Result<Vec<Refusal>, Breach> {
     // The rogue app selects a security domain (any app may), then waits
     // for an NFC reader to select the applet on the SE's basic channel.
     let mut relay = Relay::new(&service, &rogue);
-    let isd = gp::commands::select(tsm::aids::ISD).to_bytes().map_err(lab_err)?;
+    let isd = gp::commands::select(gp::aids::ISD).to_bytes().map_err(lab_err)?;
     relay.transmit_raw(&isd).map_err(lab_err)?;
     let mut nfc = NfcEmulation::new(&service);
     let selected = apdu::Icc::process(&mut nfc, &select_jpki());

@@ -10,8 +10,10 @@
 use crate::lab::{rogue_app, se_snapshot, Lab};
 use crate::{lab_err, Attempts, Breach, Refusal};
 use apdu::{Transport, TransportError};
+use gp::aids::ISD;
+use jpki::ap::SP_DOMAIN;
 use phone::Relay;
-use tsm::aids::{ISD, JPKI_APPLET, SP_DOMAIN};
+const JPKI_APPLET: &[u8] = &jpki::ap::AID_JPKI;
 
 fn sw(r: Result<Vec<u8>, TransportError>) -> String {
     match r {

@@ -10,7 +10,7 @@ use crate::lab::{Lab, BOTH, CARD_SIGN_PASSWORD, PHONE_PINS};
 use crate::relay::{RelayTap, Tamper};
 use crate::tap::contains;
 use crate::{lab_err, Attempts, Breach, Refusal};
-use tsm::aids::SP_DOMAIN;
+use jpki::ap::SP_DOMAIN;
 use tsm::sp::CertType;
 
 /// Whether some 32-byte window of `transcript` hashes to `s` (R in clear).

@@ -303,8 +303,8 @@ pub fn keygen(a: &crate::cli::KeygenBenchArgs, json: bool) -> Result<()> {
     let mut relay = phone::Relay::new(&service, &phone::App::new("jpki-bench", Vec::new()));
     let handed = tsm::sei::prepare(&mut relay, &master, &[&[0; 32]])?;
     let keys = tsm::sp::take_over(&mut relay, handed)?;
-    let mut session = tsm::relay::SecureSession::open(&mut relay, tsm::aids::SP_DOMAIN, keys, 0x33)?;
-    session.run("perso", &gp::commands::install_for_personalization(tsm::aids::JPKI_APPLET)?)?;
+    let mut session = tsm::relay::SecureSession::open(&mut relay, jpki::ap::SP_DOMAIN, keys, 0x33)?;
+    session.run("perso", &gp::commands::install_for_personalization(&jpki::ap::AID_JPKI)?)?;
     let generate = gp::commands::store_data(0x81, 0, &apdu::tlv::encode(0xDF02, &[0x01])).with_ne(256);
     if !json {
         eprintln!("generating {} key pairs in the SE, then {} with openssl…", a.count, a.count);

@@ -50,7 +50,7 @@ fn a_bad_mac_ends_the_session_until_a_new_handshake() {
 
 fn rule(hash: u8) -> Rule {
     Rule {
-        aid: AidRef::Specific(vec![0xD3, 0x92, 0xF0, 0x00, 0x26, 0x01, 0x00, 0x00, 0x00, 0x01]),
+        aid: AidRef::Specific(jpki::ap::AID_JPKI.to_vec()),
         hash: HashRef::Specific(vec![hash; 32]),
         package: None,
         apdu: Some(ApduRule::Always),

@@ -8,8 +8,8 @@ use jpki::{CertType, JpkiCard, KeyType, PinId, TokenKind};
 use se::applet::provision;
 use transport::InProcess;
 
-const JPKI_AID: &[u8] = &[0xD3, 0x92, 0xF0, 0x00, 0x26, 0x01, 0x00, 0x00, 0x00, 0x01];
-const JPKI_PACKAGE: &[u8] = &[0xD3, 0x92, 0xF0, 0x00, 0x26, 0x01, 0x00, 0x00];
+use jpki::ap::JPKI_PACKAGE;
+const JPKI_AID: &[u8] = &jpki::ap::AID_JPKI;
 
 /// SEI-TSM preparation: SSD with handed-over keys, JPKI applet installed and
 /// extradited to it. Returns the SSD keys the SP-TSM then owns.
