@@ -8,6 +8,7 @@
 //! PostgreSQL server `JPKI_TEST_POSTGRES` names (tests/interop/postgres.sh).
 
 use apdu::{Transport, TransportError};
+use jlis_api::status::Status;
 use jpki::JpkiCard;
 use mynacard::personalize::InitialPins;
 use openjpki_tests::holder;
@@ -18,7 +19,6 @@ use tsm::client::TsmClient;
 use tsm::service::config::Databases;
 use tsm::service::deployment::Deployment;
 use tsm::sp::CertType;
-use tsm::status::Status;
 
 const BOTH: [CertType; 2] = [CertType::Auth, CertType::Sign];
 
@@ -71,8 +71,8 @@ fn clients(d: &Deployment) -> (TsmClient, TsmClient) {
 }
 
 async fn status(d: &Deployment, cert: &[u8]) -> Status {
-    let http = tsm::status::client();
-    tsm::status::ocsp(&http, &d.ocsp_url, cert, &d.jpki_cas().unwrap()).await.unwrap()
+    let http = jlis_api::status::client();
+    jlis_api::status::ocsp(&http, &d.ocsp_url, cert, &d.jpki_cas().unwrap()).await.unwrap()
 }
 
 /// Prepared, applied, provisioned, PINs set.

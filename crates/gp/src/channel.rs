@@ -232,6 +232,4 @@ fn mac_offset(encoded: &[u8], data_len: usize) -> usize {
     4 + lc_len + data_len - MAC_LEN
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
+use secret::ct_eq as constant_time_eq;

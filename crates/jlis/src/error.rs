@@ -1,6 +1,8 @@
 //! Service errors: a machine-readable code, a human message, an HTTP status.
 //! The cause of an internal error goes to the log, not to the client.
 
+use jlis_api::Code;
+
 /// A refused or failed request. Nothing was changed.
 #[derive(Debug, thiserror::Error)]
 pub enum JlisError {
@@ -44,42 +46,39 @@ pub enum JlisError {
     /// The input is invalid.
     #[error("{0}")]
     Invalid(String),
+    /// The caller may not make this request.
+    #[error("{0}")]
+    Forbidden(&'static str),
     /// Storage or signing failed.
     #[error("internal error; the request was not carried out")]
     Internal(String),
 }
 
 impl JlisError {
-    /// Stable code for clients.
-    pub fn code(&self) -> &'static str {
+    /// The API's code for it.
+    pub fn code(&self) -> Code {
         match self {
-            JlisError::MalformedDer(_) => "malformed_der",
-            JlisError::WrongKeySize(_) => "wrong_key_size",
-            JlisError::UnknownSerial(_) => "unknown_serial",
-            JlisError::ForeignCa => "foreign_ca",
-            JlisError::CardExpired => "card_expired",
-            JlisError::CardRevoked => "card_revoked",
-            JlisError::CardOnHold => "card_on_hold",
-            JlisError::WrongCertificate(_) => "wrong_certificate",
-            JlisError::Application(_) => "bad_application",
-            JlisError::ApplicationUsed(_) => "application_used",
-            JlisError::Replay(_) => "replay",
-            JlisError::Conflict(_) => "conflict",
-            JlisError::Invalid(_) => "invalid_request",
-            JlisError::Internal(_) => "internal",
+            JlisError::MalformedDer(_) => Code::MalformedDer,
+            JlisError::WrongKeySize(_) => Code::WrongKeySize,
+            JlisError::UnknownSerial(_) => Code::UnknownSerial,
+            JlisError::ForeignCa => Code::ForeignCa,
+            JlisError::CardExpired => Code::CardExpired,
+            JlisError::CardRevoked => Code::CardRevoked,
+            JlisError::CardOnHold => Code::CardOnHold,
+            JlisError::WrongCertificate(_) => Code::WrongCertificate,
+            JlisError::Application(_) => Code::BadApplication,
+            JlisError::ApplicationUsed(_) => Code::ApplicationUsed,
+            JlisError::Replay(_) => Code::Replay,
+            JlisError::Conflict(_) => Code::Conflict,
+            JlisError::Invalid(_) => Code::InvalidRequest,
+            JlisError::Forbidden(_) => Code::Forbidden,
+            JlisError::Internal(_) => Code::Internal,
         }
     }
 
-    /// HTTP status.
+    /// The HTTP status it is answered with.
     pub fn http_status(&self) -> u16 {
-        match self {
-            JlisError::UnknownSerial(_) => 404,
-            JlisError::Replay(_) | JlisError::Conflict(_) | JlisError::ApplicationUsed(_) => 409,
-            JlisError::Application(_) => 403,
-            JlisError::Internal(_) => 500,
-            JlisError::CardRevoked | JlisError::CardOnHold | JlisError::CardExpired | JlisError::ForeignCa => 422,
-            _ => 400,
-        }
+        self.code().http_status()
     }
 }
 

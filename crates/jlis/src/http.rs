@@ -13,17 +13,18 @@
 //! Errors are JSON `{"code": …, "message": …}`; internal causes are logged,
 //! not returned.
 
-use crate::{Jlis, JlisError, PhoneCertType, PhoneRequest};
+use crate::{Jlis, JlisError};
 use axum::body::Bytes;
-use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, FromRequestParts, Path, Request, State};
+use axum::http::request::Parts;
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Extension, Json, Router};
+use axum::{Json, Router};
 use base64::{engine::general_purpose::STANDARD, Engine};
-use pki::crl::Reason;
+use jlis_api::types::{CardCertificates, CardRequest, PhoneRequest, RevokeRequest, Revoked, SerialRequest};
 use pki::CaKind;
-use serde::Deserialize;
 use std::sync::Arc;
 use tokio::sync::Mutex;
 
@@ -52,6 +53,7 @@ pub struct CrlCache {
 }
 
 /// An error answer.
+#[derive(Debug)]
 pub struct ApiError(JlisError);
 
 impl From<JlisError> for ApiError {
@@ -63,33 +65,88 @@ impl From<JlisError> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.0.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let body = serde_json::json!({ "code": self.0.code(), "message": self.0.to_string() });
+        let body = serde_json::json!({ "code": self.0.code().as_str(), "message": self.0.to_string() });
         (status, Json(body)).into_response()
     }
 }
 
-fn forbidden(message: &str) -> Response {
-    (StatusCode::FORBIDDEN, Json(serde_json::json!({ "code": "forbidden", "message": message }))).into_response()
-}
-
-fn operator(state: &AppState, headers: &HeaderMap) -> bool {
-    let Some(value) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) else { return false };
+/// Whether the request carries the operators' bearer token.
+fn is_operator(state: &AppState, parts: &Parts) -> bool {
+    let Some(value) = parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) else { return false };
     let Some(token) = value.strip_prefix("Bearer ") else { return false };
-    let (a, b) = (token.as_bytes(), state.operator_token.as_bytes());
-    !b.is_empty() && a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    !state.operator_token.is_empty() && secret::ct_eq(token.as_bytes(), state.operator_token.as_bytes())
 }
 
-/// A JSON body, parsed only after the caller is authorized (so an
+/// Whether the request came over mutual TLS from the SP-TSM.
+fn is_sp_tsm(parts: &Parts) -> bool {
+    parts.extensions.get::<Peer>().is_some_and(Peer::authenticated)
+}
+
+/// Authorization as extractors: a handler names who may call it in its
+/// signature, and the check runs before the body is read (so an
 /// unauthorized caller learns nothing from a body error).
-type JsonBody<T> = Result<Json<T>, axum::extract::rejection::JsonRejection>;
+pub mod caller {
+    use super::*;
 
-/// The body, or `invalid_request` with serde's explanation.
-fn parsed<T>(body: JsonBody<T>) -> Result<T, ApiError> {
-    body.map(|Json(b)| b).map_err(|e| ApiError(JlisError::Invalid(e.body_text())))
+    /// A hotline or municipal-office operator (bearer token).
+    #[derive(Debug)]
+    pub struct Operator;
+
+    /// The SP-TSM (client certificate from the configured SP-TSM CA;
+    /// mechanism ⑩).
+    #[derive(Debug)]
+    pub struct SpTsm;
+
+    /// An operator, or the SP-TSM acting on a holder's request.
+    #[derive(Debug)]
+    pub struct OperatorOrSpTsm;
+
+    fn forbidden(message: &'static str) -> ApiError {
+        ApiError(JlisError::Forbidden(message))
+    }
+
+    impl FromRequestParts<Arc<AppState>> for Operator {
+        type Rejection = ApiError;
+        async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> Result<Self, ApiError> {
+            is_operator(state, parts)
+                .then_some(Operator)
+                .ok_or_else(|| forbidden("this is an operator's request (operator token required)"))
+        }
+    }
+
+    impl FromRequestParts<Arc<AppState>> for SpTsm {
+        type Rejection = ApiError;
+        async fn from_request_parts(parts: &mut Parts, _: &Arc<AppState>) -> Result<Self, ApiError> {
+            is_sp_tsm(parts).then_some(SpTsm).ok_or_else(|| {
+                forbidden("phone certificates are issued only to the SP-TSM (client certificate required)")
+            })
+        }
+    }
+
+    impl FromRequestParts<Arc<AppState>> for OperatorOrSpTsm {
+        type Rejection = ApiError;
+        async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> Result<Self, ApiError> {
+            (is_operator(state, parts) || is_sp_tsm(parts))
+                .then_some(OperatorOrSpTsm)
+                .ok_or_else(|| forbidden("revocation needs the SP-TSM's client certificate or an operator token"))
+        }
+    }
 }
 
-fn b64(field: &'static str, v: &str) -> Result<Vec<u8>, ApiError> {
-    STANDARD.decode(v).map_err(|_| ApiError(JlisError::Invalid(format!("{field} must be base64"))))
+use caller::{Operator, OperatorOrSpTsm, SpTsm};
+
+/// A JSON body whose rejection is `invalid_request` with serde's
+/// explanation.
+#[derive(Debug)]
+pub struct JsonBody<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequest<S> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let r: Result<Json<T>, JsonRejection> = Json::from_request(req, state).await;
+        r.map(|Json(v)| JsonBody(v)).map_err(|e| ApiError(JlisError::Invalid(e.body_text())))
+    }
 }
 
 /// Builds the router.
@@ -119,8 +176,9 @@ async fn record_actor(
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
-    let peer = request.extensions().get::<Peer>().cloned().unwrap_or_default();
-    let role = if operator(&state, request.headers()) {
+    let (parts, body) = request.into_parts();
+    let peer = parts.extensions.get::<Peer>().cloned().unwrap_or_default();
+    let role = if is_operator(&state, &parts) {
         "operator"
     } else if peer.authenticated() {
         "sp-tsm"
@@ -130,169 +188,84 @@ async fn record_actor(
     let actor = crate::audit::Actor {
         role,
         client_certificate: peer.client_certificate.as_deref().map(|c| hex::encode(pki::HashAlg::Sha256.digest(c))),
-        http_request: request.extensions().get::<svc::RequestId>().map(|r| r.0.clone()),
+        http_request: parts.extensions.get::<svc::RequestId>().map(|r| r.0.clone()),
     };
+    let request = Request::from_parts(parts, body);
     crate::audit::ACTOR.scope(actor, next.run(request)).await
-}
-
-#[derive(Deserialize)]
-struct PhoneBody {
-    request_id: String,
-    card_certificate: String,
-    /// The card-signed application (CMS, base64).
-    application: String,
-    phone_public_key: String,
-    se_id: String,
-    cert_type: PhoneCertType,
 }
 
 async fn phone_certificate(
     State(state): State<Arc<AppState>>,
-    Extension(peer): Extension<Peer>,
-    body: JsonBody<PhoneBody>,
+    _: SpTsm,
+    JsonBody(req): JsonBody<PhoneRequest>,
 ) -> Result<Response, ApiError> {
-    if !peer.authenticated() {
-        return Ok(forbidden("phone certificates are issued only to the SP-TSM (client certificate required)"));
-    }
-    let b = parsed(body)?;
-    let req = PhoneRequest {
-        request_id: b.request_id,
-        card_certificate: b64("card_certificate", &b.card_certificate)?,
-        application: b64("application", &b.application)?,
-        phone_public_key: b64("phone_public_key", &b.phone_public_key)?,
-        se_id: b.se_id,
-        cert_type: b.cert_type,
-    };
     let issued = state.jlis.issue_phone(&req).await?;
     state.crls.lock().await.stale = true;
-    Ok(Json(serde_json::json!({
-        "serial": issued.serial,
-        "certificate": STANDARD.encode(&issued.certificate),
-        "ca_certificate": STANDARD.encode(&issued.ca_certificate),
-        "superseded": issued.superseded,
-    }))
-    .into_response())
-}
-
-#[derive(Deserialize)]
-struct CardBody {
-    request_id: String,
-    holder: pki::Holder,
-    auth_public_key: String,
-    sign_public_key: String,
+    Ok(Json(issued).into_response())
 }
 
 async fn card_certificates(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    body: JsonBody<CardBody>,
+    _: Operator,
+    JsonBody(b): JsonBody<CardRequest>,
 ) -> Result<Response, ApiError> {
-    if !operator(&state, &headers) {
-        return Ok(forbidden("card certificates are issued to the municipal office (operator token required)"));
-    }
-    let b = parsed(body)?;
-    let (auth, sign) = state
-        .jlis
-        .issue_card(
-            &b.request_id,
-            &b.holder,
-            &b64("auth_public_key", &b.auth_public_key)?,
-            &b64("sign_public_key", &b.sign_public_key)?,
-        )
-        .await?;
+    let (auth, sign) = state.jlis.issue_card(&b.request_id, &b.holder, &b.auth_public_key, &b.sign_public_key).await?;
     let ca = state.jlis.ca();
-    Ok(Json(serde_json::json!({
-        "auth_certificate": STANDARD.encode(auth),
-        "sign_certificate": STANDARD.encode(sign),
-        "auth_ca_certificate": STANDARD.encode(&ca.ca(CaKind::Auth).cert_der),
-        "sign_ca_certificate": STANDARD.encode(&ca.ca(CaKind::Sign).cert_der),
-    }))
+    Ok(Json(CardCertificates {
+        auth_certificate: auth,
+        sign_certificate: sign,
+        auth_ca_certificate: ca.ca(CaKind::Auth).cert_der.clone(),
+        sign_ca_certificate: ca.ca(CaKind::Sign).cert_der.clone(),
+    })
     .into_response())
-}
-
-#[derive(Deserialize)]
-struct RevokeBody {
-    request_id: String,
-    serial: String,
-    reason: Reason,
 }
 
 async fn revocation(
     State(state): State<Arc<AppState>>,
-    Extension(peer): Extension<Peer>,
-    headers: HeaderMap,
-    body: JsonBody<RevokeBody>,
+    _: OperatorOrSpTsm,
+    JsonBody(b): JsonBody<RevokeRequest>,
 ) -> Result<Response, ApiError> {
-    if !peer.authenticated() && !operator(&state, &headers) {
-        return Ok(forbidden("revocation needs the SP-TSM's client certificate or an operator token"));
-    }
-    let b = parsed(body)?;
     let revoked = state.jlis.revoke(&b.request_id, &b.serial, b.reason).await?;
     state.crls.lock().await.stale = true;
-    Ok(Json(serde_json::json!({ "revoked": revoked })).into_response())
-}
-
-#[derive(Deserialize)]
-struct SerialBody {
-    request_id: String,
-    serial: String,
+    Ok(Json(Revoked { revoked }).into_response())
 }
 
 async fn hold(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    body: JsonBody<SerialBody>,
+    _: Operator,
+    JsonBody(b): JsonBody<SerialRequest>,
 ) -> Result<Response, ApiError> {
-    change_hold(state, headers, body, true).await
+    state.jlis.hold(&b.request_id, &b.serial).await?;
+    changed_hold(&state, &b.serial, "hold").await
 }
 
 async fn release(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    body: JsonBody<SerialBody>,
+    _: Operator,
+    JsonBody(b): JsonBody<SerialRequest>,
 ) -> Result<Response, ApiError> {
-    change_hold(state, headers, body, false).await
+    state.jlis.release(&b.request_id, &b.serial).await?;
+    changed_hold(&state, &b.serial, "good").await
 }
 
-async fn change_hold(
-    state: Arc<AppState>,
-    headers: HeaderMap,
-    body: JsonBody<SerialBody>,
-    on: bool,
-) -> Result<Response, ApiError> {
-    if !operator(&state, &headers) {
-        return Ok(forbidden("holds are set by the hotline operators (operator token required)"));
-    }
-    let b = parsed(body)?;
-    if on {
-        state.jlis.hold(&b.request_id, &b.serial).await?;
-    } else {
-        state.jlis.release(&b.request_id, &b.serial).await?;
-    }
+async fn changed_hold(state: &AppState, serial: &str, status: &str) -> Result<Response, ApiError> {
     state.crls.lock().await.stale = true;
-    Ok(Json(serde_json::json!({ "serial": b.serial.to_uppercase(), "status": if on { "hold" } else { "good" } }))
-        .into_response())
+    Ok(Json(serde_json::json!({ "serial": serial.to_uppercase(), "status": status })).into_response())
 }
 
 async fn certificate(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
+    _: Operator,
     Path(serial): Path<String>,
 ) -> Result<Response, ApiError> {
-    if !operator(&state, &headers) {
-        return Ok(forbidden("certificate records are for operators (operator token required)"));
-    }
     Ok(Json(state.jlis.record(&serial).await?).into_response())
 }
 
 async fn se_links(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
+    _: Operator,
     Path(se_id): Path<String>,
 ) -> Result<Response, ApiError> {
-    if !operator(&state, &headers) {
-        return Ok(forbidden("linkage records are for operators (operator token required)"));
-    }
     Ok(Json(serde_json::json!({ "links": state.jlis.links_of_se(&se_id).await? })).into_response())
 }
 

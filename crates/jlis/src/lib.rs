@@ -11,8 +11,8 @@
 //! - [`signing`]: the CAs' private-key operations on one thread per core.
 //! - [`audit`]: the hash-chained audit log, written in the same transaction
 //!   as each change.
-//! - [`client`]: the API's client, for the municipal office, the SP-TSM
-//!   and operators.
+//! - the API's types, error codes and client are in `jlis-api`, which
+//!   clients depend on instead of this crate.
 //! - [`schema`]: one schema for SQLite and PostgreSQL.
 //! - [`http`], [`server`], [`config`]: the API (router built by one
 //!   function), HTTPS with the SP-TSM's client certificates, plain HTTP for
@@ -21,7 +21,6 @@
 
 pub mod application;
 pub mod audit;
-pub mod client;
 pub mod config;
 pub mod error;
 pub mod http;
@@ -31,4 +30,5 @@ pub mod service;
 pub mod signing;
 
 pub use error::JlisError;
-pub use service::{Jlis, PhoneCertType, PhoneIssued, PhoneRequest, Record};
+pub use jlis_api::{client, PhoneCertType, PhoneCertificate, PhoneRequest};
+pub use service::{Jlis, Record};

@@ -9,7 +9,6 @@ use pki::crl::{CrlParams, Reason, Revoked};
 use pki::ocsp::Status;
 use pki::profile::{issue_end_entity, EndEntity};
 use pki::{CaKind, Certificate, Hierarchy, Holder};
-use serde::Serialize;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use store::{params, Row, Store, Tx};
 
@@ -35,109 +34,16 @@ type OcspCache = std::collections::HashMap<String, std::collections::HashMap<Vec
 /// about it.
 pub const OCSP_CACHE_TTL: Duration = Duration::from_secs(300);
 
-/// Which certificate a phone asks for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum PhoneCertType {
-    /// スマホ用利用者証明用電子証明書.
-    Auth,
-    /// スマホ用署名用電子証明書.
-    Sign,
-}
+pub use jlis_api::types::{Link, PhoneCertType, PhoneCertificate, PhoneRequest, Record};
 
-impl PhoneCertType {
-    fn ca(self) -> CaKind {
-        match self {
-            PhoneCertType::Auth => CaKind::Auth,
-            PhoneCertType::Sign => CaKind::Sign,
-        }
-    }
-    /// `auth` or `sign`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PhoneCertType::Auth => "auth",
-            PhoneCertType::Sign => "sign",
-        }
-    }
-}
-
-/// A phone certificate request from the SP-TSM.
-#[derive(Debug, Clone)]
-pub struct PhoneRequest {
-    /// Unique per request (replay protection).
-    pub request_id: String,
-    /// The card's signature certificate that signed the application (DER).
-    pub card_certificate: Vec<u8>,
-    /// The holder's application, CMS SignedData (DER) made by that card:
-    /// the service checks it itself ([`crate::application::check`]).
-    pub application: Vec<u8>,
-    /// The key generated in the SE (DER SubjectPublicKeyInfo).
-    pub phone_public_key: Vec<u8>,
-    /// The SE identifier (hex).
-    pub se_id: String,
-    /// Auth or sign.
-    pub cert_type: PhoneCertType,
-}
-
-/// A phone certificate issued.
-#[derive(Debug, Clone, Serialize)]
-pub struct PhoneIssued {
-    /// The certificate (DER).
-    #[serde(skip)]
-    pub certificate: Vec<u8>,
-    /// Its serial (hex).
-    pub serial: String,
-    /// The CA certificate (DER).
-    #[serde(skip)]
-    pub ca_certificate: Vec<u8>,
-    /// Phone certificates revoked because this one supersedes them.
-    pub superseded: Vec<String>,
-}
-
-/// A certificate record, for operators.
-#[derive(Debug, Clone, Serialize)]
-pub struct Record {
-    /// Serial (hex).
-    pub serial: String,
-    /// `auth` or `sign`.
-    pub ca: String,
-    /// `card` or `phone`.
-    pub kind: String,
-    /// Subject.
-    pub subject: String,
-    /// `good`, `revoked` or `hold`.
-    pub status: String,
-    /// Revocation reason.
-    pub reason: Option<String>,
-    /// notAfter, Unix seconds.
-    pub not_after: i64,
-    /// For a phone certificate: the card certificate and SE it is linked to;
-    /// for a card certificate: the linked phone certificates.
-    pub links: Vec<Link>,
-}
-
-/// A card ↔ phone link.
-#[derive(Debug, Clone, Serialize)]
-pub struct Link {
-    /// Card certificate serial.
-    pub card_serial: String,
-    /// Phone certificate serial.
-    pub phone_serial: String,
-    /// SE identifier.
-    pub se_id: String,
-    /// auth or sign.
-    pub cert_type: String,
-}
-
-impl Link {
-    fn from_row(r: &Row) -> Result<Self, JlisError> {
-        Ok(Link {
-            card_serial: r.text("card_serial")?,
-            phone_serial: r.text("phone_serial")?,
-            se_id: r.text("se_id")?,
-            cert_type: r.text("cert_type")?,
-        })
-    }
+/// A link as stored.
+fn link_from_row(r: &Row) -> Result<Link, JlisError> {
+    Ok(Link {
+        card_serial: r.text("card_serial")?,
+        phone_serial: r.text("phone_serial")?,
+        se_id: r.text("se_id")?,
+        cert_type: r.text("cert_type")?,
+    })
 }
 
 /// An SE identifier: 1 to 64 hex digits.
@@ -334,7 +240,7 @@ impl Jlis {
     /// revoked, not on hold), revokes any other active phone certificate of
     /// the same type linked to that card (superseded), gives the phone
     /// certificate the card certificate's notAfter, and records the link.
-    pub async fn issue_phone(&self, req: &PhoneRequest) -> Result<PhoneIssued, JlisError> {
+    pub async fn issue_phone(&self, req: &PhoneRequest) -> Result<PhoneCertificate, JlisError> {
         Self::check_key(&req.phone_public_key)?;
         check_se_id(&req.se_id)?;
         let card =
@@ -417,7 +323,7 @@ impl Jlis {
             .await?;
         self.state_changed(&superseded);
         self.state_changed(std::slice::from_ref(&phone.serial));
-        Ok(PhoneIssued {
+        Ok(PhoneCertificate {
             certificate: phone.der,
             serial: phone.serial,
             ca_certificate: ca.cert_der.clone(),
@@ -524,7 +430,7 @@ impl Jlis {
                         params![&serial],
                     )?
                     .iter()
-                    .map(Link::from_row)
+                    .map(link_from_row)
                     .collect::<Result<Vec<_>, JlisError>>()?;
                 Ok(Record {
                     ca: row.text("ca")?,
@@ -552,7 +458,7 @@ impl Jlis {
                     params![se_id],
                 )?
                 .iter()
-                .map(Link::from_row)
+                .map(link_from_row)
                 .collect()
             })
             .await

@@ -1,42 +1,10 @@
-//! Serde helpers: secret bytes (zeroized, REDACTED, base64) and hex fields.
+//! Serde helpers: secret bytes (the workspace's one secret type) and hex
+//! fields.
 
-use base64::{engine::general_purpose::STANDARD, Engine};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use zeroize::{Zeroize, ZeroizeOnDrop};
 
 /// Key bytes in the SE file.
-#[derive(Clone, PartialEq, Eq, Zeroize, ZeroizeOnDrop)]
-pub struct SecretBytes(Vec<u8>);
-
-impl SecretBytes {
-    /// Wraps bytes.
-    pub fn new(b: &[u8]) -> Self {
-        Self(b.to_vec())
-    }
-    /// The bytes.
-    pub fn expose(&self) -> &[u8] {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for SecretBytes {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("REDACTED")
-    }
-}
-
-impl Serialize for SecretBytes {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&zeroize::Zeroizing::new(STANDARD.encode(&self.0)))
-    }
-}
-
-impl<'de> Deserialize<'de> for SecretBytes {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let t = zeroize::Zeroizing::new(String::deserialize(d)?);
-        STANDARD.decode(t.as_bytes()).map(SecretBytes).map_err(serde::de::Error::custom)
-    }
-}
+pub type SecretBytes = secret::Secret;
 
 /// Public bytes stored as hex.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

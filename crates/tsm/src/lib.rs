@@ -16,7 +16,6 @@
 //!   one posted APDU at a time.
 //! - [`service`]: the SEI-TSM and SP-TSM as HTTPS services.
 //! - [`client`]: their clients, for the JPKI app and for tests.
-//! - [`status`]: OCSP status checks as a relying party makes them.
 //! - [`secret`]: key files and the vault sealing domain keys at rest.
 #![forbid(unsafe_code)]
 
@@ -28,7 +27,6 @@ pub mod secret;
 pub mod sei;
 pub mod service;
 pub mod sp;
-pub mod status;
 
 /// A TSM flow failed; nothing after the failing step was done.
 #[derive(Debug, thiserror::Error)]

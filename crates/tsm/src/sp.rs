@@ -90,7 +90,7 @@ pub fn provision<T: Transport>(
     }
     let se_identifier: [u8; 10] = identity[..10].try_into().expect("10 bytes");
     let r = zeroize::Zeroizing::new(identity[10..].to_vec());
-    if !constant_time_eq(&pki::HashAlg::Sha256.digest(&r), commitment) {
+    if !secret::ct_eq(&pki::HashAlg::Sha256.digest(&r), commitment) {
         return Err(TsmError::CommitmentMismatch);
     }
     let mut public_keys = Vec::with_capacity(types.len());
@@ -120,8 +120,4 @@ pub fn wipe<T: Transport>(transport: &mut T, keys: StaticKeys) -> Result<(), Tsm
         ("deleting keys and certificates", commands::store_data(0x80, 0, &tlv::encode(0xDF05, &[]))),
     ])?;
     Ok(())
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

@@ -10,8 +10,8 @@
 use crate::lab::{Lab, PHONE_PINS};
 use crate::{lab_err, Attempts, Breach, Refusal};
 use apdu::{Transport, TransportError};
+use jlis_api::status::Status;
 use tsm::sp::CertType;
-use tsm::status::Status;
 
 /// The modified app's relay: it forwards nothing.
 struct Withheld;
@@ -48,8 +48,8 @@ pub async fn run(lab: &Lab) -> Result<Vec<Refusal>, Breach> {
         pki::cms::verify(&signed, &pki::cms::VerifyOptions { anchors: &cas, detached_content: None, at: None })
             .map_err(lab_err)?;
     let signer = der::Encode::to_der(&checked.signer).map_err(lab_err)?;
-    let http = tsm::status::client();
-    let status = tsm::status::ocsp(&http, &lab.deployment.ocsp_url, &signer, &cas).await?;
+    let http = jlis_api::status::client();
+    let status = jlis_api::status::ocsp(&http, &lab.deployment.ocsp_url, &signer, &cas).await?;
     let refusal = match &status {
         Status::Revoked { reason } => Err(format!("revoked ({})", reason.clone().unwrap_or_default())),
         other => Ok(format!("{other:?}")),

@@ -8,6 +8,7 @@
 use super::demo::Runner;
 use crate::cli::DemoArgs;
 use anyhow::{anyhow, ensure, Result};
+use jlis_api::status::Status;
 use jpki::JpkiCard;
 use mynacard::personalize::InitialPins;
 use phone::app::JpkiApp;
@@ -15,7 +16,6 @@ use phone::{App, SeService};
 use tokio::runtime::Runtime;
 use tsm::service::deployment::Deployment;
 use tsm::sp::CertType;
-use tsm::status::Status;
 
 /// The demo JPKI app's signing certificate (its SHA-256 is what the ARA-M
 /// rule and the SP-TSM name).
@@ -51,8 +51,9 @@ fn steps(r: &mut Runner, rt: &Runtime, dir: &std::path::Path) -> Result<()> {
     let sei = d.sei().map_err(|e| anyhow!(e))?;
     let sp = d.sp().map_err(|e| anyhow!(e))?;
     let cas = d.jpki_cas().map_err(|e| anyhow!(e))?;
-    let http = tsm::status::client();
-    let status = |der: &[u8]| rt.block_on(tsm::status::ocsp(&http, &d.ocsp_url, der, &cas)).map_err(|e| anyhow!(e));
+    let http = jlis_api::status::client();
+    let status =
+        |der: &[u8]| rt.block_on(jlis_api::status::ocsp(&http, &d.ocsp_url, der, &cas)).map_err(|e| anyhow!(e));
 
     let mut card = r.run("municipal office: card issued by the JPKI service", || {
         let holder = pki::Holder::example();

@@ -12,6 +12,7 @@ use crate::cli::{
 };
 use crate::{device, output, pins};
 use anyhow::{anyhow, bail, Context, Result};
+use jlis_api::status::Status;
 use jpki::PinId;
 use phone::app::JpkiApp;
 use phone::SeService;
@@ -20,7 +21,6 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 use tsm::service::deployment::Endpoints;
 use tsm::sp::CertType;
-use tsm::status::Status;
 
 /// `phone.json`: what the JPKI app remembers between runs.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -352,10 +352,10 @@ pub fn status(a: &PhoneDirArgs, json: bool) -> Result<()> {
     let cas = phone.services.jpki_cas().map_err(|e| anyhow!(e))?;
     let (auth_ca, sign_ca) = (&cas[0], &cas[1]);
     let rt = runtime()?;
-    let http = tsm::status::client();
+    let http = jlis_api::status::client();
     let ask = |ca: &pki::Certificate, serial: &str| -> Result<Status> {
         let serial = hex::decode(serial).context("phone.json: a serial that is not hex")?;
-        rt.block_on(tsm::status::ocsp_serial(&http, &phone.services.ocsp_url, ca, &serial))
+        rt.block_on(jlis_api::status::ocsp_serial(&http, &phone.services.ocsp_url, ca, &serial))
             .map_err(|e| anyhow!("{e} (is the JPKI service running?)"))
     };
     let application = match &phone.record.application {

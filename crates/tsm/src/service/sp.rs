@@ -27,7 +27,6 @@ use crate::application::{ApplicationError, NonceBook, NONCE_LIFETIME};
 use crate::remote::{FlowError, RelayHub, RemoteSe, Step};
 use crate::secret::Vault;
 use crate::sp::CertType;
-use crate::status::Status;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -37,6 +36,7 @@ use base64::{engine::general_purpose::STANDARD, Engine};
 use der::{Decode, Encode};
 use gp::StaticKeys;
 use jlis::client::JlisClient;
+use jlis_api::status::Status;
 use pki::crl::Reason;
 use serde::Deserialize;
 use std::sync::Arc;
@@ -187,7 +187,7 @@ impl SpTsm {
         // service (mechanism ⑩); the answer's signature and nonce are
         // checked all the same.
         let url = format!("{}/ocsp", self.jlis.base());
-        match crate::status::ocsp(self.jlis.http(), &url, card_certificate, &self.cas).await {
+        match jlis_api::status::ocsp(self.jlis.http(), &url, card_certificate, &self.cas).await {
             Ok(Status::Good) => Ok(()),
             Ok(Status::OnHold) => Err(refused(403, "card_on_hold", "the card's certificate is on hold (一時保留)")),
             Ok(Status::Revoked { .. }) => Err(refused(403, "card_revoked", "the card's certificate is revoked")),
@@ -427,7 +427,7 @@ impl SpTsm {
         &self,
         application: &str,
         se_id: &str,
-        certificates: &[(CertType, jlis::client::PhoneCertificate)],
+        certificates: &[(CertType, jlis_api::PhoneCertificate)],
         domain: Option<TakenDomain>,
     ) -> Result<(), ApiError> {
         let (application, se_id) = (application.to_string(), se_id.to_string());
@@ -546,7 +546,7 @@ fn check_issued(
     cas: &[pki::Certificate],
     t: CertType,
     spki: &[u8],
-    issued: &jlis::client::PhoneCertificate,
+    issued: &jlis_api::PhoneCertificate,
     now: std::time::SystemTime,
 ) -> Result<(), String> {
     let cert = pki::Certificate::from_der(&issued.certificate).map_err(|_| "it is not a certificate".to_string())?;
@@ -755,9 +755,7 @@ async fn resume(
     let app = sp.application(&id).await?;
     let presented = headers.get(RESUME_TOKEN_HEADER).and_then(|v| v.to_str().ok()).map(token_digest);
     let genuine = match (&presented, &app.resume_token) {
-        (Some(p), Some(stored)) => {
-            aws_lc_rs::constant_time::verify_slices_are_equal(p.as_bytes(), stored.as_bytes()).is_ok()
-        }
+        (Some(p), Some(stored)) => secret::ct_eq(p.as_bytes(), stored.as_bytes()),
         _ => false,
     };
     if !genuine {
@@ -974,7 +972,7 @@ mod tests {
         let holder = pki::Holder::example();
         let issue = |ca: &pki::ca::LocalCa, kind: pki::CaKind| {
             let cert = ca.issue_card_certificate(kind, &key, &holder).unwrap();
-            jlis::client::PhoneCertificate {
+            jlis_api::PhoneCertificate {
                 serial: jlis::service::serial_hex(&cert),
                 certificate: cert.to_der().unwrap(),
                 ca_certificate: ca.ca(kind).cert_der.clone(),
@@ -986,7 +984,7 @@ mod tests {
         let sign = issue(&ca, pki::CaKind::Sign);
         assert_eq!(check_issued(&cas, CertType::Sign, &key, &sign, now), Ok(()));
         assert_eq!(check_issued(&cas, CertType::Auth, &key, &issue(&ca, pki::CaKind::Auth), now), Ok(()));
-        let refused = |t, spki: &[u8], issued: &jlis::client::PhoneCertificate, at| {
+        let refused = |t, spki: &[u8], issued: &jlis_api::PhoneCertificate, at| {
             check_issued(&cas, t, spki, issued, at).unwrap_err()
         };
         let another = pki::RsaPrivateKey::generate_2048().unwrap().public_key_der();

@@ -2,26 +2,16 @@
 //! (`jpki card new --jlis`), the SP-TSM (phone certificates over mutual TLS)
 //! and operators. Errors keep the service's machine-readable code.
 
-use base64::{engine::general_purpose::STANDARD, Engine};
+use crate::types::{
+    CardCertificates, CardRequest, PhoneCertificate, PhoneRequest, RevokeRequest, Revoked, SerialRequest,
+};
 use serde::de::DeserializeOwned;
+use serde::Serialize;
 use std::path::Path;
 
 /// What went wrong talking to the service (its machine-readable codes:
 /// `replay`, `card_revoked`, `forbidden`, …).
 pub type ClientError = svc::client::ServiceError;
-
-/// A phone certificate issued to the SP-TSM.
-#[derive(Debug, Clone)]
-pub struct PhoneCertificate {
-    /// Serial (hex).
-    pub serial: String,
-    /// The certificate (DER).
-    pub certificate: Vec<u8>,
-    /// Its CA (DER).
-    pub ca_certificate: Vec<u8>,
-    /// Phone certificates revoked because this one supersedes them.
-    pub superseded: Vec<String>,
-}
 
 /// The HTTPS API of one JPKI service.
 #[derive(Debug, Clone)]
@@ -31,13 +21,6 @@ pub struct JlisClient {
     service: String,
     http: reqwest::Client,
     operator_token: Option<String>,
-}
-
-fn b64(field: &str, v: &serde_json::Value) -> Result<Vec<u8>, ClientError> {
-    v[field]
-        .as_str()
-        .and_then(|s| STANDARD.decode(s).ok())
-        .ok_or_else(|| ClientError::transport("the JPKI service", format!("answer without a base64 {field}")))
 }
 
 impl JlisClient {
@@ -78,7 +61,7 @@ impl JlisClient {
         &self.http
     }
 
-    async fn post<T: DeserializeOwned>(&self, path: &str, body: &serde_json::Value) -> Result<T, ClientError> {
+    async fn post<T: DeserializeOwned>(&self, path: &str, body: &impl Serialize) -> Result<T, ClientError> {
         let mut req = self.http.post(format!("{}{path}", self.base)).json(body);
         if let Some(token) = &self.operator_token {
             req = req.bearer_auth(token);
@@ -126,46 +109,24 @@ impl JlisClient {
         auth_key: &[u8],
         sign_key: &[u8],
     ) -> Result<mynacard::personalize::IssuedCertificates, ClientError> {
-        let v: serde_json::Value = self
-            .post(
-                "/v1/card-certificates",
-                &serde_json::json!({
-                    "request_id": request_id,
-                    "holder": holder,
-                    "auth_public_key": STANDARD.encode(auth_key),
-                    "sign_public_key": STANDARD.encode(sign_key),
-                }),
-            )
-            .await?;
+        let request = CardRequest {
+            request_id: request_id.to_string(),
+            holder: holder.clone(),
+            auth_public_key: auth_key.to_vec(),
+            sign_public_key: sign_key.to_vec(),
+        };
+        let issued: CardCertificates = self.post("/v1/card-certificates", &request).await?;
         Ok(mynacard::personalize::IssuedCertificates {
-            auth_cert: b64("auth_certificate", &v)?,
-            auth_ca_cert: b64("auth_ca_certificate", &v)?,
-            sign_cert: b64("sign_certificate", &v)?,
-            sign_ca_cert: b64("sign_ca_certificate", &v)?,
+            auth_cert: issued.auth_certificate,
+            auth_ca_cert: issued.auth_ca_certificate,
+            sign_cert: issued.sign_certificate,
+            sign_ca_cert: issued.sign_ca_certificate,
         })
     }
 
     /// `POST /v1/phone-certificates` (SP-TSM, mutual TLS).
-    pub async fn issue_phone(&self, req: &crate::PhoneRequest) -> Result<PhoneCertificate, ClientError> {
-        let v: serde_json::Value = self
-            .post(
-                "/v1/phone-certificates",
-                &serde_json::json!({
-                    "request_id": req.request_id,
-                    "card_certificate": STANDARD.encode(&req.card_certificate),
-                    "application": STANDARD.encode(&req.application),
-                    "phone_public_key": STANDARD.encode(&req.phone_public_key),
-                    "se_id": req.se_id,
-                    "cert_type": req.cert_type,
-                }),
-            )
-            .await?;
-        Ok(PhoneCertificate {
-            serial: v["serial"].as_str().unwrap_or_default().to_string(),
-            certificate: b64("certificate", &v)?,
-            ca_certificate: b64("ca_certificate", &v)?,
-            superseded: serde_json::from_value(v["superseded"].clone()).unwrap_or_default(),
-        })
+    pub async fn issue_phone(&self, req: &PhoneRequest) -> Result<PhoneCertificate, ClientError> {
+        self.post("/v1/phone-certificates", req).await
     }
 
     /// `POST /v1/revocations` (operator or SP-TSM): every serial revoked.
@@ -175,23 +136,19 @@ impl JlisClient {
         serial: &str,
         reason: pki::crl::Reason,
     ) -> Result<Vec<String>, ClientError> {
-        let v: serde_json::Value = self
-            .post(
-                "/v1/revocations",
-                &serde_json::json!({ "request_id": request_id, "serial": serial, "reason": reason }),
-            )
-            .await?;
-        Ok(serde_json::from_value(v["revoked"].clone()).unwrap_or_default())
+        let request = RevokeRequest { request_id: request_id.to_string(), serial: serial.to_string(), reason };
+        let answer: Revoked = self.post("/v1/revocations", &request).await?;
+        Ok(answer.revoked)
     }
 
     /// `POST /v1/holds` (operator): puts a certificate on hold (一時保留).
     pub async fn hold(&self, request_id: &str, serial: &str) -> Result<serde_json::Value, ClientError> {
-        self.post("/v1/holds", &serde_json::json!({ "request_id": request_id, "serial": serial })).await
+        self.post("/v1/holds", &SerialRequest { request_id: request_id.into(), serial: serial.into() }).await
     }
 
     /// `POST /v1/releases` (operator): releases a hold.
     pub async fn release(&self, request_id: &str, serial: &str) -> Result<serde_json::Value, ClientError> {
-        self.post("/v1/releases", &serde_json::json!({ "request_id": request_id, "serial": serial })).await
+        self.post("/v1/releases", &SerialRequest { request_id: request_id.into(), serial: serial.into() }).await
     }
 
     /// `GET /v1/certificates/{serial}` (operator): the record and its links.
