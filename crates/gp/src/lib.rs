@@ -16,6 +16,7 @@ pub mod commands;
 pub mod crypto;
 pub mod host;
 pub mod keys;
+pub mod session;
 
 pub use channel::{level, Channel};
 pub use crypto::AesKey;

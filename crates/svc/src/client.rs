@@ -6,7 +6,7 @@
 //! and optionally present a client certificate (the SP-TSM towards the
 //! JPKI service, mechanism ⑩).
 
-use crate::server::pem_certificates;
+use crate::tls::pem_certificates;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::WebPkiServerVerifier;
 use rustls::pki_types::pem::PemObject;

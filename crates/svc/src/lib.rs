@@ -1,7 +1,7 @@
 //! Plumbing shared by the JPKI service and the two TSMs, so each service
 //! crate holds only its rules and its routes:
 //!
-//! - [`server`]: HTTPS (rustls) listeners that ask for a client certificate
+//! - `server` (feature `server`, for the services only): HTTPS (rustls) listeners that ask for a client certificate
 //!   and tell the handlers who called ([`Peer`]), and plain HTTP listeners;
 //! - [`client`]: HTTPS clients that trust the deployment's TLS CA and can
 //!   present a client certificate (mutual TLS);
@@ -9,7 +9,9 @@
 #![forbid(unsafe_code)]
 
 pub mod client;
+#[cfg(feature = "server")]
 pub mod server;
 pub mod tls;
 
+#[cfg(feature = "server")]
 pub use server::{Peer, RequestId};

@@ -8,7 +8,7 @@ use axum::{Extension, Router};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::service::TowerToHyperService;
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::pki_types::PrivateKeyDer;
 use std::path::Path;
 use std::sync::Arc;
 use tokio::net::TcpListener;
@@ -36,13 +36,7 @@ fn read_err(path: &Path, e: impl std::fmt::Display) -> String {
     format!("{}: {e}", path.display())
 }
 
-/// The certificates of a PEM file.
-pub fn pem_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
-    CertificateDer::pem_file_iter(path)
-        .map_err(|e| read_err(path, e))?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| read_err(path, e))
-}
+pub use crate::tls::pem_certificates;
 
 /// A server configuration: certificate chain and key (PEM files), and the
 /// CA (PEM) whose client certificates are accepted; clients without a

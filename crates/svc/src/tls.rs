@@ -12,6 +12,8 @@ use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose,
     SanType,
 };
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::CertificateDer;
 use std::path::Path;
 
 fn ca(name: &str) -> Result<(CertificateParams, KeyPair, String), rcgen::Error> {
@@ -110,3 +112,12 @@ pub fn generate(dir: &Path, clients: &[&str]) -> Result<(), String> {
     }
     Ok(())
 }
+
+/// The certificates of a PEM file.
+pub fn pem_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
+    CertificateDer::pem_file_iter(path)
+        .map_err(|e| format!("{}: {e}", path.display()))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("{}: {e}", path.display()))
+}
+
