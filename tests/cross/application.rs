@@ -4,9 +4,9 @@
 
 use jpki::{KeyType, PinId};
 use openjpki_tests::{client, fixture};
+use sp_tsm::application::{verify, Application, ApplicationError, Device, NonceBook};
 use std::time::{Duration, SystemTime};
-use tsm::application::{verify, Application, ApplicationError, Device, NonceBook};
-use tsm::sp::CertType;
+use tsm_api::PhoneCertType as CertType;
 
 fn application(nonce: &[u8; 32]) -> Application {
     Application {

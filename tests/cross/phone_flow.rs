@@ -15,10 +15,10 @@ use openjpki_tests::holder;
 use phone::app::{Intent, IntentError, JpkiApp};
 use phone::{App, SeService};
 use std::time::Duration;
-use tsm::client::TsmClient;
-use tsm::service::config::Databases;
-use tsm::service::deployment::Deployment;
-use tsm::sp::CertType;
+use testbed::Databases;
+use testbed::Deployment;
+use tsm_api::client::TsmClient;
+use tsm_api::PhoneCertType as CertType;
 
 const BOTH: [CertType; 2] = [CertType::Auth, CertType::Sign];
 
@@ -58,7 +58,7 @@ async fn card(d: &Deployment) -> Card {
 
 /// A new phone whose SE was made with the deployment's ISD master key.
 fn phone(d: &Deployment, identity: App) -> JpkiApp {
-    let master = tsm::secret::key_file(&d.dir.join("isd-master.key"), false).unwrap();
+    let master = tsm::keys::key_file(&d.dir.join("isd-master.key"), false).unwrap();
     let mut serial = [0u8; 4];
     pki::fill_random(&mut serial);
     let state = se::SecureElement::manufacture(&master, serial, [0x20, 0x26]);
@@ -195,11 +195,11 @@ async fn attacks_on_the_application_are_refused() {
         "no commitment for an app the ARA-M rule does not name"
     );
     let nonce = sp.nonce().await.unwrap();
-    let naming_evil = tsm::application::Application {
+    let naming_evil = sp_tsm::application::Application {
         nonce: hex::encode(nonce),
         commitment: hex::encode([0x11; 32]),
         cert_types: BOTH.to_vec(),
-        device: tsm::application::Device { model: "x".into(), app_certificate_hash: evil.certificate_hash() },
+        device: sp_tsm::application::Device { model: "x".into(), app_certificate_hash: evil.certificate_hash() },
     };
     card.verify(jpki::PinId::Sign, "ABC123").unwrap();
     let options = pki::cms::SignOptions {
@@ -343,12 +343,12 @@ async fn malformed_requests_get_clear_errors_and_change_nothing() {
     assert!(id.is_none());
     let e = outcome.unwrap_err();
     assert!(
-        matches!(&e, tsm::client::ClientError::Service(svc::client::ServiceError::Refused { status: 403, .. })),
+        matches!(&e, tsm_api::client::ClientError::Service(svc::client::ServiceError::Refused { status: 403, .. })),
         "{e}"
     );
     let e = sp.drive(serde_json::json!({ "session": "nope", "commands": [] }), &mut app.relay()).await.unwrap_err();
     assert_eq!(e.code(), Some("unknown_session"), "{e}");
-    let nope = tsm::client::ApplicationRef { id: "nope".into(), resume_token: "00".repeat(32) };
+    let nope = tsm_api::client::ApplicationRef { id: "nope".into(), resume_token: "00".repeat(32) };
     assert_eq!(sp.resume(&nope, &mut app.relay()).await.unwrap_err().code(), Some("unknown_application"));
     assert_eq!(sp.application("nope").await.unwrap_err().code(), Some("unknown_application"));
     // Domain keys and app registration need the callers' client certificates.

@@ -12,10 +12,10 @@ use mynacard::personalize::InitialPins;
 use phone::app::JpkiApp;
 use phone::{App, SeService};
 use svc::tls::Service;
-use tsm::client::TsmClient;
-use tsm::service::config::Databases;
-use tsm::service::deployment::Deployment;
-use tsm::sp::CertType;
+use testbed::Databases;
+use testbed::Deployment;
+use tsm_api::client::TsmClient;
+use tsm_api::PhoneCertType as CertType;
 
 /// An emulated My Number card, in-process.
 pub type Card = JpkiCard<transport::InProcess<mynacard::MynaCard>>;

@@ -153,7 +153,12 @@ impl SecureSession {
         if raw.len() != pending.len() {
             return Err(SessionError::Malformed("a script answered with another number of responses"));
         }
-        pending.contexts.into_iter().zip(raw).map(|(context, r)| Ok(self.channel.unwrap_response_to(context, r)?)).collect()
+        pending
+            .contexts
+            .into_iter()
+            .zip(raw)
+            .map(|(context, r)| Ok(self.channel.unwrap_response_to(context, r)?))
+            .collect()
     }
 
     /// [`SecureSession::unwrap`], requiring `90 00` from every command (the

@@ -15,8 +15,8 @@ use crate::omapi::{App, SeService};
 use apdu::Transport;
 use jpki::{JpkiCard, KeyType, PinId};
 use std::time::SystemTime;
-use tsm::client::{ApplicationRef, ClientError, Outcome, TsmClient};
-use tsm::sp::CertType;
+use tsm_api::client::{ApplicationRef, ClientError, Outcome, TsmClient};
+use tsm_api::PhoneCertType;
 use zeroize::Zeroizing;
 
 /// What went wrong in the app.
@@ -103,10 +103,10 @@ pub enum IntentError {
     Applet(#[from] crate::device::AppletError),
 }
 
-fn key_for(t: CertType) -> KeyType {
+fn key_for(t: PhoneCertType) -> KeyType {
     match t {
-        CertType::Auth => KeyType::Auth,
-        CertType::Sign => KeyType::Sign,
+        PhoneCertType::Auth => KeyType::Auth,
+        PhoneCertType::Sign => KeyType::Sign,
     }
 }
 
@@ -151,7 +151,7 @@ impl JpkiApp {
         sp: &TsmClient,
         card: &mut JpkiCard<T>,
         sign_password: &str,
-        types: &[CertType],
+        types: &[PhoneCertType],
     ) -> Result<Applied, AppError> {
         let cms = self.signed_application(sp, card, sign_password, types).await?;
         let (application, outcome) = sp.apply(&cms, &mut self.relay()).await;
@@ -167,7 +167,7 @@ impl JpkiApp {
         sp: &TsmClient,
         card: &mut JpkiCard<T>,
         sign_password: &str,
-        types: &[CertType],
+        types: &[PhoneCertType],
     ) -> Result<Vec<u8>, AppError> {
         let nonce = sp.nonce().await?;
         self.sign_application(&nonce, card, sign_password, types)
@@ -180,17 +180,14 @@ impl JpkiApp {
         nonce: &[u8],
         card: &mut JpkiCard<T>,
         sign_password: &str,
-        types: &[CertType],
+        types: &[PhoneCertType],
     ) -> Result<Vec<u8>, AppError> {
         let commitment = self.commitment()?;
-        let application = tsm::application::Application {
+        let application = tsm_api::Application {
             nonce: hex::encode(nonce),
             commitment: hex::encode(commitment),
             cert_types: types.to_vec(),
-            device: tsm::application::Device {
-                model: self.model.clone(),
-                app_certificate_hash: self.certificate_hash(),
-            },
+            device: tsm_api::Device { model: self.model.clone(), app_certificate_hash: self.certificate_hash() },
         };
         card.verify(PinId::Sign, sign_password)?;
         Ok(jpki::sign_cms(card, KeyType::Sign, &application.to_content(), &sign_options())?)
@@ -225,7 +222,7 @@ impl JpkiApp {
 
     /// The phone certificate of type `t` (DER); the auth certificate needs
     /// no PIN, the sign certificate needs the sign PIN.
-    pub fn certificate(&self, t: CertType, pin: Option<&str>) -> Result<Vec<u8>, AppError> {
+    pub fn certificate(&self, t: PhoneCertType, pin: Option<&str>) -> Result<Vec<u8>, AppError> {
         let mut card = self.card()?;
         if let Some(p) = pin {
             card.verify(key_for(t).pin(), p)?;
@@ -234,7 +231,7 @@ impl JpkiApp {
     }
 
     /// Signs `data` (PKCS#1 v1.5, SHA-256) with the phone key of type `t`.
-    pub fn sign(&self, t: CertType, pin: &str, data: &[u8]) -> Result<IntentAnswer, AppError> {
+    pub fn sign(&self, t: PhoneCertType, pin: &str, data: &[u8]) -> Result<IntentAnswer, AppError> {
         let mut card = self.card()?;
         card.verify(key_for(t).pin(), pin)?;
         let h = pki::HashAlg::Sha256;
@@ -244,7 +241,7 @@ impl JpkiApp {
     }
 
     /// CMS SignedData over `content` with the phone key of type `t`.
-    pub fn cms_sign(&self, t: CertType, pin: &str, content: &[u8], detached: bool) -> Result<Vec<u8>, AppError> {
+    pub fn cms_sign(&self, t: PhoneCertType, pin: &str, content: &[u8], detached: bool) -> Result<Vec<u8>, AppError> {
         let mut card = self.card()?;
         card.verify(key_for(t).pin(), pin)?;
         let options = pki::cms::SignOptions { detached, ..sign_options() };
@@ -256,13 +253,13 @@ impl JpkiApp {
     /// applet's keys through the relay.
     pub async fn revoke(&self, sp: &TsmClient, auth_pin: &str) -> Result<Outcome, AppError> {
         let nonce = sp.nonce().await?;
-        let request = tsm::service::sp::RevocationRequest {
+        let request = tsm_api::types::RevocationRequest {
             nonce: hex::encode(nonce),
             action: "revoke".into(),
             se_id: self.se_identifier(),
         };
         let content = serde_json::to_vec(&request).map_err(|e| AppError::Other(e.to_string()))?;
-        let cms = self.cms_sign(CertType::Auth, auth_pin, &content, false)?;
+        let cms = self.cms_sign(PhoneCertType::Auth, auth_pin, &content, false)?;
         Ok(sp.revoke(&cms, &mut self.relay()).await?)
     }
 
@@ -277,8 +274,8 @@ impl JpkiApp {
         let (t, action, data) = match intent {
             Intent::Apply => return Err(IntentError::NotAllowed("applying for phone certificates")),
             Intent::Revoke => return Err(IntentError::NotAllowed("revoking phone certificates")),
-            Intent::Sign(d) => (CertType::Sign, "sign a document with your signature certificate", d),
-            Intent::Authenticate(d) => (CertType::Auth, "log in with your user-authentication certificate", d),
+            Intent::Sign(d) => (PhoneCertType::Sign, "sign a document with your signature certificate", d),
+            Intent::Authenticate(d) => (PhoneCertType::Auth, "log in with your user-authentication certificate", d),
         };
         let prompt = Prompt { caller: caller.name.clone(), action, pin: key_for(t).pin() };
         let pin = consent(&prompt).ok_or(IntentError::Declined)?;

@@ -134,7 +134,7 @@ impl PhoneJpki {
         };
         Self {
             card: mynacard::CardState { format: mynacard::state::FORMAT.into(), jpki, text: None },
-            commitment: crate::secret::SecretBytes::new(&[]),
+            commitment: crate::secret::SecretBytes::default(),
         }
     }
 }

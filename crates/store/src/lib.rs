@@ -42,6 +42,10 @@ pub enum StoreError {
         /// What the caller wanted.
         wanted: &'static str,
     },
+    /// A stored value the reader does not understand (a state it does not
+    /// know, text that should be hex).
+    #[error("database: stored value: {0}")]
+    Decode(String),
     /// A statement's parameters do not match its values.
     #[error("database: parameter {0}")]
     Parameter(String),

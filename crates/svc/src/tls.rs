@@ -120,4 +120,3 @@ pub fn pem_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, Str
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| format!("{}: {e}", path.display()))
 }
-

@@ -5,7 +5,7 @@
 //! with their client certificates.
 
 use crate::relay::{RelayResponses, RelayStep};
-use crate::types::{AppsBody, ApplicationBody, DomainKeys, NonceAnswer, RevocationBody, RESUME_TOKEN_HEADER};
+use crate::types::{ApplicationBody, AppsBody, DomainKeys, NonceAnswer, RevocationBody, RESUME_TOKEN_HEADER};
 use apdu::Transport;
 use serde_json::Value;
 use std::path::Path;
@@ -181,7 +181,8 @@ impl TsmClient {
     /// until the TSM says done.
     pub async fn drive(&self, step: Value, se: &mut (dyn Transport + Send)) -> Result<Outcome, ClientError> {
         let nonsense = |what: &str| ServiceError::transport(&self.base, what.to_string());
-        let mut step: RelayStep = serde_json::from_value(step).map_err(|_| nonsense("a relay step of another shape"))?;
+        let mut step: RelayStep =
+            serde_json::from_value(step).map_err(|_| nonsense("a relay step of another shape"))?;
         let mut apdus = 0;
         loop {
             if let Some(result) = step.done.take() {

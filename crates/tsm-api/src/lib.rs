@@ -6,7 +6,7 @@
 //!   carries a script of C-APDUs, the phone posts the R-APDUs back.
 //! - [`types`]: the other request and answer bodies.
 //! - [`Code`]: the machine-readable error codes and their HTTP statuses.
-//! - [`client`]: [`client::TsmClient`].
+//! - [`client`]: the client, [`client::TsmClient`].
 #![forbid(unsafe_code)]
 
 pub mod client;

@@ -66,7 +66,9 @@ pub async fn run(lab: &Lab) -> Result<Vec<Refusal>, Breach> {
     a.saw("DELETE the SP domain and the JPKI applet through the ISD, plain", "6982", sw(relay.transmit_raw(&delete)))?;
 
     let guessed = gp::StaticKeys::new(0x30, &[0x5A; 16], &[0x5A; 16], &[0x5A; 16]).map_err(lab_err)?;
-    let session = tsm::relay::SecureSession::open(&mut relay, SP_DOMAIN, guessed, 0x33).map(|_| ());
+    let mut challenge = [0u8; 8];
+    pki::fill_random(&mut challenge);
+    let session = gp::session::Blocking::open(&mut relay, SP_DOMAIN, guessed, 0x33, challenge).map(|_| ());
     a.refused("a fake SP-TSM opens SCP03 with the SP domain using guessed keys", "card cryptogram invalid", session)?;
 
     a.unchanged("the fake SP-TSM", "the SE's state (keys, applet, certificates)", &before, &se_snapshot(&victim))?;

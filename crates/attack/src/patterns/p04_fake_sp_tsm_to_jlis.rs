@@ -15,7 +15,7 @@ use crate::{lab_err, Attempts, Breach, Refusal};
 use jlis::client::JlisClient;
 use jlis::{PhoneCertType, PhoneRequest};
 use svc::tls::Service;
-use tsm::sp::CertType;
+use tsm_api::PhoneCertType as CertType;
 
 /// The SE identifier the attacker wants certificates linked to.
 pub const ATTACKER_SE: &str = "0A0B0C0D0E0F10111213";

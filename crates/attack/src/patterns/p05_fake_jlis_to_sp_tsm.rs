@@ -106,7 +106,7 @@ pub async fn run(lab: &Lab) -> Result<Vec<Refusal>, Breach> {
         let written =
             lab.deployment.sp.certificates(&phone.se_identifier()).await.map_err(|e| Breach::Lab(e.0.message))?;
         a.unchanged(tried, "the SP-TSM's certificates for the phone", &0, &written.len())?;
-        let in_se = phone.certificate(tsm::sp::CertType::Auth, None).map(|_| "a certificate");
+        let in_se = phone.certificate(tsm_api::PhoneCertType::Auth, None).map(|_| "a certificate");
         a.refused(&format!("{tried}: reading a certificate from the phone afterwards"), "6A 82", in_se)?;
     }
     a.done()

@@ -9,7 +9,7 @@
 use crate::lab::{Lab, PHONE_PINS};
 use crate::{lab_err, Attempts, Breach, Refusal};
 use jpki::PinId;
-use tsm::sp::CertType;
+use tsm_api::PhoneCertType as CertType;
 
 /// Runs the attempts.
 pub async fn run(lab: &Lab) -> Result<Vec<Refusal>, Breach> {

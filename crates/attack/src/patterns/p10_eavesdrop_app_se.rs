@@ -11,7 +11,7 @@ use crate::relay::{RelayTap, Tamper};
 use crate::tap::contains;
 use crate::{lab_err, Attempts, Breach, Refusal};
 use jpki::ap::SP_DOMAIN;
-use tsm::sp::CertType;
+use tsm_api::PhoneCertType as CertType;
 
 /// Whether some 32-byte window of `transcript` hashes to `s` (R in clear).
 pub fn reveals_preimage(transcript: &[u8], s: &[u8]) -> bool {

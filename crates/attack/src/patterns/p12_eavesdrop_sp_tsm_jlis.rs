@@ -30,7 +30,7 @@ pub async fn run(lab: &Lab) -> Result<Vec<Refusal>, Breach> {
     card.verify(jpki::PinId::Sign, CARD_SIGN_PASSWORD).map_err(lab_err)?;
     let card_cert = card.read_certificate(jpki::CertType::Sign).map_err(lab_err)?;
     phone.set_pins(PHONE_PINS.0.as_bytes(), PHONE_PINS.1.as_bytes()).map_err(lab_err)?;
-    let phone_cert = phone.certificate(tsm::sp::CertType::Auth, Some(PHONE_PINS.0)).map_err(lab_err)?;
+    let phone_cert = phone.certificate(tsm_api::PhoneCertType::Auth, Some(PHONE_PINS.0)).map_err(lab_err)?;
     let client_cert = pki::cert::parse_certificates(&std::fs::read(lab.dir().join("tls/sp-tsm.pem")).map_err(lab_err)?)
         .map_err(lab_err)?
         .remove(0);

@@ -12,7 +12,7 @@
 
 use crate::lab::{Lab, BOTH, CARD_SIGN_PASSWORD};
 use crate::{lab_err, Attempts, Breach, Refusal};
-use tsm::client::ApplicationRef;
+use tsm_api::client::ApplicationRef;
 
 /// Runs the attempts.
 pub async fn run(lab: &Lab) -> Result<Vec<Refusal>, Breach> {

@@ -11,7 +11,7 @@ use crate::lab::{Lab, PHONE_PINS};
 use crate::{lab_err, Attempts, Breach, Refusal};
 use apdu::{Transport, TransportError};
 use jlis_api::status::Status;
-use tsm::sp::CertType;
+use tsm_api::PhoneCertType as CertType;
 
 /// The modified app's relay: it forwards nothing.
 struct Withheld;
@@ -30,7 +30,7 @@ pub async fn run(lab: &Lab) -> Result<Vec<Refusal>, Breach> {
     let mut a = Attempts::default();
 
     let nonce = sp.nonce().await.map_err(lab_err)?;
-    let request = tsm::service::sp::RevocationRequest {
+    let request = tsm_api::types::RevocationRequest {
         nonce: hex::encode(nonce),
         action: "revoke".into(),
         se_id: app.se_identifier(),

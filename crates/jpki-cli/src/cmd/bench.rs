@@ -301,9 +301,11 @@ pub fn keygen(a: &crate::cli::KeygenBenchArgs, json: bool) -> Result<()> {
     let service =
         phone::SeService::new(se::SecureElement::new(state, Box::new(se::MemoryNvm)).map_err(anyhow::Error::msg)?);
     let mut relay = phone::Relay::new(&service, &phone::App::new("jpki-bench", Vec::new()));
-    let handed = tsm::sei::prepare(&mut relay, &master, &[&[0; 32]])?;
-    let keys = tsm::sp::take_over(&mut relay, handed)?;
-    let mut session = tsm::relay::SecureSession::open(&mut relay, jpki::ap::SP_DOMAIN, keys, 0x33)?;
+    let handed = sei_tsm::prepare(&mut relay, &master, &[&[0; 32]])?;
+    let keys = sp_tsm::take_over(&mut relay, handed)?;
+    let mut challenge = [0u8; 8];
+    pki::fill_random(&mut challenge);
+    let mut session = gp::session::Blocking::open(&mut relay, jpki::ap::SP_DOMAIN, keys, 0x33, challenge)?;
     session.run("perso", &gp::commands::install_for_personalization(&jpki::ap::AID_JPKI)?)?;
     let generate = gp::commands::store_data(0x81, 0, &apdu::tlv::encode(0xDF02, &[0x01])).with_ne(256);
     if !json {

@@ -21,9 +21,9 @@ use std::collections::BTreeMap;
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tsm::client::TsmClient;
-use tsm::service::deployment::Endpoints;
-use tsm::sp::CertType;
+use testbed::Endpoints;
+use tsm_api::client::TsmClient;
+use tsm_api::PhoneCertType as CertType;
 
 /// Each step's latencies as the phones saw them.
 #[derive(Default)]

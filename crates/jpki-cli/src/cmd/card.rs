@@ -79,7 +79,7 @@ pub fn new(a: &NewArgs, json: bool) -> Result<()> {
     }
     let service = match (&a.services, &a.jlis) {
         (Some(sys), _) => {
-            let e = tsm::service::deployment::Endpoints::read(sys).map_err(|e| {
+            let e = testbed::Endpoints::read(sys).map_err(|e| {
                 anyhow::anyhow!("{e} (make a deployment with `jpki serve all --init --dir {}`)", sys.display())
             })?;
             Some((e.jlis_url, e.tls_ca, sys.join("operator.token")))

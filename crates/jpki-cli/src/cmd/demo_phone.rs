@@ -13,9 +13,9 @@ use jpki::JpkiCard;
 use mynacard::personalize::InitialPins;
 use phone::app::JpkiApp;
 use phone::{App, SeService};
+use testbed::Deployment;
 use tokio::runtime::Runtime;
-use tsm::service::deployment::Deployment;
-use tsm::sp::CertType;
+use tsm_api::PhoneCertType as CertType;
 
 /// The demo JPKI app's signing certificate (its SHA-256 is what the ARA-M
 /// rule and the SP-TSM name).

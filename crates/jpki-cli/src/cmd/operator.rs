@@ -103,7 +103,7 @@ fn show(r: &serde_json::Value) -> Result<()> {
 fn connect(t: &OperatorTarget) -> Result<(jlis::client::JlisClient, tokio::runtime::Runtime)> {
     let (url, tls_ca, token_file) = match (&t.services, &t.jlis, &t.tls_ca, &t.operator_token_file) {
         (Some(sys), ..) => {
-            let e = tsm::service::deployment::Endpoints::read(sys)
+            let e = testbed::Endpoints::read(sys)
                 .map_err(|e| anyhow!("{e} (make a deployment with `jpki serve all --init --dir {}`)", sys.display()))?;
             (e.jlis_url, e.tls_ca, sys.join("operator.token"))
         }

@@ -60,22 +60,22 @@ pub fn new(a: &PhoneNewArgs, json: bool) -> Result<()> {
     let mut relay = Relay::new(&phone, &app);
 
     let t = Instant::now();
-    let handed_over = tsm::sei::prepare(&mut relay, &master, &[&app.certificate_hashes()[1]])?;
+    let handed_over = sei_tsm::prepare(&mut relay, &master, &[&app.certificate_hashes()[1]])?;
     step(json, "SEI-TSM: SP domain, JPKI applet, ARA-M rule", t);
     let t = Instant::now();
-    let sp_keys = tsm::sp::take_over(&mut relay, handed_over)?;
+    let sp_keys = sp_tsm::take_over(&mut relay, handed_over)?;
     step(json, "SP-TSM: domain keys replaced (PUT KEY)", t);
     let t = Instant::now();
     let commitment = JpkiApplet::open(&phone, &app)?.commitment()?;
     step(json, "app: commitment S = SHA-256(R) from the applet", t);
     let holder = pki::Holder::example();
     let t = Instant::now();
-    let types = [tsm::sp::CertType::Auth, tsm::sp::CertType::Sign];
-    let done = tsm::sp::provision(&mut relay, sp_keys, &commitment, &types, |keys, _| {
-        let issue = |t: &tsm::sp::CertType, spki: &[u8]| {
+    let types = [tsm_api::PhoneCertType::Auth, tsm_api::PhoneCertType::Sign];
+    let done = sp_tsm::provision(&mut relay, sp_keys, &commitment, &types, |keys, _| {
+        let issue = |t: &tsm_api::PhoneCertType, spki: &[u8]| {
             let kind = match t {
-                tsm::sp::CertType::Auth => pki::CaKind::Auth,
-                tsm::sp::CertType::Sign => pki::CaKind::Sign,
+                tsm_api::PhoneCertType::Auth => pki::CaKind::Auth,
+                tsm_api::PhoneCertType::Sign => pki::CaKind::Sign,
             };
             let cert = ca.issue_card_certificate(kind, spki, &holder).map_err(|e| e.to_string())?;
             Ok((der::Encode::to_der(&cert).map_err(|e| e.to_string())?, ca.ca(kind).cert_der.clone()))

@@ -19,8 +19,8 @@ use phone::SeService;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
-use tsm::service::deployment::Endpoints;
-use tsm::sp::CertType;
+use testbed::Endpoints;
+use tsm_api::PhoneCertType as CertType;
 
 /// `phone.json`: what the JPKI app remembers between runs.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -107,7 +107,7 @@ impl Phone {
         Ok(self)
     }
 
-    fn sp(&self) -> Result<tsm::client::TsmClient> {
+    fn sp(&self) -> Result<tsm_api::client::TsmClient> {
         self.services.sp().map_err(|e| anyhow!(e))
     }
 }
@@ -196,7 +196,7 @@ pub fn apply(a: &PhoneApplyArgs, json: bool) -> Result<()> {
     step(json, "application signed by the card", t, &format!("card: {}", dev.reader));
     let t = Instant::now();
     let first = rt.block_on(sp.submit(&cms)).context("the SP-TSM refused the application")?;
-    let reference = tsm::client::ApplicationRef::from_answer(&first)
+    let reference = tsm_api::client::ApplicationRef::from_answer(&first)
         .ok_or_else(|| anyhow!("the SP-TSM answered the application without its id and resume token"))?;
     let application = reference.id.clone();
     phone.record.application = Some(reference.id);
@@ -266,7 +266,7 @@ pub fn resume(a: &PhoneDirArgs, json: bool) -> Result<()> {
     let (Some(id), Some(resume_token)) = (phone.record.application.clone(), phone.record.resume_token.clone()) else {
         bail!("this phone has no application to resume; apply with `jpki phone apply`");
     };
-    let application = tsm::client::ApplicationRef { id, resume_token };
+    let application = tsm_api::client::ApplicationRef { id, resume_token };
     let t = Instant::now();
     let outcome = runtime()?.block_on(phone.app.resume(&phone.sp()?, &application))?;
     provisioned(&mut phone, &outcome.result)?;

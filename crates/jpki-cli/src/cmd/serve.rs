@@ -29,17 +29,17 @@ pub fn jlis(a: &ServeJlisArgs) -> Result<()> {
 
 /// `jpki serve sei-tsm`
 pub fn sei_tsm(a: &ServeTsmArgs) -> Result<()> {
-    let config = tsm::service::config::SeiConfig::load(&a.config).map_err(|e| anyhow!(e))?;
+    let config = sei_tsm::SeiConfig::load(&a.config).map_err(|e| anyhow!(e))?;
     eprintln!("SEI-TSM: https://{}", config.https_listen);
-    runtime()?.block_on(tsm::service::sei::run(config)).map_err(|e| anyhow!(e))
+    runtime()?.block_on(sei_tsm::run(config)).map_err(|e| anyhow!(e))
 }
 
 /// `jpki serve sp-tsm`
 pub fn sp_tsm(a: &ServeTsmArgs) -> Result<()> {
-    let config = tsm::service::config::SpConfig::load(&a.config)
+    let config = sp_tsm::SpConfig::load(&a.config)
         .map_err(|e| anyhow!("{e} (start the JPKI service once first: it creates the CA files)"))?;
     eprintln!("SP-TSM: https://{}", config.https_listen);
-    runtime()?.block_on(tsm::service::sp::run(config)).map_err(|e| anyhow!(e))
+    runtime()?.block_on(sp_tsm::run(config)).map_err(|e| anyhow!(e))
 }
 
 /// The JPKI app identity `jpki phone` and `jpki demo phone` use.
@@ -54,9 +54,9 @@ pub fn all(a: &ServeAllArgs, json: bool) -> Result<()> {
         let d = if a.init {
             std::fs::create_dir_all(&a.dir)?;
             let hash = a.app_certificate_sha256.clone().unwrap_or_else(default_app_hash);
-            tsm::service::deployment::Deployment::create(&a.dir, &hash, 30).await
+            testbed::Deployment::create(&a.dir, &hash, 30).await
         } else {
-            tsm::service::deployment::Deployment::open(&a.dir).await
+            testbed::Deployment::open(&a.dir).await
         }
         .map_err(|e| anyhow!("{e} (make a deployment with --init)"))?;
         if json {

@@ -17,7 +17,8 @@ pub const NONCE_LIFETIME: Duration = Duration::from_secs(300);
 /// Outstanding nonces kept at most (older ones are dropped first).
 const MAX_OUTSTANDING: usize = 100_000;
 
-pub use jlis::application::{Application, Device};
+use tsm_api::Code;
+pub use tsm_api::{Application, Device};
 
 /// Why an application was refused.
 #[derive(Debug, thiserror::Error)]
@@ -40,15 +41,21 @@ pub enum ApplicationError {
 }
 
 impl ApplicationError {
-    /// Machine-readable code for HTTP answers.
-    pub fn code(&self) -> &'static str {
+    /// The API's code for it.
+    pub fn code(&self) -> Code {
         match self {
-            ApplicationError::Signature(_) => "bad_signature",
-            ApplicationError::NotCardSignature => "not_card_signature",
-            ApplicationError::Malformed(_) => "invalid_request",
-            ApplicationError::UnknownNonce => "unknown_nonce",
-            ApplicationError::ExpiredNonce => "expired_nonce",
+            ApplicationError::Signature(_) => Code::BadSignature,
+            ApplicationError::NotCardSignature => Code::NotCardSignature,
+            ApplicationError::Malformed(_) => Code::InvalidRequest,
+            ApplicationError::UnknownNonce => Code::UnknownNonce,
+            ApplicationError::ExpiredNonce => Code::ExpiredNonce,
         }
+    }
+}
+
+impl From<ApplicationError> for tsm::FlowError {
+    fn from(e: ApplicationError) -> Self {
+        tsm::FlowError::new(e.code(), e.to_string())
     }
 }
 

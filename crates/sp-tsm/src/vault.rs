@@ -1,30 +1,10 @@
-//! Keys the TSMs hold: key files (hex, 0600) and the SP-TSM's vault, which
-//! seals each SE's domain keys with AES-256-GCM before they reach the
+//! The SP-TSM's vault, which seals each SE's domain keys with AES-256-GCM before they reach the
 //! database (the SE identifier is the associated data, so a sealed key set
 //! cannot be moved to another SE's row).
 
 use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
 use gp::{AesKey, StaticKeys};
-use std::path::Path;
 use zeroize::Zeroizing;
-
-/// Reads an AES key written as hex on the first line of `path`; with
-/// `create`, writes a random 32-byte key first when the file is missing.
-pub fn key_file(path: &Path, create: bool) -> Result<AesKey, String> {
-    if create && !path.exists() {
-        let mut key = Zeroizing::new([0u8; 32]);
-        pki::fill_random(&mut key[..]);
-        let text = Zeroizing::new(format!("{}\n", hex::encode(&key[..])));
-        pki::fs::write_atomically(path, text.as_bytes()).map_err(|e| format!("writing {}: {e}", path.display()))?;
-    }
-    let text =
-        Zeroizing::new(std::fs::read_to_string(path).map_err(|e| format!("reading key {}: {e}", path.display()))?);
-    let line = text.lines().next().unwrap_or("").trim();
-    let bytes = Zeroizing::new(
-        hex::decode(line).map_err(|_| format!("{}: the first line must be the key in hex", path.display()))?,
-    );
-    AesKey::new(&bytes).map_err(|e| format!("{}: {e}", path.display()))
-}
 
 /// Seals and opens SCP03 key sets at rest.
 pub struct Vault {
@@ -79,6 +59,7 @@ impl Vault {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tsm::keys::key_file;
 
     #[test]
     fn sealed_keys_open_only_for_their_se_and_unchanged() {

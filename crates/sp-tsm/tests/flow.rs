@@ -7,7 +7,7 @@ use apdu::{Icc, Transport, TransportError};
 use gp::AesKey;
 use jpki::{CertType as Cert, JpkiCard, KeyType, PinId, TokenKind};
 use phone::{App, JpkiApplet, NfcEmulation, Relay, SeService};
-use tsm::sp::CertType;
+use tsm_api::PhoneCertType as CertType;
 
 fn master() -> AesKey {
     AesKey::new(&[0x5A; 32]).unwrap()
@@ -57,12 +57,12 @@ fn provisioned(issuer: &Issuer) -> (SeService, gp::StaticKeys) {
     let phone = new_phone();
     let app = jpki_app();
     let mut relay = Relay::new(&phone, &app);
-    let handed_over = tsm::sei::prepare(&mut relay, &master(), &[&app.certificate_hashes()[1]]).unwrap();
-    let sp_keys = tsm::sp::take_over(&mut relay, handed_over.clone()).unwrap();
+    let handed_over = sei_tsm::prepare(&mut relay, &master(), &[&app.certificate_hashes()[1]]).unwrap();
+    let sp_keys = sp_tsm::take_over(&mut relay, handed_over.clone()).unwrap();
     // The SEI-TSM's copy no longer opens the domain.
-    assert!(tsm::sp::take_over(&mut relay, handed_over).is_err());
+    assert!(sp_tsm::take_over(&mut relay, handed_over).is_err());
     let s = JpkiApplet::open(&phone, &app).unwrap().commitment().unwrap();
-    let done = tsm::sp::provision(&mut relay, sp_keys.clone(), &s, &[CertType::Auth, CertType::Sign], |keys, _| {
+    let done = sp_tsm::provision(&mut relay, sp_keys.clone(), &s, &[CertType::Auth, CertType::Sign], |keys, _| {
         keys.iter().map(|(t, spki)| issuer.issue(*t, spki)).collect()
     })
     .unwrap();
@@ -117,14 +117,14 @@ fn commitment_from_another_phone_is_refused_and_nothing_is_issued() {
     let attacker = new_phone();
     let app = jpki_app();
     let mut relay = Relay::new(&attacker, &app);
-    let handed = tsm::sei::prepare(&mut relay, &master(), &[&app.certificate_hashes()[1]]).unwrap();
-    let keys = tsm::sp::take_over(&mut relay, handed).unwrap();
+    let handed = sei_tsm::prepare(&mut relay, &master(), &[&app.certificate_hashes()[1]]).unwrap();
+    let keys = sp_tsm::take_over(&mut relay, handed).unwrap();
     // The attacker's phone draws its own R, but the application carries the
     // victim's commitment (pattern 6).
     JpkiApplet::open(&attacker, &app).unwrap().commitment().unwrap();
     let victims_s = JpkiApplet::open(&victim, &app).unwrap().commitment().unwrap();
     let mut issued = 0;
-    let err = tsm::sp::provision(&mut relay, keys, &victims_s, &[CertType::Sign], |keys, _| {
+    let err = sp_tsm::provision(&mut relay, keys, &victims_s, &[CertType::Sign], |keys, _| {
         issued += keys.len();
         keys.iter().map(|(t, spki)| issuer.issue(*t, spki)).collect()
     })
@@ -169,14 +169,14 @@ fn a_tampered_relay_ends_the_session_and_issues_nothing() {
     let phone = new_phone();
     let app = jpki_app();
     let mut relay = Relay::new(&phone, &app);
-    let handed = tsm::sei::prepare(&mut relay, &master(), &[&app.certificate_hashes()[1]]).unwrap();
-    let keys = tsm::sp::take_over(&mut relay, handed).unwrap();
+    let handed = sei_tsm::prepare(&mut relay, &master(), &[&app.certificate_hashes()[1]]).unwrap();
+    let keys = sp_tsm::take_over(&mut relay, handed).unwrap();
     let s = JpkiApplet::open(&phone, &app).unwrap().commitment().unwrap();
     // Commands: SELECT, INITIALIZE UPDATE, EXTERNAL AUTHENTICATE, INSTALL,
     // STORE DATA identity, STORE DATA keygen …: tamper with the keygen.
     let mut evil = Tampering { inner: relay, n: 6, seen: 0 };
     let mut issued = 0;
-    let err = tsm::sp::provision(&mut evil, keys, &s, &[CertType::Auth], |keys, _| {
+    let err = sp_tsm::provision(&mut evil, keys, &s, &[CertType::Auth], |keys, _| {
         issued += keys.len();
         keys.iter().map(|(t, spki)| issuer.issue(*t, spki)).collect()
     })

@@ -10,12 +10,14 @@
 //! deployment — a phone, a municipal office, a benchmark — reads from the
 //! same directory, whether the services run in this process or another.
 
-use super::config::{Databases, Layout, SeiConfig, SpConfig};
-use super::sp::SpTsm;
+use crate::layout::{Databases, Layout};
+use sei_tsm::SeiConfig;
+use sp_tsm::{SpConfig, SpTsm};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
+use tsm_api::client::TsmClient;
 
 /// Where a deployment's services answer, and the files their clients need.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -108,7 +110,7 @@ impl Deployment {
             sp_jlis_url,
         };
         jlis::config::Config::init(dir, layout.jlis_https_port, layout.jlis_http_port, &layout.databases.jlis)?;
-        super::config::init(dir, &layout)?;
+        crate::layout::init(dir, &layout)?;
         Self::launch(dir, jlis_https, jlis_http, sei, sp).await
     }
 
@@ -158,16 +160,16 @@ impl Deployment {
             }),
             tokio::spawn({
                 let c = sei_config.clone();
-                async move { log("sei-tsm")(super::sei::serve(c, sei).await) }
+                async move { log("sei-tsm")(sei_tsm::serve(c, sei).await) }
             }),
             tokio::spawn({
                 let (c, s) = (sp_config.clone(), sp_tsm.clone());
-                async move { log("sp-tsm")(super::sp::serve(&c, s, sp).await) }
+                async move { log("sp-tsm")(sp_tsm::serve(&c, s, sp).await) }
             }),
         ];
         let deployment = Self { endpoints, sp: sp_tsm, tasks };
         // The SP registers its app with the SEI-TSM (its client certificate).
-        let sp_identity = crate::client::TsmClient::new(
+        let sp_identity = TsmClient::new(
             &deployment.sei_url,
             &sp_config.tls_ca,
             svc::tls::Service::SeiTsm,
@@ -204,21 +206,19 @@ impl Endpoints {
     }
 
     /// The SEI-TSM's client (the phone's side).
-    pub fn sei(&self) -> Result<crate::client::TsmClient, String> {
-        crate::client::TsmClient::new(&self.sei_url, &self.tls_ca, svc::tls::Service::SeiTsm, None)
-            .map_err(|e| e.to_string())
+    pub fn sei(&self) -> Result<TsmClient, String> {
+        TsmClient::new(&self.sei_url, &self.tls_ca, svc::tls::Service::SeiTsm, None).map_err(|e| e.to_string())
     }
 
     /// The SP-TSM's client (the phone's side).
-    pub fn sp(&self) -> Result<crate::client::TsmClient, String> {
-        crate::client::TsmClient::new(&self.sp_url, &self.tls_ca, svc::tls::Service::SpTsm, None)
-            .map_err(|e| e.to_string())
+    pub fn sp(&self) -> Result<TsmClient, String> {
+        TsmClient::new(&self.sp_url, &self.tls_ca, svc::tls::Service::SpTsm, None).map_err(|e| e.to_string())
     }
 
     /// The ISD master key the SE manufacturer shares with the SEI-TSM
     /// (for making phones whose SE this deployment can prepare).
     pub fn isd_master_key(&self) -> Result<gp::AesKey, String> {
-        crate::secret::key_file(&self.dir.join("isd-master.key"), false)
+        tsm::keys::key_file(&self.dir.join("isd-master.key"), false)
     }
 
     /// The municipal office: a new emulated My Number card whose
@@ -237,9 +237,9 @@ impl Endpoints {
     }
 
     /// An operator's client of the JPKI service (revocation, holds).
-    pub fn operator(&self) -> Result<jlis::client::JlisClient, String> {
+    pub fn operator(&self) -> Result<jlis_api::client::JlisClient, String> {
         let token = std::fs::read_to_string(self.dir.join("operator.token")).map_err(|e| e.to_string())?;
-        jlis::client::JlisClient::new(&self.jlis_url, &self.tls_ca, None, Some(token.trim().into()))
+        jlis_api::client::JlisClient::new(&self.jlis_url, &self.tls_ca, None, Some(token.trim().into()))
             .map_err(|e| e.to_string())
     }
 

@@ -1,0 +1,79 @@
+//! `sei-tsm.toml`, validated at start; every error names the key to fix.
+//! Relative paths are relative to the file.
+
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use tsm::config::{absolute, database, default_relay_timeout, must_exist, read};
+
+/// `sei-tsm.toml`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeiConfig {
+    /// HTTPS address (phones, and the SP-TSM registering its apps).
+    pub https_listen: SocketAddr,
+    /// `sqlite://PATH` or `postgres://…`.
+    pub database: String,
+    /// The ISD master key (hex): ISD keys are KDF3(master, SE identifier).
+    pub isd_master_key_file: PathBuf,
+    /// Server certificate chain (PEM).
+    pub tls_certificate: PathBuf,
+    /// Server key (PEM).
+    pub tls_key: PathBuf,
+    /// CA of the SP-TSM's client certificates (app registration).
+    pub sp_tsm_client_ca: PathBuf,
+    /// The SP-TSM, which receives the domain keys.
+    pub sp_tsm_url: String,
+    /// The TLS name the SP-TSM's certificate must carry (pinned).
+    #[serde(default = "default_sp_tsm_server_name")]
+    pub sp_tsm_server_name: String,
+    /// TLS trust anchor for the SP-TSM (PEM).
+    pub tls_ca: PathBuf,
+    /// The SEI-TSM's client certificate and key for the hand-over (PEM).
+    pub client_certificate: PathBuf,
+    /// Its key.
+    pub client_key: PathBuf,
+    /// Seconds a flow waits for the phone's next response.
+    #[serde(default = "default_relay_timeout")]
+    pub relay_timeout_secs: u64,
+}
+
+fn default_sp_tsm_server_name() -> String {
+    svc::tls::Service::SpTsm.server_name().into()
+}
+
+impl SeiConfig {
+    /// Reads and validates `path`.
+    pub fn load(path: &Path) -> Result<Self, String> {
+        let mut c: SeiConfig = toml::from_str(&read(path)?).map_err(|e| format!("{}: {e}", path.display()))?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        for p in [
+            &mut c.isd_master_key_file,
+            &mut c.tls_certificate,
+            &mut c.tls_key,
+            &mut c.sp_tsm_client_ca,
+            &mut c.tls_ca,
+            &mut c.client_certificate,
+            &mut c.client_key,
+        ] {
+            absolute(base, p);
+        }
+        database(base, &mut c.database);
+        must_exist(
+            path,
+            &[
+                ("isd_master_key_file", &c.isd_master_key_file),
+                ("tls_certificate", &c.tls_certificate),
+                ("tls_key", &c.tls_key),
+                ("sp_tsm_client_ca", &c.sp_tsm_client_ca),
+                ("tls_ca", &c.tls_ca),
+                ("client_certificate", &c.client_certificate),
+                ("client_key", &c.client_key),
+            ],
+        )?;
+        if c.relay_timeout_secs == 0 {
+            return Err(format!("{}: relay_timeout_secs must be at least 1", path.display()));
+        }
+        Ok(c)
+    }
+}

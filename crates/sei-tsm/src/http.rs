@@ -1,0 +1,161 @@
+//! The SEI-TSM's API (`openapi.json`), built by [`router`]:
+//!
+//! - `PUT /v1/apps` — the SP-TSM (client certificate) registers the JPKI
+//!   app's signing-certificate hashes, which the ARA-M rule will name.
+//! - `POST /v1/preparations` — a phone asks for its SE to be prepared; the
+//!   answer is the first relay step. A prepared SE is not prepared again
+//!   (409 `already_prepared`).
+//! - `POST /v1/relay/{session}`, `GET /openapi.json`, `GET /healthz`.
+//!
+//! Who may call a route is an extractor in the handler's signature
+//! ([`SpTsmCaller`]), checked before the body is read.
+
+use crate::SeiTsm;
+use axum::extract::{FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use std::sync::Arc;
+use tsm::http::{relay, step_answer, ApiError, JsonBody};
+use tsm::FlowError;
+use tsm_api::types::AppsBody;
+use tsm_api::Code;
+
+const OPENAPI: &str = include_str!("openapi.json");
+
+/// The SEI-TSM's router.
+pub fn router(sei: Arc<SeiTsm>) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/openapi.json", get(|| async { ([("content-type", "application/json")], OPENAPI) }))
+        .route("/v1/apps", put(register_apps))
+        .route("/v1/preparations", post(preparation))
+        .route("/v1/relay/{session}", post(relay::<SeiTsm>))
+        .with_state(sei)
+}
+
+/// The SP-TSM, by its client certificate from the configured SP-TSM CA.
+#[derive(Debug)]
+pub struct SpTsmCaller;
+
+impl<S: Send + Sync> FromRequestParts<S> for SpTsmCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        if tsm::http::from_peer_tsm(parts) {
+            Ok(SpTsmCaller)
+        } else {
+            Err(ApiError(FlowError::new(Code::Forbidden, "only the SP-TSM (client certificate) registers apps")))
+        }
+    }
+}
+
+async fn register_apps(
+    State(sei): State<Arc<SeiTsm>>,
+    _: SpTsmCaller,
+    JsonBody(body): JsonBody<AppsBody>,
+) -> Result<Response, ApiError> {
+    let hashes = body
+        .app_certificate_sha256
+        .iter()
+        .map(|h| hex::decode(h).ok().filter(|h| h.len() == 32))
+        .collect::<Option<Vec<_>>>()
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| FlowError::invalid("app_certificate_sha256 must list SHA-256 hashes in hex"))?;
+    sei.register_apps(&hashes).await?;
+    Ok(Json(serde_json::json!({ "registered": hashes.len() })).into_response())
+}
+
+async fn preparation(State(sei): State<Arc<SeiTsm>>) -> Result<Response, ApiError> {
+    let (session, answer) = sei.begin_preparation().await?;
+    Ok(step_answer(&session, &answer, |_| {}))
+}
+
+#[cfg(test)]
+mod tests {
+    //! Every route, one request each through the router (no listener).
+    use super::*;
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use tower::ServiceExt;
+
+    async fn sei(dir: &std::path::Path) -> Arc<SeiTsm> {
+        svc::tls::generate(dir, &[]).unwrap();
+        let ca = dir.join("tls/ca.pem");
+        let sp = tsm_api::client::TsmClient::new("https://127.0.0.1:9", &ca, svc::tls::Service::SpTsm, None).unwrap();
+        let master = gp::AesKey::new(&[7; 32]).unwrap();
+        let url = format!("sqlite://{}", dir.join("sei.sqlite").display());
+        Arc::new(SeiTsm::open(&url, master, sp, std::time::Duration::from_secs(5)).await.unwrap())
+    }
+
+    async fn call(router: Router, request: Request<Body>) -> (StatusCode, serde_json::Value) {
+        let r = router.oneshot(request).await.unwrap();
+        let status = r.status();
+        let bytes = axum::body::to_bytes(r.into_body(), 1 << 20).await.unwrap();
+        (status, serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null))
+    }
+
+    fn json(method: &str, uri: &str, body: serde_json::Value, peer: Option<svc::Peer>) -> Request<Body> {
+        let mut r = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header("content-type", "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap();
+        r.extensions_mut().insert(peer.unwrap_or_default());
+        r
+    }
+
+    fn sp_tsm() -> Option<svc::Peer> {
+        Some(svc::Peer { client_certificate: Some(vec![1, 2, 3]) })
+    }
+
+    #[tokio::test]
+    async fn every_route_answers_and_refuses_as_documented() {
+        let dir = tempfile::tempdir().unwrap();
+        let sei = sei(dir.path()).await;
+        let app = router(sei.clone());
+        let get = |uri: &str| Request::builder().uri(uri).body(Body::empty()).unwrap();
+        assert_eq!(call(app.clone(), get("/healthz")).await.0, StatusCode::OK);
+        let (status, doc) = call(app.clone(), get("/openapi.json")).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(doc["paths"]["/v1/preparations"].is_object());
+
+        // Preparation before the SP registered an app would lock every app out.
+        let (status, e) = call(app.clone(), json("POST", "/v1/preparations", serde_json::json!({}), None)).await;
+        assert_eq!((status, e["code"].as_str()), (StatusCode::CONFLICT, Some("no_apps")));
+
+        // Apps: only the SP-TSM, checked before the body; then the body.
+        let hashes = serde_json::json!({ "app_certificate_sha256": ["AB".repeat(32)] });
+        let (status, e) = call(app.clone(), json("PUT", "/v1/apps", serde_json::json!("not even a body"), None)).await;
+        assert_eq!((status, e["code"].as_str()), (StatusCode::FORBIDDEN, Some("forbidden")));
+        let (status, e) = call(
+            app.clone(),
+            json("PUT", "/v1/apps", serde_json::json!({ "app_certificate_sha256": ["00"] }), sp_tsm()),
+        )
+        .await;
+        assert_eq!((status, e["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_request")));
+        let (status, e) = call(app.clone(), json("PUT", "/v1/apps", serde_json::json!({ "extra": 1 }), sp_tsm())).await;
+        assert_eq!((status, e["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_request")));
+        let (status, ok) = call(app.clone(), json("PUT", "/v1/apps", hashes, sp_tsm())).await;
+        assert_eq!((status, ok["registered"].as_u64()), (StatusCode::OK, Some(1)));
+
+        // Now a preparation starts: its first step selects the ISD.
+        let (status, step) = call(app.clone(), json("POST", "/v1/preparations", serde_json::json!({}), None)).await;
+        assert_eq!(status, StatusCode::OK);
+        let session = step["session"].as_str().unwrap().to_string();
+        assert_eq!(step["commands"][0].as_str().unwrap(), "00A4040008A00000015100000000");
+        // The relay: a wrong count closes the session; an unknown one is 404.
+        let responses = serde_json::json!({ "responses": ["9000", "9000"] });
+        let (status, e) = call(app.clone(), json("POST", &format!("/v1/relay/{session}"), responses, None)).await;
+        assert_eq!((status, e["code"].as_str()), (StatusCode::BAD_REQUEST, Some("relay_protocol")));
+        let responses = serde_json::json!({ "responses": ["9000"] });
+        let (status, e) = call(app.clone(), json("POST", &format!("/v1/relay/{session}"), responses, None)).await;
+        assert_eq!((status, e["code"].as_str()), (StatusCode::NOT_FOUND, Some("unknown_session")));
+        let bad = serde_json::json!({ "responses": ["zz"] });
+        let (status, e) = call(app.clone(), json("POST", "/v1/relay/x", bad, None)).await;
+        assert_eq!((status, e["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_request")));
+        assert_eq!(tsm::http::Relays::hub(&*sei).open_sessions(), 0);
+    }
+}

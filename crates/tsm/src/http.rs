@@ -1,0 +1,100 @@
+//! What the two TSMs' HTTP layers share: the error answer, the JSON body
+//! extractor, the relay route and the answers that carry relay steps.
+
+use crate::hub::{Answer, RelayHub, Session};
+use crate::FlowError;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, Path, Request, State};
+use axum::http::request::Parts;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::de::DeserializeOwned;
+use std::sync::Arc;
+use tsm_api::relay::{RelayResponses, RelayStep};
+
+/// An error answer: `{"code": …, "message": …}` with the code's HTTP status.
+#[derive(Debug)]
+pub struct ApiError(pub FlowError);
+
+impl From<FlowError> for ApiError {
+    fn from(e: FlowError) -> Self {
+        ApiError(e)
+    }
+}
+
+impl From<store::StoreError> for ApiError {
+    fn from(e: store::StoreError) -> Self {
+        ApiError(FlowError::internal(e))
+    }
+}
+
+fn status(code: tsm_api::Code) -> StatusCode {
+    StatusCode::from_u16(code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = serde_json::json!({ "code": self.0.code.as_str(), "message": self.0.message });
+        (status(self.0.code), Json(body)).into_response()
+    }
+}
+
+/// A JSON body whose rejection (wrong content type, bad JSON, missing
+/// field) is answered as `invalid_request` with serde's explanation.
+#[derive(Debug)]
+pub struct JsonBody<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let r: Result<Json<T>, JsonRejection> = Json::from_request(req, state).await;
+        r.map(|Json(v)| JsonBody(v)).map_err(|e| ApiError(FlowError::invalid(e.body_text())))
+    }
+}
+
+/// Whether the request came over mutual TLS with a client certificate
+/// from the CA this service trusts for its peer TSM.
+pub fn from_peer_tsm(parts: &Parts) -> bool {
+    parts.extensions.get::<svc::Peer>().is_some_and(svc::Peer::authenticated)
+}
+
+/// The answer carrying a relay step (with `extra` fields such as the
+/// application): 200 while commands flow or when done, the code's status
+/// when the flow failed.
+pub fn step_answer(session: &str, answer: &Answer, extra: impl FnOnce(&mut RelayStep)) -> Response {
+    let code = match answer {
+        Answer::Failed(e) => status(e.code),
+        _ => StatusCode::OK,
+    };
+    let mut step = answer.to_step(session);
+    extra(&mut step);
+    (code, Json(step)).into_response()
+}
+
+/// A service whose flows run over a relay hub.
+pub trait Relays {
+    /// Its flows between two posts of the phone.
+    type Flow: Session;
+    /// Its hub.
+    fn hub(&self) -> &Arc<RelayHub<Self::Flow>>;
+}
+
+/// `POST /v1/relay/{session}`: the SE's responses in, the next step out.
+pub async fn relay<S: Relays + Send + Sync + 'static>(
+    State(state): State<Arc<S>>,
+    Path(session): Path<String>,
+    JsonBody(body): JsonBody<RelayResponses>,
+) -> Result<Response, ApiError> {
+    let responses = body
+        .into_bytes()
+        .ok_or_else(|| FlowError::invalid("responses must be R-APDUs in hex (data and a 2-byte status word)"))?;
+    let answer = state.hub().exchange(&session, responses).await;
+    Ok(step_answer(&session, &answer, |_| {}))
+}
+
+/// Seconds since the Unix epoch.
+pub fn now_secs() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+}
