@@ -109,8 +109,8 @@ pub fn cms_verify(data: &[u8]) {
 /// parses it once the card's signature verified; anything accepted must
 /// serialize back to content that is accepted again.
 pub fn application_content(data: &[u8]) {
-    if let Ok(app) = tsm::application::parse_content(data) {
-        let again = tsm::application::parse_content(&app.to_content()).expect("re-encoded application parses");
+    if let Ok(app) = sp_tsm::application::parse_content(data) {
+        let again = sp_tsm::application::parse_content(&app.to_content()).expect("re-encoded application parses");
         assert_eq!(again, app);
     }
 }
@@ -122,7 +122,17 @@ pub fn application_content(data: &[u8]) {
 /// arbitrary may be accepted.
 pub fn jlis_inputs(data: &[u8]) {
     let Some((&which, rest)) = data.split_first() else { return };
-    if which % 2 == 0 {
+    if which % 3 == 2 {
+        // The API's bodies, as the service and its clients parse them.
+        if let Ok(request) = serde_json::from_slice::<jlis_api::PhoneRequest>(rest) {
+            let again = serde_json::to_vec(&request).expect("serializes");
+            assert_eq!(serde_json::from_slice::<jlis_api::PhoneRequest>(&again).expect("parses again"), request);
+        }
+        if let Ok(issued) = serde_json::from_slice::<jlis_api::PhoneCertificate>(rest) {
+            let again = serde_json::to_vec(&issued).expect("serializes");
+            assert_eq!(serde_json::from_slice::<jlis_api::PhoneCertificate>(&again).expect("parses again"), issued);
+        }
+    } else if which % 3 == 0 {
         static CA: OnceLock<pki::Certificate> = OnceLock::new();
         let ca = CA.get_or_init(|| pki::cert::parse_certificates(&card_state().jpki.sign_ca_cert).expect("CA").remove(0));
         let checked = jlis::application::check(
@@ -139,28 +149,35 @@ pub fn jlis_inputs(data: &[u8]) {
 }
 
 /// The TSMs' JSON bodies after serde: the first byte picks which — a relay
-/// body (R-APDUs in hex), the SEI-TSM's key hand-over, or a holder's
-/// revocation request; whatever is accepted must satisfy the documented
-/// limits.
+/// body (R-APDUs in hex), the SEI-TSM's key hand-over, a holder's
+/// revocation request, or a relay step as the phone parses it; whatever is
+/// accepted must satisfy the documented limits.
 pub fn tsm_bodies(data: &[u8]) {
     let Some((&which, json)) = data.split_first() else { return };
-    match which % 3 {
+    match which % 4 {
+        _ => {
+            if let Ok(step) = serde_json::from_slice::<tsm_api::relay::RelayStep>(json) {
+                if let Some(commands) = step.command_bytes() {
+                    assert_eq!(commands.len(), step.commands.as_ref().map_or(0, Vec::len));
+                }
+            }
+        }
         0 => {
-            if let Ok(body) = serde_json::from_slice::<tsm::service::RelayBody>(json) {
-                if let Ok(responses) = body.into_responses() {
+            if let Ok(body) = serde_json::from_slice::<tsm_api::relay::RelayResponses>(json) {
+                if let Some(responses) = body.into_bytes() {
                     assert!(responses.iter().all(|r| (2..=65_538).contains(&r.len())));
                 }
             }
         }
         1 => {
-            if let Ok(body) = serde_json::from_slice::<tsm::service::sp::HandoverBody>(json) {
-                if let Ok((se_id, _keys)) = body.into_keys() {
+            if let Ok(body) = serde_json::from_slice::<tsm_api::types::DomainKeys>(json) {
+                if let Ok((se_id, _keys)) = sp_tsm::http::handed_over_keys(&body) {
                     assert!(se_id.len() == 20 && se_id.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_lowercase()));
                 }
             }
         }
-        _ => {
-            if let Ok((_nonce, se_id)) = tsm::service::sp::RevocationRequest::parse(json) {
+        2 => {
+            if let Ok((_nonce, se_id)) = sp_tsm::service::parse_revocation(json) {
                 assert_eq!(se_id.len(), 20);
             }
         }
