@@ -14,7 +14,7 @@
 //! card: the JPKI AP commits through an [`mynacard::Nvm`] that writes the SE
 //! file.
 
-use crate::element::{SecureElement, SharedNvm};
+use crate::runtime::{Applet, SecureElement, SharedNvm};
 use crate::secret::SecretBytes;
 use crate::state::SeState;
 use apdu::{tlv, Command, Icc, Response, StatusWord};
@@ -48,22 +48,22 @@ impl mynacard::Nvm for AppletNvm {
 }
 
 fn instance<'a>(se: &'a mut SecureElement, aid: &[u8]) -> Result<&'a mut mynacard::MynaCard, Sw> {
-    if !se.applets.contains_key(aid) {
-        let card = se.state.entry(aid).and_then(|e| e.jpki.as_ref()).ok_or(Sw::FileNotFound)?.card.clone();
+    if se.context_mut::<mynacard::MynaCard>(aid).is_none() {
+        let card = se.state().entry(aid).and_then(|e| e.jpki.as_ref()).ok_or(Sw::FileNotFound)?.card.clone();
         let mut running = mynacard::MynaCard::in_memory(card).map_err(|_| Sw::NoPreciseDiagnosis)?;
         running.power_on();
         // Only reached while selected: a rebuilt instance starts with its AP
         // selected and no PIN verified.
         let select = Command::new(0x00, 0xA4, 0x04, 0x0C).with_data(aid.to_vec()).to_bytes().expect("short");
         running.process(&select);
-        se.applets.insert(aid.to_vec(), running);
+        se.set_context(aid, running);
     }
-    Ok(se.applets.get_mut(aid).expect("inserted"))
+    Ok(se.context_mut(aid).expect("set"))
 }
 
 /// The applet was selected on a channel: its JPKI AP is selected afresh,
 /// which clears the verified PINs.
-pub(crate) fn selected(se: &mut SecureElement, aid: &[u8]) {
+fn selected(se: &mut SecureElement, aid: &[u8]) {
     let mut select = Command::new(0x00, 0xA4, 0x04, 0x0C).with_data(aid.to_vec());
     select.ne = None;
     let _ = run_jpki_ap(se, aid, &select.to_bytes().expect("short"));
@@ -71,7 +71,7 @@ pub(crate) fn selected(se: &mut SecureElement, aid: &[u8]) {
 
 fn run_jpki_ap(se: &mut SecureElement, aid: &[u8], raw: &[u8]) -> Response {
     let out = Arc::new(Mutex::new(None));
-    let nvm = AppletNvm { aid: aid.to_vec(), base: se.state.clone(), nvm: se.nvm.clone(), out: out.clone() };
+    let nvm = AppletNvm { aid: aid.to_vec(), base: se.state().clone(), nvm: se.shared_nvm(), out: out.clone() };
     let response = match instance(se, aid) {
         Ok(card) => {
             card.set_nvm(Box::new(nvm));
@@ -80,12 +80,35 @@ fn run_jpki_ap(se: &mut SecureElement, aid: &[u8], raw: &[u8]) -> Response {
         Err(sw) => sw.into(),
     };
     if let Some(next) = out.lock().ok().and_then(|mut o| o.take()) {
-        se.state = next;
+        se.adopt(next);
     }
     response
 }
 
-pub(crate) fn handle(se: &mut SecureElement, aid: &[u8], raw: &[u8], cmd: &Command) -> Response {
+/// The JPKI applet: the card's JPKI AP, the commitment, offline PIN
+/// setting, and provisioning under level 33.
+#[derive(Debug)]
+pub struct JpkiApplet;
+
+impl Applet for JpkiApplet {
+    fn process(&self, se: &mut SecureElement, _ch: usize, aid: &[u8], raw: &[u8], cmd: &Command) -> Response {
+        handle(se, aid, raw, cmd)
+    }
+
+    fn selected(&self, se: &mut SecureElement, aid: &[u8]) {
+        selected(se, aid)
+    }
+
+    /// Provisioning: only at level 33 (mechanism ⑨).
+    fn personalize(&self, se: &mut SecureElement, aid: &[u8], data: &[u8], level: u8) -> Result<Response, StatusWord> {
+        if level != 0x33 {
+            return Err(Sw::SecurityStatusNotSatisfied);
+        }
+        store_data(se, aid, data)
+    }
+}
+
+fn handle(se: &mut SecureElement, aid: &[u8], raw: &[u8], cmd: &Command) -> Response {
     match (cmd.cla & !0x03, cmd.ins) {
         (0x80, 0xC0) => commitment(se, aid, cmd).unwrap_or_else(Response::status),
         (0x80, 0xC2) => set_pin(se, aid, cmd).map(|_| Response::status(Sw::Ok)).unwrap_or_else(Response::status),
@@ -157,7 +180,7 @@ pub mod provision {
 }
 
 /// Handles one provisioning STORE DATA for the applet `aid`.
-pub(crate) fn store_data(se: &mut SecureElement, aid: &[u8], data: &[u8]) -> Result<Response, Sw> {
+fn store_data(se: &mut SecureElement, aid: &[u8], data: &[u8]) -> Result<Response, Sw> {
     use provision::*;
     let t = tlv::parse_exact(data).map_err(|_| Sw::IncorrectData)?;
     let typed = |v: &[u8]| -> Result<(bool, Vec<u8>), Sw> {
@@ -169,8 +192,8 @@ pub(crate) fn store_data(se: &mut SecureElement, aid: &[u8], data: &[u8]) -> Res
     };
     match t.tag {
         READ_IDENTITY => {
-            let id = se.state.se_identifier();
-            let applet = se.state.entry(aid).and_then(|e| e.jpki.as_ref()).ok_or(Sw::FileNotFound)?;
+            let id = se.state().se_identifier();
+            let applet = se.state().entry(aid).and_then(|e| e.jpki.as_ref()).ok_or(Sw::FileNotFound)?;
             if applet.commitment.expose().is_empty() {
                 return Err(Sw::ConditionsNotSatisfied);
             }

@@ -1,7 +1,10 @@
 //! A GlobalPlatform secure element emulator (GP Card Spec v2.3.1, Amd D).
 //!
-//! - [`SecureElement`]: logical channels, SELECT, and dispatch to the
-//!   selected security domain or applet; implements [`apdu::Icc`].
+//! - [`runtime`]: [`SecureElement`] — logical channels, SELECT, and
+//!   dispatch to the [`runtime::Applet`] that runs the selected entry, each
+//!   instance with a context of its own; implements [`apdu::Icc`].
+//! - [`element`]: the ROM (which applet runs which kind of entry) and the
+//!   factory state.
 //! - Security domains (module `sd`): SCP03 through `gp::card::CardSession`
 //!   with the sequence counter committed before the challenge leaves;
 //!   GET DATA, GET STATUS, INSTALL (SSDs from the built-in SD module, make
@@ -18,9 +21,10 @@
 pub mod applet;
 mod aram;
 pub mod element;
+pub mod runtime;
 mod sd;
 pub mod secret;
 pub mod state;
 
-pub use element::{FileNvm, MemoryNvm, SeNvm, SecureElement};
+pub use runtime::{FileNvm, MemoryNvm, SeNvm, SecureElement};
 pub use state::SeState;

@@ -6,7 +6,7 @@
 //! sensitive data also C-DEC; an SD manages only what is associated with it;
 //! any secure messaging failure aborts the session (`69 82`).
 
-use crate::element::SecureElement;
+use crate::runtime::{Applet, SecureElement};
 use crate::state::{lcs, rom, Entry, KeySet, Kind, SeState};
 use apdu::{tlv, Command, Response, StatusWord};
 use gp::card::{CardConfig, CardSession};
@@ -14,17 +14,27 @@ use gp::level;
 
 type Sw = StatusWord;
 
-pub(crate) fn handle(se: &mut SecureElement, ch: usize, sd_aid: &[u8], raw: &[u8], cmd: &Command) -> Response {
+/// A security domain (the ISD and SSDs): the built-in SD module.
+#[derive(Debug)]
+pub(crate) struct SecurityDomain;
+
+impl Applet for SecurityDomain {
+    fn process(&self, se: &mut SecureElement, ch: usize, aid: &[u8], raw: &[u8], cmd: &Command) -> Response {
+        handle(se, ch, aid, raw, cmd)
+    }
+}
+
+fn handle(se: &mut SecureElement, ch: usize, sd_aid: &[u8], raw: &[u8], cmd: &Command) -> Response {
     match (cmd.cla & !0x03, cmd.ins) {
         (0x00, 0xA4) => return Sw::IncorrectP1P2.into(),
         (0x80, 0x50) => return initialize_update(se, ch, sd_aid, cmd),
         (0x84, 0x82) => {
-            let chan = se.channels[ch].as_mut().expect("open");
+            let chan = se.channel_mut(ch);
             return chan.scp.external_authenticate(raw);
         }
         _ => {}
     }
-    let chan = se.channels[ch].as_mut().expect("open");
+    let chan = se.channel_mut(ch);
     let (plain, level) = match &chan.scp {
         CardSession::Open(_) => match chan.scp.unwrap_command(raw) {
             Ok(plain) => {
@@ -40,16 +50,16 @@ pub(crate) fn handle(se: &mut SecureElement, ch: usize, sd_aid: &[u8], raw: &[u8
         _ => (cmd.clone(), 0),
     };
     let response = execute(se, ch, sd_aid, &plain, level);
-    let wire = se.channels[ch].as_ref().expect("open").scp.wrap_response(&response);
+    let wire = se.channel(ch).scp.wrap_response(&response);
     Response::parse(&wire).expect("a status word at least")
 }
 
 fn initialize_update(se: &mut SecureElement, ch: usize, sd_aid: &[u8], cmd: &Command) -> Response {
-    let config = CardConfig { i: 0x70, kdd: se.state.se_identifier(), sd_aid: sd_aid.to_vec() };
+    let config = CardConfig { i: 0x70, kdd: se.state().se_identifier(), sd_aid: sd_aid.to_vec() };
     let kvn = cmd.p1;
-    let key_set = se.state.entry(sd_aid).and_then(|e| e.key_set(kvn)).cloned();
+    let key_set = se.state().entry(sd_aid).and_then(|e| e.key_set(kvn)).cloned();
     let Some(key_set) = key_set else {
-        se.channels[ch].as_mut().expect("open").scp.reset();
+        se.channel_mut(ch).scp.reset();
         return Sw::ReferencedDataNotFound.into();
     };
     let keys = key_set.static_keys();
@@ -66,7 +76,7 @@ fn initialize_update(se: &mut SecureElement, ch: usize, sd_aid: &[u8], cmd: &Com
         set.sequence = sequence;
         Ok(())
     });
-    let chan = se.channels[ch].as_mut().expect("open");
+    let chan = se.channel_mut(ch);
     match committed {
         Ok(()) => {
             chan.scp = session;
@@ -93,13 +103,7 @@ fn execute(se: &mut SecureElement, ch: usize, sd_aid: &[u8], cmd: &Command, lvl:
         _ if lvl & level::C_MAC == 0 => Err(Sw::SecurityStatusNotSatisfied),
         (0x80, 0xF2) => get_status(se, sd_aid, cmd),
         (0x80, 0xE6) => install(se, ch, sd_aid, cmd),
-        (0x80, 0xE2) => require(lvl, level::C_DEC).and_then(|_| {
-            let target = se.channels[ch].as_ref().expect("open").perso_target.clone();
-            match target.and_then(|t| se.state.entry(&t).filter(|e| e.kind == Kind::Applet).map(|e| e.aid.clone())) {
-                Some(applet) => store_data_applet(se, &applet, cmd, lvl),
-                None => store_data(se, ch, sd_aid, cmd),
-            }
-        }),
+        (0x80, 0xE2) => require(lvl, level::C_DEC).and_then(|_| store_data(se, ch, sd_aid, cmd, lvl)),
         (0x80, 0xD8) => require(lvl, level::C_DEC).and_then(|_| put_key(se, sd_aid, cmd)),
         (0x80, 0xE4) => delete(se, sd_aid, cmd),
         (0x80, 0xF0) => set_status(se, sd_aid, cmd),
@@ -109,9 +113,9 @@ fn execute(se: &mut SecureElement, ch: usize, sd_aid: &[u8], cmd: &Command, lvl:
 }
 
 fn get_data(se: &SecureElement, sd_aid: &[u8], cmd: &Command) -> Result<Response, Sw> {
-    let entry = se.state.entry(sd_aid).ok_or(Sw::FileNotFound)?;
+    let entry = se.state().entry(sd_aid).ok_or(Sw::FileNotFound)?;
     let data = match u16::from_be_bytes([cmd.p1, cmd.p2]) {
-        0x9F7F => tlv::encode(0x9F7F, &se.state.cplc),
+        0x9F7F => tlv::encode(0x9F7F, &se.state().cplc),
         0x00E0 => {
             let info: Vec<u8> = entry
                 .key_sets
@@ -148,8 +152,8 @@ fn get_status(se: &SecureElement, sd_aid: &[u8], cmd: &Command) -> Result<Respon
     }
     let filter = tlv::parse_exact(&cmd.data).ok().filter(|t| t.tag == 0x4F).ok_or(Sw::IncorrectData)?.value.to_vec();
     let entries: Vec<&Entry> = match cmd.p1 {
-        0x80 => se.state.registry.iter().filter(|e| e.aid == rom::ISD_AID).collect(),
-        0x40 => se.state.registry.iter().filter(|e| e.aid != rom::ISD_AID && managed_by(e, sd_aid)).collect(),
+        0x80 => se.state().registry.iter().filter(|e| e.aid == rom::ISD_AID).collect(),
+        0x40 => se.state().registry.iter().filter(|e| e.aid != rom::ISD_AID && managed_by(e, sd_aid)).collect(),
         0x20 | 0x10 => vec![],
         _ => return Err(Sw::IncorrectP1P2),
     };
@@ -157,7 +161,7 @@ fn get_status(se: &SecureElement, sd_aid: &[u8], cmd: &Command) -> Result<Respon
         .into_iter()
         .filter(|e| e.aid.starts_with(&filter))
         .flat_map(|e| {
-            let lcs = if e.aid == rom::ISD_AID { se.state.card_life_cycle } else { e.life_cycle };
+            let lcs = if e.aid == rom::ISD_AID { se.state().card_life_cycle } else { e.life_cycle };
             gp::commands::encode_registry_entry(&gp::commands::RegistryEntry {
                 aid: e.aid.clone(),
                 life_cycle: lcs,
@@ -225,7 +229,7 @@ fn install(se: &mut SecureElement, ch: usize, sd_aid: &[u8], cmd: &Command) -> R
         0x10 => {
             // Extradition (GPCS §11.5.2.3.5): LV(target SD) 00 LV(application) …
             let target_sd = d.elf_aid;
-            if se.state.entry(&target_sd).map(|e| e.kind.clone()) != Some(Kind::SecurityDomain) {
+            if se.state().entry(&target_sd).map(|e| e.kind.clone()) != Some(Kind::SecurityDomain) {
                 return Err(Sw::ReferencedDataNotFound);
             }
             se.transact(|s| {
@@ -239,14 +243,14 @@ fn install(se: &mut SecureElement, ch: usize, sd_aid: &[u8], cmd: &Command) -> R
             Ok(done)
         }
         0x20 => {
-            let target = se.state.entry(&d.instance_aid).ok_or(Sw::ReferencedDataNotFound)?;
+            let target = se.state().entry(&d.instance_aid).ok_or(Sw::ReferencedDataNotFound)?;
             // An applet is personalized only by its own security domain: after
             // extradition the ISD's owner cannot reach the JPKI applet.
             let own = target.kind == Kind::Applet && target.security_domain == sd_aid;
             if !(own || target.kind != Kind::Applet && managed_by(target, sd_aid)) || target.aid == sd_aid {
                 return Err(Sw::ConditionsNotSatisfied);
             }
-            se.channels[ch].as_mut().expect("open").perso_target = Some(d.instance_aid);
+            se.channel_mut(ch).perso_target = Some(d.instance_aid);
             Ok(done)
         }
         _ => Err(Sw::IncorrectP1P2),
@@ -255,10 +259,11 @@ fn install(se: &mut SecureElement, ch: usize, sd_aid: &[u8], cmd: &Command) -> R
 
 /// STORE DATA after INSTALL [for personalization]: for an SSD, its initial
 /// key set in PUT KEY format encrypted under this SD's Key-DEK
-/// (docs/decisions/se-provisioning.md); for the ARA-M, a rule command DO.
-fn store_data(se: &mut SecureElement, ch: usize, sd_aid: &[u8], cmd: &Command) -> Result<Response, Sw> {
-    let target = se.channels[ch].as_ref().expect("open").perso_target.clone().ok_or(Sw::ConditionsNotSatisfied)?;
-    let kind = se.state.entry(&target).ok_or(Sw::ReferencedDataNotFound)?.kind.clone();
+/// (docs/decisions/se-provisioning.md); for another application, forwarded
+/// to it (the ARA-M's rules, the JPKI applet's provisioning).
+fn store_data(se: &mut SecureElement, ch: usize, sd_aid: &[u8], cmd: &Command, lvl: u8) -> Result<Response, Sw> {
+    let target = se.channel(ch).perso_target.clone().ok_or(Sw::ConditionsNotSatisfied)?;
+    let kind = se.state().entry(&target).ok_or(Sw::ReferencedDataNotFound)?.kind.clone();
     match kind {
         Kind::SecurityDomain => {
             let dek = current_dek(se, ch, sd_aid)?;
@@ -276,26 +281,14 @@ fn store_data(se: &mut SecureElement, ch: usize, sd_aid: &[u8], cmd: &Command) -
             })?;
             Ok(Response::new(kcvs, Sw::Ok))
         }
-        Kind::AraM => {
-            se.transact(|s| crate::aram::apply_command(s, &cmd.data))?;
-            Ok(Response::status(Sw::Ok))
-        }
-        Kind::Applet => Err(Sw::FunctionNotSupported),
+        Kind::AraM | Kind::Applet => se.personalize(&target, &cmd.data, lvl),
     }
-}
-
-/// Provisioning of the JPKI applet: only at level 33 (mechanism ⑨).
-fn store_data_applet(se: &mut SecureElement, target: &[u8], cmd: &Command, lvl: u8) -> Result<Response, Sw> {
-    if lvl != 0x33 {
-        return Err(Sw::SecurityStatusNotSatisfied);
-    }
-    crate::applet::store_data(se, target, &cmd.data)
 }
 
 /// The static Key-DEK of the key set this channel's session was opened with
 /// (GP: sensitive data is encrypted under the static DEK).
 fn current_dek(se: &SecureElement, _ch: usize, sd_aid: &[u8]) -> Result<gp::AesKey, Sw> {
-    let entry = se.state.entry(sd_aid).ok_or(Sw::FileNotFound)?;
+    let entry = se.state().entry(sd_aid).ok_or(Sw::FileNotFound)?;
     let set = entry.key_sets.first().ok_or(Sw::ReferencedDataNotFound)?;
     Ok(set.static_keys().dek)
 }
@@ -307,7 +300,7 @@ fn put_key(se: &mut SecureElement, sd_aid: &[u8], cmd: &Command) -> Result<Respo
         return Err(Sw::IncorrectP1P2);
     }
     let replace = cmd.p1 & 0x7F;
-    let entry = se.state.entry(sd_aid).ok_or(Sw::FileNotFound)?;
+    let entry = se.state().entry(sd_aid).ok_or(Sw::FileNotFound)?;
     let dek = entry.key_sets.first().ok_or(Sw::ReferencedDataNotFound)?.static_keys().dek;
     let (keys, response) = gp::commands::parse_put_key(&cmd.data, &dek).map_err(|e| match e {
         gp::commands::GpError::KeyCheckValue => Sw::SecurityStatusNotSatisfied,

@@ -8,6 +8,7 @@
 //!   driver over a transport.
 //! - [`records`]: the store (registered apps, prepared SEs).
 //! - [`service`]: the rules: [`SeiTsm`], its relay flows.
+//! - [`server`]: on its listener.
 //! - [`http`]: the API (`openapi.json`), authorization as extractors.
 //! - [`config`]: its configuration file, `sei-tsm.toml`.
 #![forbid(unsafe_code)]
@@ -16,8 +17,10 @@ pub mod config;
 pub mod http;
 pub mod preparation;
 pub mod records;
+pub mod server;
 pub mod service;
 
 pub use config::SeiConfig;
 pub use preparation::{prepare, se_identifier};
-pub use service::{run, serve, SeiTsm};
+pub use server::{run, serve};
+pub use service::SeiTsm;

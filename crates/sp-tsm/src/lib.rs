@@ -10,7 +10,8 @@
 //! - [`application`]: the application's checks and single-use nonces;
 //! - [`check`]: the check of a certificate the JPKI service returns;
 //! - [`records`]: the store, with typed states; [`vault`]: keys at rest;
-//! - [`service`]: the rules ([`SpTsm`]); [`session`]: its relay flows;
+//! - [`service`]: the rules ([`SpTsm`]) and its relay flows;
+//! - [`server`]: on its listener;
 //! - [`http`]: the API, authorization as extractors; [`config`].
 #![forbid(unsafe_code)]
 
@@ -20,10 +21,11 @@ pub mod config;
 pub mod http;
 pub mod provisioning;
 pub mod records;
+pub mod server;
 pub mod service;
-pub mod session;
 pub mod vault;
 
 pub use config::SpConfig;
 pub use provisioning::{provision, take_over, wipe, Provisioned};
-pub use service::{run, serve, SpTsm};
+pub use server::{run, serve};
+pub use service::SpTsm;

@@ -1,7 +1,7 @@
 //! The SP-TSM's rules (DESIGN.md "Application" and "Provisioning"): which
-//! applications are accepted, provisioning attempts over the relay, the
-//! holder's revocation, and revocation of certificates issued but never
-//! written.
+//! applications are accepted, provisioning attempts over the relay (their
+//! flows in [`flows`]), the holder's revocation, and revocation of
+//! certificates issued but never written.
 //!
 //! Decision (docs/decisions/tsm-services.md): a certificate issued but not
 //! written into the SE when a provisioning attempt ends is **revoked**
@@ -9,12 +9,15 @@
 //! resumable for `resume_window_secs`, and a resumed attempt generates a new
 //! key. Revocations the JPKI service cannot take at once are retried.
 
+pub mod flows;
+
 use crate::application::{NonceBook, NONCE_LIFETIME};
 use crate::config::SpConfig;
 use crate::records::{ApplicationRow, ApplicationState, CertificateState, Records};
-use crate::session::{ProvisioningRun, SpFlow, WipeRun};
 use crate::vault::Vault;
 use der::{Decode, Encode};
+pub use flows::SpFlow;
+use flows::{ProvisioningRun, WipeRun};
 use gp::StaticKeys;
 use jlis_api::client::JlisClient;
 use jlis_api::status::Status;
@@ -332,28 +335,6 @@ pub fn se_identifier(text: &str) -> Result<String, FlowError> {
         return Err(FlowError::invalid("se_id must be the 10-byte SE identifier in hex"));
     }
     Ok(se_id)
-}
-
-/// Runs the SP-TSM until the process ends.
-pub async fn run(config: SpConfig) -> Result<(), String> {
-    let sp = Arc::new(SpTsm::open(&config).await?);
-    let listener = tokio::net::TcpListener::bind(config.https_listen).await.map_err(|e| e.to_string())?;
-    serve(&config, sp, listener).await
-}
-
-/// Runs an opened SP-TSM on a listener the caller bound; pending
-/// revocations are retried every minute.
-pub async fn serve(config: &SpConfig, sp: Arc<SpTsm>, listener: tokio::net::TcpListener) -> Result<(), String> {
-    let tls = svc::server::server_config(&config.tls_certificate, &config.tls_key, &config.sei_tsm_client_ca)?;
-    let retry = sp.clone();
-    tokio::spawn(async move {
-        loop {
-            retry.retry_pending_revocations().await;
-            tokio::time::sleep(Duration::from_secs(60)).await;
-        }
-    });
-    tracing::info!(https = %config.https_listen, "SP-TSM listening");
-    svc::server::serve_https(listener, tls, crate::http::router(sp)).await.map_err(|e| e.to_string())
 }
 
 #[cfg(test)]

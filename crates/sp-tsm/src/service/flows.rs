@@ -3,9 +3,9 @@
 //! in between — the domain's keys from the store, the certificates from the
 //! JPKI service, and every outcome recorded before the phone hears of it.
 
+use super::SpTsm;
 use crate::provisioning::{GenerateKeys, Generated, TakeOver, Wipe, WriteCertificates};
 use crate::records::{ApplicationRow, ApplicationState, DomainState, IssuedRow, TakenDomain};
-use crate::SpTsm;
 use std::sync::Arc;
 use tsm::flow::{Machine, ReadSeIdentifier, Step};
 use tsm::hub::{Next, Session};
