@@ -155,13 +155,6 @@ pub fn jlis_inputs(data: &[u8]) {
 pub fn tsm_bodies(data: &[u8]) {
     let Some((&which, json)) = data.split_first() else { return };
     match which % 4 {
-        _ => {
-            if let Ok(step) = serde_json::from_slice::<tsm_api::relay::RelayStep>(json) {
-                if let Some(commands) = step.command_bytes() {
-                    assert_eq!(commands.len(), step.commands.as_ref().map_or(0, Vec::len));
-                }
-            }
-        }
         0 => {
             if let Ok(body) = serde_json::from_slice::<tsm_api::relay::RelayResponses>(json) {
                 if let Some(responses) = body.into_bytes() {
@@ -179,6 +172,13 @@ pub fn tsm_bodies(data: &[u8]) {
         2 => {
             if let Ok((_nonce, se_id)) = sp_tsm::service::parse_revocation(json) {
                 assert_eq!(se_id.len(), 20);
+            }
+        }
+        _ => {
+            if let Ok(step) = serde_json::from_slice::<tsm_api::relay::RelayStep>(json) {
+                if let Some(commands) = step.command_bytes() {
+                    assert_eq!(commands.len(), step.commands.as_ref().map_or(0, Vec::len));
+                }
             }
         }
     }

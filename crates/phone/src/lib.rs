@@ -11,12 +11,16 @@
 //! - [`app`]: the JPKI app — preparation, application with the card,
 //!   provisioning relay, PINs, signatures, revocation, business apps'
 //!   intents.
+//! - [`dir`]: an emulated phone on disk (SE, app identity, what the app
+//!   remembers), as `jpki phone` keeps it.
 #![forbid(unsafe_code)]
 
 pub mod ace;
 pub mod app;
 pub mod device;
+pub mod dir;
 pub mod omapi;
 
 pub use device::{JpkiApplet, NfcEmulation, Relay};
+pub use dir::{PhoneDir, PhoneRecord};
 pub use omapi::{App, Channel, OmapiError, Reader, SeService, Session};

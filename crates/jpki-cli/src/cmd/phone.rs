@@ -3,20 +3,9 @@
 use crate::cli::{PhoneNewArgs, PhoneServeArgs};
 use crate::output;
 use anyhow::{bail, Context, Result};
-use base64::{engine::general_purpose::STANDARD, Engine};
 use jpki::PinId;
-use phone::{App, JpkiApplet, NfcEmulation, Relay, SeService};
-use std::path::Path;
+use phone::{JpkiApplet, NfcEmulation, Relay, SeService};
 use std::time::Instant;
-
-/// The JPKI app's identity: package name and signing certificate.
-pub fn app_identity(dir: &Path) -> Result<App> {
-    let text = std::fs::read_to_string(dir.join("app.json")).context("reading app.json")?;
-    let v: serde_json::Value = serde_json::from_str(&text)?;
-    let name = v["name"].as_str().context("app.json: name")?;
-    let cert = STANDARD.decode(v["signing_certificate"].as_str().context("app.json: signing_certificate")?)?;
-    Ok(App::new(name, cert))
-}
 
 fn step(json: bool, what: &str, start: Instant) {
     if !json {
@@ -24,20 +13,10 @@ fn step(json: bool, what: &str, start: Instant) {
     }
 }
 
-/// Installs the JPKI app (identity: package name and signing certificate)
-/// in the phone in `dir`.
-pub fn write_app_identity(dir: &Path, signing_certificate: &[u8]) -> Result<App> {
-    let app = App::new("jp.go.jpki.app", signing_certificate.to_vec());
-    let app_json =
-        serde_json::json!({ "name": app.name, "signing_certificate": STANDARD.encode(&app.signing_certificate) });
-    pki::fs::write_atomically(&dir.join("app.json"), serde_json::to_string_pretty(&app_json)?.as_bytes())?;
-    Ok(app)
-}
-
 /// `jpki phone new`
 pub fn new(a: &PhoneNewArgs, json: bool) -> Result<()> {
-    let se_path = a.dir.join("se.json");
-    if se_path.exists() && !a.force {
+    let dir = phone::PhoneDir::new(&a.dir);
+    if dir.exists() && !a.force {
         bail!("{} already holds a phone; pass --force to replace it", a.dir.display());
     }
     if let Some(services) = &a.services {
@@ -51,12 +30,11 @@ pub fn new(a: &PhoneNewArgs, json: bool) -> Result<()> {
     let ca = pki::ca::LocalCa::open_or_create(&a.ca_dir.clone().unwrap_or_else(super::card::default_ca_dir))?;
 
     // The phone: a fresh SE and the JPKI app's identity.
-    let state = se::SecureElement::manufacture(&master, super::se::random_bytes(), super::se::random_bytes());
-    pki::fs::write_atomically(&se_path, &serde_json::to_vec_pretty(&state)?)?;
+    dir.write_se(&se::SecureElement::manufacture(&master, super::se::random_bytes(), super::se::random_bytes()))?;
     let mut app_cert = [0u8; 64];
     pki::fill_random(&mut app_cert);
-    let app = write_app_identity(&a.dir, &app_cert)?;
-    let phone = SeService::new(se::SecureElement::open(&se_path).map_err(anyhow::Error::msg)?);
+    let app = dir.install_app(&app_cert)?;
+    let phone = SeService::new(dir.open_se()?);
     let mut relay = Relay::new(&phone, &app);
 
     let t = Instant::now();
@@ -100,10 +78,9 @@ pub fn new(a: &PhoneNewArgs, json: bool) -> Result<()> {
 
 /// `jpki phone serve-nfc`
 pub fn serve_nfc(a: &PhoneServeArgs) -> Result<()> {
-    let se_path = a.dir.join("se.json");
-    let se =
-        se::SecureElement::open(&se_path).map_err(anyhow::Error::msg).context("make a phone with `jpki phone new`")?;
-    app_identity(&a.dir)?;
+    let dir = phone::PhoneDir::new(&a.dir);
+    let se = dir.open_se()?;
+    dir.app()?;
     let mut nfc = NfcEmulation::new(&SeService::new(se));
     eprintln!("Phone {} in NFC card emulation towards vpcd at {} (Ctrl-C to stop)", a.dir.display(), a.vpcd);
     let options = transport::vpcd::ServeOptions { reconnect: !a.once, ..Default::default() };

@@ -16,83 +16,35 @@ use jlis_api::status::Status;
 use jpki::PinId;
 use phone::app::JpkiApp;
 use phone::SeService;
-use serde::{Deserialize, Serialize};
-use std::path::{Path, PathBuf};
+use serde::Serialize;
+use std::path::Path;
 use std::time::Instant;
 use testbed::Endpoints;
 use tsm_api::PhoneCertType as CertType;
 
-/// `phone.json`: what the JPKI app remembers between runs.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PhoneRecord {
-    /// The deployment's directory (`jpki serve all --dir`).
-    pub services: PathBuf,
-    /// The device model the application names.
-    pub model: String,
-    /// The SEI-TSM prepared the SE.
-    #[serde(default)]
-    pub prepared: bool,
-    /// The last application's id at the SP-TSM.
-    #[serde(default)]
-    pub application: Option<String>,
-    /// Its resume token (only this phone was given it; needed to resume).
-    #[serde(default)]
-    pub resume_token: Option<String>,
-    /// Serial (hex) of the card's signature certificate that signed it.
-    #[serde(default)]
-    pub card_certificate: Option<String>,
-    /// The phone certificates provisioned: type and serial (hex).
-    #[serde(default)]
-    pub certificates: Vec<IssuedCertificate>,
-    /// The holder revoked them and the SP-TSM deleted the keys.
-    #[serde(default)]
-    pub keys_deleted: bool,
-}
-
-/// One provisioned phone certificate.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct IssuedCertificate {
-    /// `auth` or `sign`.
-    #[serde(rename = "type")]
-    pub kind: CertType,
-    /// Serial number (hex).
-    pub serial: String,
-}
+use phone::dir::{IssuedCertificate, PhoneDir, PhoneRecord};
 
 /// A phone directory opened with its deployment.
 struct Phone {
-    dir: PathBuf,
+    dir: PhoneDir,
     record: PhoneRecord,
     services: Endpoints,
     app: JpkiApp,
 }
 
-const RECORD: &str = "phone.json";
-
 impl Phone {
     fn open(a: &PhoneDirArgs) -> Result<Self> {
-        let path = a.dir.join(RECORD);
-        let text = std::fs::read_to_string(&path).with_context(|| {
-            format!(
-                "no networked phone in {}: make one with `jpki phone new --dir {} --services SYS`",
-                a.dir.display(),
-                a.dir.display()
-            )
-        })?;
-        let record: PhoneRecord = serde_json::from_str(&text).with_context(|| format!("{}", path.display()))?;
+        let dir = PhoneDir::new(&a.dir);
+        let record = dir.record()?;
         let services = Endpoints::read(&record.services).map_err(|e| {
             anyhow!("the deployment in {} is not readable ({e}); is it still there?", record.services.display())
         })?;
-        let se = se::SecureElement::open(&a.dir.join("se.json")).map_err(|e| anyhow!(e))?;
-        let identity = super::phone::app_identity(&a.dir)?;
-        let app = JpkiApp::new(SeService::new(se), identity, &record.model);
-        Ok(Self { dir: a.dir.clone(), record, services, app })
+        let app = JpkiApp::new(SeService::new(dir.open_se()?), dir.app()?, &record.model);
+        Ok(Self { dir, record, services, app })
     }
 
     fn save(&self) -> Result<()> {
-        pki::fs::write_atomically(&self.dir.join(RECORD), &serde_json::to_vec_pretty(&self.record)?)?;
-        Ok(())
+        Ok(self.dir.save_record(&self.record)?)
     }
 
     /// Refuses early, with what to do, when the keys are gone.
@@ -101,7 +53,7 @@ impl Phone {
             bail!(
                 "this phone's keys were deleted when its certificates were revoked; apply again with \
                  `jpki phone apply --dir {}`",
-                self.dir.display()
+                self.dir.path().display()
             );
         }
         Ok(self)
@@ -150,13 +102,16 @@ pub fn new_networked(dir: &Path, services_dir: &Path, json: bool) -> Result<()> 
     })?;
     let services = Endpoints::read(&services_dir).map_err(|e| anyhow!(e))?;
     let master = services.isd_master_key().map_err(|e| anyhow!(e))?;
-    std::fs::create_dir_all(dir)?;
-    let state = se::SecureElement::manufacture(&master, super::se::random_bytes(), super::se::random_bytes());
-    pki::fs::write_atomically(&dir.join("se.json"), &serde_json::to_vec_pretty(&state)?)?;
-    super::phone::write_app_identity(dir, super::demo_phone::APP_CERTIFICATE)?;
+    let phone_dir = PhoneDir::new(dir);
+    phone_dir.write_se(&se::SecureElement::manufacture(
+        &master,
+        super::se::random_bytes(),
+        super::se::random_bytes(),
+    ))?;
+    phone_dir.install_app(super::demo_phone::APP_CERTIFICATE)?;
     let mut record =
         PhoneRecord { services: services_dir, model: "openjpki emulated phone".into(), ..Default::default() };
-    pki::fs::write_atomically(&dir.join(RECORD), &serde_json::to_vec_pretty(&record)?)?;
+    phone_dir.save_record(&record)?;
     let phone = Phone::open(&PhoneDirArgs { dir: dir.to_path_buf() })?;
     let sei = phone.services.sei().map_err(|e| anyhow!(e))?;
     let t = Instant::now();
@@ -165,7 +120,7 @@ pub fn new_networked(dir: &Path, services_dir: &Path, json: bool) -> Result<()> 
         .context("the SEI-TSM could not prepare the SE (is `jpki serve all` running?)")?;
     step(json, "SEI-TSM: SP domain, JPKI applet, ARA-M rule", t, &format!("{} APDUs relayed", out.apdus));
     record.prepared = true;
-    pki::fs::write_atomically(&dir.join(RECORD), &serde_json::to_vec_pretty(&record)?)?;
+    phone_dir.save_record(&record)?;
     let se_id = phone.app.se_identifier();
     if json {
         return output::json(&serde_json::json!({ "dir": dir, "se_identifier": se_id, "prepared": true }));
@@ -207,7 +162,10 @@ pub fn apply(a: &PhoneApplyArgs, json: bool) -> Result<()> {
     let t = Instant::now();
     let outcome = rt.block_on(sp.drive(first, &mut phone.app.relay()));
     let outcome = outcome.with_context(|| {
-        format!("provisioning was interrupted; continue it with `jpki phone resume --dir {}`", phone.dir.display())
+        format!(
+            "provisioning was interrupted; continue it with `jpki phone resume --dir {}`",
+            phone.dir.path().display()
+        )
     })?;
     provisioned(&mut phone, &outcome.result)?;
     step(json, "SP-TSM: keys generated in the SE, certificates written", t, &format!("{} APDUs", outcome.apdus));
@@ -255,7 +213,10 @@ fn report_provisioned(phone: &Phone, pins_set: bool, json: bool) -> Result<()> {
         output::line(format_args!("{:<5} certificate {} is in the SE.", c.kind.as_str(), c.serial))?;
     }
     if !pins_set {
-        output::line(format_args!("Set the phone's PINs next: jpki phone pin set --dir {}", phone.dir.display()))?;
+        output::line(format_args!(
+            "Set the phone's PINs next: jpki phone pin set --dir {}",
+            phone.dir.path().display()
+        ))?;
     }
     Ok(())
 }
@@ -333,7 +294,7 @@ pub fn revoke(a: &PhoneRevokeArgs, json: bool) -> Result<()> {
     }
     output::line(format_args!(
         "This phone's certificates are revoked and its keys deleted; apply again with `jpki phone apply --dir {}`.",
-        phone.dir.display()
+        phone.dir.path().display()
     ))
 }
 
@@ -390,7 +351,7 @@ pub fn status(a: &PhoneDirArgs, json: bool) -> Result<()> {
             "keys_deleted": phone.record.keys_deleted,
         }));
     }
-    output::line(format_args!("phone        {} (SE {})", phone.dir.display(), phone.app.se_identifier()))?;
+    output::line(format_args!("phone        {} (SE {})", phone.dir.path().display(), phone.app.se_identifier()))?;
     if let (Some(id), Some(state)) = (&phone.record.application, &application) {
         output::line(format_args!("application  {id}: {}", state.as_str().unwrap_or("unknown")))?;
     }
