@@ -1,7 +1,7 @@
 //! Opening the card a command works on: an emulated card file in-process,
 //! or a card in a PC/SC reader.
 
-use crate::cli::DeviceArgs;
+use crate::args::DeviceArgs;
 use anyhow::{Context, Result};
 use apdu::{Icc, Transport, TransportError};
 use jpki::JpkiCard;

@@ -1,8 +1,11 @@
 //! `jpki`: the openjpki command line. Thin: parse, run, report.
 #![forbid(unsafe_code)]
 
+mod args;
+mod bench;
 mod cli;
 mod cmd;
+mod demo;
 mod device;
 mod output;
 mod pins;

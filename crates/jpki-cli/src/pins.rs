@@ -1,7 +1,7 @@
 //! Getting PINs from the user: a prompt without echo, a file, or the
 //! environment for scripts — never from the command line.
 
-use crate::cli::PinArgs;
+use crate::args::PinArgs;
 use anyhow::{bail, Context, Result};
 use apdu::Transport;
 use jpki::{JpkiCard, PinId};

@@ -2,9 +2,57 @@
 //! against a fresh deployment started in this process, for a
 //! demonstration; the same attacker programs run in `tests/attacks/`.
 
-use crate::cli::{AttackRunArgs, AttackSelection};
 use crate::output;
 use anyhow::{anyhow, Context, Result};
+use clap::{Args, Subcommand};
+
+/// `jpki attack ...`
+#[derive(Debug, Subcommand)]
+pub enum AttackCommand {
+    /// The sixteen patterns and the mechanisms that stop them.
+    List,
+    /// Start a fresh deployment (the three services on loopback HTTPS, the
+    /// attacker's taps between the phone and the SP-TSM and between the
+    /// SP-TSM and the JPKI service, emulated cards and phones) and run the
+    /// attacks on it; prints per pattern what was tried, the mechanism and
+    /// the refusal observed. Exits 1 if any attack was not stopped.
+    Run(AttackRunArgs),
+}
+
+/// `jpki attack run`
+#[derive(Debug, Args)]
+pub struct AttackRunArgs {
+    /// A pattern number (1–16), or `all`.
+    #[arg(value_name = "N|all", value_parser = parse_attack_selection)]
+    pub pattern: AttackSelection,
+}
+
+/// Which patterns `jpki attack run` runs.
+#[derive(Debug, Clone, Copy)]
+pub enum AttackSelection {
+    /// Every pattern, in order.
+    All,
+    /// One pattern.
+    One(u8),
+}
+
+fn parse_attack_selection(text: &str) -> Result<AttackSelection, String> {
+    if text.eq_ignore_ascii_case("all") {
+        return Ok(AttackSelection::All);
+    }
+    match text.parse::<u8>() {
+        Ok(n @ 1..=16) => Ok(AttackSelection::One(n)),
+        _ => Err(format!("{text:?} is not a pattern: give 1 to 16, or all (see `jpki attack list`)")),
+    }
+}
+
+/// Runs `jpki attack …`.
+pub fn run(command: AttackCommand, json: bool) -> Result<()> {
+    match command {
+        AttackCommand::List => list(json),
+        AttackCommand::Run(a) => run_patterns(&a, json),
+    }
+}
 
 /// Some attack got through: the command exits 1.
 #[derive(Debug, thiserror::Error)]
@@ -12,7 +60,7 @@ use anyhow::{anyhow, Context, Result};
 pub struct Breached(pub usize, pub usize);
 
 /// `jpki attack list`
-pub fn list(json: bool) -> Result<()> {
+fn list(json: bool) -> Result<()> {
     let catalogue = &attack::patterns::CATALOGUE;
     if json {
         return output::json(catalogue);
@@ -46,7 +94,7 @@ fn print(report: &attack::Report) -> Result<()> {
 }
 
 /// `jpki attack run N|all`
-pub fn run(a: &AttackRunArgs, json: bool) -> Result<()> {
+fn run_patterns(a: &AttackRunArgs, json: bool) -> Result<()> {
     let numbers: Vec<u8> = match a.pattern {
         AttackSelection::All => (1..=16).collect(),
         AttackSelection::One(n) => vec![n],

@@ -1,16 +1,254 @@
 //! `jpki card ...`
 
-use crate::cli::{
-    CertArgs, CertFormat, CertName, NewArgs, PinChangeArgs, PinName, ServeArgs, SignArgs, StatusArgs, TextArgs,
-    TextItem,
-};
+use crate::args::parse_hash;
+use crate::args::{DeviceArgs, KeyName, PinArgs};
 use crate::{device, output, pins};
 use anyhow::{bail, Context, Result};
+use clap::{Args, Subcommand, ValueEnum};
 use jpki::{CertType, PinId, TokenKind};
 use mynacard::personalize::{new_card, InitialPins};
 use mynacard::Secret;
 use serde::Serialize;
 use std::path::PathBuf;
+
+/// `jpki card ...`
+#[derive(Debug, Subcommand)]
+pub enum CardCommand {
+    /// Make a new emulated My Number card with fresh keys and certificates.
+    New(Box<NewArgs>),
+    /// Serve an emulated card to pcscd through vsmartcard's vpcd driver.
+    Serve(ServeArgs),
+    /// List the PC/SC readers and what is in them.
+    Readers,
+    /// Show the reader, ATR, token and remaining tries of every PIN
+    /// (no try is consumed).
+    Status(StatusArgs),
+    /// Read a certificate.
+    Cert(CertArgs),
+    /// Read the text AP: the my number or the basic four attributes.
+    Text(TextArgs),
+    /// PIN management.
+    #[command(subcommand)]
+    Pin(PinCommand),
+    /// Sign a file's hash with a card key (raw PKCS#1 v1.5 signature).
+    Sign(SignArgs),
+}
+
+/// `jpki card new`
+#[derive(Debug, Args)]
+pub struct NewArgs {
+    /// Card file to write.
+    #[arg(long, short, value_name = "FILE")]
+    pub out: PathBuf,
+    /// Directory of the local test CA (created on first use, then reused).
+    #[arg(long, env = "JPKI_CA_DIR", value_name = "DIR", conflicts_with = "jlis")]
+    pub ca_dir: Option<PathBuf>,
+    /// Have the JPKI service issue the certificates (the municipal office's
+    /// path), e.g. https://localhost:8443, instead of the local test CA.
+    #[arg(long, value_name = "URL", requires_all = ["tls_ca", "operator_token_file"])]
+    pub jlis: Option<String>,
+    /// TLS CA of the JPKI service (`tls/ca.pem` of `jpki serve jlis --init`).
+    #[arg(long, value_name = "FILE")]
+    pub tls_ca: Option<PathBuf>,
+    /// File holding the operator token of the JPKI service.
+    #[arg(long, value_name = "FILE")]
+    pub operator_token_file: Option<PathBuf>,
+    /// Have the JPKI service of a deployment (`jpki serve all --init --dir
+    /// SYS`) issue the certificates: its URL, TLS CA and operator token are
+    /// read from SYS.
+    #[arg(long, value_name = "SYS", conflicts_with_all = ["jlis", "tls_ca", "operator_token_file", "ca_dir"])]
+    pub services: Option<PathBuf>,
+    /// 氏名.
+    #[arg(long, default_value = "公的 個人")]
+    pub name: String,
+    /// 住所.
+    #[arg(long, default_value = "東京都千代田区霞が関二丁目1番2号")]
+    pub address: String,
+    /// 生年月日, YYYYMMDD.
+    #[arg(long, default_value = "19850401")]
+    pub birth: String,
+    /// 性別: 1 (male), 2 (female) or 9 (not applicable).
+    #[arg(long, default_value = "1")]
+    pub sex: String,
+    /// Prefecture, romanised, for the signature certificate's subject.
+    #[arg(long, default_value = "Tokyo")]
+    pub prefecture: String,
+    /// Municipality, romanised.
+    #[arg(long, default_value = "Chiyoda-ku")]
+    pub municipality: String,
+    /// 12-digit my number (default: a random number with a valid check digit).
+    #[arg(long)]
+    pub my_number: Option<String>,
+    /// Initial user-authentication PIN (4 digits).
+    #[arg(long, default_value = "1234", hide_default_value = true)]
+    pub auth_pin: String,
+    /// Initial signature password (6-16 of A-Z, 0-9; default ABC123 as on
+    /// J-LIS test cards).
+    #[arg(long, default_value = "ABC123", hide_default_value = true)]
+    pub sign_pin: String,
+    /// Initial text-AP PIN (4 digits).
+    #[arg(long, default_value = "1234", hide_default_value = true)]
+    pub text_pin: String,
+    /// Overwrite an existing card file.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// `jpki card serve`
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Card file to serve; every PIN try is written back to it.
+    #[arg(long, value_name = "FILE")]
+    pub card: PathBuf,
+    /// Address of pcscd's vpcd driver (vsmartcard-vpcd).
+    #[arg(long, default_value = "127.0.0.1:35963", value_name = "HOST:PORT")]
+    pub vpcd: String,
+    /// Serve one connection and exit instead of reconnecting.
+    #[arg(long)]
+    pub once: bool,
+}
+
+/// `jpki card status`
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub device: DeviceArgs,
+}
+
+/// Certificate names.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum CertName {
+    /// User-authentication certificate.
+    Auth,
+    /// User-authentication CA.
+    AuthCa,
+    /// Signature certificate (asks the signature password).
+    Sign,
+    /// Signature CA.
+    SignCa,
+}
+
+/// Output formats for certificates.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum CertFormat {
+    /// PEM text.
+    Pem,
+    /// Binary DER (to a file with -o, or a pipe).
+    Der,
+    /// A readable summary.
+    Text,
+}
+
+/// `jpki card cert`
+#[derive(Debug, Args)]
+pub struct CertArgs {
+    #[command(flatten)]
+    pub device: DeviceArgs,
+    #[command(flatten)]
+    pub pins: PinArgs,
+    /// Which certificate.
+    #[arg(long = "type", short = 't', value_enum)]
+    pub cert: CertName,
+    /// Output format.
+    #[arg(long, short, value_enum, default_value = "pem")]
+    pub format: CertFormat,
+    /// Write to FILE instead of standard output.
+    #[arg(long, short, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+/// What the text AP shows.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum TextItem {
+    /// 個人番号.
+    Mynumber,
+    /// 基本4情報: name, address, birth date, sex.
+    Attrs,
+}
+
+/// `jpki card text`
+#[derive(Debug, Args)]
+pub struct TextArgs {
+    /// What to read.
+    #[arg(value_enum)]
+    pub item: TextItem,
+    #[command(flatten)]
+    pub device: DeviceArgs,
+    #[command(flatten)]
+    pub pins: PinArgs,
+}
+
+/// PIN names.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum PinName {
+    /// User-authentication PIN (4 digits).
+    Auth,
+    /// Signature password (6-16 of A-Z, 0-9).
+    Sign,
+    /// Text-AP PIN (4 digits).
+    Text,
+}
+
+/// `jpki card pin ...`
+#[derive(Debug, Subcommand)]
+pub enum PinCommand {
+    /// Show the tries left of every PIN (no try is consumed).
+    Status(StatusArgs),
+    /// Change a PIN (asks the current one, then the new one twice).
+    Change(PinChangeArgs),
+}
+
+/// `jpki card pin change`
+#[derive(Debug, Args)]
+pub struct PinChangeArgs {
+    /// Which PIN.
+    #[arg(value_enum)]
+    pub pin: PinName,
+    #[command(flatten)]
+    pub device: DeviceArgs,
+    #[command(flatten)]
+    pub pins: PinArgs,
+    /// Read the new PIN from the first line of FILE (environment: JPKI_NEW_PIN).
+    #[arg(long, value_name = "FILE")]
+    pub new_pin_file: Option<PathBuf>,
+}
+
+/// `jpki card sign`
+#[derive(Debug, Args)]
+pub struct SignArgs {
+    #[command(flatten)]
+    pub device: DeviceArgs,
+    #[command(flatten)]
+    pub pins: PinArgs,
+    /// Which key.
+    #[arg(long = "type", short = 't', value_enum, default_value = "sign")]
+    pub key: KeyName,
+    /// Hash of the input put in the DigestInfo.
+    #[arg(long, default_value = "sha256", value_parser = parse_hash)]
+    pub hash: pki::HashAlg,
+    /// Send the input bytes as they are (≤ 245 bytes), like `myna jpki pkey sign`.
+    #[arg(long, conflicts_with = "hash")]
+    pub raw: bool,
+    /// Input file ("-" for standard input).
+    pub input: PathBuf,
+    /// Signature output file (256 bytes).
+    #[arg(long, short, value_name = "FILE")]
+    pub out: PathBuf,
+}
+
+/// Runs `jpki card …`.
+pub fn run(command: CardCommand, json: bool) -> Result<()> {
+    match command {
+        CardCommand::New(a) => new(&a, json),
+        CardCommand::Serve(a) => serve(&a),
+        CardCommand::Readers => readers(json),
+        CardCommand::Status(a) | CardCommand::Pin(PinCommand::Status(a)) => status(&a, json),
+        CardCommand::Cert(a) => cert(&a, json),
+        CardCommand::Text(a) => text(&a, json),
+        CardCommand::Pin(PinCommand::Change(a)) => pin_change(&a),
+        CardCommand::Sign(a) => sign(&a),
+    }
+}
 
 /// The local test CA's directory: `--ca-dir`, else
 /// `$XDG_DATA_HOME/openjpki/test-ca`, else `~/.local/share/openjpki/test-ca`.

@@ -1,10 +1,90 @@
 //! `jpki cms ...`
 
-use crate::cli::{CmsFormat, CmsSignArgs, CmsSignOptions, CmsVerifyArgs};
+use crate::args::parse_hash;
+use crate::args::{DeviceArgs, KeyName, PinArgs};
 use crate::{device, output, pins};
 use anyhow::{Context, Result};
+use clap::{Args, Subcommand, ValueEnum};
 use serde::Serialize;
+use std::path::PathBuf;
 use std::time::SystemTime;
+
+/// `jpki cms ...`
+#[derive(Debug, Subcommand)]
+pub enum CmsCommand {
+    /// Make an RFC 5652 SignedData with a card key.
+    Sign(CmsSignArgs),
+    /// Verify a SignedData: signature, chain, validity at signing time,
+    /// keyUsage, CA constraints.
+    Verify(CmsVerifyArgs),
+}
+
+/// CMS output formats.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum CmsFormat {
+    /// Binary DER.
+    Der,
+    /// PEM (`-----BEGIN CMS-----`).
+    Pem,
+}
+
+/// `jpki cms sign`
+#[derive(Debug, Args)]
+pub struct CmsSignArgs {
+    #[command(flatten)]
+    pub device: DeviceArgs,
+    #[command(flatten)]
+    pub pins: PinArgs,
+    #[command(flatten)]
+    pub cms: CmsSignOptions,
+    /// Digest algorithm.
+    #[arg(long, default_value = "sha256", value_parser = parse_hash)]
+    pub hash: pki::HashAlg,
+}
+
+/// What to sign, with which key, and where the SignedData goes (`jpki cms
+/// sign` and `jpki phone cms sign`).
+#[derive(Debug, Args)]
+pub struct CmsSignOptions {
+    /// Which key (auth signs with the 4-digit PIN, as マイナポータル login needs).
+    #[arg(long = "type", short = 't', value_enum, default_value = "sign")]
+    pub key: KeyName,
+    /// Leave the content out of the signature.
+    #[arg(long)]
+    pub detached: bool,
+    /// Output format.
+    #[arg(long, short, value_enum, default_value = "der")]
+    pub format: CmsFormat,
+    /// Content to sign ("-" for standard input).
+    pub input: PathBuf,
+    /// Output file.
+    #[arg(long, short, value_name = "FILE")]
+    pub out: PathBuf,
+}
+
+/// `jpki cms verify`
+#[derive(Debug, Args)]
+pub struct CmsVerifyArgs {
+    /// SignedData, DER or PEM.
+    pub input: PathBuf,
+    /// The signed content, for a detached signature.
+    #[arg(long, short, value_name = "FILE")]
+    pub content: Option<PathBuf>,
+    /// Trusted CA certificate(s), PEM or DER; repeat for several.
+    #[arg(long, required = true, value_name = "CA.pem")]
+    pub ca: Vec<PathBuf>,
+    /// Write the verified content to FILE.
+    #[arg(long, short, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+/// Runs `jpki cms …`.
+pub fn run(command: CmsCommand, json: bool) -> Result<()> {
+    match command {
+        CmsCommand::Sign(a) => sign(&a),
+        CmsCommand::Verify(a) => verify(&a, json),
+    }
+}
 
 /// `jpki cms sign`
 pub fn sign(a: &CmsSignArgs) -> Result<()> {

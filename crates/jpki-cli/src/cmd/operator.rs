@@ -1,10 +1,96 @@
 //! `jpki operator …`: the JPKI service's operator API (bearer token) from
 //! the command line — revocation, hold and release (一時保留), records.
 
-use crate::cli::{OperatorCommand, OperatorLinksArgs, OperatorSerialArgs, OperatorTarget, RevocationReason};
 use crate::output;
 use anyhow::{anyhow, Context, Result};
+use clap::{Args, Subcommand, ValueEnum};
 use pki::crl::Reason;
+use std::path::PathBuf;
+
+/// `jpki operator …`
+#[derive(Debug, Subcommand)]
+pub enum OperatorCommand {
+    /// Revoke a certificate; a card certificate's linked phone certificates
+    /// are revoked with it (cascade).
+    Revoke(OperatorRevokeArgs),
+    /// Put a certificate on hold (一時保留): OCSP and CRLs say certificateHold.
+    Hold(OperatorSerialArgs),
+    /// Release a hold: the certificate is good again.
+    Release(OperatorSerialArgs),
+    /// A certificate's record: kind, holder, status, reason, links.
+    Show(OperatorSerialArgs),
+    /// The card ↔ phone links recorded for a secure element.
+    Links(OperatorLinksArgs),
+}
+
+/// Which JPKI service, and the operator's credentials.
+#[derive(Debug, Args)]
+pub struct OperatorTarget {
+    /// A deployment (`jpki serve all --init --dir SYS`): the JPKI service's
+    /// URL, TLS CA and operator token are read from SYS.
+    #[arg(long, value_name = "SYS", conflicts_with_all = ["jlis", "tls_ca", "operator_token_file"])]
+    pub services: Option<PathBuf>,
+    /// The JPKI service, e.g. https://localhost:8443.
+    #[arg(long, value_name = "URL", required_unless_present = "services", requires_all = ["tls_ca", "operator_token_file"])]
+    pub jlis: Option<String>,
+    /// TLS CA of the JPKI service (`tls/ca.pem` of `jpki serve jlis --init`).
+    #[arg(long, value_name = "FILE")]
+    pub tls_ca: Option<PathBuf>,
+    /// File holding the operator token of the JPKI service.
+    #[arg(long, value_name = "FILE")]
+    pub operator_token_file: Option<PathBuf>,
+}
+
+/// `jpki operator hold|release|show`
+#[derive(Debug, Args)]
+pub struct OperatorSerialArgs {
+    #[command(flatten)]
+    pub target: OperatorTarget,
+    /// The certificate's serial number (hex, as `jpki card info` and OCSP show it).
+    #[arg(value_name = "SERIAL")]
+    pub serial: String,
+    /// Request id, so that a retried command is not applied twice
+    /// (default: a fresh one).
+    #[arg(long, value_name = "ID")]
+    pub request_id: Option<String>,
+}
+
+/// `jpki operator revoke`
+#[derive(Debug, Args)]
+pub struct OperatorRevokeArgs {
+    #[command(flatten)]
+    pub serial: OperatorSerialArgs,
+    /// RFC 5280 reason.
+    #[arg(long, value_enum, default_value = "unspecified")]
+    pub reason: RevocationReason,
+}
+
+/// Revocation reasons an operator gives (hold has its own command).
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum RevocationReason {
+    /// unspecified (0).
+    Unspecified,
+    /// keyCompromise (1): the card or phone was lost or stolen with its PIN.
+    KeyCompromise,
+    /// affiliationChanged (3): the holder's name or address changed.
+    AffiliationChanged,
+    /// superseded (4).
+    Superseded,
+    /// cessationOfOperation (5): the holder gave the card back, or died.
+    CessationOfOperation,
+    /// privilegeWithdrawn (9).
+    PrivilegeWithdrawn,
+}
+
+/// `jpki operator links`
+#[derive(Debug, Args)]
+pub struct OperatorLinksArgs {
+    #[command(flatten)]
+    pub target: OperatorTarget,
+    /// The secure element's identifier (hex).
+    #[arg(value_name = "SE_ID")]
+    pub se_id: String,
+}
 
 /// `jpki operator …`
 pub fn run(command: &OperatorCommand, json: bool) -> Result<()> {

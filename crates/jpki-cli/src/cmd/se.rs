@@ -1,12 +1,77 @@
 //! `jpki se ...`
 
-use crate::cli::{SeKeysArgs, SeNewArgs, SeServeArgs};
 use crate::output;
 use anyhow::{bail, Context, Result};
+use clap::{Args, Subcommand};
 use gp::AesKey;
 use serde::Serialize;
 use std::path::Path;
+use std::path::PathBuf;
 use zeroize::Zeroizing;
+
+/// `jpki se ...`
+#[derive(Debug, Subcommand)]
+pub enum SeCommand {
+    /// Make a new secure element: an ISD whose SCP03 keys are diversified
+    /// (KDF3) from the master key with the SE identifier, and an empty ARA-M.
+    New(SeNewArgs),
+    /// Print an SE's identifier and its ISD static keys, as the SEI-TSM
+    /// derives them from the master key (for an operator or a GP host tool).
+    Keys(SeKeysArgs),
+    /// Serve the SE's contact interface (ISD, SSDs, ARA-M) to pcscd through
+    /// vsmartcard's vpcd driver, so GlobalPlatform host tools can manage it.
+    Serve(SeServeArgs),
+}
+
+/// `jpki se new`
+#[derive(Debug, Args)]
+pub struct SeNewArgs {
+    /// SE file to write.
+    #[arg(long, short, value_name = "FILE")]
+    pub out: PathBuf,
+    /// The SEI-TSM's master key: hex (16, 24 or 32 bytes) on the first line.
+    /// Created with a fresh random AES-256 key (mode 0600) if it does not
+    /// exist. Default: $XDG_DATA_HOME/openjpki/sei-tsm-master.key.
+    #[arg(long, env = "JPKI_MASTER_KEY_FILE", value_name = "FILE")]
+    pub master_key_file: Option<PathBuf>,
+    /// Overwrite an existing SE file.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// `jpki se keys`
+#[derive(Debug, Args)]
+pub struct SeKeysArgs {
+    /// SE file.
+    #[arg(long, value_name = "FILE")]
+    pub se: PathBuf,
+    /// The master key file.
+    #[arg(long, value_name = "FILE")]
+    pub master_key_file: PathBuf,
+}
+
+/// `jpki se serve`
+#[derive(Debug, Args)]
+pub struct SeServeArgs {
+    /// SE file to serve; every state change is written back to it.
+    #[arg(long, value_name = "FILE")]
+    pub se: PathBuf,
+    /// Address of pcscd's vpcd driver.
+    #[arg(long, default_value = "127.0.0.1:35963", value_name = "HOST:PORT")]
+    pub vpcd: String,
+    /// Serve one connection and exit instead of reconnecting.
+    #[arg(long)]
+    pub once: bool,
+}
+
+/// Runs `jpki se …`.
+pub fn run(command: SeCommand, json: bool) -> Result<()> {
+    match command {
+        SeCommand::New(a) => new(&a, json),
+        SeCommand::Keys(a) => keys(&a, json),
+        SeCommand::Serve(a) => serve(&a),
+    }
+}
 
 /// `$XDG_DATA_HOME/openjpki/sei-tsm-master.key` (or under ~/.local/share).
 pub fn default_master_key_file() -> std::path::PathBuf {

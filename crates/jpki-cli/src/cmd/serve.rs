@@ -1,11 +1,83 @@
-//! `jpki serve ...` and `jpki audit ...`
+//! `jpki serve ...`: the services, one or all in this process.
 
-use crate::cli::{AuditVerifyArgs, ServeAllArgs, ServeJlisArgs, ServeTsmArgs};
+use super::runtime;
 use crate::output;
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, Result};
+use clap::{Args, Subcommand};
+use std::path::PathBuf;
 
-fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")
+/// `jpki serve ...`
+#[derive(Debug, Subcommand)]
+pub enum ServeCommand {
+    /// The JPKI service: HTTPS API (SP-TSM by client certificate, operators by
+    /// token) and plain-HTTP OCSP and CRLs for relying parties.
+    Jlis(ServeJlisArgs),
+    /// The SEI-TSM: prepares phones' SEs (SP domain, JPKI applet, ARA-M rule)
+    /// through the phone's relay and hands the domain keys to the SP-TSM.
+    SeiTsm(ServeTsmArgs),
+    /// The SP-TSM: nonces, card-signed applications, provisioning of the JPKI
+    /// applet through the phone's relay, phone certificates from the JPKI
+    /// service over mutual TLS, the holder's revocation.
+    SpTsm(ServeTsmArgs),
+    /// The JPKI service, the SEI-TSM and the SP-TSM together, from one
+    /// directory (created with --init).
+    All(ServeAllArgs),
+}
+
+/// `jpki serve sei-tsm|sp-tsm`
+#[derive(Debug, Args)]
+pub struct ServeTsmArgs {
+    /// Configuration file (written by `jpki serve all --init DIR`).
+    #[arg(long, value_name = "FILE")]
+    pub config: PathBuf,
+}
+
+/// `jpki serve all`
+#[derive(Debug, Args)]
+pub struct ServeAllArgs {
+    /// Deployment directory: jlis.toml, sei-tsm.toml, sp-tsm.toml, tls/, keys.
+    #[arg(long, value_name = "DIR")]
+    pub dir: PathBuf,
+    /// Write a new deployment into DIR first (free loopback ports, new CAs,
+    /// keys and TLS material), then serve it.
+    #[arg(long)]
+    pub init: bool,
+    /// SHA-256 (hex) of the JPKI app's signing certificate written by --init
+    /// (default: the one `jpki phone` uses).
+    #[arg(long, value_name = "HEX")]
+    pub app_certificate_sha256: Option<String>,
+}
+
+/// `jpki serve jlis`
+#[derive(Debug, Args)]
+pub struct ServeJlisArgs {
+    /// Configuration file (see `--init`).
+    #[arg(long, value_name = "FILE", required_unless_present = "init")]
+    pub config: Option<PathBuf>,
+    /// Write a configuration, TLS material (server and SP-TSM client
+    /// certificates) and an operator token into DIR, then exit.
+    #[arg(long, value_name = "DIR")]
+    pub init: Option<PathBuf>,
+    /// HTTPS port written by --init.
+    #[arg(long, default_value_t = 8443)]
+    pub https_port: u16,
+    /// HTTP (OCSP/CRL) port written by --init.
+    #[arg(long, default_value_t = 8080)]
+    pub http_port: u16,
+    /// Store written by --init: `sqlite://FILE` (relative to DIR) or
+    /// `postgres://USER@HOST:PORT/DATABASE` (the database must exist).
+    #[arg(long, value_name = "URL", default_value = jlis::config::DEFAULT_DATABASE)]
+    pub db: String,
+}
+
+/// Runs `jpki serve …`.
+pub fn run(command: ServeCommand, json: bool) -> Result<()> {
+    match command {
+        ServeCommand::Jlis(a) => jlis(&a),
+        ServeCommand::SeiTsm(a) => sei_tsm(&a),
+        ServeCommand::SpTsm(a) => sp_tsm(&a),
+        ServeCommand::All(a) => all(&a, json),
+    }
 }
 
 /// `jpki serve jlis`
@@ -44,7 +116,7 @@ pub fn sp_tsm(a: &ServeTsmArgs) -> Result<()> {
 
 /// The JPKI app identity `jpki phone` and `jpki demo phone` use.
 pub fn default_app_hash() -> String {
-    hex::encode_upper(pki::HashAlg::Sha256.digest(super::demo_phone::APP_CERTIFICATE))
+    hex::encode_upper(pki::HashAlg::Sha256.digest(crate::demo::phone::APP_CERTIFICATE))
 }
 
 /// `jpki serve all`; with `--json`, one line with the endpoints on
@@ -68,44 +140,5 @@ pub fn all(a: &ServeAllArgs, json: bool) -> Result<()> {
         eprintln!("TLS anchor    {}   (Ctrl-C to stop)", d.tls_ca.display());
         tokio::signal::ctrl_c().await?;
         Ok(())
-    })
-}
-
-/// `jpki audit verify`
-pub fn audit_verify(a: &AuditVerifyArgs, json: bool) -> Result<()> {
-    let config = jlis::config::Config::load(&a.config).map_err(|e| anyhow!(e))?;
-    if let Some(path) = config.database.strip_prefix("sqlite://") {
-        if !std::path::Path::new(path).is_file() {
-            bail!("no database at {path}: is {} the configuration of a service that has run?", a.config.display());
-        }
-    }
-    let public_key_file = a.public_key.clone().unwrap_or_else(|| jlis::audit::public_key_file(&config.audit_key_file));
-    let public_key = jlis::audit::read_public_key(&public_key_file).map_err(|e| anyhow!(e))?;
-    let anchor = match (&a.checkpoint, a.no_anchor) {
-        (_, true) => None,
-        (Some(file), false) => Some(jlis::audit::Checkpoint::read(file).map_err(|e| anyhow!(e))?),
-        (None, false) => Some(jlis::audit::Checkpoint::read(&config.audit_checkpoint_file).map_err(|e| {
-            anyhow!(
-                "{e}; the service writes it every {} s while it runs (--no-anchor checks without it)",
-                config.audit_checkpoint_secs
-            )
-        })?),
-    };
-    runtime()?.block_on(async {
-        let store = store::Store::open(&config.database, jlis::schema::MIGRATIONS).await?;
-        match jlis::audit::verify_with(&store, &public_key, anchor.as_ref()).await.map_err(|e| anyhow!("{e}"))? {
-            Ok(v) => {
-                if json {
-                    output::json(&serde_json::json!({ "valid": true, "entries": v.entries, "checkpoints": v.checkpoints, "anchored_at": v.anchored_at }))
-                } else {
-                    let anchored = v.anchored_at.map_or("no anchor".to_string(), |s| format!("anchored at entry {s}"));
-                    output::line(format_args!(
-                        "Audit log intact: {} entries, hash chain and {} signed checkpoints verified, {anchored}.",
-                        v.entries, v.checkpoints
-                    ))
-                }
-            }
-            Err(e) => Err(anyhow!("audit log damaged: {e}")),
-        }
     })
 }

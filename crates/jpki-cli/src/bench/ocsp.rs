@@ -1,7 +1,7 @@
 //! `jpki bench ocsp`: the JPKI service's OCSP responder against
 //! `openssl ocsp`'s, same certificates, same machine, same run.
 
-use crate::cli::OcspBenchArgs;
+use crate::bench::OcspBenchArgs;
 use crate::output;
 use anyhow::{bail, Context, Result};
 use serde::Serialize;

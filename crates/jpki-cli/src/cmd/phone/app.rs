@@ -6,10 +6,14 @@
 //! of its certificates and the card certificate they are linked to — as the
 //! real app keeps them to show status without asking for a PIN.
 
-use crate::cli::{
-    KeyName, PhoneApplyArgs, PhoneCertChoice, PhoneCmsSignArgs, PhoneDirArgs, PhonePinChangeArgs, PhoneRevokeArgs,
-    PhoneSignArgs,
-};
+use crate::args::KeyName;
+use crate::cmd::phone::PhoneApplyArgs;
+use crate::cmd::phone::PhoneCertChoice;
+use crate::cmd::phone::PhoneCmsSignArgs;
+use crate::cmd::phone::PhoneDirArgs;
+use crate::cmd::phone::PhonePinChangeArgs;
+use crate::cmd::phone::PhoneRevokeArgs;
+use crate::cmd::phone::PhoneSignArgs;
 use crate::{device, output, pins};
 use anyhow::{anyhow, bail, Context, Result};
 use jlis_api::status::Status;
@@ -105,10 +109,10 @@ pub fn new_networked(dir: &Path, services_dir: &Path, json: bool) -> Result<()> 
     let phone_dir = PhoneDir::new(dir);
     phone_dir.write_se(&se::SecureElement::manufacture(
         &master,
-        super::se::random_bytes(),
-        super::se::random_bytes(),
+        crate::cmd::se::random_bytes(),
+        crate::cmd::se::random_bytes(),
     ))?;
-    phone_dir.install_app(super::demo_phone::APP_CERTIFICATE)?;
+    phone_dir.install_app(crate::demo::phone::APP_CERTIFICATE)?;
     let mut record =
         PhoneRecord { services: services_dir, model: "openjpki emulated phone".into(), ..Default::default() };
     phone_dir.save_record(&record)?;
@@ -277,7 +281,7 @@ pub fn cms_sign(a: &PhoneCmsSignArgs) -> Result<()> {
     let content = output::read_in(&a.cms.input)?;
     let pin = pins::get(pin_of(t), &a.pins)?;
     let der = phone.app.cms_sign(t, &pin, &content, a.cms.detached)?;
-    super::cms::write_cms(&der, &a.cms)
+    crate::cmd::cms::write_cms(&der, &a.cms)
 }
 
 /// `jpki phone revoke`

@@ -1,7 +1,7 @@
 //! `jpki demo card`: the card half of the system, end to end, each step
 //! timed and checked.
 
-use crate::cli::DemoArgs;
+use crate::demo::DemoArgs;
 use crate::output;
 use anyhow::{ensure, Context, Result};
 use der::Decode;

@@ -1,7 +1,7 @@
 //! `jpki bench card`: throughput and latency of the emulated card, with
 //! `openssl speed rsa2048` measured in the same run as the peer.
 
-use crate::cli::BenchArgs;
+use crate::bench::BenchArgs;
 use crate::output;
 use anyhow::{Context, Result};
 use apdu::Transport;
@@ -219,7 +219,7 @@ fn ns_per_call(seconds: f64, mut f: impl FnMut()) -> f64 {
 /// The peer is the bare cryptography the same APDU needs: CBC-encrypt and
 /// CMAC the command, CMAC and CBC-decrypt it, the same for a response of
 /// the same size.
-pub fn scp03(a: &crate::cli::Scp03BenchArgs, json: bool) -> Result<()> {
+pub fn scp03(a: &crate::bench::Scp03BenchArgs, json: bool) -> Result<()> {
     use gp::card::{CardConfig, CardSession};
     use gp::crypto::{pad80, BlockCipher, CmacKey};
     let keys = gp::StaticKeys::new(0x30, &[0x41; 16], &[0x42; 16], &[0x43; 16])?;
@@ -295,7 +295,7 @@ fn summarize(mut ms: Vec<f64>) -> Summary {
 /// `jpki bench keygen`: `DF02` through the SP domain's level-33 secure
 /// channel, end to end (wrap, unwrap, RSA-2048 generation, SE file commit in
 /// memory, response), against `openssl genpkey -algorithm RSA` processes.
-pub fn keygen(a: &crate::cli::KeygenBenchArgs, json: bool) -> Result<()> {
+pub fn keygen(a: &crate::bench::KeygenBenchArgs, json: bool) -> Result<()> {
     let master = gp::AesKey::new(&[0x42; 32])?;
     let state = se::SecureElement::manufacture(&master, [1, 1, 1, 1], [1, 1]);
     let service =
@@ -383,7 +383,7 @@ fn peak_rss_mib() -> Option<f64> {
 /// `jpki bench crl`: builds and signs one full CRL with `entries` revoked
 /// certificates (9-byte serials, every other one with a reason code, every
 /// tenth with an invalidity date), as the JPKI service's CRL job would.
-pub fn crl(a: &crate::cli::CrlBenchArgs, json: bool) -> Result<()> {
+pub fn crl(a: &crate::bench::CrlBenchArgs, json: bool) -> Result<()> {
     use pki::crl::{CrlParams, Reason, Revoked};
     let dir = tempfile::tempdir()?;
     let ca = pki::ca::LocalCa::open_or_create(dir.path())?;

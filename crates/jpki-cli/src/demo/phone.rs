@@ -5,8 +5,8 @@
 //! revocation cascading to the phone. Each step timed and checked; any
 //! failed check exits non-zero.
 
-use super::demo::Runner;
-use crate::cli::DemoArgs;
+use super::card::Runner;
+use crate::demo::DemoArgs;
 use anyhow::{anyhow, ensure, Result};
 use jlis_api::status::Status;
 use jpki::JpkiCard;
@@ -26,12 +26,12 @@ const BOTH: [CertType; 2] = [CertType::Auth, CertType::Sign];
 /// `jpki demo phone`
 pub fn run(a: &DemoArgs, json: bool) -> Result<()> {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    super::demo::run_in_dir(a, json, |r, dir| steps(r, &rt, dir))
+    super::card::run_in_dir(a, json, |r, dir| steps(r, &rt, dir))
 }
 
 fn new_phone(d: &Deployment, model: &str) -> Result<JpkiApp> {
     let master = d.isd_master_key().map_err(|e| anyhow!(e))?;
-    let state = se::SecureElement::manufacture(&master, super::se::random_bytes(), [0x20, 0x26]);
+    let state = se::SecureElement::manufacture(&master, crate::cmd::se::random_bytes(), [0x20, 0x26]);
     let se = se::SecureElement::new(state, Box::new(se::MemoryNvm)).map_err(|e| anyhow!(e))?;
     Ok(JpkiApp::new(SeService::new(se), App::new("jp.go.jpki.app", APP_CERTIFICATE.to_vec()), model))
 }

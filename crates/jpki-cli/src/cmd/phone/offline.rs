@@ -1,6 +1,7 @@
 //! `jpki phone ...`
 
-use crate::cli::{PhoneNewArgs, PhoneServeArgs};
+use crate::cmd::phone::PhoneNewArgs;
+use crate::cmd::phone::PhoneServeArgs;
 use crate::output;
 use anyhow::{bail, Context, Result};
 use jpki::PinId;
@@ -20,17 +21,21 @@ pub fn new(a: &PhoneNewArgs, json: bool) -> Result<()> {
         bail!("{} already holds a phone; pass --force to replace it", a.dir.display());
     }
     if let Some(services) = &a.services {
-        return super::phone_app::new_networked(&a.dir, services, json);
+        return super::app::new_networked(&a.dir, services, json);
     }
     let master_key_file = a.master_key_file.as_ref().expect("clap requires --master-key-file without --services");
     let auth_pin = PinId::Auth.normalize(&a.auth_pin).map_err(anyhow::Error::msg)?;
     let sign_pin = PinId::Sign.normalize(&a.sign_pin).map_err(anyhow::Error::msg)?;
     std::fs::create_dir_all(&a.dir)?;
-    let master = super::se::master_key(master_key_file, true)?;
-    let ca = pki::ca::LocalCa::open_or_create(&a.ca_dir.clone().unwrap_or_else(super::card::default_ca_dir))?;
+    let master = crate::cmd::se::master_key(master_key_file, true)?;
+    let ca = pki::ca::LocalCa::open_or_create(&a.ca_dir.clone().unwrap_or_else(crate::cmd::card::default_ca_dir))?;
 
     // The phone: a fresh SE and the JPKI app's identity.
-    dir.write_se(&se::SecureElement::manufacture(&master, super::se::random_bytes(), super::se::random_bytes()))?;
+    dir.write_se(&se::SecureElement::manufacture(
+        &master,
+        crate::cmd::se::random_bytes(),
+        crate::cmd::se::random_bytes(),
+    ))?;
     let mut app_cert = [0u8; 64];
     pki::fill_random(&mut app_cert);
     let app = dir.install_app(&app_cert)?;

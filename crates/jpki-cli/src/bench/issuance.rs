@@ -7,8 +7,8 @@
 //! issuances, then OpenSSL again, …) and each round's ratio is reported; the
 //! median of the ratios is the figure to compare with the target.
 
-use super::bench::at_once;
-use crate::cli::IssuanceBenchArgs;
+use super::micro::at_once;
+use crate::bench::IssuanceBenchArgs;
 use crate::output;
 use anyhow::{Context, Result};
 use serde::Serialize;
@@ -85,7 +85,7 @@ pub fn issuance(a: &IssuanceBenchArgs, json: bool) -> Result<()> {
         let mut cards = at_once(concurrency, card_jobs).await.context("issuing the cards")?;
         let mut results = Vec::with_capacity(rounds);
         for round in 0..rounds {
-            let openssl = tokio::task::spawn_blocking(move || super::bench::openssl_sign_per_s(cores, 1.0)).await?;
+            let openssl = tokio::task::spawn_blocking(move || super::micro::openssl_sign_per_s(cores, 1.0)).await?;
             let jobs = cards
                 .drain(..per_round)
                 .enumerate()
@@ -106,10 +106,10 @@ pub fn issuance(a: &IssuanceBenchArgs, json: bool) -> Result<()> {
                     }
                 })
                 .collect();
-            let (start, cpu_start) = (Instant::now(), super::bench::process_cpu_seconds());
+            let (start, cpu_start) = (Instant::now(), super::micro::process_cpu_seconds());
             let issued = at_once(concurrency, jobs).await.context("issuing phone certificates")?.len();
             let seconds = start.elapsed().as_secs_f64();
-            let cpu_ms_per_issuance = match (cpu_start, super::bench::process_cpu_seconds()) {
+            let cpu_ms_per_issuance = match (cpu_start, super::micro::process_cpu_seconds()) {
                 (Some(a), Some(b)) if issued > 0 => Some(1000.0 * (b - a) / issued as f64),
                 _ => None,
             };
@@ -137,7 +137,7 @@ pub fn issuance(a: &IssuanceBenchArgs, json: bool) -> Result<()> {
         anyhow::Ok(results)
     })?;
     let report = Report {
-        machine: super::bench::machine(),
+        machine: super::micro::machine(),
         cores,
         concurrency,
         median_issuances_per_s: median(rounds.iter().map(|r| r.issuances_per_s).collect()).unwrap_or(0.0),

@@ -6,9 +6,9 @@
 //! service's work and nothing of the phones' (the SE's key generation, the
 //! card's signature), which run here.
 
-use super::bench::{cpu_seconds_of, machine};
-use super::bench_ocsp::Guard;
-use crate::cli::PhonesBenchArgs;
+use super::micro::{cpu_seconds_of, machine};
+use super::ocsp::Guard;
+use crate::bench::PhonesBenchArgs;
 use crate::output;
 use anyhow::{anyhow, bail, Context, Result};
 use apdu::{Transport, TransportError};
@@ -106,9 +106,9 @@ fn start_services(dir: &std::path::Path) -> Result<(Guard, Endpoints)> {
 }
 
 fn new_phone(master: &gp::AesKey, n: usize) -> Result<JpkiApp> {
-    let state = se::SecureElement::manufacture(master, super::se::random_bytes(), [0x20, 0x26]);
+    let state = se::SecureElement::manufacture(master, crate::cmd::se::random_bytes(), [0x20, 0x26]);
     let se = se::SecureElement::new(state, Box::new(se::MemoryNvm)).map_err(|e| anyhow!(e))?;
-    let app = App::new("jp.go.jpki.app", super::demo_phone::APP_CERTIFICATE.to_vec());
+    let app = App::new("jp.go.jpki.app", crate::demo::phone::APP_CERTIFICATE.to_vec());
     Ok(JpkiApp::new(SeService::new(se), app, &format!("bench phone {n}")))
 }
 
@@ -198,7 +198,7 @@ pub fn phones(a: &PhonesBenchArgs, json: bool) -> Result<()> {
                 Ok(())
             }
         });
-        rt.block_on(super::bench::at_once(at_once, preparations.collect()))?;
+        rt.block_on(super::micro::at_once(at_once, preparations.collect()))?;
         let prep_cpu = cpu()? - cpu_before;
 
         progress(format!("{at_once} at once: {} applications, two certificates each…", phones_per_level));
@@ -208,7 +208,7 @@ pub fn phones(a: &PhonesBenchArgs, json: bool) -> Result<()> {
             let (phone, sp, steps, card) = (phone.clone(), sp.clone(), steps.clone(), card.clone());
             async move { apply(&phone, &sp, card, &steps).await }
         });
-        let issued = rt.block_on(super::bench::at_once(at_once, applications.collect()))?;
+        let issued = rt.block_on(super::micro::at_once(at_once, applications.collect()))?;
         let seconds = start.elapsed().as_secs_f64();
         let apply_cpu = cpu()? - cpu_before;
         let certificates: usize = issued.iter().sum();

@@ -1,0 +1,144 @@
+//! `jpki bench ...`: throughput and latency, each beside a peer measured
+//! in the same run (docs/benchmarks.md).
+//!
+//! - [`micro`]: the card, SCP03, on-chip key generation, CRL signing;
+//! - [`ocsp`]: the OCSP responder, a connection per request and keep-alive;
+//! - [`issuance`]: phone-certificate issuance at the JPKI service;
+//! - [`phones`]: whole phones through the deployment.
+
+pub mod issuance;
+pub mod micro;
+pub mod ocsp;
+pub mod phones;
+
+use anyhow::Result;
+use clap::{Args, Subcommand};
+use std::path::PathBuf;
+
+/// `jpki bench ...`
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// APDUs per second in-process and over vpcd, and signing latency, with
+    /// `openssl speed rsa2048` as the peer.
+    Card(BenchArgs),
+    /// SCP03 wrap + unwrap per APDU at level 33, beside the raw AES-CBC + CMAC
+    /// work the same APDU needs.
+    Scp03(Scp03BenchArgs),
+    /// On-chip RSA-2048 key generation in the emulated SE (through the SP
+    /// domain's level-33 channel), beside `openssl genpkey` timed in the same run.
+    Keygen(KeygenBenchArgs),
+    /// Time and peak memory to sign a CRL with many revoked entries.
+    Crl(CrlBenchArgs),
+    /// OCSP throughput and latency of `jpki serve jlis` with 1, 8 and 64
+    /// clients, beside `openssl ocsp -index … -multi 2` on the same
+    /// certificates in the same run.
+    Ocsp(OcspBenchArgs),
+    /// Phone-certificate issuances per second through the service's rules
+    /// (checks, supersession, link, audit, durable commit), in rounds that
+    /// alternate with `openssl speed -multi CORES rsa2048` sign/s.
+    Issuance(IssuanceBenchArgs),
+    /// The whole smartphone issuance (preparation, nonce, card-signed
+    /// application, provisioning with two on-chip keys) for many simulated
+    /// phones at once against `jpki serve all` in a separate process:
+    /// applications per minute, the services' CPU time per issuance, and
+    /// p50/p99 of each step.
+    Phones(PhonesBenchArgs),
+}
+
+/// `jpki bench phones`
+#[derive(Debug, Args)]
+pub struct PhonesBenchArgs {
+    /// Applications per measurement (each a new phone and two certificates).
+    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u16).range(1..))]
+    pub phones: u16,
+    /// How many phones apply at the same time, one measurement each.
+    #[arg(long, value_delimiter = ',', default_value = "1,8,32", value_parser = clap::value_parser!(u16).range(1..))]
+    pub at_once: Vec<u16>,
+}
+
+/// `jpki bench issuance`
+#[derive(Debug, Args)]
+pub struct IssuanceBenchArgs {
+    /// Phone certificates to issue over all rounds (rounded up to a
+    /// multiple of --rounds).
+    #[arg(long, default_value_t = 5000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub count: u32,
+    /// Rounds: each measures `openssl speed -multi CORES rsa2048` for a
+    /// second, then issues its share of the certificates.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
+    pub rounds: u32,
+    /// Concurrent requests.
+    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..))]
+    pub concurrency: u32,
+}
+
+/// `jpki bench ocsp`
+#[derive(Debug, Args)]
+pub struct OcspBenchArgs {
+    /// Seconds per measurement.
+    #[arg(long, default_value_t = 3.0)]
+    pub seconds: f64,
+    /// Certificates the requests ask about.
+    #[arg(long, default_value_t = 100)]
+    pub certificates: usize,
+    /// Client counts to measure.
+    #[arg(long, value_delimiter = ',', default_value = "1,8,64")]
+    pub clients: Vec<usize>,
+    /// Send a nonce in every request (each answer signed on demand).
+    #[arg(long)]
+    pub nonce: bool,
+}
+
+/// `jpki bench crl`
+#[derive(Debug, Args)]
+pub struct CrlBenchArgs {
+    /// Revoked entries.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub entries: usize,
+    /// Also write the CRL (DER) and its CA certificate (PEM, FILE.ca.pem).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+/// `jpki bench keygen`
+#[derive(Debug, Args)]
+pub struct KeygenBenchArgs {
+    /// Number of key pairs.
+    #[arg(long, default_value_t = 20)]
+    pub count: usize,
+}
+
+/// `jpki bench scp03`
+#[derive(Debug, Args)]
+pub struct Scp03BenchArgs {
+    /// Seconds per measurement.
+    #[arg(long, default_value_t = 2.0)]
+    pub seconds: f64,
+    /// Command data bytes per APDU.
+    #[arg(long, default_value_t = 128)]
+    pub data: usize,
+}
+
+/// `jpki bench card`
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Seconds per measurement.
+    #[arg(long, default_value_t = 3.0)]
+    pub seconds: f64,
+    /// Skip the `openssl speed` peer measurement.
+    #[arg(long)]
+    pub no_peer: bool,
+}
+
+/// Runs `jpki bench …`.
+pub fn run(command: BenchCommand, json: bool) -> Result<()> {
+    match command {
+        BenchCommand::Card(a) => micro::card(&a, json),
+        BenchCommand::Scp03(a) => micro::scp03(&a, json),
+        BenchCommand::Keygen(a) => micro::keygen(&a, json),
+        BenchCommand::Crl(a) => micro::crl(&a, json),
+        BenchCommand::Ocsp(a) => ocsp::ocsp(&a, json),
+        BenchCommand::Issuance(a) => issuance::issuance(&a, json),
+        BenchCommand::Phones(a) => phones::phones(&a, json),
+    }
+}
