@@ -3,6 +3,7 @@
 //! in-process emulator).
 //!
 //! - [`ap`]: the AIDs, EF identifiers and tokens — the card's contract.
+//! - [`phone_applet`]: what the phone's JPKI applet answers beyond that.
 //! - [`pin::PinId`]: the three PINs and their rules.
 //! - [`JpkiCard`]: select, read certificates, PIN status/VERIFY/change,
 //!   sign a DigestInfo, read the text AP.
@@ -15,6 +16,7 @@
 pub mod ap;
 pub mod card;
 pub mod error;
+pub mod phone_applet;
 pub mod pin;
 
 pub use ap::TokenKind;

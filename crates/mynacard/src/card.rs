@@ -5,7 +5,7 @@
 //! missing VERIFY `69 82`, blocked PIN `69 84`. The decisions taken where the
 //! sheet says \[open\] are in docs/decisions/card-status-words.md.
 
-use crate::files::{self, App, Ef, KeyId};
+use crate::files::{self, CardApp, Ef, KeyId};
 use crate::pin::PinId;
 use crate::state::{CardState, MemoryNvm, Nvm, StateError};
 use apdu::{Command, Icc, Response, StatusWord};
@@ -31,7 +31,7 @@ pub enum Fault {
 /// What power-on clears: the current AP and EF and the verified PINs.
 #[derive(Debug, Default, Clone)]
 struct Volatile {
-    app: Option<App>,
+    app: Option<CardApp>,
     ef: Option<u16>,
     verified: [bool; 3],
 }
@@ -156,8 +156,8 @@ impl MynaCard {
         }
         if cmd.p1 == 0x04 {
             self.volatile.verified = [false; 3];
-            let available = |app: &App| *app == App::Jpki || self.state.text.is_some();
-            return match App::from_aid(&cmd.data).filter(available) {
+            let available = |app: &CardApp| *app == CardApp::Jpki || self.state.text.is_some();
+            return match CardApp::from_aid(&cmd.data).filter(available) {
                 Some(app) => {
                     self.volatile.app = Some(app);
                     self.volatile.ef = None;

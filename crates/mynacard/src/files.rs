@@ -10,19 +10,19 @@ pub use jpki::ap::*;
 
 /// An application on the card.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum App {
+pub enum CardApp {
     /// 公的個人認証AP.
     Jpki,
     /// 券面事項入力補助AP.
     Text,
 }
 
-impl App {
+impl CardApp {
     /// The application with this AID.
     pub fn from_aid(aid: &[u8]) -> Option<Self> {
         match aid {
-            a if a == AID_JPKI => Some(App::Jpki),
-            a if a == AID_TEXT => Some(App::Text),
+            a if a == AID_JPKI => Some(CardApp::Jpki),
+            a if a == AID_TEXT => Some(CardApp::Text),
             _ => None,
         }
     }
@@ -60,56 +60,56 @@ pub enum Ef<'a> {
 
 /// Looks up EF `fid` in `app`. Certificates and keys not written yet (a
 /// phone applet before provisioning) do not exist.
-pub fn lookup(state: &CardState, app: App, fid: u16) -> Option<Ef<'_>> {
+pub fn lookup(state: &CardState, app: CardApp, fid: u16) -> Option<Ef<'_>> {
     let j = &state.jpki;
     let present = |b: &[u8]| !b.is_empty();
     let ef = match (app, fid) {
-        (App::Jpki, EF_AUTH_CERT) if !present(&j.auth_cert) => return None,
-        (App::Jpki, EF_AUTH_CA_CERT) if !present(&j.auth_ca_cert) => return None,
-        (App::Jpki, EF_SIGN_CERT) if !present(&j.sign_cert) => return None,
-        (App::Jpki, EF_SIGN_CA_CERT) if !present(&j.sign_ca_cert) => return None,
-        (App::Jpki, EF_AUTH_KEY) if !present(j.auth_key.expose()) => return None,
-        (App::Jpki, EF_SIGN_KEY) if !present(j.sign_key.expose()) => return None,
-        (App::Jpki, _) => jpki_ef(state, fid)?,
-        (App::Text, _) => text_ef(state.text.as_ref()?, fid)?,
+        (CardApp::Jpki, EF_AUTH_CERT) if !present(&j.auth_cert) => return None,
+        (CardApp::Jpki, EF_AUTH_CA_CERT) if !present(&j.auth_ca_cert) => return None,
+        (CardApp::Jpki, EF_SIGN_CERT) if !present(&j.sign_cert) => return None,
+        (CardApp::Jpki, EF_SIGN_CA_CERT) if !present(&j.sign_ca_cert) => return None,
+        (CardApp::Jpki, EF_AUTH_KEY) if !present(j.auth_key.expose()) => return None,
+        (CardApp::Jpki, EF_SIGN_KEY) if !present(j.sign_key.expose()) => return None,
+        (CardApp::Jpki, _) => jpki_ef(state, fid)?,
+        (CardApp::Text, _) => text_ef(state.text.as_ref()?, fid)?,
     };
     Some(ef)
 }
 
 fn jpki_ef(state: &CardState, fid: u16) -> Option<Ef<'_>> {
     let j = &state.jpki;
-    Some(match (App::Jpki, fid) {
-        (App::Jpki, EF_TOKEN) => Ef::Binary(Cow::Owned(token_bytes(&j.token)), None),
-        (App::Jpki, EF_AUTH_CERT) => {
+    Some(match (CardApp::Jpki, fid) {
+        (CardApp::Jpki, EF_TOKEN) => Ef::Binary(Cow::Owned(token_bytes(&j.token)), None),
+        (CardApp::Jpki, EF_AUTH_CERT) => {
             Ef::Binary(Cow::Borrowed(&j.auth_cert), j.auth_cert_needs_pin.then_some(PinId::Auth))
         }
-        (App::Jpki, EF_AUTH_CA_CERT) => Ef::Binary(Cow::Borrowed(&j.auth_ca_cert), None),
-        (App::Jpki, EF_SIGN_CERT) => Ef::Binary(Cow::Borrowed(&j.sign_cert), Some(PinId::Sign)),
-        (App::Jpki, EF_SIGN_CA_CERT) => Ef::Binary(Cow::Borrowed(&j.sign_ca_cert), None),
-        (App::Jpki, EF_AUTH_KEY) => Ef::Key(KeyId::Auth),
-        (App::Jpki, EF_SIGN_KEY) => Ef::Key(KeyId::Sign),
-        (App::Jpki, EF_AUTH_PIN) => Ef::Pin(PinId::Auth),
-        (App::Jpki, EF_SIGN_PIN) => Ef::Pin(PinId::Sign),
+        (CardApp::Jpki, EF_AUTH_CA_CERT) => Ef::Binary(Cow::Borrowed(&j.auth_ca_cert), None),
+        (CardApp::Jpki, EF_SIGN_CERT) => Ef::Binary(Cow::Borrowed(&j.sign_cert), Some(PinId::Sign)),
+        (CardApp::Jpki, EF_SIGN_CA_CERT) => Ef::Binary(Cow::Borrowed(&j.sign_ca_cert), None),
+        (CardApp::Jpki, EF_AUTH_KEY) => Ef::Key(KeyId::Auth),
+        (CardApp::Jpki, EF_SIGN_KEY) => Ef::Key(KeyId::Sign),
+        (CardApp::Jpki, EF_AUTH_PIN) => Ef::Pin(PinId::Auth),
+        (CardApp::Jpki, EF_SIGN_PIN) => Ef::Pin(PinId::Sign),
         _ => return None,
     })
 }
 
 fn text_ef(t: &crate::state::TextState, fid: u16) -> Option<Ef<'_>> {
-    Some(match (App::Text, fid) {
-        (App::Text, EF_TEXT_MY_NUMBER) => {
+    Some(match (CardApp::Text, fid) {
+        (CardApp::Text, EF_TEXT_MY_NUMBER) => {
             // FF 10 0C <12 digits> FF FF, as dumped from a real card (§5.2).
             let mut ef = tlv::encode(0xFF10, t.my_number.expose());
             ef.extend_from_slice(&[0xFF, 0xFF]);
             Ef::Binary(Cow::Owned(ef), Some(PinId::Text))
         }
-        (App::Text, EF_TEXT_ATTRS) => Ef::Binary(Cow::Owned(basic_four(t)), Some(PinId::Text)),
-        (App::Text, EF_TEXT_INFO) => {
+        (CardApp::Text, EF_TEXT_ATTRS) => Ef::Binary(Cow::Owned(basic_four(t)), Some(PinId::Text)),
+        (CardApp::Text, EF_TEXT_INFO) => {
             let mut ef =
                 tlv::encode(0xFF40, &[tlv::encode(0xDF41, &t.ap_info), tlv::encode(0xDF42, &t.key_id)].concat());
             ef.resize(256, 0xFF);
             Ef::Binary(Cow::Owned(ef), None)
         }
-        (App::Text, EF_TEXT_PIN) => Ef::Pin(PinId::Text),
+        (CardApp::Text, EF_TEXT_PIN) => Ef::Pin(PinId::Text),
         _ => return None,
     })
 }

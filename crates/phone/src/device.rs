@@ -107,18 +107,16 @@ impl JpkiApplet {
 
     /// Draws R in the SE and returns the commitment S = SHA-256(R).
     pub fn commitment(&mut self) -> Result<Vec<u8>, AppletError> {
-        self.call(&[0x80, 0xC0, 0x00, 0x00, 0x20])
+        self.call(&jpki::phone_applet::commitment().to_bytes().expect("a short APDU"))
     }
 
     /// Sets a PIN once, offline (`jpki::PinId::Auth` or `Sign`).
     pub fn set_pin(&mut self, pin: jpki::PinId, value: &[u8]) -> Result<(), AppletError> {
-        let p1 = match pin {
-            jpki::PinId::Auth => 0x01,
-            jpki::PinId::Sign => 0x02,
-            jpki::PinId::Text => return Err(AppletError::Status(apdu::StatusWord::IncorrectP1P2)),
-        };
-        let apdu = [&[0x80, 0xC2, p1, 0x80, value.len() as u8][..], value].concat();
-        self.call(&apdu).map(|_| ())
+        let command = jpki::phone_applet::set_pin(pin, value)
+            .ok_or(AppletError::Status(apdu::StatusWord::IncorrectP1P2))?
+            .to_bytes()
+            .map_err(|_| AppletError::Status(apdu::StatusWord::WrongLength))?;
+        self.call(&command).map(|_| ())
     }
 
     /// The channel, for the JPKI AP's own commands (VERIFY, READ, sign).

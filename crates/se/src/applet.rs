@@ -18,7 +18,7 @@ use crate::runtime::{Applet, SecureElement, SharedNvm};
 use crate::secret::SecretBytes;
 use crate::state::SeState;
 use apdu::{tlv, Command, Icc, Response, StatusWord};
-use jpki::PinId;
+use jpki::phone_applet;
 use pki::{HashAlg, RsaPrivateKey};
 use std::sync::{Arc, Mutex};
 
@@ -110,8 +110,10 @@ impl Applet for JpkiApplet {
 
 fn handle(se: &mut SecureElement, aid: &[u8], raw: &[u8], cmd: &Command) -> Response {
     match (cmd.cla & !0x03, cmd.ins) {
-        (0x80, 0xC0) => commitment(se, aid, cmd).unwrap_or_else(Response::status),
-        (0x80, 0xC2) => set_pin(se, aid, cmd).map(|_| Response::status(Sw::Ok)).unwrap_or_else(Response::status),
+        (phone_applet::CLA, phone_applet::INS_COMMITMENT) => commitment(se, aid, cmd).unwrap_or_else(Response::status),
+        (phone_applet::CLA, phone_applet::INS_SET_PIN) => {
+            set_pin(se, aid, cmd).map(|_| Response::status(Sw::Ok)).unwrap_or_else(Response::status)
+        }
         _ => {
             // The JPKI AP sees the command with the channel bits cleared.
             let mut plain = raw.to_vec();
@@ -139,11 +141,7 @@ fn commitment(se: &mut SecureElement, aid: &[u8], cmd: &Command) -> Result<Respo
 }
 
 fn set_pin(se: &mut SecureElement, aid: &[u8], cmd: &Command) -> Result<(), Sw> {
-    let pin = match (cmd.p1, cmd.p2) {
-        (0x01, 0x80) => PinId::Auth,
-        (0x02, 0x80) => PinId::Sign,
-        _ => return Err(Sw::IncorrectP1P2),
-    };
+    let pin = phone_applet::set_pin_target(cmd.p1, cmd.p2).ok_or(Sw::IncorrectP1P2)?;
     let text = std::str::from_utf8(&cmd.data).map_err(|_| Sw::IncorrectData)?;
     let value = pin.normalize(text).map_err(|_| Sw::IncorrectData)?;
     if value.as_slice() != cmd.data.as_slice() {
@@ -159,25 +157,8 @@ fn set_pin(se: &mut SecureElement, aid: &[u8], cmd: &Command) -> Result<(), Sw> 
     })
 }
 
-/// Provisioning data objects in STORE DATA (openjpki's choice, see
-/// docs/decisions/se-provisioning.md).
-pub mod provision {
-    /// Read the SE identifier and R: response `SE id (10) ‖ R (32)`.
-    pub const READ_IDENTITY: u32 = 0xDF01;
-    /// Generate a key pair: value = type (`01` auth, `02` sign); response =
-    /// the public key as a DER SubjectPublicKeyInfo.
-    pub const GENERATE_KEY: u32 = 0xDF02;
-    /// Write a certificate: value = type ‖ DER.
-    pub const WRITE_CERT: u32 = 0xDF03;
-    /// Write a CA certificate: value = type ‖ DER.
-    pub const WRITE_CA_CERT: u32 = 0xDF04;
-    /// Delete keys, certificates, PINs and R (revocation).
-    pub const DELETE_ALL: u32 = 0xDF05;
-    /// Type byte: user authentication.
-    pub const TYPE_AUTH: u8 = 0x01;
-    /// Type byte: signature.
-    pub const TYPE_SIGN: u8 = 0x02;
-}
+/// Provisioning data objects in STORE DATA (docs/decisions/se-provisioning.md).
+pub use jpki::phone_applet::provision;
 
 /// Handles one provisioning STORE DATA for the applet `aid`.
 fn store_data(se: &mut SecureElement, aid: &[u8], data: &[u8]) -> Result<Response, Sw> {

@@ -14,22 +14,23 @@
 //!
 //! [`take_over`], [`provision`] and [`wipe`] drive them over a transport.
 
-use apdu::{tlv, Command, Transport};
+use apdu::{Command, Transport};
 use gp::commands;
 use gp::session::SecureSession;
 use gp::StaticKeys;
 use jpki::ap::SP_DOMAIN;
+use jpki::phone_applet::provision;
 use tsm::flow::{drive, Awaiting, Machine, OpenSession, Step};
 use tsm::TsmError;
 use tsm_api::PhoneCertType;
 
 const JPKI_APPLET: &[u8] = &jpki::ap::AID_JPKI;
 
-/// The applet's P2 for a certificate type.
-fn type_byte(t: PhoneCertType) -> u8 {
+/// The applet's key for a certificate type.
+fn key(t: PhoneCertType) -> jpki::KeyType {
     match t {
-        PhoneCertType::Auth => 0x01,
-        PhoneCertType::Sign => 0x02,
+        PhoneCertType::Auth => jpki::KeyType::Auth,
+        PhoneCertType::Sign => jpki::KeyType::Sign,
     }
 }
 
@@ -160,7 +161,7 @@ impl GenerateKeys {
         let Some(&t) = types.get(public_keys.len()) else {
             return Ok(Step::Done(Generated { se_identifier, public_keys, session }));
         };
-        let generate = store(tlv::encode(0xDF02, &[type_byte(t)]));
+        let generate = store(provision::generate_key(key(t)));
         let (script, awaiting) = Awaiting::wrap(session, &[("generating the key on chip", generate)])?;
         let state = Generating::Key { awaiting, se_identifier, public_keys };
         Ok(Step::Send(script, GenerateKeys { commitment, types, state }))
@@ -178,20 +179,18 @@ impl Machine for GenerateKeys {
                     Ok(Step::Send(script, GenerateKeys { commitment, types, state: Generating::Opening(o) }))
                 }
                 Step::Done(session) => {
-                    let script =
-                        [addressing_the_applet(), ("reading the SE identifier and R", store(tlv::encode(0xDF01, &[])))];
+                    let script = [
+                        addressing_the_applet(),
+                        ("reading the SE identifier and R", store(provision::read_identity())),
+                    ];
                     let (wire, awaiting) = Awaiting::wrap(session, &script)?;
                     Ok(Step::Send(wire, GenerateKeys { commitment, types, state: Generating::Identity(awaiting) }))
                 }
             },
             Generating::Identity(awaiting) => {
                 let (mut data, session) = awaiting.unwrap_ok(responses)?;
-                let identity = data.remove(1);
-                if identity.len() != 42 {
-                    return Err(TsmError::Malformed("identity"));
-                }
-                let se_identifier: [u8; 10] = identity[..10].try_into().expect("10 bytes");
-                let r = zeroize::Zeroizing::new(identity[10..].to_vec());
+                let identity = zeroize::Zeroizing::new(data.remove(1));
+                let (se_identifier, r) = provision::parse_identity(&identity).ok_or(TsmError::Malformed("identity"))?;
                 if !secret::ct_eq(&pki::HashAlg::Sha256.digest(&r), &commitment) {
                     return Err(TsmError::CommitmentMismatch);
                 }
@@ -235,9 +234,8 @@ impl Generated {
         }
         let mut writes = Vec::with_capacity(2 * issued.len());
         for ((t, _), (cert, ca)) in self.public_keys.iter().zip(&issued) {
-            let with_type = |der: &[u8]| [&[type_byte(*t)][..], der].concat();
-            writes.push(("writing the certificate", store(tlv::encode(0xDF03, &with_type(cert)))));
-            writes.push(("writing the CA certificate", store(tlv::encode(0xDF04, &with_type(ca)))));
+            writes.push(("writing the certificate", store(provision::write_certificate(key(*t), cert))));
+            writes.push(("writing the CA certificate", store(provision::write_ca_certificate(key(*t), ca))));
         }
         let (script, awaiting) = Awaiting::wrap(self.session, &writes)?;
         let certificates = self.public_keys.iter().map(|(t, _)| *t).zip(issued.into_iter().map(|(c, _)| c)).collect();
@@ -280,7 +278,7 @@ impl Machine for Wipe {
                 Step::Send(script, o) => Ok(Step::Send(script, Wipe::Opening(o))),
                 Step::Done(session) => {
                     let delete =
-                        ("deleting keys and certificates", commands::store_data(0x80, 0, &tlv::encode(0xDF05, &[])));
+                        ("deleting keys and certificates", commands::store_data(0x80, 0, &provision::delete_all()));
                     let (script, awaiting) = Awaiting::wrap(session, &[addressing_the_applet(), delete])?;
                     Ok(Step::Send(script, Wipe::Deleting(awaiting)))
                 }

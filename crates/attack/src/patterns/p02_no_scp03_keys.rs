@@ -40,7 +40,10 @@ pub async fn run(lab: &Lab) -> Result<Vec<Refusal>, Breach> {
     relay.transmit_raw(&select(SP_DOMAIN)?).map_err(lab_err)?;
     let personalize = bytes(&gp::commands::install_for_personalization(JPKI_APPLET).map_err(lab_err)?)?;
     a.saw("INSTALL [for personalization] of the JPKI applet, plain", "6982", sw(relay.transmit_raw(&personalize)))?;
-    let keygen = bytes(&gp::commands::store_data(0x81, 0, &apdu::tlv::encode(0xDF02, &[0x01])).with_ne(256))?;
+    let keygen = bytes(
+        &gp::commands::store_data(0x81, 0, &jpki::phone_applet::provision::generate_key(jpki::KeyType::Auth))
+            .with_ne(256),
+    )?;
     a.saw("STORE DATA: generate a key pair in the applet, plain", "6982", sw(relay.transmit_raw(&keygen)))?;
     let keys = gp::StaticKeys::new(0x30, &[0x11; 16], &[0x22; 16], &[0x33; 16]).map_err(lab_err)?;
     let dek = gp::AesKey::new(&[0x44; 16]).map_err(lab_err)?;

@@ -307,7 +307,8 @@ pub fn keygen(a: &crate::bench::KeygenBenchArgs, json: bool) -> Result<()> {
     pki::fill_random(&mut challenge);
     let mut session = gp::session::Blocking::open(&mut relay, jpki::ap::SP_DOMAIN, keys, 0x33, challenge)?;
     session.run("perso", &gp::commands::install_for_personalization(&jpki::ap::AID_JPKI)?)?;
-    let generate = gp::commands::store_data(0x81, 0, &apdu::tlv::encode(0xDF02, &[0x01])).with_ne(256);
+    let generate = gp::commands::store_data(0x81, 0, &jpki::phone_applet::provision::generate_key(jpki::KeyType::Auth))
+        .with_ne(256);
     if !json {
         eprintln!("generating {} key pairs in the SE, then {} with openssl…", a.count, a.count);
     }
