@@ -191,7 +191,7 @@ impl Machine for GenerateKeys {
                 let (mut data, session) = awaiting.unwrap_ok(responses)?;
                 let identity = zeroize::Zeroizing::new(data.remove(1));
                 let (se_identifier, r) = provision::parse_identity(&identity).ok_or(TsmError::Malformed("identity"))?;
-                if !secret::ct_eq(&pki::HashAlg::Sha256.digest(&r), &commitment) {
+                if !secret::ct_eq(&pki::HashAlg::Sha256.digest(r), &commitment) {
                     return Err(TsmError::CommitmentMismatch);
                 }
                 GenerateKeys::next_key(commitment, types, session, se_identifier, Vec::new())
