@@ -335,3 +335,181 @@ async fn crl(State(state): State<Arc<AppState>>, Path(name): Path<String>) -> Re
 async fn openapi() -> Response {
     ([(header::CONTENT_TYPE, "application/json")], include_str!("openapi.json")).into_response()
 }
+
+#[cfg(test)]
+mod tests {
+    //! Every route, through the router with one request each (no
+    //! listener): who may call it, what a bad body gets, what it answers.
+    use super::*;
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use tower::ServiceExt;
+
+    const TOKEN: &str = "operator-token-for-tests";
+
+    async fn app(dir: &std::path::Path) -> Router {
+        let ca = pki::ca::LocalCa::open_or_create(&dir.join("ca")).unwrap();
+        let url = format!("sqlite://{}", dir.join("jlis.sqlite").display());
+        let jlis = Jlis::open(&url, ca).await.unwrap();
+        let crls = CrlCache { interval: std::time::Duration::from_secs(60), ..Default::default() };
+        router(Arc::new(AppState { jlis, operator_token: TOKEN.into(), crls: Mutex::new(crls) }))
+    }
+
+    #[derive(Clone, Copy)]
+    enum Caller {
+        Anonymous,
+        Operator,
+        SpTsm,
+    }
+
+    fn request(method: &str, uri: &str, body: Option<serde_json::Value>, caller: Caller) -> Request<Body> {
+        let mut r = Request::builder().method(method).uri(uri);
+        if matches!(caller, Caller::Operator) {
+            r = r.header("authorization", format!("Bearer {TOKEN}"));
+        }
+        let mut r = match body {
+            Some(b) => r.header("content-type", "application/json").body(Body::from(b.to_string())).unwrap(),
+            None => r.body(Body::empty()).unwrap(),
+        };
+        let peer = match caller {
+            Caller::SpTsm => Peer { client_certificate: Some(vec![0x30]) },
+            _ => Peer::default(),
+        };
+        r.extensions_mut().insert(peer);
+        r
+    }
+
+    async fn call(app: &Router, r: Request<Body>) -> (StatusCode, String, Vec<u8>) {
+        let answer = app.clone().oneshot(r).await.unwrap();
+        let status = answer.status();
+        let kind = answer.headers().get("content-type").map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
+        (status, kind, axum::body::to_bytes(answer.into_body(), 1 << 22).await.unwrap().to_vec())
+    }
+
+    fn code(body: &[u8]) -> String {
+        serde_json::from_slice::<serde_json::Value>(body).unwrap()["code"].as_str().unwrap_or_default().into()
+    }
+
+    #[tokio::test]
+    async fn every_route_answers_and_refuses_as_documented() {
+        let dir = tempfile::tempdir().unwrap();
+        let app = app(dir.path()).await;
+        use Caller::*;
+        assert_eq!(call(&app, request("GET", "/healthz", None, Anonymous)).await.0, StatusCode::OK);
+        let (status, kind, doc) = call(&app, request("GET", "/openapi.json", None, Anonymous)).await;
+        assert_eq!((status, kind.as_str()), (StatusCode::OK, "application/json"));
+        assert!(serde_json::from_slice::<serde_json::Value>(&doc).unwrap()["paths"]["/v1/revocations"].is_object());
+
+        // Each protected route refuses the wrong caller before reading the
+        // body (even a body that is not JSON).
+        for (method, uri, caller) in [
+            ("POST", "/v1/phone-certificates", Anonymous),
+            ("POST", "/v1/phone-certificates", Operator),
+            ("POST", "/v1/card-certificates", Anonymous),
+            ("POST", "/v1/card-certificates", SpTsm),
+            ("POST", "/v1/revocations", Anonymous),
+            ("POST", "/v1/holds", SpTsm),
+            ("POST", "/v1/releases", Anonymous),
+            ("GET", "/v1/certificates/0A", SpTsm),
+            ("GET", "/v1/secure-elements/00112233445566778899/links", Anonymous),
+        ] {
+            let (status, _, body) =
+                call(&app, request(method, uri, Some(serde_json::json!("not a body")), caller)).await;
+            assert_eq!((status, code(&body)), (StatusCode::FORBIDDEN, "forbidden".into()), "{method} {uri}");
+        }
+        // The right caller with a malformed body: invalid_request.
+        for (uri, caller) in [
+            ("/v1/phone-certificates", SpTsm),
+            ("/v1/card-certificates", Operator),
+            ("/v1/revocations", Operator),
+            ("/v1/holds", Operator),
+            ("/v1/releases", Operator),
+        ] {
+            let (status, _, body) = call(&app, request("POST", uri, Some(serde_json::json!({ "x": 1 })), caller)).await;
+            assert_eq!((status, code(&body)), (StatusCode::BAD_REQUEST, "invalid_request".into()), "{uri}");
+        }
+
+        // A card: both certificates and their CAs.
+        let keys = [pki::RsaPrivateKey::generate_2048().unwrap(), pki::RsaPrivateKey::generate_2048().unwrap()];
+        let card = serde_json::to_value(CardRequest {
+            request_id: "card-1".into(),
+            holder: pki::Holder::example(),
+            auth_public_key: keys[0].public_key_der(),
+            sign_public_key: keys[1].public_key_der(),
+        })
+        .unwrap();
+        let (status, _, body) =
+            call(&app, request("POST", "/v1/card-certificates", Some(card.clone()), Operator)).await;
+        assert_eq!(status, StatusCode::OK);
+        let issued: CardCertificates = serde_json::from_slice(&body).unwrap();
+        let serial = hex::encode_upper(
+            pki::cert::parse_certificates(&issued.auth_certificate).unwrap()[0]
+                .tbs_certificate
+                .serial_number
+                .as_bytes(),
+        );
+        let (status, _, body) = call(&app, request("POST", "/v1/card-certificates", Some(card), Operator)).await;
+        assert_eq!((status, code(&body)), (StatusCode::CONFLICT, "replay".into()));
+
+        // Its record; holds and releases; links of an SE that has none.
+        let (status, _, body) = call(&app, request("GET", &format!("/v1/certificates/{serial}"), None, Operator)).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(serde_json::from_slice::<jlis_api::types::Record>(&body).unwrap().status, "good");
+        let (status, _, body) = call(&app, request("GET", "/v1/certificates/0A0A", None, Operator)).await;
+        assert_eq!((status, code(&body)), (StatusCode::NOT_FOUND, "unknown_serial".into()));
+        let hold = serde_json::json!({ "request_id": "hold-1", "serial": serial });
+        let (status, _, body) = call(&app, request("POST", "/v1/holds", Some(hold), Operator)).await;
+        assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+        let release = serde_json::json!({ "request_id": "release-1", "serial": serial });
+        assert_eq!(call(&app, request("POST", "/v1/releases", Some(release), Operator)).await.0, StatusCode::OK);
+        let links = "/v1/secure-elements/00112233445566778899/links";
+        let (status, _, body) = call(&app, request("GET", links, None, Operator)).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(serde_json::from_slice::<serde_json::Value>(&body).unwrap()["links"], serde_json::json!([]));
+
+        // A phone certificate for a key with no application behind it.
+        let phone = serde_json::to_value(PhoneRequest {
+            request_id: "phone-1".into(),
+            card_certificate: issued.sign_certificate.clone(),
+            application: b"not an application".to_vec(),
+            phone_public_key: keys[0].public_key_der(),
+            se_id: "00112233445566778899".into(),
+            cert_type: jlis_api::PhoneCertType::Sign,
+        })
+        .unwrap();
+        let (status, _, body) = call(&app, request("POST", "/v1/phone-certificates", Some(phone), SpTsm)).await;
+        assert_eq!((status, code(&body)), (StatusCode::FORBIDDEN, "bad_application".into()));
+
+        // Revocation by the SP-TSM and by an operator.
+        let revoke = serde_json::json!({ "request_id": "rev-1", "serial": serial, "reason": "key-compromise" });
+        let (status, _, body) = call(&app, request("POST", "/v1/revocations", Some(revoke), SpTsm)).await;
+        assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+        assert_eq!(serde_json::from_slice::<Revoked>(&body).unwrap().revoked, vec![serial.clone()]);
+        let again = serde_json::json!({ "request_id": "rev-2", "serial": serial, "reason": "key-compromise" });
+        let (status, _, body) = call(&app, request("POST", "/v1/revocations", Some(again), Operator)).await;
+        assert_eq!((status, code(&body)), (StatusCode::CONFLICT, "conflict".into()));
+
+        // Relying parties: CRLs and OCSP, no authentication.
+        for name in ["auth.crl", "sign.crl", "auth-delta.crl", "sign-delta.crl"] {
+            let (status, kind, der) = call(&app, request("GET", &format!("/crl/{name}"), None, Anonymous)).await;
+            assert_eq!((status, kind.as_str()), (StatusCode::OK, "application/pkix-crl"), "{name}");
+            assert_eq!(der[0], 0x30);
+        }
+        let (status, _, body) = call(&app, request("GET", "/crl/other.crl", None, Anonymous)).await;
+        assert_eq!((status, code(&body)), (StatusCode::BAD_REQUEST, "invalid_request".into()));
+        let auth_ca = pki::cert::parse_certificates(&issued.auth_ca_certificate).unwrap().remove(0);
+        let serial_bytes = hex::decode(&serial).unwrap();
+        let id = pki::ocsp::cert_id(&auth_ca, &serial_bytes, pki::HashAlg::Sha1).unwrap();
+        let ocsp = pki::ocsp::build_request(std::slice::from_ref(&id), None).unwrap();
+        let mut post = request("POST", "/ocsp", None, Anonymous);
+        *post.body_mut() = Body::from(ocsp.clone());
+        let (status, kind, der) = call(&app, post).await;
+        assert_eq!((status, kind.as_str()), (StatusCode::OK, "application/ocsp-response"));
+        let verified = pki::ocsp::verify_response(&der, &auth_ca).unwrap();
+        assert!(matches!(verified.statuses[0].1, x509_ocsp::CertStatus::Revoked(_)));
+        use base64::Engine;
+        let encoded = base64::engine::general_purpose::STANDARD.encode(&ocsp).replace('/', "%2F").replace('+', "%2B");
+        let (status, kind, _) = call(&app, request("GET", &format!("/ocsp/{encoded}"), None, Anonymous)).await;
+        assert_eq!((status, kind.as_str()), (StatusCode::OK, "application/ocsp-response"));
+    }
+}

@@ -147,6 +147,142 @@ async fn revocation(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use tower::ServiceExt;
+
+    /// An SP-TSM whose JPKI service does not answer (port 9), with the
+    /// local CA that issues its cards.
+    async fn sp_tsm(dir: &std::path::Path) -> (Arc<SpTsm>, pki::ca::LocalCa) {
+        svc::tls::generate(dir, &["sp-tsm", "sei-tsm"]).unwrap();
+        let ca = pki::ca::LocalCa::open_or_create(&dir.join("ca")).unwrap();
+        let mut cas = Vec::new();
+        for kind in [pki::CaKind::Auth, pki::CaKind::Sign] {
+            let path = dir.join(format!("{kind:?}.der"));
+            std::fs::write(&path, &ca.ca(kind).cert_der).unwrap();
+            cas.push(path);
+        }
+        let tls = dir.join("tls");
+        let config = crate::SpConfig {
+            https_listen: "127.0.0.1:0".parse().unwrap(),
+            database: format!("sqlite://{}", dir.join("sp.sqlite").display()),
+            vault_key_file: dir.join("vault.key"),
+            tls_certificate: tls.join("sp-tsm-server.pem"),
+            tls_key: tls.join("sp-tsm-server.key"),
+            sei_tsm_client_ca: tls.join("sei-tsm-ca.pem"),
+            jlis_url: "https://127.0.0.1:9".into(),
+            jlis_server_name: svc::tls::Service::Jlis.server_name().into(),
+            jlis_ocsp_url: None,
+            jpki_ca_certificates: cas,
+            tls_ca: tls.join("ca.pem"),
+            client_certificate: tls.join("sp-tsm.pem"),
+            client_key: tls.join("sp-tsm.key"),
+            app_certificate_sha256: vec!["AB".repeat(32)],
+            relay_timeout_secs: 5,
+            resume_window_secs: 600,
+        };
+        tsm::keys::key_file(&config.vault_key_file, true).unwrap();
+        (Arc::new(SpTsm::open(&config).await.unwrap()), ca)
+    }
+
+    fn request(method: &str, uri: &str, body: serde_json::Value, from_sei_tsm: bool) -> Request<Body> {
+        let mut r = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header("content-type", "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap();
+        let peer = svc::Peer { client_certificate: from_sei_tsm.then(|| vec![0x30]) };
+        r.extensions_mut().insert(peer);
+        r
+    }
+
+    async fn call(app: &Router, r: Request<Body>) -> (StatusCode, serde_json::Value) {
+        let answer = app.clone().oneshot(r).await.unwrap();
+        let status = answer.status();
+        let bytes = axum::body::to_bytes(answer.into_body(), 1 << 20).await.unwrap();
+        (status, serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null))
+    }
+
+    /// A card-signed application (the card's key in software) for the
+    /// nonce `nonce`.
+    fn application(ca: &pki::ca::LocalCa, nonce: &str) -> String {
+        let key = pki::RsaPrivateKey::generate_2048().unwrap();
+        let cert =
+            ca.issue_card_certificate(pki::CaKind::Sign, &key.public_key_der(), &pki::Holder::example()).unwrap();
+        let mut app = tsm_api::Application::example(&[tsm_api::PhoneCertType::Sign]);
+        app.nonce = nonce.into();
+        let cms = app.sign_with(&key, &der::Encode::to_der(&cert).unwrap()).unwrap();
+        STANDARD.encode(cms)
+    }
+
+    #[tokio::test]
+    async fn every_route_answers_and_refuses_as_documented() {
+        let dir = tempfile::tempdir().unwrap();
+        let (sp, ca) = sp_tsm(dir.path()).await;
+        let app = router(sp.clone());
+        let none = serde_json::Value::Null;
+        assert_eq!(call(&app, request("GET", "/healthz", none.clone(), false)).await.0, StatusCode::OK);
+        let (status, doc) = call(&app, request("GET", "/openapi.json", none.clone(), false)).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(doc["paths"]["/v1/applications/{id}/provisioning"].is_object());
+
+        // Nonces: 32 random bytes, five minutes.
+        let (status, nonce) = call(&app, request("POST", "/v1/nonces", none.clone(), false)).await;
+        assert_eq!((status, nonce["expires_in"].as_u64()), (StatusCode::OK, Some(300)));
+        let nonce = nonce["nonce"].as_str().unwrap().to_string();
+        assert_eq!(nonce.len(), 64);
+
+        // Domain keys: only the SEI-TSM, checked before the body.
+        let key = "000102030405060708090A0B0C0D0E0F";
+        let keys =
+            serde_json::json!({ "se_id": "00112233445566778899", "kvn": 48, "enc": key, "mac": key, "dek": key });
+        let (status, e) = call(&app, request("POST", "/v1/domain-keys", serde_json::json!("no"), false)).await;
+        assert_eq!((status, e["code"].as_str()), (StatusCode::FORBIDDEN, Some("forbidden")));
+        let (status, e) =
+            call(&app, request("POST", "/v1/domain-keys", serde_json::json!({ "se_id": "00" }), true)).await;
+        assert_eq!((status, e["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_request")));
+        let (status, ok) = call(&app, request("POST", "/v1/domain-keys", keys, true)).await;
+        assert_eq!((status, ok["se_id"].as_str()), (StatusCode::OK, Some("00112233445566778899")));
+
+        // Applications: not base64, not CMS, then a genuine one whose card
+        // status cannot be checked (the JPKI service is down): 503, and the
+        // nonce is spent.
+        let post = |body| request("POST", "/v1/applications", body, false);
+        let (status, e) = call(&app, post(serde_json::json!({ "application": "***" }))).await;
+        assert_eq!((status, e["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_request")));
+        let (status, e) = call(&app, post(serde_json::json!({ "application": "AAAA" }))).await;
+        assert_eq!((status, e["code"].as_str()), (StatusCode::FORBIDDEN, Some("bad_signature")));
+        let genuine = application(&ca, &nonce);
+        let (status, e) = call(&app, post(serde_json::json!({ "application": genuine }))).await;
+        assert_eq!((status, e["code"].as_str()), (StatusCode::SERVICE_UNAVAILABLE, Some("status_unavailable")));
+        let (status, e) = call(&app, post(serde_json::json!({ "application": genuine }))).await;
+        assert_eq!((status, e["code"].as_str()), (StatusCode::FORBIDDEN, Some("unknown_nonce")));
+
+        // An application nobody made, and resuming it.
+        let (status, e) = call(&app, request("GET", "/v1/applications/00ff", none.clone(), false)).await;
+        assert_eq!((status, e["code"].as_str()), (StatusCode::NOT_FOUND, Some("unknown_application")));
+        let mut resume = request("POST", "/v1/applications/00ff/provisioning", none.clone(), false);
+        resume.headers_mut().insert(RESUME_TOKEN_HEADER, "00".parse().unwrap());
+        let (status, e) = call(&app, resume).await;
+        assert_eq!((status, e["code"].as_str()), (StatusCode::NOT_FOUND, Some("unknown_application")));
+
+        // Revocations: not base64, not CMS, a CMS by a card (no phone
+        // certificate of that SE is active).
+        let revoke = |body| request("POST", "/v1/revocations", body, false);
+        let (status, e) = call(&app, revoke(serde_json::json!({ "request": "***" }))).await;
+        assert_eq!((status, e["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_request")));
+        let (status, e) = call(&app, revoke(serde_json::json!({ "request": "AAAA" }))).await;
+        assert_eq!((status, e["code"].as_str()), (StatusCode::FORBIDDEN, Some("bad_signature")));
+
+        // The relay: malformed responses, then a session nobody opened.
+        let relay = |id: &str, body| request("POST", &format!("/v1/relay/{id}"), body, false);
+        let (status, e) = call(&app, relay("x", serde_json::json!({ "responses": ["9"] }))).await;
+        assert_eq!((status, e["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_request")));
+        let (status, e) = call(&app, relay(&"ab".repeat(32), serde_json::json!({ "responses": ["9000"] }))).await;
+        assert_eq!((status, e["code"].as_str()), (StatusCode::NOT_FOUND, Some("unknown_session")));
+        assert_eq!(tsm::http::Relays::hub(&*sp).open_sessions(), 0);
+    }
 
     fn handover(json: serde_json::Value) -> Result<(String, StaticKeys), FlowError> {
         handed_over_keys(&serde_json::from_value::<DomainKeys>(json).expect("shape"))
