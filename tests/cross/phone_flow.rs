@@ -34,19 +34,8 @@ async fn deployment(dir: &std::path::Path, relay_timeout_secs: u64) -> Deploymen
 /// SQLite files, or three new databases on `JPKI_TEST_POSTGRES`.
 async fn databases() -> Databases {
     let Ok(server) = std::env::var("JPKI_TEST_POSTGRES") else { return Databases::default() };
-    use store::sqlx;
-    let admin = sqlx::PgPool::connect(&format!("{server}/postgres")).await.expect("PostgreSQL server");
-    let mut unique = [0u8; 6];
-    pki::fill_random(&mut unique);
-    let create = |service: &str| {
-        let name = format!("{service}_{}", hex::encode(unique));
-        (format!("{server}/{name}"), format!("CREATE DATABASE {name}"))
-    };
-    let (jlis, sei, sp) = (create("jlis"), create("sei_tsm"), create("sp_tsm"));
-    for (_, sql) in [&jlis, &sei, &sp] {
-        sqlx::query(sql).execute(&admin).await.expect("database created");
-    }
-    Databases { jlis: jlis.0, sei: sei.0, sp: sp.0 }
+    let postgres = |service| testkit::database::postgres(&server, service);
+    Databases { jlis: postgres("jlis").await, sei: postgres("sei_tsm").await, sp: postgres("sp_tsm").await }
 }
 
 type Card = JpkiCard<transport::InProcess<mynacard::MynaCard>>;

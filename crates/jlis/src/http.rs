@@ -343,7 +343,7 @@ mod tests {
     use super::*;
     use axum::body::Body;
     use axum::http::{Request, StatusCode};
-    use tower::ServiceExt;
+    use testkit::http::Caller;
 
     const TOKEN: &str = "operator-token-for-tests";
 
@@ -355,46 +355,31 @@ mod tests {
         router(Arc::new(AppState { jlis, operator_token: TOKEN.into(), crls: Mutex::new(crls) }))
     }
 
-    #[derive(Clone, Copy)]
-    enum Caller {
-        Anonymous,
-        Operator,
-        SpTsm,
+    fn operator() -> Caller {
+        Caller::Bearer(TOKEN.into())
     }
 
-    fn request(method: &str, uri: &str, body: Option<serde_json::Value>, caller: Caller) -> Request<Body> {
-        let mut r = Request::builder().method(method).uri(uri);
-        if matches!(caller, Caller::Operator) {
-            r = r.header("authorization", format!("Bearer {TOKEN}"));
-        }
-        let mut r = match body {
-            Some(b) => r.header("content-type", "application/json").body(Body::from(b.to_string())).unwrap(),
-            None => r.body(Body::empty()).unwrap(),
-        };
-        let peer = match caller {
-            Caller::SpTsm => Peer { client_certificate: Some(vec![0x30]) },
-            _ => Peer::default(),
-        };
-        r.extensions_mut().insert(peer);
-        r
-    }
-
-    async fn call(app: &Router, r: Request<Body>) -> (StatusCode, String, Vec<u8>) {
-        let answer = app.clone().oneshot(r).await.unwrap();
-        let status = answer.status();
-        let kind = answer.headers().get("content-type").map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
-        (status, kind, axum::body::to_bytes(answer.into_body(), 1 << 22).await.unwrap().to_vec())
+    fn sp_tsm() -> Caller {
+        Caller::Peer(vec![0x30])
     }
 
     fn code(body: &[u8]) -> String {
         serde_json::from_slice::<serde_json::Value>(body).unwrap()["code"].as_str().unwrap_or_default().into()
     }
 
+    async fn call(app: &Router, r: Request<Body>) -> (StatusCode, String, Vec<u8>) {
+        testkit::http::send(app, r).await
+    }
+
+    fn request(method: &str, uri: &str, body: Option<serde_json::Value>, caller: Caller) -> Request<Body> {
+        testkit::http::request(method, uri, body.unwrap_or(serde_json::Value::Null), &caller)
+    }
+
     #[tokio::test]
     async fn every_route_answers_and_refuses_as_documented() {
         let dir = tempfile::tempdir().unwrap();
         let app = app(dir.path()).await;
-        use Caller::*;
+        use Caller::Anonymous;
         assert_eq!(call(&app, request("GET", "/healthz", None, Anonymous)).await.0, StatusCode::OK);
         let (status, kind, doc) = call(&app, request("GET", "/openapi.json", None, Anonymous)).await;
         assert_eq!((status, kind.as_str()), (StatusCode::OK, "application/json"));
@@ -404,13 +389,13 @@ mod tests {
         // body (even a body that is not JSON).
         for (method, uri, caller) in [
             ("POST", "/v1/phone-certificates", Anonymous),
-            ("POST", "/v1/phone-certificates", Operator),
+            ("POST", "/v1/phone-certificates", operator()),
             ("POST", "/v1/card-certificates", Anonymous),
-            ("POST", "/v1/card-certificates", SpTsm),
+            ("POST", "/v1/card-certificates", sp_tsm()),
             ("POST", "/v1/revocations", Anonymous),
-            ("POST", "/v1/holds", SpTsm),
+            ("POST", "/v1/holds", sp_tsm()),
             ("POST", "/v1/releases", Anonymous),
-            ("GET", "/v1/certificates/0A", SpTsm),
+            ("GET", "/v1/certificates/0A", sp_tsm()),
             ("GET", "/v1/secure-elements/00112233445566778899/links", Anonymous),
         ] {
             let (status, _, body) =
@@ -419,11 +404,11 @@ mod tests {
         }
         // The right caller with a malformed body: invalid_request.
         for (uri, caller) in [
-            ("/v1/phone-certificates", SpTsm),
-            ("/v1/card-certificates", Operator),
-            ("/v1/revocations", Operator),
-            ("/v1/holds", Operator),
-            ("/v1/releases", Operator),
+            ("/v1/phone-certificates", sp_tsm()),
+            ("/v1/card-certificates", operator()),
+            ("/v1/revocations", operator()),
+            ("/v1/holds", operator()),
+            ("/v1/releases", operator()),
         ] {
             let (status, _, body) = call(&app, request("POST", uri, Some(serde_json::json!({ "x": 1 })), caller)).await;
             assert_eq!((status, code(&body)), (StatusCode::BAD_REQUEST, "invalid_request".into()), "{uri}");
@@ -439,7 +424,7 @@ mod tests {
         })
         .unwrap();
         let (status, _, body) =
-            call(&app, request("POST", "/v1/card-certificates", Some(card.clone()), Operator)).await;
+            call(&app, request("POST", "/v1/card-certificates", Some(card.clone()), operator())).await;
         assert_eq!(status, StatusCode::OK);
         let issued: CardCertificates = serde_json::from_slice(&body).unwrap();
         let serial = hex::encode_upper(
@@ -448,22 +433,23 @@ mod tests {
                 .serial_number
                 .as_bytes(),
         );
-        let (status, _, body) = call(&app, request("POST", "/v1/card-certificates", Some(card), Operator)).await;
+        let (status, _, body) = call(&app, request("POST", "/v1/card-certificates", Some(card), operator())).await;
         assert_eq!((status, code(&body)), (StatusCode::CONFLICT, "replay".into()));
 
         // Its record; holds and releases; links of an SE that has none.
-        let (status, _, body) = call(&app, request("GET", &format!("/v1/certificates/{serial}"), None, Operator)).await;
+        let (status, _, body) =
+            call(&app, request("GET", &format!("/v1/certificates/{serial}"), None, operator())).await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(serde_json::from_slice::<jlis_api::types::Record>(&body).unwrap().status, "good");
-        let (status, _, body) = call(&app, request("GET", "/v1/certificates/0A0A", None, Operator)).await;
+        let (status, _, body) = call(&app, request("GET", "/v1/certificates/0A0A", None, operator())).await;
         assert_eq!((status, code(&body)), (StatusCode::NOT_FOUND, "unknown_serial".into()));
         let hold = serde_json::json!({ "request_id": "hold-1", "serial": serial });
-        let (status, _, body) = call(&app, request("POST", "/v1/holds", Some(hold), Operator)).await;
+        let (status, _, body) = call(&app, request("POST", "/v1/holds", Some(hold), operator())).await;
         assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
         let release = serde_json::json!({ "request_id": "release-1", "serial": serial });
-        assert_eq!(call(&app, request("POST", "/v1/releases", Some(release), Operator)).await.0, StatusCode::OK);
+        assert_eq!(call(&app, request("POST", "/v1/releases", Some(release), operator())).await.0, StatusCode::OK);
         let links = "/v1/secure-elements/00112233445566778899/links";
-        let (status, _, body) = call(&app, request("GET", links, None, Operator)).await;
+        let (status, _, body) = call(&app, request("GET", links, None, operator())).await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(serde_json::from_slice::<serde_json::Value>(&body).unwrap()["links"], serde_json::json!([]));
 
@@ -477,16 +463,16 @@ mod tests {
             cert_type: jlis_api::PhoneCertType::Sign,
         })
         .unwrap();
-        let (status, _, body) = call(&app, request("POST", "/v1/phone-certificates", Some(phone), SpTsm)).await;
+        let (status, _, body) = call(&app, request("POST", "/v1/phone-certificates", Some(phone), sp_tsm())).await;
         assert_eq!((status, code(&body)), (StatusCode::FORBIDDEN, "bad_application".into()));
 
         // Revocation by the SP-TSM and by an operator.
         let revoke = serde_json::json!({ "request_id": "rev-1", "serial": serial, "reason": "key-compromise" });
-        let (status, _, body) = call(&app, request("POST", "/v1/revocations", Some(revoke), SpTsm)).await;
+        let (status, _, body) = call(&app, request("POST", "/v1/revocations", Some(revoke), sp_tsm())).await;
         assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
         assert_eq!(serde_json::from_slice::<Revoked>(&body).unwrap().revoked, vec![serial.clone()]);
         let again = serde_json::json!({ "request_id": "rev-2", "serial": serial, "reason": "key-compromise" });
-        let (status, _, body) = call(&app, request("POST", "/v1/revocations", Some(again), Operator)).await;
+        let (status, _, body) = call(&app, request("POST", "/v1/revocations", Some(again), operator())).await;
         assert_eq!((status, code(&body)), (StatusCode::CONFLICT, "conflict".into()));
 
         // Relying parties: CRLs and OCSP, no authentication.

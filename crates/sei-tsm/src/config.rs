@@ -4,7 +4,7 @@
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use tsm::config::{absolute, database, default_relay_timeout, must_exist, read};
+use tsm::config::{database, default_relay_timeout, read, resolve_files};
 
 /// `sei-tsm.toml`.
 #[derive(Debug, Clone, Deserialize)]
@@ -46,31 +46,19 @@ impl SeiConfig {
     /// Reads and validates `path`.
     pub fn load(path: &Path) -> Result<Self, String> {
         let mut c: SeiConfig = toml::from_str(&read(path)?).map_err(|e| format!("{}: {e}", path.display()))?;
-        let base = path.parent().unwrap_or(Path::new("."));
-        for p in [
-            &mut c.isd_master_key_file,
-            &mut c.tls_certificate,
-            &mut c.tls_key,
-            &mut c.sp_tsm_client_ca,
-            &mut c.tls_ca,
-            &mut c.client_certificate,
-            &mut c.client_key,
-        ] {
-            absolute(base, p);
-        }
-        database(base, &mut c.database);
-        must_exist(
+        resolve_files(
             path,
-            &[
-                ("isd_master_key_file", &c.isd_master_key_file),
-                ("tls_certificate", &c.tls_certificate),
-                ("tls_key", &c.tls_key),
-                ("sp_tsm_client_ca", &c.sp_tsm_client_ca),
-                ("tls_ca", &c.tls_ca),
-                ("client_certificate", &c.client_certificate),
-                ("client_key", &c.client_key),
+            &mut [
+                ("isd_master_key_file", &mut c.isd_master_key_file),
+                ("tls_certificate", &mut c.tls_certificate),
+                ("tls_key", &mut c.tls_key),
+                ("sp_tsm_client_ca", &mut c.sp_tsm_client_ca),
+                ("tls_ca", &mut c.tls_ca),
+                ("client_certificate", &mut c.client_certificate),
+                ("client_key", &mut c.client_key),
             ],
         )?;
+        database(path.parent().unwrap_or(Path::new(".")), &mut c.database);
         if c.relay_timeout_secs == 0 {
             return Err(format!("{}: relay_timeout_secs must be at least 1", path.display()));
         }

@@ -11,16 +11,14 @@
 //! ([`SpTsmCaller`]), checked before the body is read.
 
 use crate::SeiTsm;
-use axum::extract::{FromRequestParts, State};
-use axum::http::request::Parts;
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use std::sync::Arc;
-use tsm::http::{relay, step_answer, ApiError, JsonBody};
+use tsm::http::{relay, step_answer, ApiError, JsonBody, PeerRole, PeerTsm};
 use tsm::FlowError;
 use tsm_api::types::AppsBody;
-use tsm_api::Code;
 
 const OPENAPI: &str = include_str!("openapi.json");
 
@@ -37,19 +35,14 @@ pub fn router(sei: Arc<SeiTsm>) -> Router {
 
 /// The SP-TSM, by its client certificate from the configured SP-TSM CA.
 #[derive(Debug)]
-pub struct SpTsmCaller;
+pub struct FromSpTsm;
 
-impl<S: Send + Sync> FromRequestParts<S> for SpTsmCaller {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
-        if tsm::http::from_peer_tsm(parts) {
-            Ok(SpTsmCaller)
-        } else {
-            Err(ApiError(FlowError::new(Code::Forbidden, "only the SP-TSM (client certificate) registers apps")))
-        }
-    }
+impl PeerRole for FromSpTsm {
+    const REFUSAL: &'static str = "only the SP-TSM (client certificate) registers apps";
 }
+
+/// A route only the SP-TSM may call.
+pub type SpTsmCaller = PeerTsm<FromSpTsm>;
 
 async fn register_apps(
     State(sei): State<Arc<SeiTsm>>,
@@ -78,7 +71,7 @@ mod tests {
     use super::*;
     use axum::body::Body;
     use axum::http::{Request, StatusCode};
-    use tower::ServiceExt;
+    use testkit::http::Caller;
 
     async fn sei(dir: &std::path::Path) -> Arc<SeiTsm> {
         svc::tls::generate(dir, &[]).unwrap();
@@ -90,25 +83,15 @@ mod tests {
     }
 
     async fn call(router: Router, request: Request<Body>) -> (StatusCode, serde_json::Value) {
-        let r = router.oneshot(request).await.unwrap();
-        let status = r.status();
-        let bytes = axum::body::to_bytes(r.into_body(), 1 << 20).await.unwrap();
-        (status, serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null))
+        testkit::http::call(&router, request).await
     }
 
-    fn json(method: &str, uri: &str, body: serde_json::Value, peer: Option<svc::Peer>) -> Request<Body> {
-        let mut r = Request::builder()
-            .method(method)
-            .uri(uri)
-            .header("content-type", "application/json")
-            .body(Body::from(body.to_string()))
-            .unwrap();
-        r.extensions_mut().insert(peer.unwrap_or_default());
-        r
+    fn json(method: &str, uri: &str, body: serde_json::Value, peer: Option<Caller>) -> Request<Body> {
+        testkit::http::request(method, uri, body, &peer.unwrap_or(Caller::Anonymous))
     }
 
-    fn sp_tsm() -> Option<svc::Peer> {
-        Some(svc::Peer { client_certificate: Some(vec![1, 2, 3]) })
+    fn sp_tsm() -> Option<Caller> {
+        Some(Caller::Peer(vec![1, 2, 3]))
     }
 
     #[tokio::test]

@@ -4,7 +4,7 @@
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use tsm::config::{absolute, database, default_relay_timeout, must_exist, read};
+use tsm::config::{database, default_relay_timeout, read, resolve_files};
 
 /// `sp-tsm.toml`.
 #[derive(Debug, Clone, Deserialize)]
@@ -74,36 +74,21 @@ impl SpConfig {
                 path.display()
             ));
         }
-        let base = path.parent().unwrap_or(Path::new("."));
-        for p in [
-            &mut c.vault_key_file,
-            &mut c.tls_certificate,
-            &mut c.tls_key,
-            &mut c.sei_tsm_client_ca,
-            &mut c.tls_ca,
-            &mut c.client_certificate,
-            &mut c.client_key,
-        ]
-        .into_iter()
-        .chain(c.jpki_ca_certificates.iter_mut())
-        {
-            absolute(base, p);
-        }
-        database(base, &mut c.database);
-        must_exist(
+        resolve_files(
             path,
-            &[
-                ("vault_key_file", &c.vault_key_file),
-                ("tls_certificate", &c.tls_certificate),
-                ("tls_key", &c.tls_key),
-                ("sei_tsm_client_ca", &c.sei_tsm_client_ca),
-                ("tls_ca", &c.tls_ca),
-                ("client_certificate", &c.client_certificate),
-                ("client_key", &c.client_key),
+            &mut [
+                ("vault_key_file", &mut c.vault_key_file),
+                ("tls_certificate", &mut c.tls_certificate),
+                ("tls_key", &mut c.tls_key),
+                ("sei_tsm_client_ca", &mut c.sei_tsm_client_ca),
+                ("tls_ca", &mut c.tls_ca),
+                ("client_certificate", &mut c.client_certificate),
+                ("client_key", &mut c.client_key),
             ],
         )?;
-        for p in &c.jpki_ca_certificates {
-            must_exist(path, &[("jpki_ca_certificates", p)])?;
+        database(path.parent().unwrap_or(Path::new(".")), &mut c.database);
+        for p in c.jpki_ca_certificates.iter_mut() {
+            resolve_files(path, &mut [("jpki_ca_certificates", p)])?;
         }
         if c.app_certificate_sha256.is_empty()
             || c.app_certificate_sha256.iter().any(|h| h.len() != 64 || hex::decode(h).is_err())

@@ -26,10 +26,9 @@ use axum::{Json, Router};
 use base64::{engine::general_purpose::STANDARD, Engine};
 use gp::StaticKeys;
 use std::sync::Arc;
-use tsm::http::{relay, step_answer, ApiError, JsonBody};
+use tsm::http::{relay, step_answer, ApiError, JsonBody, PeerRole, PeerTsm};
 use tsm::FlowError;
 use tsm_api::types::{ApplicationBody, DomainKeys, NonceAnswer, RevocationBody, RESUME_TOKEN_HEADER};
-use tsm_api::Code;
 
 const OPENAPI: &str = include_str!("openapi.json");
 
@@ -50,22 +49,14 @@ pub fn router(sp: Arc<SpTsm>) -> Router {
 
 /// The SEI-TSM, by its client certificate from the configured SEI-TSM CA.
 #[derive(Debug)]
-pub struct SeiTsmCaller;
+pub struct FromSeiTsm;
 
-impl<S: Send + Sync> FromRequestParts<S> for SeiTsmCaller {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
-        if tsm::http::from_peer_tsm(parts) {
-            Ok(SeiTsmCaller)
-        } else {
-            Err(ApiError(FlowError::new(
-                Code::Forbidden,
-                "domain keys are accepted only from the SEI-TSM (client certificate)",
-            )))
-        }
-    }
+impl PeerRole for FromSeiTsm {
+    const REFUSAL: &'static str = "domain keys are accepted only from the SEI-TSM (client certificate)";
 }
+
+/// A route only the SEI-TSM may call.
+pub type SeiTsmCaller = PeerTsm<FromSeiTsm>;
 
 /// The resume token a phone presents (`x-resume-token`); the rules check
 /// it against the application's.
@@ -149,7 +140,8 @@ mod tests {
     use super::*;
     use axum::body::Body;
     use axum::http::{Request, StatusCode};
-    use tower::ServiceExt;
+    use testkit::http::Caller;
+    use tsm_api::Code;
 
     /// An SP-TSM whose JPKI service does not answer (port 9), with the
     /// local CA that issues its cards.
@@ -186,22 +178,12 @@ mod tests {
     }
 
     fn request(method: &str, uri: &str, body: serde_json::Value, from_sei_tsm: bool) -> Request<Body> {
-        let mut r = Request::builder()
-            .method(method)
-            .uri(uri)
-            .header("content-type", "application/json")
-            .body(Body::from(body.to_string()))
-            .unwrap();
-        let peer = svc::Peer { client_certificate: from_sei_tsm.then(|| vec![0x30]) };
-        r.extensions_mut().insert(peer);
-        r
+        let caller = if from_sei_tsm { Caller::Peer(vec![0x30]) } else { Caller::Anonymous };
+        testkit::http::request(method, uri, body, &caller)
     }
 
     async fn call(app: &Router, r: Request<Body>) -> (StatusCode, serde_json::Value) {
-        let answer = app.clone().oneshot(r).await.unwrap();
-        let status = answer.status();
-        let bytes = axum::body::to_bytes(answer.into_body(), 1 << 20).await.unwrap();
-        (status, serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null))
+        testkit::http::call(app, r).await
     }
 
     /// A card-signed application (the card's key in software) for the

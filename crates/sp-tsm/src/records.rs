@@ -4,6 +4,7 @@
 
 use crate::vault::Vault;
 use gp::StaticKeys;
+use jlis_api::PhoneCertificate;
 use store::{params, Store, StoreError, Tx};
 use tsm::http::now_secs;
 use tsm_api::PhoneCertType;
@@ -156,30 +157,6 @@ impl TakenDomain {
         }
         Ok(())
     }
-}
-
-/// A phone certificate as operators and tests see it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CertificateRow {
-    /// Serial (hex).
-    pub serial: String,
-    /// Auth or sign.
-    pub cert_type: String,
-    /// Its state.
-    pub state: CertificateState,
-}
-
-/// A phone certificate the JPKI service issued, to record.
-#[derive(Debug, Clone)]
-pub struct IssuedRow {
-    /// Auth or sign.
-    pub cert_type: PhoneCertType,
-    /// Serial (hex).
-    pub serial: String,
-    /// DER.
-    pub certificate: Vec<u8>,
-    /// What it superseded.
-    pub superseded: Vec<String>,
 }
 
 /// The SP-TSM's records.
@@ -393,20 +370,21 @@ impl Records {
         &self,
         application: &str,
         se_id: &str,
-        issued: Vec<IssuedRow>,
+        issued: &[(PhoneCertType, PhoneCertificate)],
         domain: Option<TakenDomain>,
     ) -> Result<(), StoreError> {
         let (application, se_id) = (application.to_string(), se_id.to_string());
+        let issued = issued.to_vec();
         self.store
             .write(move |tx| {
                 TakenDomain::record(domain, tx)?;
-                for row in issued {
+                for (cert_type, issued) in issued {
                     tx.execute(
                         "INSERT INTO phone_certificates (serial, application_id, se_id, cert_type, state, certificate, updated_at)
                          VALUES ($1, $2, $3, $4, 'issued', $5, $6)",
-                        params![row.serial, &application, &se_id, row.cert_type.as_str(), row.certificate, now_secs()],
+                        params![issued.serial, &application, &se_id, cert_type.as_str(), issued.certificate, now_secs()],
                     )?;
-                    for old in row.superseded {
+                    for old in issued.superseded {
                         tx.execute(
                             "UPDATE phone_certificates SET state = 'superseded', updated_at = $2 WHERE serial = $1",
                             params![old, now_secs()],
@@ -498,8 +476,9 @@ impl Records {
         Ok((active, keys))
     }
 
-    /// An SE's phone certificates in the order they changed.
-    pub async fn certificates(&self, se_id: &str) -> Result<Vec<CertificateRow>, StoreError> {
+    /// An SE's phone certificates — serial, type, state — in the order they
+    /// changed.
+    pub async fn certificates(&self, se_id: &str) -> Result<Vec<(String, String, CertificateState)>, StoreError> {
         let se_id = se_id.to_string();
         let rows = self
             .store
@@ -511,13 +490,7 @@ impl Records {
             })
             .await?;
         rows.iter()
-            .map(|r| {
-                Ok(CertificateRow {
-                    serial: r.text("serial")?,
-                    cert_type: r.text("cert_type")?,
-                    state: CertificateState::parse(&r.text("state")?)?,
-                })
-            })
+            .map(|r| Ok((r.text("serial")?, r.text("cert_type")?, CertificateState::parse(&r.text("state")?)?)))
             .collect()
     }
 }

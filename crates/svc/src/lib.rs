@@ -5,10 +5,12 @@
 //!   and tell the handlers who called ([`Peer`]), and plain HTTP listeners;
 //! - [`client`]: HTTPS clients that trust the deployment's TLS CA and can
 //!   present a client certificate (mutual TLS);
-//! - [`tls`]: TLS material for a local deployment.
+//! - [`tls`]: TLS material for a local deployment;
+//! - [`codes`]: how each API declares its error codes.
 #![forbid(unsafe_code)]
 
 pub mod client;
+pub mod codes;
 #[cfg(feature = "server")]
 pub mod server;
 pub mod tls;

@@ -1,113 +1,67 @@
 //! The TSMs' error codes: what a client may act on. Every error answer is
 //! JSON `{"code": …, "message": …}` with the code's HTTP status.
 
-macro_rules! codes {
-    ($($(#[$doc:meta])* $name:ident = $text:literal, $status:literal;)*) => {
-        /// An error code of the TSMs' API.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        pub enum Code {
-            $($(#[$doc])* $name,)*
-        }
-
-        impl Code {
-            /// Every code, for documentation and tests.
-            pub const ALL: &'static [Code] = &[$(Code::$name,)*];
-
-            /// The code on the wire.
-            pub fn as_str(self) -> &'static str {
-                match self {
-                    $(Code::$name => $text,)*
-                }
-            }
-
-            /// The HTTP status the code is answered with.
-            pub fn http_status(self) -> u16 {
-                match self {
-                    $(Code::$name => $status,)*
-                }
-            }
-        }
-    };
-}
-
-codes! {
-    /// The request is malformed.
-    InvalidRequest = "invalid_request", 400;
-    /// The phone posted another number of responses than commands.
-    RelayProtocol = "relay_protocol", 400;
-    /// The caller is not authorized for this route.
-    Forbidden = "forbidden", 403;
-    /// The application's CMS does not verify.
-    BadSignature = "bad_signature", 403;
-    /// The application was not signed with the card's signature key.
-    NotCardSignature = "not_card_signature", 403;
-    /// The nonce was never issued or was used.
-    UnknownNonce = "unknown_nonce", 403;
-    /// The nonce expired.
-    ExpiredNonce = "expired_nonce", 403;
-    /// The application was made by an app the SP does not know.
-    AppNotRegistered = "app_not_registered", 403;
-    /// The card's certificate is on hold.
-    CardOnHold = "card_on_hold", 403;
-    /// The card's certificate is revoked.
-    CardRevoked = "card_revoked", 403;
-    /// The JPKI service does not know the card.
-    CardUnknown = "card_unknown", 403;
-    /// The commitment does not match the SE's random (another phone's).
-    CommitmentMismatch = "commitment_mismatch", 403;
-    /// Only the phone that applied may resume.
-    NotApplicant = "not_applicant", 403;
-    /// A revocation must be signed with an active phone certificate.
-    NotActivePhoneCertificate = "not_active_phone_certificate", 403;
-    /// No such relay session (finished, failed or expired).
-    UnknownSession = "unknown_session", 404;
-    /// No such application.
-    UnknownApplication = "unknown_application", 404;
-    /// The SE is already prepared.
-    AlreadyPrepared = "already_prepared", 409;
-    /// The SP has not registered its app.
-    NoApps = "no_apps", 409;
-    /// The SE was not prepared by the SEI-TSM.
-    NotPrepared = "not_prepared", 409;
-    /// The application is done or refused.
-    NotResumable = "not_resumable", 409;
-    /// The application is too old to resume.
-    Expired = "expired", 409;
-    /// Storage failed; the operator's log has the cause.
-    Internal = "internal", 500;
-    /// The secure channel failed (wrong keys, a tampered or replayed APDU).
-    SecureChannelFailed = "secure_channel_failed", 502;
-    /// The SE refused a step.
-    SeRefused = "se_refused", 502;
-    /// The SE answered something malformed.
-    SeMalformed = "se_malformed", 502;
-    /// The JPKI service did not issue, or issued something refused.
-    IssuanceFailed = "issuance_failed", 502;
-    /// The SP-TSM did not take the domain keys.
-    HandoverFailed = "handover_failed", 502;
-    /// The JPKI service's status could not be checked.
-    StatusUnavailable = "status_unavailable", 503;
-    /// The phone stopped relaying.
-    RelayFailed = "relay_failed", 504;
-}
-
-impl Code {
-    /// The code a client received, if it is one of this API's.
-    pub fn parse(code: &str) -> Option<Code> {
-        Code::ALL.iter().copied().find(|c| c.as_str() == code)
-    }
-}
-
-impl std::fmt::Display for Code {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// Codes compare with the text on the wire (`code == "replay"`).
-impl PartialEq<&str> for Code {
-    fn eq(&self, other: &&str) -> bool {
-        self.as_str() == *other
+svc::error_codes! {
+    /// An error code of the TSMs' API.
+    pub enum Code {
+        /// The request is malformed.
+        InvalidRequest = "invalid_request", 400;
+        /// The phone posted another number of responses than commands.
+        RelayProtocol = "relay_protocol", 400;
+        /// The caller is not authorized for this route.
+        Forbidden = "forbidden", 403;
+        /// The application's CMS does not verify.
+        BadSignature = "bad_signature", 403;
+        /// The application was not signed with the card's signature key.
+        NotCardSignature = "not_card_signature", 403;
+        /// The nonce was never issued or was used.
+        UnknownNonce = "unknown_nonce", 403;
+        /// The nonce expired.
+        ExpiredNonce = "expired_nonce", 403;
+        /// The application was made by an app the SP does not know.
+        AppNotRegistered = "app_not_registered", 403;
+        /// The card's certificate is on hold.
+        CardOnHold = "card_on_hold", 403;
+        /// The card's certificate is revoked.
+        CardRevoked = "card_revoked", 403;
+        /// The JPKI service does not know the card.
+        CardUnknown = "card_unknown", 403;
+        /// The commitment does not match the SE's random (another phone's).
+        CommitmentMismatch = "commitment_mismatch", 403;
+        /// Only the phone that applied may resume.
+        NotApplicant = "not_applicant", 403;
+        /// A revocation must be signed with an active phone certificate.
+        NotActivePhoneCertificate = "not_active_phone_certificate", 403;
+        /// No such relay session (finished, failed or expired).
+        UnknownSession = "unknown_session", 404;
+        /// No such application.
+        UnknownApplication = "unknown_application", 404;
+        /// The SE is already prepared.
+        AlreadyPrepared = "already_prepared", 409;
+        /// The SP has not registered its app.
+        NoApps = "no_apps", 409;
+        /// The SE was not prepared by the SEI-TSM.
+        NotPrepared = "not_prepared", 409;
+        /// The application is done or refused.
+        NotResumable = "not_resumable", 409;
+        /// The application is too old to resume.
+        Expired = "expired", 409;
+        /// Storage failed; the operator's log has the cause.
+        Internal = "internal", 500;
+        /// The secure channel failed (wrong keys, a tampered or replayed APDU).
+        SecureChannelFailed = "secure_channel_failed", 502;
+        /// The SE refused a step.
+        SeRefused = "se_refused", 502;
+        /// The SE answered something malformed.
+        SeMalformed = "se_malformed", 502;
+        /// The JPKI service did not issue, or issued something refused.
+        IssuanceFailed = "issuance_failed", 502;
+        /// The SP-TSM did not take the domain keys.
+        HandoverFailed = "handover_failed", 502;
+        /// The JPKI service's status could not be checked.
+        StatusUnavailable = "status_unavailable", 503;
+        /// The phone stopped relaying.
+        RelayFailed = "relay_failed", 504;
     }
 }
 
@@ -116,11 +70,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_code_parses_back_and_has_an_error_status() {
-        for &c in Code::ALL {
-            assert_eq!(Code::parse(c.as_str()), Some(c));
-            assert!((400..600).contains(&c.http_status()), "{c}");
-        }
-        assert_eq!(Code::parse("nope"), None);
+    fn every_code_has_an_error_status() {
+        assert!(Code::ALL.iter().all(|c| (400..600).contains(&c.http_status())));
+        assert_eq!(Code::parse("commitment_mismatch"), Some(Code::CommitmentMismatch));
     }
 }

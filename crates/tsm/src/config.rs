@@ -34,6 +34,17 @@ pub fn must_exist(file: &Path, files: &[(&str, &PathBuf)]) -> Result<(), String>
     Ok(())
 }
 
+/// Makes each named file's path relative to `file`'s directory (when it
+/// is relative) and checks that it exists; the error names the key.
+pub fn resolve_files(file: &Path, files: &mut [(&str, &mut PathBuf)]) -> Result<(), String> {
+    let base = file.parent().unwrap_or(Path::new("."));
+    for (key, p) in files.iter_mut() {
+        absolute(base, p);
+        must_exist(file, &[(key, p)])?;
+    }
+    Ok(())
+}
+
 /// Seconds a flow waits for the phone's next response, by default.
 pub fn default_relay_timeout() -> u64 {
     30

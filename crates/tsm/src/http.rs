@@ -4,7 +4,7 @@
 use crate::hub::{Answer, RelayHub, Session};
 use crate::FlowError;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRequest, Path, Request, State};
+use axum::extract::{FromRequest, FromRequestParts, Path, Request, State};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -54,10 +54,27 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     }
 }
 
-/// Whether the request came over mutual TLS with a client certificate
-/// from the CA this service trusts for its peer TSM.
-pub fn from_peer_tsm(parts: &Parts) -> bool {
-    parts.extensions.get::<svc::Peer>().is_some_and(svc::Peer::authenticated)
+/// The other TSM, as a route's caller: it came over mutual TLS with a
+/// client certificate from the CA this service trusts for that TSM. `R`
+/// names the peer and says what anyone else is told.
+#[derive(Debug)]
+pub struct PeerTsm<R>(std::marker::PhantomData<R>);
+
+/// A peer TSM's role on a route.
+pub trait PeerRole: Send + Sync + 'static {
+    /// The refusal anyone else gets (`403 forbidden`).
+    const REFUSAL: &'static str;
+}
+
+impl<S: Send + Sync, R: PeerRole> FromRequestParts<S> for PeerTsm<R> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        match parts.extensions.get::<svc::Peer>().is_some_and(svc::Peer::authenticated) {
+            true => Ok(PeerTsm(std::marker::PhantomData)),
+            false => Err(ApiError(FlowError::new(tsm_api::Code::Forbidden, R::REFUSAL))),
+        }
+    }
 }
 
 /// The answer carrying a relay step (with `extra` fields such as the

@@ -18,16 +18,7 @@ pub struct Env {
 
 pub async fn env() -> Env {
     let dir = tempfile::tempdir().unwrap();
-    let url = match std::env::var("JPKI_TEST_POSTGRES") {
-        Ok(server) => {
-            use store::sqlx;
-            let name = format!("jlis_{}", rid().replace('-', "_"));
-            let admin = sqlx::PgPool::connect(&format!("{server}/postgres")).await.unwrap();
-            sqlx::query(&format!("CREATE DATABASE {name}")).execute(&admin).await.unwrap();
-            format!("{server}/{name}")
-        }
-        Err(_) => format!("sqlite://{}", dir.path().join("jlis.sqlite").display()),
-    };
+    let url = testkit::database::fresh(dir.path(), "jlis").await;
     let jlis = Jlis::open(&url, pki::ca::LocalCa::open_or_create(&dir.path().join("ca")).unwrap()).await.unwrap();
     Env { dir, jlis }
 }

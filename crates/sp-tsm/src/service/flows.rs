@@ -5,7 +5,7 @@
 
 use super::SpTsm;
 use crate::provisioning::{GenerateKeys, Generated, TakeOver, Wipe, WriteCertificates};
-use crate::records::{ApplicationRow, ApplicationState, DomainState, IssuedRow, TakenDomain};
+use crate::records::{ApplicationRow, ApplicationState, DomainState, TakenDomain};
 use std::sync::Arc;
 use tsm::flow::{Machine, ReadSeIdentifier, Step};
 use tsm::hub::{Next, Session};
@@ -230,18 +230,9 @@ impl ProvisioningRun {
                 }
             }
         }
-        let rows = certificates
-            .iter()
-            .map(|(t, c)| IssuedRow {
-                cert_type: *t,
-                serial: c.serial.clone(),
-                certificate: c.certificate.clone(),
-                superseded: c.superseded.clone(),
-            })
-            .collect();
         self.sp
             .records
-            .record_issued(&self.app.id, se_id, rows, self.taken.take())
+            .record_issued(&self.app.id, se_id, &certificates, self.taken.take())
             .await
             .map_err(|e| FlowError::internal(e).message)?;
         if let Some(e) = failure {

@@ -311,7 +311,7 @@ impl SpTsm {
     /// changed (for tests and operators).
     pub async fn certificates(&self, se_id: &str) -> Result<Vec<(String, String, String)>, tsm::http::ApiError> {
         let rows = self.records.certificates(se_id).await?;
-        Ok(rows.into_iter().map(|r| (r.serial, r.cert_type, r.state.as_str().to_string())).collect())
+        Ok(rows.into_iter().map(|(serial, cert_type, state)| (serial, cert_type, state.as_str().to_string())).collect())
     }
 }
 
