@@ -13,7 +13,8 @@
 //!   as each change.
 //! - the API's types, error codes and client are in `jlis-api`, which
 //!   clients depend on instead of this crate.
-//! - [`schema`]: one schema for SQLite and PostgreSQL.
+//! - [`records`]: the SQL, with typed states; [`schema`]: one schema for
+//!   SQLite and PostgreSQL.
 //! - [`http`], [`server`], [`config`]: the API (router built by one
 //!   function), HTTPS with the SP-TSM's client certificates, plain HTTP for
 //!   OCSP and CRLs, one validated TOML configuration.
@@ -24,6 +25,7 @@ pub mod audit;
 pub mod config;
 pub mod error;
 pub mod http;
+pub mod records;
 pub mod schema;
 pub mod server;
 pub mod service;

@@ -1,16 +1,18 @@
-//! The service's rules, over the store and the CAs. Every state change and
-//! its audit entries are committed in one transaction before the caller gets
-//! an answer; a refused request changes nothing.
+//! The service's rules, over the store (SQL in [`crate::records`]) and the
+//! CAs. Every state change and its audit entries are committed in one
+//! transaction before the caller gets an answer; a refused request changes
+//! nothing.
 
 use crate::audit;
+use crate::records::{self, CertKind, CertStatus, NewCertificate};
 use crate::JlisError;
 use der::{Decode, Encode};
-use pki::crl::{CrlParams, Reason, Revoked};
+use pki::crl::Reason;
 use pki::ocsp::Status;
 use pki::profile::{issue_end_entity, EndEntity};
 use pki::{CaKind, Certificate, Hierarchy, Holder};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use store::{params, Row, Store, Tx};
+use std::time::{Duration, SystemTime};
+use store::Store;
 
 /// The JPKI service.
 #[derive(Debug)]
@@ -36,16 +38,6 @@ pub const OCSP_CACHE_TTL: Duration = Duration::from_secs(300);
 
 pub use jlis_api::types::{Link, PhoneCertType, PhoneCertificate, PhoneRequest, Record};
 
-/// A link as stored.
-fn link_from_row(r: &Row) -> Result<Link, JlisError> {
-    Ok(Link {
-        card_serial: r.text("card_serial")?,
-        phone_serial: r.text("phone_serial")?,
-        se_id: r.text("se_id")?,
-        cert_type: r.text("cert_type")?,
-    })
-}
-
 /// An SE identifier: 1 to 64 hex digits.
 fn check_se_id(se_id: &str) -> Result<(), JlisError> {
     if se_id.is_empty() || se_id.len() > 64 || !se_id.bytes().all(|b| b.is_ascii_hexdigit()) {
@@ -54,108 +46,9 @@ fn check_se_id(se_id: &str) -> Result<(), JlisError> {
     Ok(())
 }
 
-fn now() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
-}
-
-fn to_time(secs: i64) -> SystemTime {
-    UNIX_EPOCH + Duration::from_secs(secs.max(0) as u64)
-}
-
 /// Upper-case hex of a certificate's serial.
 pub fn serial_hex(cert: &Certificate) -> String {
     hex::encode_upper(cert.tbs_certificate.serial_number.as_bytes())
-}
-
-fn reason_str(r: Reason) -> String {
-    serde_json::to_value(r).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_else(|| "unspecified".into())
-}
-
-fn reason_from(s: &str) -> Reason {
-    serde_json::from_value(serde_json::Value::String(s.into())).unwrap_or(Reason::Unspecified)
-}
-
-/// Records a request id; a second use of it is a replay.
-fn claim(tx: &mut Tx<'_>, request_id: &str) -> Result<(), JlisError> {
-    if request_id.is_empty() || request_id.len() > 128 {
-        return Err(JlisError::Invalid("request_id must be 1 to 128 characters".into()));
-    }
-    if tx.optional("SELECT id FROM requests WHERE id = $1", params![request_id])?.is_some() {
-        return Err(JlisError::Replay(request_id.into()));
-    }
-    tx.execute("INSERT INTO requests (id, at) VALUES ($1, $2)", params![request_id, now()]).map_err(|e| {
-        if e.is_unique_violation() {
-            JlisError::Replay(request_id.into())
-        } else {
-            e.into()
-        }
-    })?;
-    Ok(())
-}
-
-/// A certificate ready to be recorded: its serial and columns.
-struct NewCertificate {
-    serial: String,
-    ca: CaKind,
-    holder: String,
-    kind: &'static str,
-    der: Vec<u8>,
-    not_after: i64,
-}
-
-impl NewCertificate {
-    fn of(cert: &Certificate, ca: CaKind, kind: &'static str) -> Result<Self, JlisError> {
-        Ok(Self {
-            serial: serial_hex(cert),
-            ca,
-            holder: cert.tbs_certificate.subject.to_string(),
-            kind,
-            der: cert.to_der().map_err(|e| JlisError::Internal(e.to_string()))?,
-            not_after: cert.tbs_certificate.validity.not_after.to_unix_duration().as_secs() as i64,
-        })
-    }
-
-    fn insert(&self, tx: &mut Tx<'_>) -> Result<(), JlisError> {
-        let t = now();
-        tx.execute(
-            "INSERT INTO certificates (serial, ca, holder, kind, der, not_after, issued_at, status, reason, revoked_at, changed_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, 'good', NULL, NULL, $7)",
-            params![&self.serial, self.ca.as_str(), &self.holder, self.kind, &self.der, self.not_after, t],
-        )?;
-        Ok(())
-    }
-}
-
-fn set_revoked(tx: &mut Tx<'_>, serial: &str, reason: Reason, t: i64) -> Result<(), JlisError> {
-    tx.execute(
-        "UPDATE certificates SET status = 'revoked', reason = $1, revoked_at = $2, changed_at = $2 WHERE serial = $3",
-        params![reason_str(reason), t, serial],
-    )?;
-    Ok(())
-}
-
-/// A certificate's status and kind, locked for the transaction.
-fn current(tx: &mut Tx<'_>, serial: &str) -> Result<(String, String), JlisError> {
-    let sql = format!("SELECT status, kind FROM certificates WHERE serial = $1{}", tx.for_update());
-    let row = tx.optional(&sql, params![serial])?.ok_or_else(|| JlisError::UnknownSerial(serial.into()))?;
-    Ok((row.text("status")?, row.text("kind")?))
-}
-
-/// Active phone certificates linked to a card certificate (of one type, or all).
-fn active_phones(tx: &mut Tx<'_>, card_serial: &str, cert_type: Option<&str>) -> Result<Vec<String>, JlisError> {
-    let rows = match cert_type {
-        Some(t) => tx.all(
-            "SELECT l.phone_serial FROM links l JOIN certificates c ON c.serial = l.phone_serial \
-             WHERE l.card_serial = $1 AND l.cert_type = $2 AND c.status <> 'revoked'",
-            params![card_serial, t],
-        )?,
-        None => tx.all(
-            "SELECT l.phone_serial FROM links l JOIN certificates c ON c.serial = l.phone_serial \
-             WHERE l.card_serial = $1 AND c.status <> 'revoked'",
-            params![card_serial],
-        )?,
-    };
-    rows.iter().map(|r| Ok(r.text("phone_serial")?)).collect()
 }
 
 impl Jlis {
@@ -208,7 +101,7 @@ impl Jlis {
                     let cert = ca
                         .issue_card_certificate(kind, key, &holder)
                         .map_err(|e| JlisError::Internal(e.to_string()))?;
-                    NewCertificate::of(&cert, kind, "card")
+                    NewCertificate::of(&cert, kind, CertKind::Card)
                 };
                 Ok::<_, JlisError>((issue(CaKind::Auth, &keys.0)?, issue(CaKind::Sign, &keys.1)?))
             })
@@ -217,12 +110,12 @@ impl Jlis {
         let auth = self
             .store
             .write(move |tx| {
-                claim(tx, &request_id)?;
+                records::claim(tx, &request_id)?;
                 auth.insert(tx)?;
                 sign.insert(tx)?;
                 audit::append(
                     tx,
-                    now(),
+                    records::now(),
                     "card.issued",
                     &serde_json::json!({ "auth": auth.serial, "sign": sign.serial }),
                     &by,
@@ -275,7 +168,7 @@ impl Jlis {
                     hierarchy: Hierarchy::Test,
                 };
                 let ca = cas.ca(kind);
-                NewCertificate::of(&issue_end_entity(&ca.cert, ca.key(), &ee)?, kind, "phone")
+                NewCertificate::of(&issue_end_entity(&ca.cert, ca.key(), &ee)?, kind, CertKind::Phone)
             })
             .await??;
         let (request_id, se_id, cert_type) = (req.request_id.clone(), req.se_id.to_uppercase(), req.cert_type.as_str());
@@ -283,39 +176,30 @@ impl Jlis {
         let (phone, superseded) = self
             .store
             .write(move |tx| {
-                claim(tx, &request_id)?;
-                let (status, card_kind) = current(tx, &card_serial)?;
-                if card_kind != "card" {
+                records::claim(tx, &request_id)?;
+                let (status, card_kind) = records::current(tx, &card_serial)?;
+                if card_kind != CertKind::Card {
                     return Err(JlisError::WrongCertificate(
                         "a phone certificate cannot apply for another phone certificate".into(),
                     ));
                 }
-                match status.as_str() {
-                    "revoked" => return Err(JlisError::CardRevoked),
-                    "hold" => return Err(JlisError::CardOnHold),
-                    _ => {}
+                match status {
+                    CertStatus::Revoked => return Err(JlisError::CardRevoked),
+                    CertStatus::Hold => return Err(JlisError::CardOnHold),
+                    CertStatus::Good => {}
                 }
-                let active_for_application = tx.optional(
-                    "SELECT l.phone_serial FROM links l JOIN certificates c ON c.serial = l.phone_serial
-                     WHERE l.application = $1 AND l.cert_type = $2 AND c.status <> 'revoked' LIMIT 1",
-                    params![&applied.digest, cert_type],
-                )?;
-                if active_for_application.is_some() {
+                if records::application_has_active(tx, &applied.digest, cert_type)? {
                     return Err(JlisError::ApplicationUsed(cert_type));
                 }
-                let t = now();
-                let superseded = active_phones(tx, &card_serial, Some(cert_type))?;
+                let t = records::now();
+                let superseded = records::active_phones(tx, &card_serial, Some(cert_type))?;
                 for serial in &superseded {
-                    set_revoked(tx, serial, Reason::Superseded, t)?;
+                    records::set_revoked(tx, serial, Reason::Superseded, t)?;
                     let detail = serde_json::json!({ "serial": serial, "card": card_serial });
                     audit::append(tx, t, "phone.superseded", &detail, &by)?;
                 }
                 phone.insert(tx)?;
-                tx.execute(
-                    "INSERT INTO links (phone_serial, card_serial, se_id, cert_type, created_at, application)
-                     VALUES ($1, $2, $3, $4, $5, $6)",
-                    params![&phone.serial, &card_serial, &se_id, cert_type, t, &applied.digest],
-                )?;
+                records::link(tx, &phone.serial, &card_serial, &se_id, cert_type, &applied.digest, t)?;
                 let detail = serde_json::json!({ "serial": phone.serial, "card": card_serial, "se_id": se_id, "type": cert_type, "application": applied.digest });
                 audit::append(tx, t, "phone.issued", &detail, &by)?;
                 Ok::<_, JlisError>((phone, superseded))
@@ -342,24 +226,24 @@ impl Jlis {
         let revoked = self
             .store
             .write(move |tx| {
-                claim(tx, &request_id)?;
-                let (status, kind) = current(tx, &serial)?;
-                if status == "revoked" {
+                records::claim(tx, &request_id)?;
+                let (status, kind) = records::current(tx, &serial)?;
+                if status == CertStatus::Revoked {
                     return Err(JlisError::Conflict(format!("{serial} is already revoked")));
                 }
-                let t = now();
-                set_revoked(tx, &serial, reason, t)?;
+                let t = records::now();
+                records::set_revoked(tx, &serial, reason, t)?;
                 audit::append(
                     tx,
                     t,
                     "revoked",
-                    &serde_json::json!({ "serial": serial, "reason": reason_str(reason) }),
+                    &serde_json::json!({ "serial": serial, "reason": records::reason_str(reason) }),
                     &by,
                 )?;
                 let mut revoked = vec![serial.clone()];
-                if kind == "card" {
-                    for phone in active_phones(tx, &serial, None)? {
-                        set_revoked(tx, &phone, reason, t)?;
+                if kind == CertKind::Card {
+                    for phone in records::active_phones(tx, &serial, None)? {
+                        records::set_revoked(tx, &phone, reason, t)?;
                         let detail = serde_json::json!({ "serial": phone, "card": serial });
                         audit::append(tx, t, "phone.revoked.cascade", &detail, &by)?;
                         revoked.push(phone);
@@ -387,26 +271,27 @@ impl Jlis {
         let changed = serial.clone();
         self.store
             .write(move |tx| {
-                claim(tx, &request_id)?;
-                let (status, _) = current(tx, &serial)?;
-                let t = now();
-                match (hold, status.as_str()) {
-                    (true, "good") => tx.execute(
-                        "UPDATE certificates SET status = 'hold', reason = 'certificate-hold', revoked_at = $1, changed_at = $1 WHERE serial = $2",
-                        params![t, &serial],
-                    )?,
-                    (false, "hold") => tx.execute(
-                        "UPDATE certificates SET status = 'good', reason = NULL, revoked_at = NULL, changed_at = $1 WHERE serial = $2",
-                        params![t, &serial],
-                    )?,
+                records::claim(tx, &request_id)?;
+                let (status, _) = records::current(tx, &serial)?;
+                let t = records::now();
+                match (hold, status) {
+                    (true, CertStatus::Good) => records::set_hold(tx, &serial, true, t)?,
+                    (false, CertStatus::Hold) => records::set_hold(tx, &serial, false, t)?,
                     (_, s) => {
                         return Err(JlisError::Conflict(format!(
-                            "{serial} is {s}; cannot {}",
+                            "{serial} is {}; cannot {}",
+                            s.as_str(),
                             if hold { "hold it" } else { "release it" }
                         )))
                     }
                 };
-                audit::append(tx, t, if hold { "hold" } else { "release" }, &serde_json::json!({ "serial": serial }), &by)
+                audit::append(
+                    tx,
+                    t,
+                    if hold { "hold" } else { "release" },
+                    &serde_json::json!({ "serial": serial }),
+                    &by,
+                )
             })
             .await?;
         self.state_changed(&[changed]);
@@ -416,34 +301,7 @@ impl Jlis {
     /// A certificate's record with its links.
     pub async fn record(&self, serial: &str) -> Result<Record, JlisError> {
         let serial = serial.to_uppercase();
-        self.store
-            .read(move |tx| {
-                let row = tx
-                    .optional(
-                        "SELECT serial, ca, kind, holder, status, reason, not_after FROM certificates WHERE serial = $1",
-                        params![&serial],
-                    )?
-                    .ok_or_else(|| JlisError::UnknownSerial(serial.clone()))?;
-                let links = tx
-                    .all(
-                        "SELECT card_serial, phone_serial, se_id, cert_type FROM links WHERE card_serial = $1 OR phone_serial = $1",
-                        params![&serial],
-                    )?
-                    .iter()
-                    .map(link_from_row)
-                    .collect::<Result<Vec<_>, JlisError>>()?;
-                Ok(Record {
-                    ca: row.text("ca")?,
-                    kind: row.text("kind")?,
-                    subject: row.text("holder")?,
-                    status: row.text("status")?,
-                    reason: row.opt_text("reason")?,
-                    not_after: row.int("not_after")?,
-                    serial,
-                    links,
-                })
-            })
-            .await
+        self.store.read(move |tx| records::record(tx, &serial)).await
     }
 
     /// The links recorded for a secure element (an operator asking "which
@@ -451,41 +309,13 @@ impl Jlis {
     pub async fn links_of_se(&self, se_id: &str) -> Result<Vec<Link>, JlisError> {
         check_se_id(se_id)?;
         let se_id = se_id.to_uppercase();
-        self.store
-            .read(move |tx| {
-                tx.all(
-                    "SELECT card_serial, phone_serial, se_id, cert_type FROM links WHERE se_id = $1 ORDER BY created_at",
-                    params![se_id],
-                )?
-                .iter()
-                .map(link_from_row)
-                .collect()
-            })
-            .await
+        self.store.read(move |tx| records::links_of_se(tx, &se_id)).await
     }
 
     /// The status of `serial` under CA `kind`, as OCSP reports it.
     pub async fn status(&self, kind: CaKind, serial: &[u8]) -> Result<Status, JlisError> {
         let serial = hex::encode_upper(serial);
-        let row = self
-            .store
-            .read(move |tx| {
-                tx.optional(
-                    "SELECT status, reason, revoked_at FROM certificates WHERE serial = $1 AND ca = $2",
-                    params![serial, kind.as_str()],
-                )
-            })
-            .await?;
-        let Some(row) = row else { return Ok(Status::Unknown) };
-        let at = to_time(row.opt_int("revoked_at")?.unwrap_or(0));
-        Ok(match row.text("status")?.as_str() {
-            "good" => Status::Good,
-            "hold" => Status::Revoked { at, reason: Reason::CertificateHold },
-            _ => Status::Revoked {
-                at,
-                reason: row.opt_text("reason")?.map(|r| reason_from(&r)).unwrap_or(Reason::Unspecified),
-            },
-        })
+        self.store.read(move |tx| records::status(tx, kind, &serial)).await
     }
 
     /// Drops the pre-signed OCSP responses about `serials` (after a change
@@ -575,8 +405,8 @@ impl Jlis {
     /// after it, off the database writer (a number whose CRL failed to sign
     /// is skipped, which RFC 5280's increasing CRL numbers allow).
     pub async fn crl(&self, kind: CaKind, delta: bool) -> Result<Vec<u8>, JlisError> {
-        let t = now();
-        let (entries, params) = self.store.write(move |tx| crl_entries(tx, kind, delta, t)).await?;
+        let t = records::now();
+        let (entries, params) = self.store.write(move |tx| records::crl_entries(tx, kind, delta, t)).await?;
         let cas = self.ca.clone();
         Ok(self
             .signing
@@ -586,65 +416,4 @@ impl Jlis {
             })
             .await??)
     }
-}
-
-/// Takes the next CRL number of CA `kind` and reads the entries of the CRL.
-fn crl_entries(tx: &mut Tx<'_>, kind: CaKind, delta: bool, t: i64) -> Result<(Vec<Revoked>, CrlParams), JlisError> {
-    let sql = format!("SELECT number, base_number, base_at FROM crl_state WHERE ca = $1{}", tx.for_update());
-    let state = tx.optional(&sql, params![kind.as_str()])?;
-    let (number, base_number, base_at) = match &state {
-        Some(r) => (r.int("number")? + 1, r.int("base_number")?, r.int("base_at")?),
-        None => (1, 0, 0),
-    };
-    let delta = delta && state.is_some();
-    let rows = if delta {
-        tx.all(
-            "SELECT serial, status, reason, revoked_at, changed_at FROM certificates \
-             WHERE ca = $1 AND changed_at >= $2 AND (status <> 'good' OR revoked_at IS NULL)",
-            params![kind.as_str(), base_at],
-        )?
-    } else {
-        tx.all(
-            "SELECT serial, status, reason, revoked_at, changed_at FROM certificates WHERE ca = $1 AND status <> 'good'",
-            params![kind.as_str()],
-        )?
-    };
-    let mut entries = Vec::with_capacity(rows.len());
-    for r in &rows {
-        let status = r.text("status")?;
-        if delta && status == "good" && r.int("changed_at")? < base_at {
-            continue;
-        }
-        let reason = match status.as_str() {
-            "hold" => Reason::CertificateHold,
-            "good" => Reason::RemoveFromCrl, // released since the base
-            _ => r.opt_text("reason")?.map(|s| reason_from(&s)).unwrap_or(Reason::Unspecified),
-        };
-        let revoked_at = r.opt_int("revoked_at")?.unwrap_or(r.int("changed_at")?);
-        entries.push(Revoked {
-            serial: hex::decode(r.text("serial")?).map_err(|e| JlisError::Internal(e.to_string()))?,
-            revoked_at: to_time(revoked_at),
-            reason,
-            invalidity: None,
-        });
-    }
-    let (base_number, base_at) = if delta { (base_number, base_at) } else { (number, t) };
-    if state.is_some() {
-        tx.execute(
-            "UPDATE crl_state SET number = $1, base_number = $2, base_at = $3 WHERE ca = $4",
-            params![number, base_number, base_at, kind.as_str()],
-        )?;
-    } else {
-        tx.execute(
-            "INSERT INTO crl_state (ca, number, base_number, base_at) VALUES ($1, $2, $3, $4)",
-            params![kind.as_str(), number, base_number, base_at],
-        )?;
-    }
-    let params = CrlParams {
-        this_update: to_time(t),
-        next_update: to_time(t + 86_400),
-        number: number as u64,
-        delta_base: delta.then_some(base_number as u64),
-    };
-    Ok((entries, params))
 }

@@ -1,0 +1,348 @@
+//! The JPKI service's records: certificates, card ↔ phone links, request
+//! ids, CRL numbers — the SQL, run inside the transactions the rules
+//! (`crate::service`) open. Stored states are [`CertStatus`] and
+//! [`CertKind`].
+
+use crate::JlisError;
+use der::Encode;
+use jlis_api::types::{Link, Record};
+use pki::crl::{CrlParams, Reason, Revoked};
+use pki::ocsp::Status;
+use pki::{CaKind, Certificate};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use store::{params, Row, Tx};
+
+/// A certificate's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CertStatus {
+    /// Valid.
+    Good,
+    /// Revoked for good.
+    Revoked,
+    /// Suspended (一時保留).
+    Hold,
+}
+
+impl CertStatus {
+    /// As stored and shown.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CertStatus::Good => "good",
+            CertStatus::Revoked => "revoked",
+            CertStatus::Hold => "hold",
+        }
+    }
+
+    fn parse(text: &str) -> Result<Self, JlisError> {
+        match text {
+            "good" => Ok(CertStatus::Good),
+            "revoked" => Ok(CertStatus::Revoked),
+            "hold" => Ok(CertStatus::Hold),
+            other => Err(JlisError::Internal(format!("stored certificate status {other:?}"))),
+        }
+    }
+}
+
+/// What a certificate was issued for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CertKind {
+    /// A My Number card.
+    Card,
+    /// A phone's SE.
+    Phone,
+}
+
+impl CertKind {
+    /// As stored and shown.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CertKind::Card => "card",
+            CertKind::Phone => "phone",
+        }
+    }
+
+    fn parse(text: &str) -> Result<Self, JlisError> {
+        match text {
+            "card" => Ok(CertKind::Card),
+            "phone" => Ok(CertKind::Phone),
+            other => Err(JlisError::Internal(format!("stored certificate kind {other:?}"))),
+        }
+    }
+}
+
+/// A link as stored.
+fn link_from_row(r: &Row) -> Result<Link, JlisError> {
+    Ok(Link {
+        card_serial: r.text("card_serial")?,
+        phone_serial: r.text("phone_serial")?,
+        se_id: r.text("se_id")?,
+        cert_type: r.text("cert_type")?,
+    })
+}
+
+/// Seconds since the Unix epoch.
+pub fn now() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+}
+
+/// A stored time.
+pub fn to_time(secs: i64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs(secs.max(0) as u64)
+}
+
+/// A reason as stored (its RFC 5280 name).
+pub fn reason_str(r: Reason) -> String {
+    serde_json::to_value(r).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_else(|| "unspecified".into())
+}
+
+fn reason_from(s: &str) -> Reason {
+    serde_json::from_value(serde_json::Value::String(s.into())).unwrap_or(Reason::Unspecified)
+}
+
+/// Records a request id; a second use of it is a replay.
+pub fn claim(tx: &mut Tx<'_>, request_id: &str) -> Result<(), JlisError> {
+    if request_id.is_empty() || request_id.len() > 128 {
+        return Err(JlisError::Invalid("request_id must be 1 to 128 characters".into()));
+    }
+    if tx.optional("SELECT id FROM requests WHERE id = $1", params![request_id])?.is_some() {
+        return Err(JlisError::Replay(request_id.into()));
+    }
+    tx.execute("INSERT INTO requests (id, at) VALUES ($1, $2)", params![request_id, now()]).map_err(|e| {
+        if e.is_unique_violation() {
+            JlisError::Replay(request_id.into())
+        } else {
+            e.into()
+        }
+    })?;
+    Ok(())
+}
+
+/// A certificate ready to be recorded: its serial and columns.
+#[derive(Debug)]
+pub struct NewCertificate {
+    /// Serial (upper-case hex).
+    pub serial: String,
+    ca: CaKind,
+    holder: String,
+    kind: CertKind,
+    /// DER.
+    pub der: Vec<u8>,
+    not_after: i64,
+}
+
+impl NewCertificate {
+    /// The record of `cert`, issued by CA `ca` for a `kind`.
+    pub fn of(cert: &Certificate, ca: CaKind, kind: CertKind) -> Result<Self, JlisError> {
+        Ok(Self {
+            serial: hex::encode_upper(cert.tbs_certificate.serial_number.as_bytes()),
+            ca,
+            holder: cert.tbs_certificate.subject.to_string(),
+            kind,
+            der: cert.to_der().map_err(|e| JlisError::Internal(e.to_string()))?,
+            not_after: cert.tbs_certificate.validity.not_after.to_unix_duration().as_secs() as i64,
+        })
+    }
+
+    /// Inserts it, good.
+    pub fn insert(&self, tx: &mut Tx<'_>) -> Result<(), JlisError> {
+        let t = now();
+        tx.execute(
+            "INSERT INTO certificates (serial, ca, holder, kind, der, not_after, issued_at, status, reason, revoked_at, changed_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 'good', NULL, NULL, $7)",
+            params![&self.serial, self.ca.as_str(), &self.holder, self.kind.as_str(), &self.der, self.not_after, t],
+        )?;
+        Ok(())
+    }
+}
+
+/// Marks a certificate revoked for `reason` at `t`.
+pub fn set_revoked(tx: &mut Tx<'_>, serial: &str, reason: Reason, t: i64) -> Result<(), JlisError> {
+    tx.execute(
+        "UPDATE certificates SET status = 'revoked', reason = $1, revoked_at = $2, changed_at = $2 WHERE serial = $3",
+        params![reason_str(reason), t, serial],
+    )?;
+    Ok(())
+}
+
+/// A certificate's status and kind, locked for the transaction.
+pub fn current(tx: &mut Tx<'_>, serial: &str) -> Result<(CertStatus, CertKind), JlisError> {
+    let sql = format!("SELECT status, kind FROM certificates WHERE serial = $1{}", tx.for_update());
+    let row = tx.optional(&sql, params![serial])?.ok_or_else(|| JlisError::UnknownSerial(serial.into()))?;
+    Ok((CertStatus::parse(&row.text("status")?)?, CertKind::parse(&row.text("kind")?)?))
+}
+
+/// Active phone certificates linked to a card certificate (of one type, or all).
+pub fn active_phones(tx: &mut Tx<'_>, card_serial: &str, cert_type: Option<&str>) -> Result<Vec<String>, JlisError> {
+    let rows = match cert_type {
+        Some(t) => tx.all(
+            "SELECT l.phone_serial FROM links l JOIN certificates c ON c.serial = l.phone_serial \
+             WHERE l.card_serial = $1 AND l.cert_type = $2 AND c.status <> 'revoked'",
+            params![card_serial, t],
+        )?,
+        None => tx.all(
+            "SELECT l.phone_serial FROM links l JOIN certificates c ON c.serial = l.phone_serial \
+             WHERE l.card_serial = $1 AND c.status <> 'revoked'",
+            params![card_serial],
+        )?,
+    };
+    rows.iter().map(|r| Ok(r.text("phone_serial")?)).collect()
+}
+
+/// Whether an application (SHA-256 of its content) already has an active
+/// certificate of `cert_type`.
+pub fn application_has_active(tx: &mut Tx<'_>, application: &str, cert_type: &str) -> Result<bool, JlisError> {
+    let row = tx.optional(
+        "SELECT l.phone_serial FROM links l JOIN certificates c ON c.serial = l.phone_serial
+         WHERE l.application = $1 AND l.cert_type = $2 AND c.status <> 'revoked' LIMIT 1",
+        params![application, cert_type],
+    )?;
+    Ok(row.is_some())
+}
+
+/// Links a phone certificate to the card certificate and SE, with the
+/// application behind it.
+pub fn link(
+    tx: &mut Tx<'_>,
+    phone_serial: &str,
+    card_serial: &str,
+    se_id: &str,
+    cert_type: &str,
+    application: &str,
+    t: i64,
+) -> Result<(), JlisError> {
+    tx.execute(
+        "INSERT INTO links (phone_serial, card_serial, se_id, cert_type, created_at, application)
+         VALUES ($1, $2, $3, $4, $5, $6)",
+        params![phone_serial, card_serial, se_id, cert_type, t, application],
+    )?;
+    Ok(())
+}
+
+/// Puts a certificate on hold, or releases it, at `t`.
+pub fn set_hold(tx: &mut Tx<'_>, serial: &str, hold: bool, t: i64) -> Result<(), JlisError> {
+    let sql = if hold {
+        "UPDATE certificates SET status = 'hold', reason = 'certificate-hold', revoked_at = $1, changed_at = $1 WHERE serial = $2"
+    } else {
+        "UPDATE certificates SET status = 'good', reason = NULL, revoked_at = NULL, changed_at = $1 WHERE serial = $2"
+    };
+    tx.execute(sql, params![t, serial])?;
+    Ok(())
+}
+
+/// A certificate's record with its links.
+pub fn record(tx: &mut Tx<'_>, serial: &str) -> Result<Record, JlisError> {
+    let row = tx
+        .optional(
+            "SELECT serial, ca, kind, holder, status, reason, not_after FROM certificates WHERE serial = $1",
+            params![serial],
+        )?
+        .ok_or_else(|| JlisError::UnknownSerial(serial.into()))?;
+    let links = tx
+        .all(
+            "SELECT card_serial, phone_serial, se_id, cert_type FROM links WHERE card_serial = $1 OR phone_serial = $1",
+            params![serial],
+        )?
+        .iter()
+        .map(link_from_row)
+        .collect::<Result<Vec<_>, JlisError>>()?;
+    Ok(Record {
+        ca: row.text("ca")?,
+        kind: CertKind::parse(&row.text("kind")?)?.as_str().into(),
+        subject: row.text("holder")?,
+        status: CertStatus::parse(&row.text("status")?)?.as_str().into(),
+        reason: row.opt_text("reason")?,
+        not_after: row.int("not_after")?,
+        serial: serial.into(),
+        links,
+    })
+}
+
+/// The links recorded for an SE, oldest first.
+pub fn links_of_se(tx: &mut Tx<'_>, se_id: &str) -> Result<Vec<Link>, JlisError> {
+    tx.all(
+        "SELECT card_serial, phone_serial, se_id, cert_type FROM links WHERE se_id = $1 ORDER BY created_at",
+        params![se_id],
+    )?
+    .iter()
+    .map(link_from_row)
+    .collect()
+}
+
+/// The status of `serial` under CA `kind`, as OCSP reports it.
+pub fn status(tx: &mut Tx<'_>, kind: CaKind, serial: &str) -> Result<Status, JlisError> {
+    let row = tx.optional(
+        "SELECT status, reason, revoked_at FROM certificates WHERE serial = $1 AND ca = $2",
+        params![serial, kind.as_str()],
+    )?;
+    let Some(row) = row else { return Ok(Status::Unknown) };
+    let at = to_time(row.opt_int("revoked_at")?.unwrap_or(0));
+    Ok(match CertStatus::parse(&row.text("status")?)? {
+        CertStatus::Good => Status::Good,
+        CertStatus::Hold => Status::Revoked { at, reason: Reason::CertificateHold },
+        CertStatus::Revoked => Status::Revoked {
+            at,
+            reason: row.opt_text("reason")?.map(|r| reason_from(&r)).unwrap_or(Reason::Unspecified),
+        },
+    })
+}
+
+/// Takes the next CRL number of CA `kind` and reads the entries of the CRL.
+pub fn crl_entries(tx: &mut Tx<'_>, kind: CaKind, delta: bool, t: i64) -> Result<(Vec<Revoked>, CrlParams), JlisError> {
+    let sql = format!("SELECT number, base_number, base_at FROM crl_state WHERE ca = $1{}", tx.for_update());
+    let state = tx.optional(&sql, params![kind.as_str()])?;
+    let (number, base_number, base_at) = match &state {
+        Some(r) => (r.int("number")? + 1, r.int("base_number")?, r.int("base_at")?),
+        None => (1, 0, 0),
+    };
+    let delta = delta && state.is_some();
+    let rows = if delta {
+        tx.all(
+            "SELECT serial, status, reason, revoked_at, changed_at FROM certificates \
+             WHERE ca = $1 AND changed_at >= $2 AND (status <> 'good' OR revoked_at IS NULL)",
+            params![kind.as_str(), base_at],
+        )?
+    } else {
+        tx.all(
+            "SELECT serial, status, reason, revoked_at, changed_at FROM certificates WHERE ca = $1 AND status <> 'good'",
+            params![kind.as_str()],
+        )?
+    };
+    let mut entries = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let status = CertStatus::parse(&r.text("status")?)?;
+        if delta && status == CertStatus::Good && r.int("changed_at")? < base_at {
+            continue;
+        }
+        let reason = match status {
+            CertStatus::Hold => Reason::CertificateHold,
+            CertStatus::Good => Reason::RemoveFromCrl, // released since the base
+            CertStatus::Revoked => r.opt_text("reason")?.map(|s| reason_from(&s)).unwrap_or(Reason::Unspecified),
+        };
+        let revoked_at = r.opt_int("revoked_at")?.unwrap_or(r.int("changed_at")?);
+        entries.push(Revoked {
+            serial: hex::decode(r.text("serial")?).map_err(|e| JlisError::Internal(e.to_string()))?,
+            revoked_at: to_time(revoked_at),
+            reason,
+            invalidity: None,
+        });
+    }
+    let (base_number, base_at) = if delta { (base_number, base_at) } else { (number, t) };
+    if state.is_some() {
+        tx.execute(
+            "UPDATE crl_state SET number = $1, base_number = $2, base_at = $3 WHERE ca = $4",
+            params![number, base_number, base_at, kind.as_str()],
+        )?;
+    } else {
+        tx.execute(
+            "INSERT INTO crl_state (ca, number, base_number, base_at) VALUES ($1, $2, $3, $4)",
+            params![kind.as_str(), number, base_number, base_at],
+        )?;
+    }
+    let params = CrlParams {
+        this_update: to_time(t),
+        next_update: to_time(t + 86_400),
+        number: number as u64,
+        delta_base: delta.then_some(base_number as u64),
+    };
+    Ok((entries, params))
+}
