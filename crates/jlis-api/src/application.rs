@@ -15,6 +15,17 @@ pub const MAX_AGE: Duration = Duration::from_secs(3600);
 /// How far in the future a signing time may be (clock skew).
 pub const MAX_SKEW: Duration = Duration::from_secs(300);
 
+/// Content that is not a valid application: what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct InvalidApplication(pub String);
+
+impl From<InvalidApplication> for String {
+    fn from(e: InvalidApplication) -> String {
+        e.0
+    }
+}
+
 /// The phone the application is made on, as the app reports it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -71,31 +82,33 @@ impl Application {
     }
 
     /// Parses signed content and checks its fields.
-    pub fn parse(content: &[u8]) -> Result<Self, String> {
-        let application: Application = serde_json::from_slice(content).map_err(|e| e.to_string())?;
+    pub fn parse(content: &[u8]) -> Result<Self, InvalidApplication> {
+        let application: Application =
+            serde_json::from_slice(content).map_err(|e| InvalidApplication(e.to_string()))?;
         application.check()?;
         Ok(application)
     }
 
     /// The fields' rules: 32-byte hex nonce and commitment, SHA-256 hex
     /// app hash, a model of 1–100 characters, each type at most once.
-    pub fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<(), InvalidApplication> {
+        let invalid = |why: &str| Err(InvalidApplication(why.into()));
         let hex32 = |s: &str| s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit());
         if !hex32(&self.nonce) {
-            return Err("nonce must be 32 bytes in hex".into());
+            return invalid("nonce must be 32 bytes in hex");
         }
         if !hex32(&self.commitment) {
-            return Err("commitment must be SHA-256 in hex".into());
+            return invalid("commitment must be SHA-256 in hex");
         }
         if !hex32(&self.device.app_certificate_hash) {
-            return Err("app_certificate_hash must be SHA-256 in hex".into());
+            return invalid("app_certificate_hash must be SHA-256 in hex");
         }
         if self.device.model.is_empty() || self.device.model.len() > 100 {
-            return Err("device model must be 1 to 100 characters".into());
+            return invalid("device model must be 1 to 100 characters");
         }
         let repeated = self.cert_types.iter().enumerate().any(|(i, t)| self.cert_types[..i].contains(t));
         if self.cert_types.is_empty() || repeated {
-            return Err("cert_types must name auth and/or sign, each once".into());
+            return invalid("cert_types must name auth and/or sign, each once");
         }
         Ok(())
     }

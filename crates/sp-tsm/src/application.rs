@@ -111,7 +111,7 @@ impl NonceBook {
 
 /// Parses and checks the signed content of an application.
 pub fn parse_content(content: &[u8]) -> Result<Application, ApplicationError> {
-    Application::parse(content).map_err(ApplicationError::Malformed)
+    Application::parse(content).map_err(|e| ApplicationError::Malformed(e.0))
 }
 
 /// An application that passed every check.

@@ -207,7 +207,7 @@ impl Records {
             })
             .await?;
         let Some(row) = row else { return Ok(None) };
-        let open = |sealed: Vec<u8>| self.vault.open(se_id, &sealed).map_err(StoreError::Decode);
+        let open = |sealed: Vec<u8>| self.vault.open(se_id, &sealed).map_err(|e| StoreError::Decode(e.to_string()));
         Ok(Some(Domain {
             state: DomainState::parse(&row.text("state")?)?,
             keys: open(row.blob("sealed_keys")?)?,
@@ -471,8 +471,9 @@ impl Records {
             .await?;
         let active =
             rows.iter().map(|r| Ok((r.text("serial")?, r.blob("certificate")?))).collect::<Result<_, StoreError>>()?;
-        let keys =
-            domain.map(|d| self.vault.open(se_id, &d.blob("sealed_keys")?).map_err(StoreError::Decode)).transpose()?;
+        let keys = domain
+            .map(|d| self.vault.open(se_id, &d.blob("sealed_keys")?).map_err(|e| StoreError::Decode(e.to_string())))
+            .transpose()?;
         Ok((active, keys))
     }
 

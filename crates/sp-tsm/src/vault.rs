@@ -6,6 +6,27 @@ use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LE
 use gp::{AesKey, StaticKeys};
 use zeroize::Zeroizing;
 
+/// Why sealed keys do not open, or the vault cannot be made.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum VaultError {
+    /// The vault key is not 32 bytes.
+    #[error("the vault key must be 32 bytes")]
+    KeyLength,
+    /// The sealed bytes are shorter than a nonce, or open to a key set of
+    /// another length.
+    #[error("sealed keys of SE {0} are malformed")]
+    Malformed(String),
+    /// Another vault key, another SE's row, or a change to the bytes.
+    #[error("the sealed keys of SE {0} do not open (wrong vault key or tampered row)")]
+    DoNotOpen(String),
+}
+
+impl From<VaultError> for String {
+    fn from(e: VaultError) -> String {
+        e.to_string()
+    }
+}
+
 /// Seals and opens SCP03 key sets at rest.
 pub struct Vault {
     key: LessSafeKey,
@@ -19,8 +40,8 @@ impl std::fmt::Debug for Vault {
 
 impl Vault {
     /// A vault under a 32-byte key.
-    pub fn new(key: &AesKey) -> Result<Self, String> {
-        let unbound = UnboundKey::new(&AES_256_GCM, key.expose()).map_err(|_| "the vault key must be 32 bytes")?;
+    pub fn new(key: &AesKey) -> Result<Self, VaultError> {
+        let unbound = UnboundKey::new(&AES_256_GCM, key.expose()).map_err(|_| VaultError::KeyLength)?;
         Ok(Self { key: LessSafeKey::new(unbound) })
     }
 
@@ -37,22 +58,23 @@ impl Vault {
     }
 
     /// The key set sealed for `se_id`; fails on any other SE or any change.
-    pub fn open(&self, se_id: &str, sealed: &[u8]) -> Result<StaticKeys, String> {
+    pub fn open(&self, se_id: &str, sealed: &[u8]) -> Result<StaticKeys, VaultError> {
+        let malformed = || VaultError::Malformed(se_id.to_string());
         if sealed.len() < NONCE_LEN {
-            return Err("sealed keys too short".into());
+            return Err(malformed());
         }
-        let nonce = Nonce::try_assume_unique_for_key(&sealed[..NONCE_LEN]).map_err(|_| "nonce")?;
+        let nonce = Nonce::try_assume_unique_for_key(&sealed[..NONCE_LEN]).map_err(|_| malformed())?;
         let mut data = Zeroizing::new(sealed[NONCE_LEN..].to_vec());
         let plain = self
             .key
             .open_in_place(nonce, Aad::from(se_id.as_bytes()), &mut data[..])
-            .map_err(|_| format!("the sealed keys of SE {se_id} do not open (wrong vault key or tampered row)"))?;
+            .map_err(|_| VaultError::DoNotOpen(se_id.to_string()))?;
         let n = plain.len().saturating_sub(1) / 3;
         if plain.len() != 1 + 3 * n || ![16, 24, 32].contains(&n) {
-            return Err("sealed keys have the wrong length".into());
+            return Err(malformed());
         }
         StaticKeys::new(plain[0], &plain[1..1 + n], &plain[1 + n..1 + 2 * n], &plain[1 + 2 * n..])
-            .map_err(|e| e.to_string())
+            .map_err(|_| malformed())
     }
 }
 

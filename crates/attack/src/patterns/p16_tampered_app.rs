@@ -49,7 +49,7 @@ pub async fn run(lab: &Lab) -> Result<Vec<Refusal>, Breach> {
             .map_err(lab_err)?;
     let signer = der::Encode::to_der(&checked.signer).map_err(lab_err)?;
     let http = jlis_api::status::client();
-    let status = jlis_api::status::ocsp(&http, &lab.deployment.ocsp_url, &signer, &cas).await?;
+    let status = jlis_api::status::ocsp(&http, &lab.deployment.ocsp_url, &signer, &cas).await.map_err(String::from)?;
     let refusal = match &status {
         Status::Revoked { reason } => Err(format!("revoked ({})", reason.clone().unwrap_or_default())),
         other => Ok(format!("{other:?}")),
