@@ -12,7 +12,7 @@
 //!   script;
 //! - [`Wipe`]: deletes the applet's keys, certificates and PINs.
 //!
-//! [`take_over`], [`provision`] and [`wipe`] drive them over a transport.
+//! [`take_over`], [`provision()`] and [`wipe`] drive them over a transport.
 
 use apdu::{Command, Transport};
 use gp::commands;
