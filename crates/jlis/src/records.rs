@@ -12,61 +12,25 @@ use pki::{CaKind, Certificate};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use store::{params, Row, Tx};
 
-/// A certificate's state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CertStatus {
-    /// Valid.
-    Good,
-    /// Revoked for good.
-    Revoked,
-    /// Suspended (一時保留).
-    Hold,
-}
-
-impl CertStatus {
-    /// As stored and shown.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CertStatus::Good => "good",
-            CertStatus::Revoked => "revoked",
-            CertStatus::Hold => "hold",
-        }
-    }
-
-    fn parse(text: &str) -> Result<Self, JlisError> {
-        match text {
-            "good" => Ok(CertStatus::Good),
-            "revoked" => Ok(CertStatus::Revoked),
-            "hold" => Ok(CertStatus::Hold),
-            other => Err(JlisError::Internal(format!("stored certificate status {other:?}"))),
-        }
+store::stored_state! {
+    /// A certificate's state.
+    CertStatus {
+        /// Valid.
+        Good = "good",
+        /// Revoked for good.
+        Revoked = "revoked",
+        /// Suspended (一時保留).
+        Hold = "hold",
     }
 }
 
-/// What a certificate was issued for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CertKind {
-    /// A My Number card.
-    Card,
-    /// A phone's SE.
-    Phone,
-}
-
-impl CertKind {
-    /// As stored and shown.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CertKind::Card => "card",
-            CertKind::Phone => "phone",
-        }
-    }
-
-    fn parse(text: &str) -> Result<Self, JlisError> {
-        match text {
-            "card" => Ok(CertKind::Card),
-            "phone" => Ok(CertKind::Phone),
-            other => Err(JlisError::Internal(format!("stored certificate kind {other:?}"))),
-        }
+store::stored_state! {
+    /// What a certificate was issued for.
+    CertKind {
+        /// A My Number card.
+        Card = "card",
+        /// A phone's SE.
+        Phone = "phone",
     }
 }
 

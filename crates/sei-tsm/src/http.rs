@@ -105,22 +105,27 @@ mod tests {
         assert_eq!(status, StatusCode::OK);
         assert!(doc["paths"]["/v1/preparations"].is_object());
 
-        // Preparation before the SP registered an app would lock every app out.
-        let (status, e) = call(app.clone(), json("POST", "/v1/preparations", serde_json::json!({}), None)).await;
-        assert_eq!((status, e["code"].as_str()), (StatusCode::CONFLICT, Some("no_apps")));
-
-        // Apps: only the SP-TSM, checked before the body; then the body.
+        // Refusals, in order: preparation before the SP registered an app
+        // (it would lock every app out); apps only from the SP-TSM, checked
+        // before the body; malformed bodies.
+        let refusals = [
+            (json("POST", "/v1/preparations", serde_json::json!({}), None), StatusCode::CONFLICT, "no_apps"),
+            (json("PUT", "/v1/apps", serde_json::json!("not even a body"), None), StatusCode::FORBIDDEN, "forbidden"),
+            (
+                json("PUT", "/v1/apps", serde_json::json!({ "app_certificate_sha256": ["00"] }), sp_tsm()),
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+            ),
+            (
+                json("PUT", "/v1/apps", serde_json::json!({ "extra": 1 }), sp_tsm()),
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+            ),
+        ];
+        for (n, (r, status, code)) in refusals.into_iter().enumerate() {
+            assert_eq!(testkit::http::refusal(&app, r).await, (status, code.to_string()), "refusal {n}");
+        }
         let hashes = serde_json::json!({ "app_certificate_sha256": ["AB".repeat(32)] });
-        let (status, e) = call(app.clone(), json("PUT", "/v1/apps", serde_json::json!("not even a body"), None)).await;
-        assert_eq!((status, e["code"].as_str()), (StatusCode::FORBIDDEN, Some("forbidden")));
-        let (status, e) = call(
-            app.clone(),
-            json("PUT", "/v1/apps", serde_json::json!({ "app_certificate_sha256": ["00"] }), sp_tsm()),
-        )
-        .await;
-        assert_eq!((status, e["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_request")));
-        let (status, e) = call(app.clone(), json("PUT", "/v1/apps", serde_json::json!({ "extra": 1 }), sp_tsm())).await;
-        assert_eq!((status, e["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_request")));
         let (status, ok) = call(app.clone(), json("PUT", "/v1/apps", hashes, sp_tsm())).await;
         assert_eq!((status, ok["registered"].as_u64()), (StatusCode::OK, Some(1)));
 
@@ -129,16 +134,19 @@ mod tests {
         assert_eq!(status, StatusCode::OK);
         let session = step["session"].as_str().unwrap().to_string();
         assert_eq!(step["commands"][0].as_str().unwrap(), "00A4040008A00000015100000000");
-        // The relay: a wrong count closes the session; an unknown one is 404.
-        let responses = serde_json::json!({ "responses": ["9000", "9000"] });
-        let (status, e) = call(app.clone(), json("POST", &format!("/v1/relay/{session}"), responses, None)).await;
-        assert_eq!((status, e["code"].as_str()), (StatusCode::BAD_REQUEST, Some("relay_protocol")));
-        let responses = serde_json::json!({ "responses": ["9000"] });
-        let (status, e) = call(app.clone(), json("POST", &format!("/v1/relay/{session}"), responses, None)).await;
-        assert_eq!((status, e["code"].as_str()), (StatusCode::NOT_FOUND, Some("unknown_session")));
-        let bad = serde_json::json!({ "responses": ["zz"] });
-        let (status, e) = call(app.clone(), json("POST", "/v1/relay/x", bad, None)).await;
-        assert_eq!((status, e["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_request")));
+        // The relay: a wrong count closes the session, which is then
+        // unknown; responses that are not R-APDUs.
+        let relay = |id: &str, responses| {
+            json("POST", &format!("/v1/relay/{id}"), serde_json::json!({ "responses": responses }), None)
+        };
+        let refusals = [
+            (relay(&session, serde_json::json!(["9000", "9000"])), StatusCode::BAD_REQUEST, "relay_protocol"),
+            (relay(&session, serde_json::json!(["9000"])), StatusCode::NOT_FOUND, "unknown_session"),
+            (relay("x", serde_json::json!(["zz"])), StatusCode::BAD_REQUEST, "invalid_request"),
+        ];
+        for (n, (r, status, code)) in refusals.into_iter().enumerate() {
+            assert_eq!(testkit::http::refusal(&app, r).await, (status, code.to_string()), "relay refusal {n}");
+        }
         assert_eq!(tsm::http::Relays::hub(&*sei).open_sessions(), 0);
     }
 }

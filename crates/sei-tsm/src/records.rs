@@ -9,29 +9,13 @@ const SCHEMA: &[store::Migration] = &[(
      CREATE TABLE secure_elements (se_id TEXT PRIMARY KEY, state TEXT NOT NULL, updated_at BIGINT NOT NULL)",
 )];
 
-/// Where an SE's preparation stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SeState {
-    /// Begun, not finished (it may be begun again).
-    Preparing,
-    /// Done and the keys handed over: never again.
-    Prepared,
-}
-
-impl SeState {
-    fn as_str(self) -> &'static str {
-        match self {
-            SeState::Preparing => "preparing",
-            SeState::Prepared => "prepared",
-        }
-    }
-
-    fn parse(s: &str) -> Result<Self, StoreError> {
-        match s {
-            "preparing" => Ok(SeState::Preparing),
-            "prepared" => Ok(SeState::Prepared),
-            other => Err(StoreError::Decode(format!("unknown SE state {other:?}"))),
-        }
+store::stored_state! {
+    /// Where an SE's preparation stands.
+    SeState {
+        /// Begun, not finished (it may be begun again).
+        Preparing = "preparing",
+        /// Done and the keys handed over: never again.
+        Prepared = "prepared",
     }
 }
 

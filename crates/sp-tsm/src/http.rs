@@ -140,6 +140,7 @@ mod tests {
     use super::*;
     use axum::body::Body;
     use axum::http::{Request, StatusCode};
+    use serde_json::json;
     use testkit::http::Caller;
     use tsm_api::Code;
 
@@ -215,54 +216,53 @@ mod tests {
         let nonce = nonce["nonce"].as_str().unwrap().to_string();
         assert_eq!(nonce.len(), 64);
 
-        // Domain keys: only the SEI-TSM, checked before the body.
+        // Domain keys from the SEI-TSM.
         let key = "000102030405060708090A0B0C0D0E0F";
         let keys =
             serde_json::json!({ "se_id": "00112233445566778899", "kvn": 48, "enc": key, "mac": key, "dek": key });
-        let (status, e) = call(&app, request("POST", "/v1/domain-keys", serde_json::json!("no"), false)).await;
-        assert_eq!((status, e["code"].as_str()), (StatusCode::FORBIDDEN, Some("forbidden")));
-        let (status, e) =
-            call(&app, request("POST", "/v1/domain-keys", serde_json::json!({ "se_id": "00" }), true)).await;
-        assert_eq!((status, e["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_request")));
         let (status, ok) = call(&app, request("POST", "/v1/domain-keys", keys, true)).await;
         assert_eq!((status, ok["se_id"].as_str()), (StatusCode::OK, Some("00112233445566778899")));
 
-        // Applications: not base64, not CMS, then a genuine one whose card
-        // status cannot be checked (the JPKI service is down): 503, and the
-        // nonce is spent.
-        let post = |body| request("POST", "/v1/applications", body, false);
-        let (status, e) = call(&app, post(serde_json::json!({ "application": "***" }))).await;
-        assert_eq!((status, e["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_request")));
-        let (status, e) = call(&app, post(serde_json::json!({ "application": "AAAA" }))).await;
-        assert_eq!((status, e["code"].as_str()), (StatusCode::FORBIDDEN, Some("bad_signature")));
+        // Every refusal, in order: who may call, malformed bodies, then a
+        // genuine application whose card status cannot be checked (the JPKI
+        // service is down: 503), which spends its nonce.
         let genuine = application(&ca, &nonce);
-        let (status, e) = call(&app, post(serde_json::json!({ "application": genuine }))).await;
-        assert_eq!((status, e["code"].as_str()), (StatusCode::SERVICE_UNAVAILABLE, Some("status_unavailable")));
-        let (status, e) = call(&app, post(serde_json::json!({ "application": genuine }))).await;
-        assert_eq!((status, e["code"].as_str()), (StatusCode::FORBIDDEN, Some("unknown_nonce")));
-
-        // An application nobody made, and resuming it.
-        let (status, e) = call(&app, request("GET", "/v1/applications/00ff", none.clone(), false)).await;
-        assert_eq!((status, e["code"].as_str()), (StatusCode::NOT_FOUND, Some("unknown_application")));
-        let mut resume = request("POST", "/v1/applications/00ff/provisioning", none.clone(), false);
+        let post = |uri: &str, body| request("POST", uri, body, false);
+        let mut resume = post("/v1/applications/00ff/provisioning", none.clone());
         resume.headers_mut().insert(RESUME_TOKEN_HEADER, "00".parse().unwrap());
-        let (status, e) = call(&app, resume).await;
-        assert_eq!((status, e["code"].as_str()), (StatusCode::NOT_FOUND, Some("unknown_application")));
-
-        // Revocations: not base64, not CMS, a CMS by a card (no phone
-        // certificate of that SE is active).
-        let revoke = |body| request("POST", "/v1/revocations", body, false);
-        let (status, e) = call(&app, revoke(serde_json::json!({ "request": "***" }))).await;
-        assert_eq!((status, e["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_request")));
-        let (status, e) = call(&app, revoke(serde_json::json!({ "request": "AAAA" }))).await;
-        assert_eq!((status, e["code"].as_str()), (StatusCode::FORBIDDEN, Some("bad_signature")));
-
-        // The relay: malformed responses, then a session nobody opened.
-        let relay = |id: &str, body| request("POST", &format!("/v1/relay/{id}"), body, false);
-        let (status, e) = call(&app, relay("x", serde_json::json!({ "responses": ["9"] }))).await;
-        assert_eq!((status, e["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_request")));
-        let (status, e) = call(&app, relay(&"ab".repeat(32), serde_json::json!({ "responses": ["9000"] }))).await;
-        assert_eq!((status, e["code"].as_str()), (StatusCode::NOT_FOUND, Some("unknown_session")));
+        let refusals = [
+            (post("/v1/domain-keys", json!("not even a body")), StatusCode::FORBIDDEN, "forbidden"),
+            (
+                request("POST", "/v1/domain-keys", json!({ "se_id": "00" }), true),
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+            ),
+            (post("/v1/applications", json!({ "application": "***" })), StatusCode::BAD_REQUEST, "invalid_request"),
+            (post("/v1/applications", json!({ "application": "AAAA" })), StatusCode::FORBIDDEN, "bad_signature"),
+            (
+                post("/v1/applications", json!({ "application": genuine })),
+                StatusCode::SERVICE_UNAVAILABLE,
+                "status_unavailable",
+            ),
+            (post("/v1/applications", json!({ "application": genuine })), StatusCode::FORBIDDEN, "unknown_nonce"),
+            (
+                request("GET", "/v1/applications/00ff", none.clone(), false),
+                StatusCode::NOT_FOUND,
+                "unknown_application",
+            ),
+            (resume, StatusCode::NOT_FOUND, "unknown_application"),
+            (post("/v1/revocations", json!({ "request": "***" })), StatusCode::BAD_REQUEST, "invalid_request"),
+            (post("/v1/revocations", json!({ "request": "AAAA" })), StatusCode::FORBIDDEN, "bad_signature"),
+            (post("/v1/relay/x", json!({ "responses": ["9"] })), StatusCode::BAD_REQUEST, "invalid_request"),
+            (
+                post(&format!("/v1/relay/{}", "ab".repeat(32)), json!({ "responses": ["9000"] })),
+                StatusCode::NOT_FOUND,
+                "unknown_session",
+            ),
+        ];
+        for (n, (r, status, code)) in refusals.into_iter().enumerate() {
+            assert_eq!(testkit::http::refusal(&app, r).await, (status, code.to_string()), "refusal {n}");
+        }
         assert_eq!(tsm::http::Relays::hub(&*sp).open_sessions(), 0);
     }
 

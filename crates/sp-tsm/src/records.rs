@@ -31,35 +31,7 @@ const SCHEMA: &[store::Migration] = &[
     ),
 ];
 
-/// Declares a stored state: its variants and their text in the store.
-macro_rules! stored_state {
-    ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident = $text:literal,)* }) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-        pub enum $name {
-            $($(#[$vdoc])* $variant,)*
-        }
-
-        impl $name {
-            /// The text in the store (and in answers).
-            pub fn as_str(self) -> &'static str {
-                match self {
-                    $($name::$variant => $text,)*
-                }
-            }
-
-            /// From the store.
-            pub fn parse(text: &str) -> Result<Self, StoreError> {
-                match text {
-                    $($text => Ok($name::$variant),)*
-                    other => Err(StoreError::Decode(format!(concat!(stringify!($name), " {:?}"), other))),
-                }
-            }
-        }
-    };
-}
-
-stored_state! {
+store::stored_state! {
     /// Who holds an SP domain's keys.
     DomainState {
         /// The SEI-TSM's initial keys (it knows them too).
@@ -69,7 +41,7 @@ stored_state! {
     }
 }
 
-stored_state! {
+store::stored_state! {
     /// Where an application stands.
     ApplicationState {
         /// Accepted, no attempt begun.
@@ -85,7 +57,7 @@ stored_state! {
     }
 }
 
-stored_state! {
+store::stored_state! {
     /// Where a phone certificate stands.
     CertificateState {
         /// Issued by the JPKI service, not yet written into the SE.

@@ -259,3 +259,35 @@ fn migrate(tx: &mut Tx<'_>, migrations: &[Migration]) -> Result<(), StoreError> 
 
 #[cfg(test)]
 mod tests;
+
+/// Declares a state kept in a text column: its variants and their text.
+/// The enum gets `as_str` and `parse` (an unknown text is
+/// [`StoreError::Decode`]), so the SQL keeps the text and the rules see
+/// only the enum.
+#[macro_export]
+macro_rules! stored_state {
+    ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident = $text:literal,)* }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum $name {
+            $($(#[$vdoc])* $variant,)*
+        }
+
+        impl $name {
+            /// The text in the store (and in answers).
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text,)*
+                }
+            }
+
+            /// From the store.
+            pub fn parse(text: &str) -> Result<Self, $crate::StoreError> {
+                match text {
+                    $($text => Ok($name::$variant),)*
+                    other => Err($crate::StoreError::Decode(format!(concat!(stringify!($name), " {:?}"), other))),
+                }
+            }
+        }
+    };
+}
