@@ -123,6 +123,15 @@ impl Lab {
         Ok(app)
     }
 
+    /// A victim's phone, provisioned with a new card, and a snapshot of its
+    /// SE before anything is attempted.
+    pub async fn victim(&self) -> Result<(JpkiApp, String), String> {
+        let mut card = self.card().await?;
+        let victim = self.provisioned_phone(&mut card).await?;
+        let before = se_snapshot(&victim);
+        Ok((victim, before))
+    }
+
     /// The JPKI service's links for an SE (certificates issued to it).
     pub async fn links(&self, se_id: &str) -> Result<serde_json::Value, String> {
         let operator = self.deployment.operator()?;

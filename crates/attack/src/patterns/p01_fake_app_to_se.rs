@@ -22,10 +22,8 @@ pub const COMMITMENT: [u8; 5] = [0x80, 0xC0, 0x00, 0x00, 0x20];
 
 /// Runs the attempts.
 pub async fn run(lab: &Lab) -> Result<Vec<Refusal>, Breach> {
-    let mut card = lab.card().await?;
-    let victim = lab.provisioned_phone(&mut card).await?;
+    let (victim, before) = lab.victim().await?;
     let service = victim.se_service();
-    let before = se_snapshot(&victim);
     let mut a = Attempts::default();
 
     let rogue = rogue_app("com.example.flashlight");

@@ -29,10 +29,8 @@ fn bytes(c: &apdu::Command) -> Result<Vec<u8>, Breach> {
 
 /// Runs the attempts.
 pub async fn run(lab: &Lab) -> Result<Vec<Refusal>, Breach> {
-    let mut card = lab.card().await?;
-    let victim = lab.provisioned_phone(&mut card).await?;
+    let (victim, before) = lab.victim().await?;
     let service = victim.se_service();
-    let before = se_snapshot(&victim);
     let mut a = Attempts::default();
     let mut relay = Relay::new(&service, &rogue_app("com.example.fake-sp-tsm"));
     let select = |aid: &[u8]| bytes(&gp::commands::select(aid));
