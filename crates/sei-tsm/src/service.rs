@@ -161,6 +161,8 @@ impl PreparationRun {
 
 impl Session for PreparationRun {
     async fn resume(mut self, responses: Vec<Vec<u8>>) -> Next<Self> {
+        // The phase is taken out; every way on sets the next one or ends the
+        // run (`Identifying` is only the state before the first step).
         match std::mem::replace(&mut self.phase, Phase::Identifying) {
             Phase::Identifying => Next::Failed(FlowError::internal("a preparation resumed before it began")),
             Phase::Reading(m) => match m.answered(&responses) {

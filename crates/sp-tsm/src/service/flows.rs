@@ -87,6 +87,8 @@ impl ProvisioningRun {
 
     /// One step; on failure, the run (to clean up) and why.
     async fn advance(mut self, responses: Vec<Vec<u8>>) -> Result<Next<SpFlow>, Failure> {
+        // The phase is taken out; every way on puts the next one in (`send`)
+        // or ends the run, so the stand-in is never seen.
         let phase = std::mem::replace(&mut self.phase, Phase::Reading(ReadSeIdentifier::Selecting));
         macro_rules! attempt {
             ($e:expr) => {
