@@ -162,3 +162,64 @@ impl Awaiting {
         Ok((r, self.session))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw(sw: [u8; 2]) -> Vec<Vec<u8>> {
+        vec![sw.to_vec()]
+    }
+
+    #[test]
+    fn reading_the_se_identifier_refuses_what_is_not_its_answer() {
+        let Step::Send(script, m) = ReadSeIdentifier::start() else { panic!("a first script") };
+        assert_eq!(script, vec![vec![0x00, 0xA4, 0x04, 0x00, 0x08, 0xA0, 0, 0, 1, 0x51, 0, 0, 0, 0x00]]);
+        assert!(matches!(m.answered(&raw([0x6A, 0x82])), Err(TsmError::Refused { step: "selecting the ISD", .. })));
+        let Step::Send(_, m) = ReadSeIdentifier::start() else { panic!() };
+        // Two answers to one command, then none: the count must match.
+        assert!(matches!(m.answered(&[vec![0x90, 0x00], vec![0x90, 0x00]]), Err(TsmError::Malformed(_))));
+        let Step::Send(_, m) = ReadSeIdentifier::start() else { panic!() };
+        let Ok(Step::Send(_, m)) = m.answered(&raw([0x90, 0x00])) else { panic!("GET DATA next") };
+        assert!(matches!(m.answered(&[vec![0x01, 0x90, 0x00]]), Err(TsmError::Malformed("CPLC"))));
+    }
+
+    #[test]
+    fn opening_a_session_refuses_a_refusal_and_wrong_keys() {
+        let keys = || StaticKeys::new(0x30, &[1; 16], &[2; 16], &[3; 16]).unwrap();
+        let Step::Send(script, m) = OpenSession::start(&[0xA0, 0, 0, 1, 0x51, 0, 0, 0], keys(), 0x33).unwrap() else {
+            panic!("SELECT and INITIALIZE UPDATE")
+        };
+        assert_eq!(script.len(), 2);
+        let refused = m.answered(&[vec![0x6A, 0x82], vec![0x90, 0x00]]);
+        assert!(matches!(refused, Err(TsmError::Refused { step: "selecting the security domain", .. })));
+        let Step::Send(_, m) = OpenSession::start(&[0xA0, 0, 0, 1, 0x51, 0, 0, 0], keys(), 0x33).unwrap() else {
+            panic!()
+        };
+        // An INITIALIZE UPDATE answer made with other keys: the card
+        // cryptogram does not verify.
+        let mut init = vec![0u8; 10];
+        init.extend([0x30, 0x03, 0x70]);
+        init.extend([0x11; 8]);
+        init.extend([0x22; 8]);
+        init.extend([0x90, 0x00]);
+        assert!(matches!(m.answered(&[vec![0x90, 0x00], init]), Err(TsmError::Scp03(gp::Scp03Error::CardCryptogram))));
+    }
+
+    #[test]
+    fn a_machine_runs_over_a_transport_to_its_result() {
+        struct Answers(Vec<Vec<u8>>);
+        impl Transport for Answers {
+            fn transmit_raw(&mut self, _: &[u8]) -> Result<Vec<u8>, apdu::TransportError> {
+                Ok(self.0.remove(0))
+            }
+        }
+        let mut cplc = vec![0x9F, 0x7F, 0x2A];
+        cplc.extend((0..42u8).collect::<Vec<_>>());
+        cplc.extend([0x90, 0x00]);
+        let mut se = Answers(vec![vec![0x90, 0x00], cplc]);
+        let id = drive(ReadSeIdentifier::start(), &mut se).unwrap();
+        assert_eq!(id.len(), 10);
+        assert!(se.0.is_empty());
+    }
+}
