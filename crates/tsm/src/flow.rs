@@ -199,7 +199,7 @@ mod tests {
         // An INITIALIZE UPDATE answer made with other keys: the card
         // cryptogram does not verify.
         let mut init = vec![0u8; 10];
-        init.extend([0x30, 0x03, 0x70]);
+        init.extend([0x30, 0x03, 0x60]);
         init.extend([0x11; 8]);
         init.extend([0x22; 8]);
         init.extend([0x90, 0x00]);
