@@ -157,8 +157,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/phone-certificates", post(phone_certificate))
         .route("/v1/card-certificates", post(card_certificates))
         .route("/v1/revocations", post(revocation))
-        .route("/v1/holds", post(hold))
-        .route("/v1/releases", post(release))
+        .route("/v1/holds", post(|State(s), _: Operator, JsonBody(b)| change_hold(s, b, true)))
+        .route("/v1/releases", post(|State(s), _: Operator, JsonBody(b)| change_hold(s, b, false)))
         .route("/v1/certificates/{serial}", get(certificate))
         .route("/v1/secure-elements/{se_id}/links", get(se_links))
         .route("/ocsp", post(ocsp_post))
@@ -230,22 +230,14 @@ async fn revocation(
     Ok(Json(Revoked { revoked }).into_response())
 }
 
-async fn hold(
-    State(state): State<Arc<AppState>>,
-    _: Operator,
-    JsonBody(b): JsonBody<SerialRequest>,
-) -> Result<Response, ApiError> {
-    state.jlis.hold(&b.request_id, &b.serial).await?;
-    changed_hold(&state, &b.serial, "hold").await
-}
-
-async fn release(
-    State(state): State<Arc<AppState>>,
-    _: Operator,
-    JsonBody(b): JsonBody<SerialRequest>,
-) -> Result<Response, ApiError> {
-    state.jlis.release(&b.request_id, &b.serial).await?;
-    changed_hold(&state, &b.serial, "good").await
+/// `POST /v1/holds` (`on`) and `POST /v1/releases`.
+async fn change_hold(state: Arc<AppState>, b: SerialRequest, on: bool) -> Result<Response, ApiError> {
+    if on {
+        state.jlis.hold(&b.request_id, &b.serial).await?;
+    } else {
+        state.jlis.release(&b.request_id, &b.serial).await?;
+    }
+    changed_hold(&state, &b.serial, if on { "hold" } else { "good" }).await
 }
 
 async fn changed_hold(state: &AppState, serial: &str, status: &str) -> Result<Response, ApiError> {

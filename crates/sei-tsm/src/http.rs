@@ -16,7 +16,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use std::sync::Arc;
-use tsm::http::{relay, step_answer, ApiError, JsonBody, PeerRole, PeerTsm};
+use tsm::http::{relay, step_answer, ApiError, JsonBody};
 use tsm::FlowError;
 use tsm_api::types::AppsBody;
 
@@ -33,16 +33,12 @@ pub fn router(sei: Arc<SeiTsm>) -> Router {
         .with_state(sei)
 }
 
-/// The SP-TSM, by its client certificate from the configured SP-TSM CA.
-#[derive(Debug)]
-pub struct FromSpTsm;
-
-impl PeerRole for FromSpTsm {
-    const REFUSAL: &'static str = "only the SP-TSM (client certificate) registers apps";
-}
-
-/// A route only the SP-TSM may call.
-pub type SpTsmCaller = PeerTsm<FromSpTsm>;
+tsm::peer_tsm!(
+    /// The SP-TSM, by its client certificate from the configured SP-TSM CA.
+    pub SpTsmCaller,
+    FromSpTsm,
+    "only the SP-TSM (client certificate) registers apps"
+);
 
 async fn register_apps(
     State(sei): State<Arc<SeiTsm>>,

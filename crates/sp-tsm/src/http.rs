@@ -26,7 +26,7 @@ use axum::{Json, Router};
 use base64::{engine::general_purpose::STANDARD, Engine};
 use gp::StaticKeys;
 use std::sync::Arc;
-use tsm::http::{relay, step_answer, ApiError, JsonBody, PeerRole, PeerTsm};
+use tsm::http::{relay, step_answer, ApiError, JsonBody};
 use tsm::FlowError;
 use tsm_api::types::{ApplicationBody, DomainKeys, NonceAnswer, RevocationBody, RESUME_TOKEN_HEADER};
 
@@ -47,16 +47,12 @@ pub fn router(sp: Arc<SpTsm>) -> Router {
         .with_state(sp)
 }
 
-/// The SEI-TSM, by its client certificate from the configured SEI-TSM CA.
-#[derive(Debug)]
-pub struct FromSeiTsm;
-
-impl PeerRole for FromSeiTsm {
-    const REFUSAL: &'static str = "domain keys are accepted only from the SEI-TSM (client certificate)";
-}
-
-/// A route only the SEI-TSM may call.
-pub type SeiTsmCaller = PeerTsm<FromSeiTsm>;
+tsm::peer_tsm!(
+    /// The SEI-TSM, by its client certificate from the configured SEI-TSM CA.
+    pub SeiTsmCaller,
+    FromSeiTsm,
+    "domain keys are accepted only from the SEI-TSM (client certificate)"
+);
 
 /// The resume token a phone presents (`x-resume-token`); the rules check
 /// it against the application's.

@@ -60,6 +60,24 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
 #[derive(Debug)]
 pub struct PeerTsm<R>(std::marker::PhantomData<R>);
 
+/// Declares a peer TSM as a route's caller: `peer_tsm!(pub SpTsmCaller,
+/// FromSpTsm, "refusal")` — the role, and the extractor a handler names.
+#[macro_export]
+macro_rules! peer_tsm {
+    ($(#[$doc:meta])* $vis:vis $caller:ident, $role:ident, $refusal:literal) => {
+        #[doc = concat!("The role of [`", stringify!($caller), "`].")]
+        #[derive(Debug)]
+        $vis struct $role;
+
+        impl $crate::http::PeerRole for $role {
+            const REFUSAL: &'static str = $refusal;
+        }
+
+        $(#[$doc])*
+        $vis type $caller = $crate::http::PeerTsm<$role>;
+    };
+}
+
 /// A peer TSM's role on a route.
 pub trait PeerRole: Send + Sync + 'static {
     /// The refusal anyone else gets (`403 forbidden`).
