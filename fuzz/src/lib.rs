@@ -115,14 +115,23 @@ pub fn application_content(data: &[u8]) {
     }
 }
 
-/// What the JPKI service parses that is new with issue 13: the first byte
-/// picks — the card-signed application behind a phone certificate
-/// (arbitrary CMS checked against a fixed CA and card), or an audit
-/// checkpoint (JSON, its signature checked against a fixed key). Nothing
+/// What the JPKI service parses beyond DER: the first byte picks — the
+/// card-signed application behind a phone certificate (arbitrary CMS
+/// checked against a fixed CA and card), an audit checkpoint (JSON, its
+/// signature checked against a fixed key), the API's bodies, or an OCSP
+/// GET path. Nothing
 /// arbitrary may be accepted.
 pub fn jlis_inputs(data: &[u8]) {
     let Some((&which, rest)) = data.split_first() else { return };
-    if which % 3 == 2 {
+    if which % 4 == 3 {
+        // The OCSP GET path as the service decodes it (RFC 6960 App. A.1):
+        // percent-decoding, base64, then the request.
+        let decoded = jlis::http::percent_decode(&String::from_utf8_lossy(rest));
+        use base64::Engine;
+        if let Ok(der) = base64::engine::general_purpose::STANDARD.decode(decoded.trim_start_matches('/')) {
+            let _ = pki::ocsp::parse_request(&der);
+        }
+    } else if which % 4 == 2 {
         // The API's bodies, as the service and its clients parse them.
         if let Ok(request) = serde_json::from_slice::<jlis_api::PhoneRequest>(rest) {
             let again = serde_json::to_vec(&request).expect("serializes");
@@ -132,7 +141,7 @@ pub fn jlis_inputs(data: &[u8]) {
             let again = serde_json::to_vec(&issued).expect("serializes");
             assert_eq!(serde_json::from_slice::<jlis_api::PhoneCertificate>(&again).expect("parses again"), issued);
         }
-    } else if which % 3 == 0 {
+    } else if which % 4 == 0 {
         static CA: OnceLock<pki::Certificate> = OnceLock::new();
         let ca = CA.get_or_init(|| pki::cert::parse_certificates(&card_state().jpki.sign_ca_cert).expect("CA").remove(0));
         let checked = jlis::application::check(

@@ -149,10 +149,39 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequest<S> for JsonBody
     }
 }
 
-/// Builds the router.
+/// The routes relying parties reach over plain HTTP: OCSP, CRLs and
+/// health — nothing that takes a credential (the operator's token would
+/// travel in clear) or changes state.
+pub fn public_router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(healthz))
+        .route("/ocsp", post(ocsp_post))
+        .route("/ocsp/{*request}", get(ocsp_get))
+        .route("/crl/{name}", get(crl))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), record_actor))
+        .with_state(state)
+}
+
+/// `GET /healthz` and `/readyz`: 200 when the store answers, 503 when it
+/// does not (a load balancer takes the instance out).
+async fn healthz(State(state): State<Arc<AppState>>) -> Response {
+    match state.jlis.store().ping().await {
+        Ok(()) => "ok".into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "health check: the store does not answer");
+            let body = serde_json::json!({ "code": "unavailable", "message": "the store does not answer" });
+            (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
+        }
+    }
+}
+
+/// Builds the router of the HTTPS API (everything, for the SP-TSM,
+/// operators and relying parties alike).
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
-        .route("/healthz", get(|| async { "ok" }))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(healthz))
         .route("/openapi.json", get(openapi))
         .route("/v1/phone-certificates", post(phone_certificate))
         .route("/v1/card-certificates", post(card_certificates))
@@ -276,14 +305,19 @@ async fn ocsp_get(State(state): State<Arc<AppState>>, Path(encoded): Path<String
     Ok(ocsp_response(state.jlis.ocsp(&der).await?))
 }
 
-fn percent_decode(s: &str) -> String {
+/// Decodes `%XX` escapes (RFC 3986 §2.1) byte by byte; anything else —
+/// a `%` not followed by two hex digits, bytes of any value — is kept as
+/// it is. (It sliced the text before, and a `%` before a multi-byte
+/// character panicked the worker.)
+pub fn percent_decode(s: &str) -> String {
     let bytes = s.as_bytes();
+    let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
-                out.push(v);
+            if let (Some(high), Some(low)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                out.push(high << 4 | low);
                 i += 3;
                 continue;
             }
@@ -339,12 +373,16 @@ mod tests {
 
     const TOKEN: &str = "operator-token-for-tests";
 
-    async fn app(dir: &std::path::Path) -> Router {
+    async fn state(dir: &std::path::Path) -> Arc<AppState> {
         let ca = pki::ca::LocalCa::open_or_create(&dir.join("ca")).unwrap();
         let url = format!("sqlite://{}", dir.join("jlis.sqlite").display());
         let jlis = Jlis::open(&url, ca).await.unwrap();
         let crls = CrlCache { interval: std::time::Duration::from_secs(60), ..Default::default() };
-        router(Arc::new(AppState { jlis, operator_token: TOKEN.into(), crls: Mutex::new(crls) }))
+        Arc::new(AppState { jlis, operator_token: TOKEN.into(), crls: Mutex::new(crls) })
+    }
+
+    async fn app(dir: &std::path::Path) -> Router {
+        router(state(dir).await)
     }
 
     fn operator() -> Caller {
@@ -365,6 +403,41 @@ mod tests {
 
     fn request(method: &str, uri: &str, body: Option<serde_json::Value>, caller: Caller) -> Request<Body> {
         testkit::http::request(method, uri, body.unwrap_or(serde_json::Value::Null), &caller)
+    }
+
+    #[test]
+    fn percent_decoding_never_panics_and_decodes_escapes() {
+        assert_eq!(percent_decode("MA%3D%3d"), "MA==");
+        assert_eq!(percent_decode("%2"), "%2");
+        assert_eq!(percent_decode("%zz%"), "%zz%");
+        // A `%` before a multi-byte character: it sliced the text inside
+        // the character and panicked before.
+        assert_eq!(percent_decode("%aé"), "%aé");
+        assert_eq!(percent_decode("%é%"), "%é%");
+    }
+
+    /// The plain-HTTP listener's router: relying parties' routes only; the
+    /// operator API is not there even with the right token (it served the
+    /// whole API before, the token in clear).
+    #[tokio::test]
+    async fn plain_http_serves_only_ocsp_crls_and_health() {
+        let dir = tempfile::tempdir().unwrap();
+        let public = public_router(state(dir.path()).await);
+        for (method, uri, body) in [
+            ("POST", "/v1/card-certificates", Some(serde_json::json!({}))),
+            ("POST", "/v1/revocations", Some(serde_json::json!({}))),
+            ("POST", "/v1/holds", Some(serde_json::json!({}))),
+            ("GET", "/v1/certificates/0A", None),
+            ("GET", "/v1/secure-elements/00/links", None),
+            ("POST", "/v1/phone-certificates", Some(serde_json::json!({}))),
+            ("GET", "/openapi.json", None),
+        ] {
+            let (status, _, _) = call(&public, request(method, uri, body, operator())).await;
+            assert_eq!(status, StatusCode::NOT_FOUND, "{method} {uri} over plain HTTP");
+        }
+        for uri in ["/healthz", "/readyz", "/crl/auth.crl"] {
+            assert_eq!(call(&public, request("GET", uri, None, Caller::Anonymous)).await.0, StatusCode::OK, "{uri}");
+        }
     }
 
     #[tokio::test]

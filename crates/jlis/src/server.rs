@@ -3,7 +3,7 @@
 //! OCSP and CRLs.
 
 use crate::config::Config;
-use crate::http::{router, AppState, CrlCache};
+use crate::http::{public_router, router, AppState, CrlCache};
 use crate::{Jlis, JlisError};
 use std::sync::Arc;
 use tokio::net::TcpListener;
@@ -53,7 +53,7 @@ pub async fn serve(config: Config, https: TcpListener, http: TcpListener) -> Res
     ));
     tracing::info!(https = %config.https_listen, http = %config.http_listen, "JPKI service listening");
     tokio::select! {
-        r = svc::server::serve_http(http, router(state.clone())) => r.map_err(internal),
+        r = svc::server::serve_http(http, public_router(state.clone())) => r.map_err(internal),
         r = svc::server::serve_https(https, tls, router(state)) => r.map_err(internal),
     }
 }

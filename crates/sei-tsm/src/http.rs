@@ -22,10 +22,15 @@ use tsm_api::types::AppsBody;
 
 const OPENAPI: &str = include_str!("openapi.json");
 
+async fn health(State(service): State<Arc<SeiTsm>>) -> Response {
+    tsm::http::health(service.records().store()).await
+}
+
 /// The SEI-TSM's router.
 pub fn router(sei: Arc<SeiTsm>) -> Router {
     Router::new()
-        .route("/healthz", get(|| async { "ok" }))
+        .route("/healthz", get(health))
+        .route("/readyz", get(health))
         .route("/openapi.json", get(|| async { ([("content-type", "application/json")], OPENAPI) }))
         .route("/v1/apps", put(register_apps))
         .route("/v1/preparations", post(preparation))
@@ -97,6 +102,7 @@ mod tests {
         let app = router(sei.clone());
         let get = |uri: &str| Request::builder().uri(uri).body(Body::empty()).unwrap();
         assert_eq!(call(app.clone(), get("/healthz")).await.0, StatusCode::OK);
+        assert_eq!(call(app.clone(), get("/readyz")).await.0, StatusCode::OK);
         let (status, doc) = call(app.clone(), get("/openapi.json")).await;
         assert_eq!(status, StatusCode::OK);
         assert!(doc["paths"]["/v1/preparations"].is_object());

@@ -26,6 +26,11 @@ pub struct Records {
 }
 
 impl Records {
+    /// The store, for health checks.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
     /// Opens the store at `url`, applying migrations.
     pub async fn open(url: &str) -> Result<Self, StoreError> {
         Ok(Self { store: Store::open(url, SCHEMA).await? })

@@ -62,6 +62,11 @@ impl SeiTsm {
         Self::open(&config.database, master, sp_tsm, Duration::from_secs(config.relay_timeout_secs)).await
     }
 
+    /// Its records.
+    pub fn records(&self) -> &Records {
+        &self.records
+    }
+
     /// Replaces the app whitelist (the SP-TSM's call).
     pub async fn register_apps(&self, hashes: &[Vec<u8>]) -> Result<(), FlowError> {
         Ok(self.records.set_apps(hashes).await?)

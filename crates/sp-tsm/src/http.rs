@@ -32,10 +32,15 @@ use tsm_api::types::{ApplicationBody, DomainKeys, NonceAnswer, RevocationBody, R
 
 const OPENAPI: &str = include_str!("openapi.json");
 
+async fn health(State(service): State<Arc<SpTsm>>) -> Response {
+    tsm::http::health(service.records().store()).await
+}
+
 /// The SP-TSM's router.
 pub fn router(sp: Arc<SpTsm>) -> Router {
     Router::new()
-        .route("/healthz", get(|| async { "ok" }))
+        .route("/healthz", get(health))
+        .route("/readyz", get(health))
         .route("/openapi.json", get(|| async { ([("content-type", "application/json")], OPENAPI) }))
         .route("/v1/nonces", post(nonce))
         .route("/v1/domain-keys", post(domain_keys))
@@ -202,6 +207,7 @@ mod tests {
         let app = router(sp.clone());
         let none = serde_json::Value::Null;
         assert_eq!(call(&app, request("GET", "/healthz", none.clone(), false)).await.0, StatusCode::OK);
+        assert_eq!(call(&app, request("GET", "/readyz", none.clone(), false)).await.0, StatusCode::OK);
         let (status, doc) = call(&app, request("GET", "/openapi.json", none.clone(), false)).await;
         assert_eq!(status, StatusCode::OK);
         assert!(doc["paths"]["/v1/applications/{id}/provisioning"].is_object());

@@ -148,6 +148,11 @@ fn decode_hex(text: &str, what: &str) -> Result<Vec<u8>, StoreError> {
 }
 
 impl Records {
+    /// The store, for health checks.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
     /// Opens the store at `url`, applying migrations; domain keys are
     /// sealed with `vault`.
     pub async fn open(url: &str, vault: Vault) -> Result<Self, StoreError> {

@@ -226,6 +226,11 @@ impl Store {
         }
     }
 
+    /// Whether the store answers a query (health checks).
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.read(|tx| tx.optional("SELECT 1 AS one", &[]).map(|_| ())).await
+    }
+
     /// Runs `f` over committed state, beside the writer (SQLite's WAL lets
     /// readers go on while a write is in progress). On SQLite it runs on
     /// the caller's thread: a look-up by key takes microseconds.

@@ -62,8 +62,9 @@ pub fn server_config(cert: &Path, key: &Path, client_ca: &Path) -> Result<rustls
 /// Serves `router` over HTTPS until the listener fails.
 pub async fn serve_https(listener: TcpListener, config: rustls::ServerConfig, router: Router) -> std::io::Result<()> {
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let router = guarded(router);
     loop {
-        let (stream, addr) = listener.accept().await?;
+        let (stream, addr) = accept(&listener).await;
         let _ = stream.set_nodelay(true);
         let acceptor = acceptor.clone();
         let router = router.clone();
@@ -89,9 +90,9 @@ pub async fn serve_https(listener: TcpListener, config: rustls::ServerConfig, ro
 /// Serves `router` over plain HTTP (OCSP and CRLs for relying parties);
 /// requests carry an anonymous [`Peer`].
 pub async fn serve_http(listener: TcpListener, router: Router) -> std::io::Result<()> {
-    let router = router.layer(Extension(Peer::default())).layer(axum::middleware::from_fn(request_log));
+    let router = guarded(router).layer(Extension(Peer::default())).layer(axum::middleware::from_fn(request_log));
     loop {
-        let (stream, _) = listener.accept().await?;
+        let (stream, _) = accept(&listener).await;
         let _ = stream.set_nodelay(true);
         let svc = TowerToHyperService::new(router.clone());
         tokio::spawn(async move {
@@ -100,6 +101,40 @@ pub async fn serve_http(listener: TcpListener, router: Router) -> std::io::Resul
                 .await;
         });
     }
+}
+
+/// The next connection. An accept error (out of file descriptors, a
+/// connection reset before it was accepted) is logged and retried after a
+/// pause: it never ends the listener.
+async fn accept(listener: &TcpListener) -> (tokio::net::TcpStream, std::net::SocketAddr) {
+    loop {
+        match listener.accept().await {
+            Ok(connection) => return connection,
+            Err(e) => {
+                tracing::warn!(error = %e, "accepting a connection failed; retrying");
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
+/// `router` behind the last line of defence: a handler that panics is
+/// answered `500 {"code": "internal"}` and logged, and the worker goes on
+/// serving.
+pub fn guarded(router: Router) -> Router {
+    router.layer(tower_http::catch_panic::CatchPanicLayer::custom(panicked))
+}
+
+fn panicked(panic: Box<dyn std::any::Any + Send + 'static>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let what = panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".into());
+    tracing::error!(panic = %what, "a handler panicked; answered 500");
+    let body = serde_json::json!({ "code": "internal", "message": "internal error; the operator's log has the cause" });
+    (axum::http::StatusCode::INTERNAL_SERVER_ERROR, axum::Json(body)).into_response()
 }
 
 /// The id a request is known by in the logs and in the `x-request-id`
@@ -154,6 +189,33 @@ mod request_id_tests {
             }
             let id = request_id(&h);
             assert!(id.len() == 16 && id != bad, "{bad:?} -> {id}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::routing::get;
+
+    /// A handler that panics gets a 500 and the listener goes on serving:
+    /// before, the connection was dropped without an answer.
+    #[tokio::test]
+    async fn a_panicking_handler_is_answered_500_and_the_server_goes_on() {
+        let router = Router::new()
+            .route("/panic", get(|| async { panic!("boom from a handler") as &'static str }))
+            .route("/ok", get(|| async { "ok" }));
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(serve_http(listener, router));
+        let http = crate::client::plain_http_client().unwrap();
+        let answer = http.get(format!("http://{addr}/panic")).send().await.unwrap();
+        assert_eq!(answer.status().as_u16(), 500);
+        let body: serde_json::Value = answer.json().await.unwrap();
+        assert_eq!(body["code"], "internal");
+        assert!(!body.to_string().contains("boom"), "the panic's text stays in the log");
+        for _ in 0..3 {
+            assert_eq!(http.get(format!("http://{addr}/ok")).send().await.unwrap().text().await.unwrap(), "ok");
         }
     }
 }

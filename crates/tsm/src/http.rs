@@ -129,6 +129,19 @@ pub async fn relay<S: Relays + Send + Sync + 'static>(
     Ok(step_answer(&session, &answer, |_| {}))
 }
 
+/// `GET /healthz` and `/readyz`: 200 when `store` answers, 503 when it does
+/// not (a load balancer takes the instance out).
+pub async fn health(store: &store::Store) -> Response {
+    match store.ping().await {
+        Ok(()) => "ok".into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "health check: the store does not answer");
+            let body = serde_json::json!({ "code": "unavailable", "message": "the store does not answer" });
+            (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
+        }
+    }
+}
+
 /// Seconds since the Unix epoch.
 pub fn now_secs() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)

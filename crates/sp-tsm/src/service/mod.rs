@@ -116,6 +116,11 @@ impl SpTsm {
         })
     }
 
+    /// Its records.
+    pub fn records(&self) -> &Records {
+        &self.records
+    }
+
     /// The JPKI app hashes this SP-TSM accepts (for the SEI-TSM whitelist).
     pub fn app_hashes(&self) -> &[String] {
         &self.apps
