@@ -16,6 +16,8 @@ svc::error_codes! {
         BadApplication = "bad_application", 403;
         /// The caller is not authorized for this route.
         Forbidden = "forbidden", 403;
+        /// The body is larger than the route takes.
+        TooLarge = "too_large", 413;
         /// No certificate with this serial.
         UnknownSerial = "unknown_serial", 404;
         /// The application already has an active certificate of this type.
@@ -45,6 +47,6 @@ mod tests {
     fn every_code_has_an_error_status() {
         assert!(Code::ALL.iter().all(|c| (400..600).contains(&c.http_status())));
         assert_eq!(Code::parse("card_on_hold"), Some(Code::CardOnHold));
-        assert_eq!(Code::ALL.len(), 15);
+        assert_eq!(Code::ALL.len(), 16);
     }
 }

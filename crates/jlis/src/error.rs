@@ -46,6 +46,9 @@ pub enum JlisError {
     /// The input is invalid.
     #[error("{0}")]
     Invalid(String),
+    /// The body is larger than the route takes.
+    #[error("{0}")]
+    TooLarge(String),
     /// The caller may not make this request.
     #[error("{0}")]
     Forbidden(&'static str),
@@ -72,6 +75,7 @@ impl JlisError {
             JlisError::Conflict(_) => Code::Conflict,
             JlisError::Invalid(_) => Code::InvalidRequest,
             JlisError::Forbidden(_) => Code::Forbidden,
+            JlisError::TooLarge(_) => Code::TooLarge,
             JlisError::Internal(_) => Code::Internal,
         }
     }

@@ -16,7 +16,7 @@
 use crate::{Jlis, JlisError};
 use axum::body::Bytes;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRequest, FromRequestParts, Path, Request, State};
+use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Path, Request, State};
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -145,7 +145,12 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequest<S> for JsonBody
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
         let r: Result<Json<T>, JsonRejection> = Json::from_request(req, state).await;
-        r.map(|Json(v)| JsonBody(v)).map_err(|e| ApiError(JlisError::Invalid(e.body_text())))
+        r.map(|Json(v)| JsonBody(v)).map_err(|e| match e.status() {
+            StatusCode::PAYLOAD_TOO_LARGE => {
+                ApiError(JlisError::TooLarge(format!("the body is over {API_BODY_LIMIT} bytes")))
+            }
+            _ => ApiError(JlisError::Invalid(e.body_text())),
+        })
     }
 }
 
@@ -156,12 +161,20 @@ pub fn public_router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(healthz))
-        .route("/ocsp", post(ocsp_post))
+        .route("/ocsp", post(ocsp_post).layer(DefaultBodyLimit::max(OCSP_BODY_LIMIT)))
         .route("/ocsp/{*request}", get(ocsp_get))
         .route("/crl/{name}", get(crl))
+        .layer(DefaultBodyLimit::max(OCSP_BODY_LIMIT))
         .layer(axum::middleware::from_fn_with_state(state.clone(), record_actor))
         .with_state(state)
 }
+
+/// The largest API request body: a phone certificate request (a card
+/// certificate and a card-signed application, base64) is a few KiB.
+pub const API_BODY_LIMIT: usize = 64 * 1024;
+/// The largest OCSP request: at most 16 CertIDs and a 32-byte nonce fit
+/// in 2 KiB.
+pub const OCSP_BODY_LIMIT: usize = 16 * 1024;
 
 /// `GET /healthz` and `/readyz`: 200 when the store answers, 503 when it
 /// does not (a load balancer takes the instance out).
@@ -190,9 +203,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/releases", post(|State(s), _: Operator, JsonBody(b)| change_hold(s, b, false)))
         .route("/v1/certificates/{serial}", get(certificate))
         .route("/v1/secure-elements/{se_id}/links", get(se_links))
-        .route("/ocsp", post(ocsp_post))
+        .route("/ocsp", post(ocsp_post).layer(DefaultBodyLimit::max(OCSP_BODY_LIMIT)))
         .route("/ocsp/{*request}", get(ocsp_get))
         .route("/crl/{name}", get(crl))
+        .layer(DefaultBodyLimit::max(API_BODY_LIMIT))
         .layer(axum::middleware::from_fn_with_state(state.clone(), record_actor))
         .with_state(state)
 }
@@ -403,6 +417,20 @@ mod tests {
 
     fn request(method: &str, uri: &str, body: Option<serde_json::Value>, caller: Caller) -> Request<Body> {
         testkit::http::request(method, uri, body.unwrap_or(serde_json::Value::Null), &caller)
+    }
+
+    /// A body over the route's limit is refused before it is read (413):
+    /// before, any route read up to 2 MiB.
+    #[tokio::test]
+    async fn bodies_over_the_route_limit_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let app = app(dir.path()).await;
+        let big = serde_json::json!({ "request_id": "x".repeat(API_BODY_LIMIT) });
+        let (status, _, _) = call(&app, request("POST", "/v1/card-certificates", Some(big), operator())).await;
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+        let mut ocsp = request("POST", "/ocsp", None, Caller::Anonymous);
+        *ocsp.body_mut() = Body::from(vec![0x30; OCSP_BODY_LIMIT + 1]);
+        assert_eq!(call(&app, ocsp).await.0, StatusCode::PAYLOAD_TOO_LARGE);
     }
 
     #[test]

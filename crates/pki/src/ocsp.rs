@@ -32,6 +32,10 @@ pub enum Status {
     Unknown,
 }
 
+/// The most certificates one request may ask about (each costs a look-up;
+/// a relying party asks about one).
+pub const MAX_CERT_IDS: usize = 16;
+
 /// A parsed request: the certificates asked about and the nonce.
 #[derive(Debug, Clone)]
 pub struct Request {
@@ -52,10 +56,22 @@ pub enum OcspError {
 /// Parses a DER OCSPRequest.
 pub fn parse_request(der: &[u8]) -> Result<Request, OcspError> {
     let req = OcspRequest::from_der(der).map_err(|e| OcspError::Malformed(e.to_string()))?;
-    if req.tbs_request.request_list.is_empty() {
+    let asked = req.tbs_request.request_list.len();
+    if asked == 0 {
         return Err(OcspError::Malformed("no certificate asked about".into()));
     }
+    if asked > MAX_CERT_IDS {
+        return Err(OcspError::Malformed(format!("{asked} certificates asked about; at most {MAX_CERT_IDS}")));
+    }
     let nonce = nonce_of(req.tbs_request.request_extensions.as_deref());
+    if let Some(n) = &nonce {
+        // RFC 8954 §2.1: the nonce is 1 to 32 octets (inside its OCTET
+        // STRING; a bare value, as older clients send, counts as it is).
+        let length = OctetString::from_der(n).map(|o| o.as_bytes().len()).unwrap_or(n.len());
+        if !(1..=32).contains(&length) {
+            return Err(OcspError::Malformed(format!("a nonce of {length} octets; RFC 8954 allows 1 to 32")));
+        }
+    }
     Ok(Request { cert_ids: req.tbs_request.request_list.into_iter().map(|r| r.req_cert).collect(), nonce })
 }
 
@@ -221,4 +237,27 @@ pub fn build_request(ids: &[CertId], nonce: Option<&[u8]>) -> Result<Vec<u8>, Ce
         optional_signature: None,
     };
     Ok(request.to_der()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ids(n: usize) -> Vec<CertId> {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = crate::ca::LocalCa::open_or_create(dir.path()).unwrap();
+        (0..n).map(|i| cert_id(&ca.ca(crate::CaKind::Auth).cert, &[1, i as u8], HashAlg::Sha1).unwrap()).collect()
+    }
+
+    #[test]
+    fn nonces_of_1_to_32_octets_and_up_to_16_certificates_are_accepted() {
+        let one = ids(MAX_CERT_IDS + 1);
+        assert!(parse_request(&build_request(&one[..1], Some(&[7; 32])).unwrap()).is_ok());
+        assert!(parse_request(&build_request(&one[..1], Some(&[7; 1])).unwrap()).is_ok());
+        assert!(parse_request(&build_request(&one[..MAX_CERT_IDS], None).unwrap()).is_ok());
+        let refused = |der: Vec<u8>| parse_request(&der).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(refused(build_request(&one[..1], Some(&[7; 33])).unwrap()).contains("33 octets"));
+        assert!(refused(build_request(&one[..1], Some(&[])).unwrap()).contains("0 octets"));
+        assert!(refused(build_request(&one, None).unwrap()).contains("17 certificates"));
+    }
 }

@@ -11,7 +11,7 @@
 //! ([`SpTsmCaller`]), checked before the body is read.
 
 use crate::SeiTsm;
-use axum::extract::State;
+use axum::extract::{DefaultBodyLimit, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
@@ -34,7 +34,8 @@ pub fn router(sei: Arc<SeiTsm>) -> Router {
         .route("/openapi.json", get(|| async { ([("content-type", "application/json")], OPENAPI) }))
         .route("/v1/apps", put(register_apps))
         .route("/v1/preparations", post(preparation))
-        .route("/v1/relay/{session}", post(relay::<SeiTsm>))
+        .route("/v1/relay/{session}", post(relay::<SeiTsm>).layer(DefaultBodyLimit::max(tsm::http::RELAY_BODY_LIMIT)))
+        .layer(DefaultBodyLimit::max(tsm::http::BODY_LIMIT))
         .with_state(sei)
 }
 

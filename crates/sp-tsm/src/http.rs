@@ -18,7 +18,7 @@
 
 use crate::service::{se_identifier, Started};
 use crate::SpTsm;
-use axum::extract::{FromRequestParts, Path, State};
+use axum::extract::{DefaultBodyLimit, FromRequestParts, Path, State};
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -48,7 +48,8 @@ pub fn router(sp: Arc<SpTsm>) -> Router {
         .route("/v1/applications/{id}", get(application_state))
         .route("/v1/applications/{id}/provisioning", post(resume))
         .route("/v1/revocations", post(revocation))
-        .route("/v1/relay/{session}", post(relay::<SpTsm>))
+        .route("/v1/relay/{session}", post(relay::<SpTsm>).layer(DefaultBodyLimit::max(tsm::http::RELAY_BODY_LIMIT)))
+        .layer(DefaultBodyLimit::max(tsm::http::BODY_LIMIT))
         .with_state(sp)
 }
 
@@ -265,6 +266,12 @@ mod tests {
         for (n, (r, status, code)) in refusals.into_iter().enumerate() {
             assert_eq!(testkit::http::refusal(&app, r).await, (status, code.to_string()), "refusal {n}");
         }
+        // Body limits per route: 64 KiB for a request, 1 MiB for a relay post.
+        let big = post("/v1/applications", json!({ "application": "A".repeat(tsm::http::BODY_LIMIT) }));
+        assert_eq!(call(&app, big).await.0, StatusCode::PAYLOAD_TOO_LARGE);
+        let responses = json!({ "responses": ["90".repeat(40_000) + "9000"] });
+        let relayed = post(&format!("/v1/relay/{}", "cd".repeat(32)), responses);
+        assert_eq!(testkit::http::refusal(&app, relayed).await, (StatusCode::NOT_FOUND, "unknown_session".into()));
         assert_eq!(tsm::http::Relays::hub(&*sp).open_sessions(), 0);
     }
 

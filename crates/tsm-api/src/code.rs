@@ -32,6 +32,8 @@ svc::error_codes! {
         NotApplicant = "not_applicant", 403;
         /// A revocation must be signed with an active phone certificate.
         NotActivePhoneCertificate = "not_active_phone_certificate", 403;
+        /// The body is larger than the route takes.
+        TooLarge = "too_large", 413;
         /// No such relay session (finished, failed or expired).
         UnknownSession = "unknown_session", 404;
         /// No such application.

@@ -13,6 +13,13 @@ use serde::de::DeserializeOwned;
 use std::sync::Arc;
 use tsm_api::relay::{RelayResponses, RelayStep};
 
+/// The largest request body of a TSM route (an application's CMS, a
+/// revocation request, domain keys: a few KiB).
+pub const BODY_LIMIT: usize = 64 * 1024;
+/// The largest relay body: a script's R-APDUs in hex (a certificate write
+/// answers a few bytes; 1 MiB leaves room for extended-length answers).
+pub const RELAY_BODY_LIMIT: usize = 1024 * 1024;
+
 /// An error answer: `{"code": …, "message": …}` with the code's HTTP status.
 #[derive(Debug)]
 pub struct ApiError(pub FlowError);
@@ -50,7 +57,10 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let r: Result<Json<T>, JsonRejection> = Json::from_request(req, state).await;
-        r.map(|Json(v)| JsonBody(v)).map_err(|e| ApiError(FlowError::invalid(e.body_text())))
+        r.map(|Json(v)| JsonBody(v)).map_err(|e| match e.status() {
+            StatusCode::PAYLOAD_TOO_LARGE => ApiError(FlowError::new(tsm_api::Code::TooLarge, e.body_text())),
+            _ => ApiError(FlowError::invalid(e.body_text())),
+        })
     }
 }
 
