@@ -59,20 +59,66 @@ pub fn server_config(cert: &Path, key: &Path, client_ca: &Path) -> Result<rustls
         .map_err(|e| e.to_string())
 }
 
-/// Serves `router` over HTTPS until the listener fails.
+/// What a listener allows one connection (issue 15: a hostile client must
+/// not hold a worker or a socket forever).
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// The TLS handshake must finish within this.
+    pub handshake: std::time::Duration,
+    /// A request's headers must arrive within this (HTTP/1: slow-loris).
+    pub header_read: std::time::Duration,
+    /// Connections served at once; more wait in the kernel's backlog.
+    pub connections: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            handshake: std::time::Duration::from_secs(10),
+            header_read: std::time::Duration::from_secs(10),
+            connections: 4096,
+        }
+    }
+}
+
+/// The HTTP/1 and HTTP/2 connection builder with the header-read timeout.
+fn http_builder(limits: &Limits) -> hyper_util::server::conn::auto::Builder<TokioExecutor> {
+    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    builder.http1().timer(hyper_util::rt::TokioTimer::new()).header_read_timeout(limits.header_read);
+    builder
+}
+
+/// Serves `router` over HTTPS with the default [`Limits`].
 pub async fn serve_https(listener: TcpListener, config: rustls::ServerConfig, router: Router) -> std::io::Result<()> {
+    serve_https_with(listener, config, router, Limits::default()).await
+}
+
+/// Serves `router` over HTTPS within `limits`.
+pub async fn serve_https_with(
+    listener: TcpListener,
+    config: rustls::ServerConfig,
+    router: Router,
+    limits: Limits,
+) -> std::io::Result<()> {
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
     let router = guarded(router);
+    let slots = Arc::new(tokio::sync::Semaphore::new(limits.connections));
     loop {
+        let slot = slots.clone().acquire_owned().await.expect("the semaphore is never closed");
         let (stream, addr) = accept(&listener).await;
         let _ = stream.set_nodelay(true);
         let acceptor = acceptor.clone();
         let router = router.clone();
         tokio::spawn(async move {
-            let tls = match acceptor.accept(stream).await {
-                Ok(t) => t,
-                Err(e) => {
+            let _slot = slot;
+            let tls = match tokio::time::timeout(limits.handshake, acceptor.accept(stream)).await {
+                Ok(Ok(t)) => t,
+                Ok(Err(e)) => {
                     tracing::debug!(%addr, error = %e, "TLS handshake failed");
+                    return;
+                }
+                Err(_) => {
+                    tracing::debug!(%addr, "TLS handshake timed out");
                     return;
                 }
             };
@@ -80,25 +126,35 @@ pub async fn serve_https(listener: TcpListener, config: rustls::ServerConfig, ro
                 tls.get_ref().1.peer_certificates().and_then(|c| c.first()).map(|c| c.as_ref().to_vec());
             let router = router.layer(Extension(Peer { client_certificate }));
             let svc = TowerToHyperService::new(router.layer(axum::middleware::from_fn(request_log)));
-            let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                .serve_connection(TokioIo::new(tls), svc)
-                .await;
+            let _ = http_builder(&limits).serve_connection(TokioIo::new(tls), svc).await;
         });
     }
 }
 
-/// Serves `router` over plain HTTP (OCSP and CRLs for relying parties);
-/// requests carry an anonymous [`Peer`].
+/// Serves `router` over plain HTTP (OCSP and CRLs for relying parties)
+/// with the default [`Limits`]; requests carry an anonymous [`Peer`].
 pub async fn serve_http(listener: TcpListener, router: Router) -> std::io::Result<()> {
+    serve_http_with(listener, router, Limits::default()).await
+}
+
+/// Serves `router` over plain HTTP within `limits`.
+pub async fn serve_http_with(listener: TcpListener, router: Router, limits: Limits) -> std::io::Result<()> {
     let router = guarded(router).layer(Extension(Peer::default())).layer(axum::middleware::from_fn(request_log));
+    let slots = Arc::new(tokio::sync::Semaphore::new(limits.connections));
     loop {
+        let slot = slots.clone().acquire_owned().await.expect("the semaphore is never closed");
         let (stream, _) = accept(&listener).await;
         let _ = stream.set_nodelay(true);
         let svc = TowerToHyperService::new(router.clone());
         tokio::spawn(async move {
-            let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                .serve_connection(TokioIo::new(stream), svc)
-                .await;
+            let _slot = slot;
+            // A connection that sends nothing at all gives hyper no header
+            // to time: it gets the same time for its first byte.
+            let mut first = [0u8; 1];
+            if !matches!(tokio::time::timeout(limits.header_read, stream.peek(&mut first)).await, Ok(Ok(1..))) {
+                return;
+            }
+            let _ = http_builder(&limits).serve_connection(TokioIo::new(stream), svc).await;
         });
     }
 }
@@ -197,6 +253,65 @@ mod request_id_tests {
 mod tests {
     use super::*;
     use axum::routing::get;
+
+    fn quick() -> Limits {
+        Limits {
+            handshake: std::time::Duration::from_millis(300),
+            header_read: std::time::Duration::from_millis(300),
+            connections: 2,
+        }
+    }
+
+    /// Whether the server closes `stream` within `within` (reads EOF or an
+    /// error) — a silent or slow client must not hold it.
+    async fn closed_within(stream: &mut tokio::net::TcpStream, within: std::time::Duration) -> bool {
+        use tokio::io::AsyncReadExt;
+        let mut buf = [0u8; 64];
+        loop {
+            match tokio::time::timeout(within, stream.read(&mut buf)).await {
+                Ok(Ok(0)) | Ok(Err(_)) => return true,
+                Ok(Ok(_)) => continue,
+                Err(_) => return false,
+            }
+        }
+    }
+
+    /// A client that opens TLS and sends nothing, and one that sends half
+    /// its headers, are cut off (before: held open for ever); a third
+    /// connection waits while two are served and gets its turn when one
+    /// ends.
+    #[tokio::test]
+    async fn silent_and_slow_clients_are_cut_off_and_connections_are_capped() {
+        use tokio::io::AsyncWriteExt;
+        let dir = tempfile::tempdir().unwrap();
+        crate::tls::generate(dir.path(), &[]).unwrap();
+        let tls = dir.path().join("tls");
+        let config =
+            server_config(&tls.join("jlis-server.pem"), &tls.join("jlis-server.key"), &tls.join("ca.pem")).unwrap();
+        let https = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let https_addr = https.local_addr().unwrap();
+        tokio::spawn(serve_https_with(https, config, Router::new().route("/ok", get(|| async { "ok" })), quick()));
+        let mut silent = tokio::net::TcpStream::connect(https_addr).await.unwrap();
+        assert!(closed_within(&mut silent, std::time::Duration::from_secs(3)).await, "silent TLS client");
+
+        let http = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = http.local_addr().unwrap();
+        tokio::spawn(serve_http_with(http, Router::new().route("/ok", get(|| async { "ok" })), quick()));
+        let mut slow = tokio::net::TcpStream::connect(addr).await.unwrap();
+        slow.write_all(b"GET /ok HTTP/1.1\r\nHost: x\r\n").await.unwrap();
+        assert!(closed_within(&mut slow, std::time::Duration::from_secs(3)).await, "slow-loris client");
+
+        // Two idle connections take both slots; a third is served only
+        // when the header timeout has ended one of them.
+        let _one = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let _two = tokio::net::TcpStream::connect(addr).await.unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        let client = crate::client::plain_http_client().unwrap();
+        let started = std::time::Instant::now();
+        let answer = client.get(format!("http://{addr}/ok")).send().await.unwrap();
+        assert_eq!(answer.text().await.unwrap(), "ok");
+        assert!(started.elapsed() >= std::time::Duration::from_millis(200), "the third waited for a slot");
+    }
 
     /// A handler that panics gets a 500 and the listener goes on serving:
     /// before, the connection was dropped without an answer.
