@@ -111,26 +111,37 @@ impl Config {
         Ok(c)
     }
 
-    /// Opens (or creates) the CAs, their keys encrypted with the passphrase
-    /// file's content when one is configured.
+    /// Opens the CAs, their keys encrypted with the passphrase file's content
+    /// when one is configured; refuses when they are not there (only
+    /// [`Config::init`] makes them).
     pub fn open_ca(&self) -> Result<pki::ca::LocalCa, crate::JlisError> {
-        let internal = |e: String| crate::JlisError::Internal(e);
+        self.ca(false)
+    }
+
+    /// The CAs' key store, and the CAs in it: existing ones, or with
+    /// `create` (only `--init`) new ones when there are none.
+    fn ca(&self, create: bool) -> Result<pki::ca::LocalCa, crate::JlisError> {
+        let cannot_run = |e: String| crate::JlisError::Service(e);
         let passphrase = match &self.ca_key_passphrase_file {
             Some(p) => {
                 let text = zeroize::Zeroizing::new(
-                    std::fs::read_to_string(p).map_err(|e| internal(format!("{}: {e}", p.display())))?,
+                    std::fs::read_to_string(p).map_err(|e| cannot_run(format!("{}: {e}", p.display())))?,
                 );
                 Some(zeroize::Zeroizing::new(text.trim().to_string()))
             }
             None => None,
         };
         let keys =
-            pki::keystore::SoftwareKeyStore::new(&self.ca_dir, passphrase).map_err(|e| internal(e.to_string()))?;
-        pki::ca::LocalCa::open_with(&self.ca_dir, &keys).map_err(|e| internal(e.to_string()))
+            pki::keystore::SoftwareKeyStore::new(&self.ca_dir, passphrase).map_err(|e| cannot_run(e.to_string()))?;
+        let ca = match create {
+            true => pki::ca::LocalCa::open_with(&self.ca_dir, &keys),
+            false => pki::ca::LocalCa::open_existing_with(&self.ca_dir, &keys),
+        };
+        ca.map_err(|e| cannot_run(e.to_string()))
     }
 
-    /// Writes a configuration, TLS material, an operator token and a CA
-    /// directory into `dir` (for `jpki serve jlis --init`); the store is
+    /// Writes a configuration, TLS material, an operator token and the CAs
+    /// (keys sealed with a new passphrase) into `dir` (for `jpki serve jlis --init`); the store is
     /// `database` ([`DEFAULT_DATABASE`], a SQLite file beside the
     /// configuration, or `postgres://…`).
     pub fn init(dir: &Path, https_port: u16, http_port: u16, database: &str) -> Result<PathBuf, String> {
@@ -161,6 +172,34 @@ impl Config {
         );
         let path = dir.join("jlis.toml");
         pki::fs::write_atomically(&path, text.as_bytes()).map_err(|e| e.to_string())?;
+        // The CAs and their keys are made here, never at a start.
+        Config::load(&path)?.ca(true).map_err(|e| e.to_string())?;
         Ok(path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A start never makes a CA: with the CA files gone (a lost volume, a
+    /// wrong path), opening the configured CAs fails and says how to go on,
+    /// and nothing is written in their place.
+    #[test]
+    fn a_start_without_the_ca_files_is_refused_and_makes_no_ca() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = Config::init(dir.path(), 0, 0, DEFAULT_DATABASE).unwrap();
+        let config = Config::load(&path).unwrap();
+        config.open_ca().expect("--init made the CAs");
+
+        std::fs::remove_file(config.ca_dir.join("auth-ca.pem")).unwrap();
+        let err = config.open_ca().err().expect("a missing CA is refused").to_string();
+        assert!(err.contains("auth-ca.pem does not exist") && err.contains("--init"), "{err}");
+        assert!(!config.ca_dir.join("auth-ca.pem").exists(), "no CA was made in its place");
+
+        let empty = Config { ca_dir: dir.path().join("elsewhere"), ..config };
+        let err = empty.open_ca().err().expect("an empty CA directory is refused").to_string();
+        assert!(err.contains("does not exist"), "{err}");
+        assert!(!empty.ca_dir.join("auth-ca.pem").exists());
     }
 }

@@ -55,6 +55,11 @@ pub enum JlisError {
     /// Storage or signing failed.
     #[error("internal error; the request was not carried out")]
     Internal(String),
+    /// The service cannot start or go on serving: its configuration, keys,
+    /// TLS material or listeners are not usable (said in full, for the
+    /// operator).
+    #[error("the JPKI service cannot run: {0}")]
+    Service(String),
 }
 
 impl JlisError {
@@ -76,7 +81,7 @@ impl JlisError {
             JlisError::Invalid(_) => Code::InvalidRequest,
             JlisError::Forbidden(_) => Code::Forbidden,
             JlisError::TooLarge(_) => Code::TooLarge,
-            JlisError::Internal(_) => Code::Internal,
+            JlisError::Internal(_) | JlisError::Service(_) => Code::Internal,
         }
     }
 

@@ -8,14 +8,14 @@ use crate::{Jlis, JlisError};
 use std::sync::Arc;
 use tokio::net::TcpListener;
 
-fn internal(e: impl std::fmt::Display) -> JlisError {
-    JlisError::Internal(e.to_string())
+fn cannot_run(e: impl std::fmt::Display) -> JlisError {
+    JlisError::Service(e.to_string())
 }
 
 /// Runs the service until the process ends.
 pub async fn run(config: Config) -> Result<(), JlisError> {
-    let https = TcpListener::bind(config.https_listen).await.map_err(internal)?;
-    let http = TcpListener::bind(config.http_listen).await.map_err(internal)?;
+    let https = TcpListener::bind(config.https_listen).await.map_err(cannot_run)?;
+    let http = TcpListener::bind(config.http_listen).await.map_err(cannot_run)?;
     serve(config, https, http).await
 }
 
@@ -39,10 +39,10 @@ async fn checkpoints(
 /// Runs the service on listeners the caller bound.
 pub async fn serve(config: Config, https: TcpListener, http: TcpListener) -> Result<(), JlisError> {
     let tls =
-        svc::server::server_config(&config.tls_certificate, &config.tls_key, &config.sp_tsm_ca).map_err(internal)?;
+        svc::server::server_config(&config.tls_certificate, &config.tls_key, &config.sp_tsm_ca).map_err(cannot_run)?;
     let jlis = Jlis::open(&config.database, config.open_ca()?).await?;
-    let audit_key = crate::audit::AuditKey::load_or_create(&config.audit_key_file).map_err(internal)?;
-    let token = std::fs::read_to_string(&config.operator_token_file).map_err(internal)?.trim().to_string();
+    let audit_key = crate::audit::AuditKey::load_or_create(&config.audit_key_file).map_err(cannot_run)?;
+    let token = std::fs::read_to_string(&config.operator_token_file).map_err(cannot_run)?.trim().to_string();
     let crls = CrlCache { interval: std::time::Duration::from_secs(config.crl_interval_secs), ..Default::default() };
     let state = Arc::new(AppState { jlis, operator_token: token, crls: tokio::sync::Mutex::new(crls) });
     tokio::spawn(checkpoints(
@@ -53,7 +53,7 @@ pub async fn serve(config: Config, https: TcpListener, http: TcpListener) -> Res
     ));
     tracing::info!(https = %config.https_listen, http = %config.http_listen, "JPKI service listening");
     tokio::select! {
-        r = svc::server::serve_http(http, public_router(state.clone())) => r.map_err(internal),
-        r = svc::server::serve_https(https, tls, router(state)) => r.map_err(internal),
+        r = svc::server::serve_http(http, public_router(state.clone())) => r.map_err(cannot_run),
+        r = svc::server::serve_https(https, tls, router(state)) => r.map_err(cannot_run),
     }
 }

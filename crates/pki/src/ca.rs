@@ -61,6 +61,9 @@ pub enum CaError {
     /// Certificate building failed.
     #[error(transparent)]
     Cert(#[from] CertError),
+    /// A service's CA is not there: a service never makes one at start.
+    #[error("{path} does not exist: the CA keys are made only by `--init` (or restored from backup)", path = .0.display())]
+    Missing(PathBuf),
 }
 
 /// The local test hierarchy.
@@ -85,6 +88,20 @@ impl LocalCa {
         let auth = load_or_create(dir, keys, CaKind::Auth)?;
         let sign = load_or_create(dir, keys, CaKind::Sign)?;
         Ok(Self { dir: dir.to_owned(), auth, sign })
+    }
+
+    /// Opens the CAs in `dir` with their keys in `keys`; a missing CA
+    /// certificate or key is an error, never a new CA (a service that found
+    /// its CA gone and made another would issue under a hierarchy nobody
+    /// trusts).
+    pub fn open_existing_with(dir: &Path, keys: &dyn KeyStore) -> Result<Self, CaError> {
+        for kind in [CaKind::Auth, CaKind::Sign] {
+            let cert_path = dir.join(format!("{}-ca.pem", kind.as_str()));
+            if !cert_path.exists() {
+                return Err(CaError::Missing(cert_path));
+            }
+        }
+        Self::open_with(dir, keys)
     }
 
     /// The directory.
