@@ -193,12 +193,14 @@ mod tests {
         config.open_ca().expect("--init made the CAs");
 
         std::fs::remove_file(config.ca_dir.join("auth-ca.pem")).unwrap();
-        let err = config.open_ca().err().expect("a missing CA is refused").to_string();
+        let Err(err) = config.open_ca() else { panic!("a missing CA is refused") };
+        let err = err.to_string();
         assert!(err.contains("auth-ca.pem does not exist") && err.contains("--init"), "{err}");
         assert!(!config.ca_dir.join("auth-ca.pem").exists(), "no CA was made in its place");
 
         let empty = Config { ca_dir: dir.path().join("elsewhere"), ..config };
-        let err = empty.open_ca().err().expect("an empty CA directory is refused").to_string();
+        let Err(err) = empty.open_ca() else { panic!("an empty CA directory is refused") };
+        let err = err.to_string();
         assert!(err.contains("does not exist"), "{err}");
         assert!(!empty.ca_dir.join("auth-ca.pem").exists());
     }
