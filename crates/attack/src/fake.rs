@@ -48,7 +48,7 @@ pub async fn start(lab: &Lab, identity: Identity, router: axum::Router) -> Resul
     let config = svc::server::server_config(&cert, &key, &tls.join("sp-tsm-ca.pem"))?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.map_err(|e| e.to_string())?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
-    tokio::spawn(svc::server::serve_https(listener, config, router));
+    tokio::spawn(svc::server::serve_https(listener, config, router, svc::server::Shutdown::new()));
     Ok(addr)
 }
 

@@ -6,25 +6,28 @@ use crate::config::Config;
 use crate::http::{public_router, router, AppState, CrlCache};
 use crate::{Jlis, JlisError};
 use std::sync::Arc;
+use svc::server::Shutdown;
 use tokio::net::TcpListener;
 
 fn cannot_run(e: impl std::fmt::Display) -> JlisError {
     JlisError::Service(e.to_string())
 }
 
-/// Runs the service until the process ends.
-pub async fn run(config: Config) -> Result<(), JlisError> {
+/// Runs the service until `shutdown`.
+pub async fn run(config: Config, shutdown: Shutdown) -> Result<(), JlisError> {
     let https = TcpListener::bind(config.https_listen).await.map_err(cannot_run)?;
     let http = TcpListener::bind(config.http_listen).await.map_err(cannot_run)?;
-    serve(config, https, http).await
+    serve(config, https, http, shutdown).await
 }
 
-/// Signs the audit log's head every `interval` when it moved.
+/// Signs the audit log's head every `interval` when it moved, and once
+/// more at `shutdown` (after the last request was answered).
 async fn checkpoints(
     state: Arc<AppState>,
     key: crate::audit::AuditKey,
     anchor: std::path::PathBuf,
     interval: std::time::Duration,
+    shutdown: Shutdown,
 ) {
     loop {
         match crate::audit::checkpoint(state.jlis.store(), &key, &anchor).await {
@@ -32,12 +35,20 @@ async fn checkpoints(
             Ok(None) => {}
             Err(e) => tracing::error!(error = %e, "audit checkpoint"),
         }
-        tokio::time::sleep(interval).await;
+        if shutdown.begun() {
+            return;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(interval) => {}
+            _ = shutdown.requested() => {}
+        }
     }
 }
 
-/// Runs the service on listeners the caller bound.
-pub async fn serve(config: Config, https: TcpListener, http: TcpListener) -> Result<(), JlisError> {
+/// Runs the service on listeners the caller bound until `shutdown`; then
+/// answers the requests in flight, signs a last audit checkpoint and
+/// closes the store.
+pub async fn serve(config: Config, https: TcpListener, http: TcpListener, shutdown: Shutdown) -> Result<(), JlisError> {
     let tls =
         svc::server::server_config(&config.tls_certificate, &config.tls_key, &config.sp_tsm_ca).map_err(cannot_run)?;
     let jlis = Jlis::open(&config.database, config.open_ca()?).await?;
@@ -45,15 +56,32 @@ pub async fn serve(config: Config, https: TcpListener, http: TcpListener) -> Res
     let token = std::fs::read_to_string(&config.operator_token_file).map_err(cannot_run)?.trim().to_string();
     let crls = CrlCache { interval: std::time::Duration::from_secs(config.crl_interval_secs), ..Default::default() };
     let state = Arc::new(AppState { jlis, operator_token: token, crls: tokio::sync::Mutex::new(crls) });
-    tokio::spawn(checkpoints(
+    // Its own signal: the last checkpoint waits for the listeners.
+    let audit_stop = Shutdown::new();
+    let audit = tokio::spawn(checkpoints(
         state.clone(),
         audit_key,
         config.audit_checkpoint_file.clone(),
         std::time::Duration::from_secs(config.audit_checkpoint_secs),
+        audit_stop.clone(),
     ));
     tracing::info!(https = %config.https_listen, http = %config.http_listen, "JPKI service listening");
-    tokio::select! {
-        r = svc::server::serve_http(http, public_router(state.clone())) => r.map_err(cannot_run),
-        r = svc::server::serve_https(https, tls, router(state)) => r.map_err(cannot_run),
-    }
+    // Either listener ending ends the other: the service stops as a whole.
+    let (public, api) = tokio::join!(
+        async {
+            let r = svc::server::serve_http(http, public_router(state.clone()), shutdown.clone()).await;
+            shutdown.begin();
+            r
+        },
+        async {
+            let r = svc::server::serve_https(https, tls, router(state.clone()), shutdown.clone()).await;
+            shutdown.begin();
+            r
+        },
+    );
+    audit_stop.begin();
+    let _ = audit.await;
+    state.jlis.store().close().await?;
+    tracing::info!("JPKI service stopped");
+    public.and(api).map_err(cannot_run)
 }

@@ -226,6 +226,29 @@ impl Store {
         }
     }
 
+    /// Closes the store at a service's shutdown: writes already queued are
+    /// committed first (their callers answered), then SQLite's write-ahead
+    /// log is folded into the database file, so the file alone is the
+    /// whole state (a copy of it is a backup); PostgreSQL's connections
+    /// are closed.
+    pub async fn close(&self) -> Result<(), StoreError> {
+        match &self.backend {
+            Backend::Sqlite(db) => {
+                // The writer runs jobs in order: once this empty one is
+                // answered, every earlier write is committed.
+                self.write(|_| Ok::<_, StoreError>(())).await?;
+                let db = db.clone();
+                tokio::task::spawn_blocking(move || db.checkpoint())
+                    .await
+                    .map_err(|e| StoreError::Closed(e.to_string()))?
+            }
+            Backend::Postgres(pool) => {
+                pool.close().await;
+                Ok(())
+            }
+        }
+    }
+
     /// Whether the store answers a query (health checks).
     pub async fn ping(&self) -> Result<(), StoreError> {
         self.read(|tx| tx.optional("SELECT 1 AS one", &[]).map(|_| ())).await

@@ -43,6 +43,26 @@ pub(crate) fn connect(path: &Path) -> Result<Connection, StoreError> {
     Ok(conn)
 }
 
+/// Makes the database file readable and writable by its owner alone
+/// (0600), creating it empty if needed, before SQLite opens it: SQLite
+/// gives its `-wal` and `-shm` files the database file's mode. The stores
+/// hold holders' names, My Number digests and the audit log.
+fn owner_only(path: &Path) -> Result<(), StoreError> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let failed = |path: &Path, e: std::io::Error| StoreError::Closed(format!("{}: {e}", path.display()));
+    let opened = std::fs::OpenOptions::new().create(true).append(true).mode(0o600).open(path);
+    opened.map_err(|e| failed(path, e))?;
+    for side in ["", "-wal", "-shm"] {
+        let mut name = path.as_os_str().to_owned();
+        name.push(side);
+        let name = PathBuf::from(name);
+        if name.exists() {
+            std::fs::set_permissions(&name, std::fs::Permissions::from_mode(0o600)).map_err(|e| failed(&name, e))?;
+        }
+    }
+    Ok(())
+}
+
 /// The writer thread's mailbox and a pool of reader connections.
 #[derive(Debug)]
 pub(crate) struct Sqlite {
@@ -53,6 +73,7 @@ pub(crate) struct Sqlite {
 
 impl Sqlite {
     pub(crate) fn open(path: &Path) -> Result<Arc<Self>, StoreError> {
+        owner_only(path)?;
         let conn = connect(path)?;
         let (tx, rx) = mpsc::channel::<Job>();
         std::thread::Builder::new()
@@ -90,6 +111,21 @@ impl Sqlite {
     }
 }
 
+impl Sqlite {
+    /// Folds the write-ahead log into the database file and empties it
+    /// (`wal_checkpoint(TRUNCATE)`); readers still open may hold part of it
+    /// back, which SQLite finishes at its next checkpoint.
+    pub(crate) fn checkpoint(&self) -> Result<(), StoreError> {
+        let conn = connect(&self.path)?;
+        let (busy, _, _): (i64, i64, i64) =
+            conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        if busy != 0 {
+            tracing::warn!(path = %self.path.display(), "the write-ahead log could not be emptied: a reader holds it");
+        }
+        Ok(())
+    }
+}
+
 fn writer(conn: Connection, jobs: mpsc::Receiver<Job>) {
     while let Ok(first) = jobs.recv() {
         let mut batch = vec![first];
@@ -106,16 +142,18 @@ fn writer(conn: Connection, jobs: mpsc::Receiver<Job>) {
 }
 
 /// Runs a group of closures in one transaction and answers each after the
-/// commit (or with the error that lost their work).
+/// commit (or with the error that lost their work). Each closure runs in a
+/// savepoint of its own; when a savepoint cannot be made, released or
+/// rolled back, what the transaction holds is no longer known, so the whole
+/// group is rolled back and every closure in it told so — never committed
+/// on a guess.
 fn run_group(conn: &Connection, batch: Vec<Job>) {
     let mut waiting: Vec<Finish> = Vec::with_capacity(batch.len());
     for job in batch {
         if conn.is_autocommit() {
             // Not begun yet, or a previous closure's failure made SQLite roll
             // the whole transaction back: what ran before it is lost.
-            for finish in waiting.drain(..) {
-                finish(Err(StoreError::Aborted));
-            }
+            answer_all(&mut waiting, || StoreError::Aborted);
             if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
                 // Dropped unrun: its caller hears that the write was not done.
                 tracing::error!(error = %e, "cannot begin a write transaction");
@@ -123,21 +161,32 @@ fn run_group(conn: &Connection, batch: Vec<Job>) {
                 continue;
             }
         }
-        let _ = conn.execute_batch("SAVEPOINT job");
+        if let Err(e) = conn.execute_batch("SAVEPOINT job") {
+            tracing::error!(error = %e, "cannot open a savepoint; the write is not run");
+            drop(job);
+            abandon(conn, &mut waiting);
+            continue;
+        }
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(conn)));
-        match outcome {
-            Ok((true, finish)) => {
-                let _ = conn.execute_batch("RELEASE job");
-                waiting.push(finish);
-            }
-            Ok((false, finish)) => {
-                let _ = conn.execute_batch("ROLLBACK TO job; RELEASE job");
-                // A failed closure's answer does not wait for the commit.
-                finish(Ok(()));
-            }
+        let (succeeded, finish) = match outcome {
+            Ok((ok, finish)) => (ok, Some(finish)),
             Err(_) => {
                 tracing::error!("a write transaction panicked; its changes are rolled back");
-                let _ = conn.execute_batch("ROLLBACK TO job; RELEASE job");
+                (false, None)
+            }
+        };
+        let close = if succeeded { "RELEASE job" } else { "ROLLBACK TO job; RELEASE job" };
+        match (conn.execute_batch(close), finish) {
+            (Ok(()), Some(finish)) if succeeded => waiting.push(finish),
+            // A failed closure's answer does not wait for the commit.
+            (Ok(()), Some(finish)) => finish(Ok(())),
+            (Ok(()), None) => {}
+            (Err(e), finish) => {
+                tracing::error!(error = %e, "a savepoint could not be closed; the whole group is rolled back");
+                if let Some(finish) = finish {
+                    finish(if succeeded { Err(StoreError::Aborted) } else { Ok(()) });
+                }
+                abandon(conn, &mut waiting);
             }
         }
     }
@@ -145,12 +194,34 @@ fn run_group(conn: &Connection, batch: Vec<Job>) {
         Err(StoreError::Aborted)
     } else {
         conn.execute_batch("COMMIT").map_err(|e| {
-            let _ = conn.execute_batch("ROLLBACK");
+            rollback(conn);
             StoreError::from(e)
         })
     };
     for finish in waiting {
         finish(committed.as_ref().map(|_| ()).map_err(StoreError::again));
+    }
+}
+/// Rolls the group's transaction back and tells every closure waiting for
+/// its commit that its write was lost.
+fn abandon(conn: &Connection, waiting: &mut Vec<Finish>) {
+    rollback(conn);
+    answer_all(waiting, || StoreError::Aborted);
+}
+
+fn answer_all(waiting: &mut Vec<Finish>, error: impl Fn() -> StoreError) {
+    for finish in waiting.drain(..) {
+        finish(Err(error()));
+    }
+}
+
+/// Rolls back the open transaction, if any; a failure is logged (the
+/// connection is then left to SQLite's own recovery at the next BEGIN).
+fn rollback(conn: &Connection) {
+    if !conn.is_autocommit() {
+        if let Err(e) = conn.execute_batch("ROLLBACK") {
+            tracing::error!(error = %e, "a write transaction could not be rolled back");
+        }
     }
 }
 

@@ -114,3 +114,65 @@ async fn every_sqlite_connection_is_durable_and_checks_foreign_keys() {
     let read_only = s.read(|tx| tx.execute("INSERT INTO items (id, n) VALUES ('r', 1)", &[])).await;
     assert!(read_only.is_err(), "readers must not write");
 }
+
+/// A closure that closes its own savepoint and then fails used to leave
+/// its writes in the group's transaction (the rollback to the savepoint
+/// failed unnoticed and the COMMIT kept them); now the group is rolled
+/// back and nothing of it is stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_savepoint_that_cannot_be_rolled_back_loses_the_group_not_the_rollback() {
+    let (_dir, _url, s) = temp().await;
+    let failed = s
+        .write(|tx| {
+            tx.execute("RELEASE job", &[])?;
+            tx.execute("INSERT INTO items (id, n) VALUES ($1, $2)", params!["sneaked", 1i64])?;
+            Err::<(), _>(StoreError::Aborted)
+        })
+        .await;
+    assert!(failed.is_err());
+    assert_eq!(count(&s).await, 0, "the failed closure's row was not committed");
+    s.write(|tx| tx.execute("INSERT INTO items (id, n) VALUES ($1, $2)", params!["after", 2i64])).await.unwrap();
+    assert_eq!(count(&s).await, 1, "the store goes on");
+}
+
+/// The database and its WAL files are the owner's alone (0600), also when
+/// the file was there before with wider permissions.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn database_files_are_readable_by_their_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db.sqlite");
+    std::fs::write(&path, b"").unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let s = Store::open(&format!("sqlite://{}", path.display()), M).await.unwrap();
+    s.write(|tx| tx.execute("INSERT INTO items (id, n) VALUES ($1, $2)", params!["a", 1i64])).await.unwrap();
+    let _ = count(&s).await;
+    for name in ["db.sqlite", "db.sqlite-wal", "db.sqlite-shm"] {
+        let mode = std::fs::metadata(dir.path().join(name)).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{name}: {mode:o}");
+    }
+}
+
+/// Closing empties the write-ahead log: the database file alone holds
+/// every row (a copy of it is a backup).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closing_folds_the_log_into_the_database_file() {
+    let (dir, _url, s) = temp().await;
+    let writes = (0..20i64).map(|i| {
+        let s = s.clone();
+        tokio::spawn(async move {
+            s.write(move |tx| tx.execute("INSERT INTO items (id, n) VALUES ($1, $2)", params![format!("k{i}"), i]))
+                .await
+        })
+    });
+    for w in writes.collect::<Vec<_>>() {
+        w.await.unwrap().unwrap();
+    }
+    assert!(std::fs::metadata(dir.path().join("db.sqlite-wal")).unwrap().len() > 0, "the rows are in the log");
+    s.close().await.unwrap();
+    assert_eq!(std::fs::metadata(dir.path().join("db.sqlite-wal")).unwrap().len(), 0);
+    let copy = dir.path().join("copy.sqlite");
+    std::fs::copy(dir.path().join("db.sqlite"), &copy).unwrap();
+    let reopened = Store::open(&format!("sqlite://{}", copy.display()), M).await.unwrap();
+    assert_eq!(count(&reopened).await, 20);
+}

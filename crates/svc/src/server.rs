@@ -69,6 +69,8 @@ pub struct Limits {
     pub header_read: std::time::Duration,
     /// Connections served at once; more wait in the kernel's backlog.
     pub connections: usize,
+    /// After a [`Shutdown`], requests in flight get this long to finish.
+    pub drain: std::time::Duration,
 }
 
 impl Default for Limits {
@@ -77,7 +79,62 @@ impl Default for Limits {
             handshake: std::time::Duration::from_secs(10),
             header_read: std::time::Duration::from_secs(10),
             connections: 4096,
+            drain: std::time::Duration::from_secs(30),
         }
+    }
+}
+
+/// Ends a service gracefully: its listeners stop accepting, idle
+/// connections are closed, requests in flight are answered (within
+/// [`Limits::drain`]), and the serve functions return so the service can
+/// close its store. Clones share one signal.
+#[derive(Debug, Clone)]
+pub struct Shutdown(Arc<tokio::sync::watch::Sender<bool>>);
+
+impl Default for Shutdown {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Shutdown {
+    /// A signal not yet given.
+    pub fn new() -> Self {
+        Self(Arc::new(tokio::sync::watch::channel(false).0))
+    }
+
+    /// Gives the signal.
+    pub fn begin(&self) {
+        self.0.send_replace(true);
+    }
+
+    /// Whether the signal was given.
+    pub fn begun(&self) -> bool {
+        *self.0.borrow()
+    }
+
+    /// Resolves once the signal is given.
+    pub async fn requested(&self) {
+        let mut seen = self.0.subscribe();
+        let _ = seen.wait_for(|begun| *begun).await;
+    }
+
+    /// Gives the signal on SIGTERM (a service manager stopping the
+    /// service) or SIGINT (Ctrl-C). Needs a Tokio runtime.
+    pub fn on_signals(&self) -> std::io::Result<()> {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = signal(SignalKind::terminate())?;
+        let mut int = signal(SignalKind::interrupt())?;
+        let this = self.clone();
+        tokio::spawn(async move {
+            let which = tokio::select! {
+                _ = term.recv() => "SIGTERM",
+                _ = int.recv() => "SIGINT",
+            };
+            tracing::info!(signal = which, "shutting down: no new connections; finishing requests in flight");
+            this.begin();
+        });
+        Ok(())
     }
 }
 
@@ -88,27 +145,34 @@ fn http_builder(limits: &Limits) -> hyper_util::server::conn::auto::Builder<Toki
     builder
 }
 
-/// Serves `router` over HTTPS with the default [`Limits`].
-pub async fn serve_https(listener: TcpListener, config: rustls::ServerConfig, router: Router) -> std::io::Result<()> {
-    serve_https_with(listener, config, router, Limits::default()).await
+/// Serves `router` over HTTPS with the default [`Limits`] until `shutdown`.
+pub async fn serve_https(
+    listener: TcpListener,
+    config: rustls::ServerConfig,
+    router: Router,
+    shutdown: Shutdown,
+) -> std::io::Result<()> {
+    serve_https_with(listener, config, router, Limits::default(), shutdown).await
 }
 
-/// Serves `router` over HTTPS within `limits`.
+/// Serves `router` over HTTPS within `limits` until `shutdown`, then
+/// lets the requests in flight finish.
 pub async fn serve_https_with(
     listener: TcpListener,
     config: rustls::ServerConfig,
     router: Router,
     limits: Limits,
+    shutdown: Shutdown,
 ) -> std::io::Result<()> {
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
     let router = guarded(router);
     let slots = Arc::new(tokio::sync::Semaphore::new(limits.connections));
-    loop {
-        let slot = slots.clone().acquire_owned().await.expect("the semaphore is never closed");
-        let (stream, addr) = accept(&listener).await;
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    while let Some((slot, (stream, addr))) = next_connection(&listener, &slots, &shutdown).await {
         let _ = stream.set_nodelay(true);
         let acceptor = acceptor.clone();
         let router = router.clone();
+        let watcher = graceful.watcher();
         tokio::spawn(async move {
             let _slot = slot;
             let tls = match tokio::time::timeout(limits.handshake, acceptor.accept(stream)).await {
@@ -126,36 +190,91 @@ pub async fn serve_https_with(
                 tls.get_ref().1.peer_certificates().and_then(|c| c.first()).map(|c| c.as_ref().to_vec());
             let router = router.layer(Extension(Peer { client_certificate }));
             let svc = TowerToHyperService::new(router.layer(axum::middleware::from_fn(request_log)));
-            let _ = http_builder(&limits).serve_connection(TokioIo::new(tls), svc).await;
+            let builder = http_builder(&limits);
+            let _ = watcher.watch(builder.serve_connection(TokioIo::new(tls), svc)).await;
         });
     }
+    drain(listener, graceful, limits.drain).await;
+    Ok(())
 }
 
 /// Serves `router` over plain HTTP (OCSP and CRLs for relying parties)
-/// with the default [`Limits`]; requests carry an anonymous [`Peer`].
-pub async fn serve_http(listener: TcpListener, router: Router) -> std::io::Result<()> {
-    serve_http_with(listener, router, Limits::default()).await
+/// with the default [`Limits`] until `shutdown`; requests carry an
+/// anonymous [`Peer`].
+pub async fn serve_http(listener: TcpListener, router: Router, shutdown: Shutdown) -> std::io::Result<()> {
+    serve_http_with(listener, router, Limits::default(), shutdown).await
 }
 
-/// Serves `router` over plain HTTP within `limits`.
-pub async fn serve_http_with(listener: TcpListener, router: Router, limits: Limits) -> std::io::Result<()> {
+/// Serves `router` over plain HTTP within `limits` until `shutdown`, then
+/// lets the requests in flight finish.
+pub async fn serve_http_with(
+    listener: TcpListener,
+    router: Router,
+    limits: Limits,
+    shutdown: Shutdown,
+) -> std::io::Result<()> {
     let router = guarded(router).layer(Extension(Peer::default())).layer(axum::middleware::from_fn(request_log));
     let slots = Arc::new(tokio::sync::Semaphore::new(limits.connections));
-    loop {
-        let slot = slots.clone().acquire_owned().await.expect("the semaphore is never closed");
-        let (stream, _) = accept(&listener).await;
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    while let Some((slot, (stream, _))) = next_connection(&listener, &slots, &shutdown).await {
         let _ = stream.set_nodelay(true);
         let svc = TowerToHyperService::new(router.clone());
+        let watcher = graceful.watcher();
+        let shutdown = shutdown.clone();
         tokio::spawn(async move {
             let _slot = slot;
             // A connection that sends nothing at all gives hyper no header
-            // to time: it gets the same time for its first byte.
+            // to time: it gets the same time for its first byte (and none
+            // once the service is shutting down).
             let mut first = [0u8; 1];
-            if !matches!(tokio::time::timeout(limits.header_read, stream.peek(&mut first)).await, Ok(Ok(1..))) {
-                return;
+            tokio::select! {
+                peeked = tokio::time::timeout(limits.header_read, stream.peek(&mut first)) => {
+                    if !matches!(peeked, Ok(Ok(1..))) {
+                        return;
+                    }
+                }
+                _ = shutdown.requested() => return,
             }
-            let _ = http_builder(&limits).serve_connection(TokioIo::new(stream), svc).await;
+            let builder = http_builder(&limits);
+            let _ = watcher.watch(builder.serve_connection(TokioIo::new(stream), svc)).await;
         });
+    }
+    drain(listener, graceful, limits.drain).await;
+    Ok(())
+}
+
+/// The next connection with a slot to serve it, or `None` once `shutdown`
+/// is given.
+async fn next_connection(
+    listener: &TcpListener,
+    slots: &Arc<tokio::sync::Semaphore>,
+    shutdown: &Shutdown,
+) -> Option<(tokio::sync::OwnedSemaphorePermit, (tokio::net::TcpStream, std::net::SocketAddr))> {
+    let next = async {
+        let slot = slots.clone().acquire_owned().await.expect("the semaphore is never closed");
+        (slot, accept(listener).await)
+    };
+    tokio::select! {
+        biased;
+        _ = shutdown.requested() => None,
+        connection = next => Some(connection),
+    }
+}
+
+/// Closes the listening socket (new clients are refused at once), tells
+/// every connection to finish its request in flight and close, and waits
+/// for them, at most `within`.
+async fn drain(
+    listener: TcpListener,
+    graceful: hyper_util::server::graceful::GracefulShutdown,
+    within: std::time::Duration,
+) {
+    let address = listener.local_addr().ok();
+    drop(listener);
+    let open = graceful.count();
+    match tokio::time::timeout(within, graceful.shutdown()).await {
+        Ok(()) => tracing::info!(?address, connections = open, "listener drained"),
+        Err(_) => tracing::warn!(?address, seconds = within.as_secs(), "requests still in flight were cut off"),
     }
 }
 
@@ -259,6 +378,7 @@ mod tests {
             handshake: std::time::Duration::from_millis(300),
             header_read: std::time::Duration::from_millis(300),
             connections: 2,
+            drain: std::time::Duration::from_secs(5),
         }
     }
 
@@ -290,13 +410,15 @@ mod tests {
             server_config(&tls.join("jlis-server.pem"), &tls.join("jlis-server.key"), &tls.join("ca.pem")).unwrap();
         let https = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let https_addr = https.local_addr().unwrap();
-        tokio::spawn(serve_https_with(https, config, Router::new().route("/ok", get(|| async { "ok" })), quick()));
+        let ok = Router::new().route("/ok", get(|| async { "ok" }));
+        tokio::spawn(serve_https_with(https, config, ok, quick(), Shutdown::new()));
         let mut silent = tokio::net::TcpStream::connect(https_addr).await.unwrap();
         assert!(closed_within(&mut silent, std::time::Duration::from_secs(3)).await, "silent TLS client");
 
         let http = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = http.local_addr().unwrap();
-        tokio::spawn(serve_http_with(http, Router::new().route("/ok", get(|| async { "ok" })), quick()));
+        let ok = Router::new().route("/ok", get(|| async { "ok" }));
+        tokio::spawn(serve_http_with(http, ok, quick(), Shutdown::new()));
         let mut slow = tokio::net::TcpStream::connect(addr).await.unwrap();
         slow.write_all(b"GET /ok HTTP/1.1\r\nHost: x\r\n").await.unwrap();
         assert!(closed_within(&mut slow, std::time::Duration::from_secs(3)).await, "slow-loris client");
@@ -322,7 +444,7 @@ mod tests {
             .route("/ok", get(|| async { "ok" }));
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        tokio::spawn(serve_http(listener, router));
+        tokio::spawn(serve_http(listener, router, Shutdown::new()));
         let http = crate::client::plain_http_client().unwrap();
         let answer = http.get(format!("http://{addr}/panic")).send().await.unwrap();
         assert_eq!(answer.status().as_u16(), 500);
@@ -332,5 +454,44 @@ mod tests {
         for _ in 0..3 {
             assert_eq!(http.get(format!("http://{addr}/ok")).send().await.unwrap().text().await.unwrap(), "ok");
         }
+    }
+
+    /// SIGTERM's path: once the shutdown begins, a request already in
+    /// flight is still answered in full, a new connection is refused, and
+    /// the serve function returns (before: the process died mid-answer).
+    #[tokio::test]
+    async fn a_shutdown_answers_requests_in_flight_then_refuses_and_returns() {
+        let (started_tx, started) = tokio::sync::oneshot::channel::<()>();
+        let started_tx = Arc::new(std::sync::Mutex::new(Some(started_tx)));
+        let router = Router::new().route(
+            "/slow",
+            get(move || {
+                let started_tx = started_tx.clone();
+                async move {
+                    if let Some(tx) = started_tx.lock().unwrap().take() {
+                        let _ = tx.send(());
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+                    "finished"
+                }
+            }),
+        );
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let shutdown = Shutdown::new();
+        let server = tokio::spawn(serve_http_with(listener, router, quick(), shutdown.clone()));
+        let client = crate::client::plain_http_client().unwrap();
+        let in_flight = tokio::spawn({
+            let client = client.clone();
+            async move { client.get(format!("http://{addr}/slow")).send().await?.text().await }
+        });
+        started.await.unwrap();
+        shutdown.begin();
+        assert!(shutdown.begun());
+        assert_eq!(in_flight.await.unwrap().unwrap(), "finished", "the request in flight was answered");
+        let returned = tokio::time::timeout(std::time::Duration::from_secs(3), server).await;
+        assert!(matches!(returned, Ok(Ok(Ok(())))), "the listener returned after draining");
+        let refused = tokio::net::TcpStream::connect(addr).await;
+        assert!(refused.is_err(), "the listening socket is closed");
     }
 }

@@ -15,6 +15,7 @@ use sei_tsm::SeiConfig;
 use sp_tsm::{SpConfig, SpTsm};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use svc::server::Shutdown;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tsm_api::client::TsmClient;
@@ -36,7 +37,8 @@ pub struct Endpoints {
     pub tls_ca: PathBuf,
 }
 
-/// A running deployment; dropping it stops the services.
+/// A running deployment; [`Deployment::stop`] stops the services
+/// gracefully, dropping it ends them at once.
 #[derive(Debug)]
 pub struct Deployment {
     /// Where it answers.
@@ -44,6 +46,7 @@ pub struct Deployment {
     /// The SP-TSM itself (its records, for tests and operators).
     pub sp: Arc<SpTsm>,
     tasks: Vec<JoinHandle<()>>,
+    shutdown: Shutdown,
 }
 
 impl std::ops::Deref for Deployment {
@@ -70,6 +73,16 @@ fn port(l: &TcpListener) -> Result<u16, String> {
 }
 
 impl Deployment {
+    /// Stops the three services as SIGTERM does: no new connections, the
+    /// requests in flight answered, the stores closed; returns when all
+    /// three have stopped.
+    pub async fn stop(mut self) {
+        self.shutdown.begin();
+        for task in std::mem::take(&mut self.tasks) {
+            let _ = task.await;
+        }
+    }
+
     /// Writes a new deployment into `dir` on free loopback ports and starts
     /// it. `app_certificate_sha256` names the JPKI app (hex); flows wait
     /// `relay_timeout_secs` for a silent phone; the stores are SQLite files.
@@ -154,20 +167,25 @@ impl Deployment {
                 }
             }
         };
+        let shutdown = Shutdown::new();
         let tasks = vec![
-            tokio::spawn(async move {
-                log("jlis")(jlis::server::serve(jlis_config, jlis_https, jlis_http).await.map_err(|e| e.to_string()))
+            tokio::spawn({
+                let stop = shutdown.clone();
+                async move {
+                    let served = jlis::server::serve(jlis_config, jlis_https, jlis_http, stop).await;
+                    log("jlis")(served.map_err(|e| e.to_string()))
+                }
             }),
             tokio::spawn({
-                let c = sei_config.clone();
-                async move { log("sei-tsm")(sei_tsm::serve(c, sei).await) }
+                let (c, stop) = (sei_config.clone(), shutdown.clone());
+                async move { log("sei-tsm")(sei_tsm::serve(c, sei, stop).await) }
             }),
             tokio::spawn({
-                let (c, s) = (sp_config.clone(), sp_tsm.clone());
-                async move { log("sp-tsm")(sp_tsm::serve(&c, s, sp).await) }
+                let (c, s, stop) = (sp_config.clone(), sp_tsm.clone(), shutdown.clone());
+                async move { log("sp-tsm")(sp_tsm::serve(&c, s, sp, stop).await) }
             }),
         ];
-        let deployment = Self { endpoints, sp: sp_tsm, tasks };
+        let deployment = Self { endpoints, sp: sp_tsm, tasks, shutdown };
         // The SP registers its app with the SEI-TSM (its client certificate).
         let sp_identity = TsmClient::new(
             &deployment.sei_url,

@@ -2,7 +2,7 @@
 
 use super::runtime;
 use crate::output;
-use anyhow::{anyhow, Result};
+use anyhow::{anyhow, Context, Result};
 use clap::{Args, Subcommand};
 use std::path::PathBuf;
 
@@ -96,14 +96,14 @@ pub fn jlis(a: &ServeJlisArgs) -> Result<()> {
     let path = a.config.as_ref().expect("clap requires --config");
     let config = jlis::config::Config::load(path).map_err(|e| anyhow!(e))?;
     eprintln!("JPKI service: API https://{}  OCSP/CRL http://{}", config.https_listen, config.http_listen);
-    runtime()?.block_on(jlis::server::run(config)).map_err(|e| anyhow!("{e}"))
+    runtime()?.block_on(async { jlis::server::run(config, on_signals()?).await.map_err(|e| anyhow!("{e}")) })
 }
 
 /// `jpki serve sei-tsm`
 pub fn sei_tsm(a: &ServeTsmArgs) -> Result<()> {
     let config = sei_tsm::SeiConfig::load(&a.config).map_err(|e| anyhow!(e))?;
     eprintln!("SEI-TSM: https://{}", config.https_listen);
-    runtime()?.block_on(sei_tsm::run(config)).map_err(|e| anyhow!(e))
+    runtime()?.block_on(async { sei_tsm::run(config, on_signals()?).await.map_err(|e| anyhow!(e)) })
 }
 
 /// `jpki serve sp-tsm`
@@ -111,7 +111,7 @@ pub fn sp_tsm(a: &ServeTsmArgs) -> Result<()> {
     let config = sp_tsm::SpConfig::load(&a.config)
         .map_err(|e| anyhow!("{e} (start the JPKI service once first: it creates the CA files)"))?;
     eprintln!("SP-TSM: https://{}", config.https_listen);
-    runtime()?.block_on(sp_tsm::run(config)).map_err(|e| anyhow!(e))
+    runtime()?.block_on(async { sp_tsm::run(config, on_signals()?).await.map_err(|e| anyhow!(e)) })
 }
 
 /// The JPKI app identity `jpki phone` and `jpki demo phone` use.
@@ -137,8 +137,18 @@ pub fn all(a: &ServeAllArgs, json: bool) -> Result<()> {
         eprintln!("JPKI service  {}  (OCSP {})", d.jlis_url, d.ocsp_url);
         eprintln!("SEI-TSM       {}", d.sei_url);
         eprintln!("SP-TSM        {}", d.sp_url);
-        eprintln!("TLS anchor    {}   (Ctrl-C to stop)", d.tls_ca.display());
-        tokio::signal::ctrl_c().await?;
+        eprintln!("TLS anchor    {}   (Ctrl-C or SIGTERM to stop)", d.tls_ca.display());
+        on_signals()?.requested().await;
+        d.stop().await;
+        eprintln!("Stopped: requests in flight answered, stores closed.");
         Ok(())
     })
+}
+
+/// A shutdown signal that SIGTERM and SIGINT give: the service stops
+/// accepting, answers what is in flight and closes its store.
+fn on_signals() -> Result<svc::server::Shutdown> {
+    let shutdown = svc::server::Shutdown::new();
+    shutdown.on_signals().context("listening for SIGTERM and SIGINT")?;
+    Ok(shutdown)
 }

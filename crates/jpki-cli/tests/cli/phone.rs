@@ -343,3 +343,33 @@ fn guessed_passwords_through_phone_apply_are_counted_once_each_until_the_card_lo
     let status = json(&ok(phone(&p).args(["--json", "phone", "status"])));
     assert!(status["application"].is_null(), "{status}");
 }
+
+/// SIGTERM (a service manager stopping `jpki serve all`) ends the process
+/// cleanly: exit status 0, and each store closed, its write-ahead log
+/// folded into the database file. Before, SIGTERM killed it where it
+/// stood.
+#[test]
+fn sigterm_stops_the_services_cleanly_and_closes_their_stores() {
+    let mut services = Services::start();
+    let cards = tempfile::tempdir().unwrap();
+    services.new_card(cards.path());
+    let pid = services.child.id().to_string();
+    assert!(std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = services.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(std::time::Instant::now() < deadline, "still running 30 s after SIGTERM");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let log = std::fs::read_to_string(services.path("serve.log")).unwrap();
+    assert!(status.success(), "{status:?}\n{log}");
+    assert!(log.contains("Stopped: requests in flight answered, stores closed."), "{log}");
+    for store in ["jlis.sqlite", "sei-tsm.sqlite", "sp-tsm.sqlite"] {
+        assert!(services.path(store).exists(), "{store}");
+        let wal = services.path(&format!("{store}-wal"));
+        let size = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
+        assert_eq!(size, 0, "{} still holds {size} bytes", wal.display());
+    }
+}
