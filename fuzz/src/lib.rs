@@ -94,8 +94,10 @@ fn card_sequence(card: &mut mynacard::MynaCard, data: &[u8]) {
     }
 }
 
-/// CMS verification of arbitrary DER against a fixed anchor.
+/// The DER a relying party reads: CMS verified against a fixed anchor,
+/// and CRLs parsed (neither may panic on any input).
 pub fn cms_verify(data: &[u8]) {
+    let _ = pki::crl::parse(data);
     static ANCHOR: OnceLock<Vec<pki::Certificate>> = OnceLock::new();
     let anchors = ANCHOR.get_or_init(|| {
         let state = card_state();

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # pkilint (PyPI) lints what openjpki issues: the JPKI CA certificates, a
-# card's auth and sign certificates, and a CRL. Any finding of severity
+# card's auth and sign certificates, a full CRL and a delta CRL. Any finding of severity
 # WARNING or above fails; NOTICE/INFO findings are listed (the JPKI profile's
 # own choices, see docs/decisions/cert-profiles.md).
 set -uo pipefail
@@ -15,6 +15,7 @@ cd "$work"
 "$jpki" card cert --card card.json -t auth > auth.pem
 JPKI_SIGN_PIN=ABC123 "$jpki" card cert --card card.json -t sign > sign.pem
 "$jpki" bench crl --entries 20 --out crl.der >/dev/null 2>&1 || { echo "FAIL CRL"; exit 1; }
+"$jpki" bench crl --entries 20 --delta --out delta.der >/dev/null 2>&1 || { echo "FAIL delta CRL"; exit 1; }
 
 lint() { # name, command...
   local name=$1; shift
@@ -30,5 +31,6 @@ lint "sign CA certificate" python3 -m pkilint.bin.lint_pkix_cert lint ca/sign-ca
 lint "card auth certificate" python3 -m pkilint.bin.lint_pkix_cert lint auth.pem
 lint "card sign certificate" python3 -m pkilint.bin.lint_pkix_cert lint sign.pem
 lint "CRL" python3 -m pkilint.bin.lint_crl lint -t CRL -p PKIX crl.der
+lint "delta CRL" python3 -m pkilint.bin.lint_crl lint -t CRL -p PKIX delta.der
 echo "pkilint: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -121,11 +121,26 @@ impl NewCertificate {
 
 /// Marks a certificate revoked for `reason` at `t`.
 pub fn set_revoked(tx: &mut Tx<'_>, serial: &str, reason: Reason, t: i64) -> Result<(), JlisError> {
+    let seq = next_change(tx, serial)?;
     tx.execute(
-        "UPDATE certificates SET status = 'revoked', reason = $1, revoked_at = $2, changed_at = $2 WHERE serial = $3",
-        params![reason_str(reason), t, serial],
+        "UPDATE certificates SET status = 'revoked', reason = $1, revoked_at = $2, changed_at = $2, change_seq = $4 \
+         WHERE serial = $3",
+        params![reason_str(reason), t, serial, seq],
     )?;
     Ok(())
+}
+
+/// The next number of the change counter of `serial`'s CA. Taking it locks
+/// the CA's CRL row until the transaction ends, so a CRL is made either
+/// before this change or after it, never beside it.
+fn next_change(tx: &mut Tx<'_>, serial: &str) -> Result<i64, JlisError> {
+    let row = tx.optional(
+        "UPDATE crl_state SET changes = changes + 1 \
+         WHERE ca = (SELECT ca FROM certificates WHERE serial = $1) RETURNING changes",
+        params![serial],
+    )?;
+    let row = row.ok_or_else(|| JlisError::UnknownSerial(serial.to_string()))?;
+    Ok(row.int("changes")?)
 }
 
 /// A certificate's status and kind, locked for the transaction.
@@ -184,12 +199,15 @@ pub fn link(
 
 /// Puts a certificate on hold, or releases it, at `t`.
 pub fn set_hold(tx: &mut Tx<'_>, serial: &str, hold: bool, t: i64) -> Result<(), JlisError> {
+    let seq = next_change(tx, serial)?;
     let sql = if hold {
-        "UPDATE certificates SET status = 'hold', reason = 'certificate-hold', revoked_at = $1, changed_at = $1 WHERE serial = $2"
+        "UPDATE certificates SET status = 'hold', reason = 'certificate-hold', revoked_at = $1, changed_at = $1, \
+         change_seq = $3 WHERE serial = $2"
     } else {
-        "UPDATE certificates SET status = 'good', reason = NULL, revoked_at = NULL, changed_at = $1 WHERE serial = $2"
+        "UPDATE certificates SET status = 'good', reason = NULL, revoked_at = NULL, changed_at = $1, change_seq = $3 \
+         WHERE serial = $2"
     };
-    tx.execute(sql, params![t, serial])?;
+    tx.execute(sql, params![t, serial, seq])?;
     Ok(())
 }
 
@@ -251,37 +269,55 @@ pub fn status(tx: &mut Tx<'_>, kind: CaKind, serial: &str) -> Result<Status, Jli
 }
 
 /// Takes the next CRL number of CA `kind` and reads the entries of the CRL.
+///
+/// A full CRL lists every certificate revoked or on hold, and becomes the
+/// base of later deltas (the change counter it saw and its holds are
+/// recorded). A delta lists exactly what changed since its base (RFC 5280
+/// §5.2.4): certificates revoked or put on hold since, and `removeFromCRL`
+/// for certificates the base listed on hold and that have been released
+/// since. A delta asked for before any full CRL is a full CRL.
 pub fn crl_entries(tx: &mut Tx<'_>, kind: CaKind, delta: bool, t: i64) -> Result<(Vec<Revoked>, CrlParams), JlisError> {
-    let sql = format!("SELECT number, base_number, base_at FROM crl_state WHERE ca = $1{}", tx.for_update());
-    let state = tx.optional(&sql, params![kind.as_str()])?;
-    let (number, base_number, base_at) = match &state {
-        Some(r) => (r.int("number")? + 1, r.int("base_number")?, r.int("base_at")?),
-        None => (1, 0, 0),
-    };
-    let delta = delta && state.is_some();
+    let sql = format!("SELECT number, base_number, changes, base_seq FROM crl_state WHERE ca = $1{}", tx.for_update());
+    let state = tx.optional(&sql, params![kind.as_str()])?.ok_or_else(|| {
+        JlisError::Internal(format!("no CRL state for the {} CA (migration 0004 makes it)", kind.as_str()))
+    })?;
+    let (number, base_number) = (state.int("number")? + 1, state.int("base_number")?);
+    let (changes, base_seq) = (state.int("changes")?, state.int("base_seq")?);
+    let delta = delta && base_number > 0;
+    let columns = "c.serial, c.status, c.reason, c.revoked_at, c.changed_at";
     let rows = if delta {
-        tx.all(
-            "SELECT serial, status, reason, revoked_at, changed_at FROM certificates \
-             WHERE ca = $1 AND changed_at >= $2 AND (status <> 'good' OR revoked_at IS NULL)",
-            params![kind.as_str(), base_at],
-        )?
+        let mut changed = tx.all(
+            &format!(
+                "SELECT {columns} FROM certificates c WHERE c.ca = $1 AND c.status <> 'good' AND c.change_seq > $2"
+            ),
+            params![kind.as_str(), base_seq],
+        )?;
+        changed.extend(tx.all(
+            &format!(
+                "SELECT {columns} FROM certificates c JOIN crl_base_holds h ON h.ca = c.ca AND h.serial = c.serial \
+                 WHERE c.ca = $1 AND c.status = 'good'"
+            ),
+            params![kind.as_str()],
+        )?);
+        changed
     } else {
         tx.all(
-            "SELECT serial, status, reason, revoked_at, changed_at FROM certificates WHERE ca = $1 AND status <> 'good'",
+            &format!("SELECT {columns} FROM certificates c WHERE c.ca = $1 AND c.status <> 'good'"),
             params![kind.as_str()],
         )?
     };
     let mut entries = Vec::with_capacity(rows.len());
+    let mut holds = Vec::new();
     for r in &rows {
         let status = CertStatus::parse(&r.text("status")?)?;
-        if delta && status == CertStatus::Good && r.int("changed_at")? < base_at {
-            continue;
-        }
         let reason = match status {
             CertStatus::Hold => Reason::CertificateHold,
-            CertStatus::Good => Reason::RemoveFromCrl, // released since the base
+            CertStatus::Good => Reason::RemoveFromCrl, // on hold in the base, released since
             CertStatus::Revoked => r.opt_text("reason")?.map(|s| reason_from(&s)).unwrap_or(Reason::Unspecified),
         };
+        if status == CertStatus::Hold {
+            holds.push(r.text("serial")?);
+        }
         let revoked_at = r.opt_int("revoked_at")?.unwrap_or(r.int("changed_at")?);
         entries.push(Revoked {
             serial: hex::decode(r.text("serial")?).map_err(|e| JlisError::Internal(e.to_string()))?,
@@ -290,17 +326,17 @@ pub fn crl_entries(tx: &mut Tx<'_>, kind: CaKind, delta: bool, t: i64) -> Result
             invalidity: None,
         });
     }
-    let (base_number, base_at) = if delta { (base_number, base_at) } else { (number, t) };
-    if state.is_some() {
-        tx.execute(
-            "UPDATE crl_state SET number = $1, base_number = $2, base_at = $3 WHERE ca = $4",
-            params![number, base_number, base_at, kind.as_str()],
-        )?;
+    if delta {
+        tx.execute("UPDATE crl_state SET number = $1 WHERE ca = $2", params![number, kind.as_str()])?;
     } else {
         tx.execute(
-            "INSERT INTO crl_state (ca, number, base_number, base_at) VALUES ($1, $2, $3, $4)",
-            params![kind.as_str(), number, base_number, base_at],
+            "UPDATE crl_state SET number = $1, base_number = $1, base_at = $2, base_seq = $3 WHERE ca = $4",
+            params![number, t, changes, kind.as_str()],
         )?;
+        tx.execute("DELETE FROM crl_base_holds WHERE ca = $1", params![kind.as_str()])?;
+        for serial in &holds {
+            tx.execute("INSERT INTO crl_base_holds (ca, serial) VALUES ($1, $2)", params![kind.as_str(), serial])?;
+        }
     }
     let params = CrlParams {
         this_update: to_time(t),

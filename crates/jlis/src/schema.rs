@@ -44,4 +44,20 @@ pub const MIGRATIONS: &[Migration] = &[
         "0003-audit-checkpoints",
         "CREATE TABLE audit_checkpoints (seq BIGINT PRIMARY KEY, hash TEXT NOT NULL, at BIGINT NOT NULL, signature TEXT NOT NULL)",
     ),
+    // Delta CRLs list exactly the changes since their base (RFC 5280
+    // §5.2.4): each status change takes the next number of its CA's change
+    // counter (on the CA's crl_state row, whose lock orders changes and CRLs
+    // on PostgreSQL too); a full CRL records the counter it saw and the
+    // certificates it listed on hold (removeFromCRL is for these alone once
+    // released). Rows from before: base_seq -1 relists them in the next
+    // delta rather than miss one.
+    (
+        "0004-crl-changes",
+        "CREATE TABLE crl_base_holds (ca TEXT NOT NULL, serial TEXT NOT NULL, PRIMARY KEY (ca, serial));
+        ALTER TABLE certificates ADD COLUMN change_seq BIGINT NOT NULL DEFAULT 0;
+        ALTER TABLE crl_state ADD COLUMN changes BIGINT NOT NULL DEFAULT 0;
+        ALTER TABLE crl_state ADD COLUMN base_seq BIGINT NOT NULL DEFAULT -1;
+        INSERT INTO crl_state (ca, number, base_number, base_at) VALUES ('auth', 0, 0, 0) ON CONFLICT DO NOTHING;
+        INSERT INTO crl_state (ca, number, base_number, base_at) VALUES ('sign', 0, 0, 0) ON CONFLICT DO NOTHING",
+    ),
 ];

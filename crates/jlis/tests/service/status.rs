@@ -55,6 +55,14 @@ async fn ocsp_and_crls_follow_revocation_hold_and_release() {
     std::fs::write(&crl, env.jlis.crl(pki::CaKind::Sign, true).await.unwrap()).unwrap();
     let (ok, text) = openssl(&["crl", "-inform", "DER", "-in", &crl, "-CAfile", &sign_ca, "-noout", "-text"]);
     assert!(ok && text.contains("Delta CRL Indicator") && text.contains("Certificate Hold"), "{text}");
+    // Released while its base did not list it: nothing to remove.
+    env.jlis.release(&rid(), &serial(&sign)).await.unwrap();
+    std::fs::write(&crl, env.jlis.crl(pki::CaKind::Sign, true).await.unwrap()).unwrap();
+    let (ok, text) = openssl(&["crl", "-inform", "DER", "-in", &crl, "-CAfile", &sign_ca, "-noout", "-text"]);
+    assert!(ok && text.contains("No Revoked Certificates"), "{text}");
+    // On hold in a base, released after it: the delta removes it.
+    env.jlis.hold(&rid(), &serial(&sign)).await.unwrap();
+    env.jlis.crl(pki::CaKind::Sign, false).await.unwrap();
     env.jlis.release(&rid(), &serial(&sign)).await.unwrap();
     std::fs::write(&crl, env.jlis.crl(pki::CaKind::Sign, true).await.unwrap()).unwrap();
     let (ok, text) = openssl(&["crl", "-inform", "DER", "-in", &crl, "-CAfile", &sign_ca, "-noout", "-text"]);
@@ -113,4 +121,106 @@ async fn pre_signed_ocsp_answers_follow_state_changes() {
         checked.nonce.unwrap(),
         der::Encode::to_der(&der::asn1::OctetString::new(&b"0123456789abcdef"[..]).unwrap()).unwrap()
     );
+}
+
+/// A delta CRL lists exactly what changed since its base (RFC 5280
+/// §5.2.4): the revocation and the hold made since, and removeFromCRL for
+/// the certificate the base listed on hold and that was released since —
+/// not the certificates issued since (before: every one of them was listed
+/// removeFromCRL), not the revocation already in the base. OpenSSL, given
+/// the base and the delta (`verify -crl_check -use_deltas`), then sees each
+/// certificate as it is.
+#[tokio::test]
+async fn a_delta_crl_lists_exactly_the_changes_since_its_base_and_openssl_agrees() {
+    let env = env().await;
+    let dir = env.dir.path();
+    let mut signs = Vec::new();
+    for _ in 0..5 {
+        signs.push(card(&env).await.1);
+    }
+    let [released, revoked_before, revoked_after, held_after, untouched] = &signs[..] else { unreachable!() };
+    env.jlis.hold(&rid(), &serial(released)).await.unwrap();
+    env.jlis.revoke(&rid(), &serial(revoked_before), Reason::KeyCompromise).await.unwrap();
+    let base = env.jlis.crl(pki::CaKind::Sign, false).await.unwrap();
+    // In the same second as the base: the delta goes by the order of
+    // changes, not by their time.
+    env.jlis.release(&rid(), &serial(released)).await.unwrap();
+    env.jlis.revoke(&rid(), &serial(revoked_after), Reason::AffiliationChanged).await.unwrap();
+    env.jlis.hold(&rid(), &serial(held_after)).await.unwrap();
+    let issued_after = card(&env).await.1;
+    let delta = env.jlis.crl(pki::CaKind::Sign, true).await.unwrap();
+
+    let (base_list, delta_list) = (pki::crl::parse(&base).unwrap(), pki::crl::parse(&delta).unwrap());
+    let listed = |crl: &pki::crl::ParsedCrl| {
+        let mut l: Vec<(String, Reason)> =
+            crl.entries.iter().map(|e| (hex::encode_upper(&e.serial), e.reason)).collect();
+        l.sort_by(|a, b| a.0.cmp(&b.0));
+        l
+    };
+    let sorted = |mut v: Vec<(String, Reason)>| {
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v
+    };
+    assert_eq!(
+        listed(&delta_list),
+        sorted(vec![
+            (serial(released), Reason::RemoveFromCrl),
+            (serial(revoked_after), Reason::AffiliationChanged),
+            (serial(held_after), Reason::CertificateHold),
+        ]),
+        "issued since ({}) and untouched ({}) are not listed",
+        serial(&issued_after),
+        serial(untouched)
+    );
+    assert_eq!(delta_list.delta_base, Some(base_list.number), "the delta names its base");
+    assert!(delta_list.number > base_list.number);
+
+    let pem = |name: &str, der: &[u8], kind: &str| {
+        let path = dir.join(name);
+        let (ok, text) = {
+            let der_path = dir.join(format!("{name}.der"));
+            std::fs::write(&der_path, der).unwrap();
+            openssl(&[kind, "-inform", "DER", "-in", der_path.to_str().unwrap(), "-out", path.to_str().unwrap()])
+        };
+        assert!(ok, "{text}");
+        path.to_string_lossy().into_owned()
+    };
+    let (base_pem, delta_pem) = (pem("base.crl", &base, "crl"), pem("delta.crl", &delta, "crl"));
+    // OpenSSL 3.0 keeps the last -CRLfile only: both CRLs go in one file.
+    // Without -extended_crl it may take the (newer) delta for the full CRL;
+    // it uses a delta only for a base CRL that names one (freshestCRL).
+    let both = dir.join("base-and-delta.pem");
+    std::fs::write(&both, [std::fs::read(&base_pem).unwrap(), std::fs::read(&delta_pem).unwrap()].concat()).unwrap();
+    let both = both.to_string_lossy().into_owned();
+    let ca_pem = env.jlis.ca().cert_path(pki::CaKind::Sign).to_string_lossy().into_owned();
+    let (ok, text) = openssl(&["crl", "-in", &delta_pem, "-CAfile", &ca_pem, "-noout", "-text"]);
+    assert!(ok && text.contains("verify OK") && text.contains("Delta CRL Indicator: critical"), "{text}");
+    for (i, (cert, good)) in [
+        (released, true),
+        (revoked_before, false),
+        (revoked_after, false),
+        (held_after, false),
+        (untouched, true),
+        (&issued_after, true),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let cert_pem = pem(&format!("cert{i}.pem"), cert, "x509");
+        let (ok, text) = openssl(&[
+            "verify",
+            "-crl_check",
+            "-extended_crl",
+            "-use_deltas",
+            "-CRLfile",
+            &both,
+            "-CAfile",
+            &ca_pem,
+            &cert_pem,
+        ]);
+        assert_eq!(ok, good, "{}: {text}", serial(cert));
+        if !good {
+            assert!(text.contains("certificate revoked"), "{text}");
+        }
+    }
 }

@@ -399,13 +399,21 @@ pub fn crl(a: &crate::bench::CrlBenchArgs, json: bool) -> Result<()> {
         .map(|i| Revoked {
             serial: [&[0x01][..], &i.to_be_bytes()].concat(),
             revoked_at: now,
-            reason: if i % 2 == 0 { Reason::CessationOfOperation } else { Reason::Unspecified },
+            reason: match i % 4 {
+                3 if a.delta => Reason::RemoveFromCrl,
+                0 | 2 => Reason::CessationOfOperation,
+                _ => Reason::Unspecified,
+            },
             invalidity: (i % 10 == 0).then_some(now),
         })
         .collect();
     let prepared = start.elapsed();
-    let params =
-        CrlParams { this_update: now, next_update: now + Duration::from_secs(86_400), number: 1, delta_base: None };
+    let params = CrlParams {
+        this_update: now,
+        next_update: now + Duration::from_secs(86_400),
+        number: if a.delta { 2 } else { 1 },
+        delta_base: a.delta.then_some(1),
+    };
     let der = pki::crl::build(&auth.cert, auth.key(), &entries, &params)?;
     let total = start.elapsed();
     if let Some(out) = &a.out {

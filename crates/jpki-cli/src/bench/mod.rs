@@ -98,6 +98,10 @@ pub struct CrlBenchArgs {
     /// Also write the CRL (DER) and its CA certificate (PEM, FILE.ca.pem).
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+    /// A delta CRL (number 2, of base 1) instead of a full one; one entry in
+    /// four is a removeFromCRL (a hold released since the base).
+    #[arg(long)]
+    pub delta: bool,
 }
 
 /// `jpki bench keygen`
