@@ -61,6 +61,21 @@ pub fn by(request_id: &str) -> serde_json::Value {
     v
 }
 
+/// Makes this transaction the only one changing certificates and the log
+/// until it ends. SQLite has one writer anyway; on PostgreSQL two writers
+/// would read the same chain head and take the same sequence number, so
+/// each takes a transaction-scoped advisory lock first (re-entrant; let go
+/// at commit or rollback). Status changes take it before the CA's CRL row,
+/// so the two locks are always taken in the same order.
+pub fn serialize_changes(tx: &mut Tx<'_>) -> Result<(), JlisError> {
+    /// The lock's number: "JPKI" in ASCII.
+    const AUDIT_LOCK: i64 = 0x4A50_4B49;
+    if tx.engine() == store::Engine::Postgres {
+        tx.execute("SELECT pg_advisory_xact_lock($1)", params![AUDIT_LOCK])?;
+    }
+    Ok(())
+}
+
 /// Appends an entry inside `tx`; `by` (from [`by`]) goes into the detail.
 pub fn append(
     tx: &mut Tx<'_>,
@@ -69,6 +84,7 @@ pub fn append(
     detail: &serde_json::Value,
     by: &serde_json::Value,
 ) -> Result<(), JlisError> {
+    serialize_changes(tx)?;
     let (seq, prev) = match tx.optional("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", &[])? {
         Some(row) => (row.int("seq")? + 1, row.text("hash")?),
         None => (1, GENESIS.to_string()),

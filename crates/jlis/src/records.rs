@@ -134,6 +134,7 @@ pub fn set_revoked(tx: &mut Tx<'_>, serial: &str, reason: Reason, t: i64) -> Res
 /// the CA's CRL row until the transaction ends, so a CRL is made either
 /// before this change or after it, never beside it.
 fn next_change(tx: &mut Tx<'_>, serial: &str) -> Result<i64, JlisError> {
+    crate::audit::serialize_changes(tx)?;
     let row = tx.optional(
         "UPDATE crl_state SET changes = changes + 1 \
          WHERE ca = (SELECT ca FROM certificates WHERE serial = $1) RETURNING changes",
