@@ -4,6 +4,7 @@
 
 mod application;
 mod client;
+mod lost_answers;
 mod openssl_oracle;
 mod phone_flow;
 mod status;

@@ -63,6 +63,53 @@ fn reason_from(s: &str) -> Reason {
     serde_json::from_value(serde_json::Value::String(s.into())).unwrap_or(Reason::Unspecified)
 }
 
+/// What an earlier request under the same id left.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct Outcome {
+    /// The phone certificate it issued.
+    pub serial: String,
+    /// What that issuance superseded.
+    pub superseded: Vec<String>,
+}
+
+/// The outcome of the request `request_id` if one with the same
+/// `fingerprint` was carried out; a replay error if the id was used for
+/// anything else; `None` if the id is new.
+pub fn earlier(tx: &mut Tx<'_>, request_id: &str, fingerprint: &str) -> Result<Option<Outcome>, JlisError> {
+    let Some(row) = tx.optional("SELECT fingerprint, outcome FROM requests WHERE id = $1", params![request_id])? else {
+        return Ok(None);
+    };
+    match (row.opt_text("fingerprint")?, row.opt_text("outcome")?) {
+        (Some(f), Some(outcome)) if f == fingerprint => {
+            Ok(Some(serde_json::from_str(&outcome).map_err(|e| JlisError::Internal(format!("request outcome: {e}")))?))
+        }
+        _ => Err(JlisError::Replay(request_id.into())),
+    }
+}
+
+/// Records a request id with the request's fingerprint and outcome (see
+/// [`earlier`]); the id must be new.
+pub fn claim_with_outcome(
+    tx: &mut Tx<'_>,
+    request_id: &str,
+    fingerprint: &str,
+    outcome: &Outcome,
+) -> Result<(), JlisError> {
+    claim(tx, request_id)?;
+    let outcome = serde_json::to_string(outcome).map_err(|e| JlisError::Internal(e.to_string()))?;
+    tx.execute(
+        "UPDATE requests SET fingerprint = $1, outcome = $2 WHERE id = $3",
+        params![fingerprint, outcome, request_id],
+    )?;
+    Ok(())
+}
+
+/// A phone certificate's DER.
+pub fn certificate_der(tx: &mut Tx<'_>, serial: &str) -> Result<Vec<u8>, JlisError> {
+    let row = tx.optional("SELECT der FROM certificates WHERE serial = $1", params![serial])?;
+    Ok(row.ok_or_else(|| JlisError::UnknownSerial(serial.into()))?.blob("der")?)
+}
+
 /// Records a request id; a second use of it is a replay.
 pub fn claim(tx: &mut Tx<'_>, request_id: &str) -> Result<(), JlisError> {
     if request_id.is_empty() || request_id.len() > 128 {

@@ -60,4 +60,13 @@ pub const MIGRATIONS: &[Migration] = &[
         INSERT INTO crl_state (ca, number, base_number, base_at) VALUES ('auth', 0, 0, 0) ON CONFLICT DO NOTHING;
         INSERT INTO crl_state (ca, number, base_number, base_at) VALUES ('sign', 0, 0, 0) ON CONFLICT DO NOTHING",
     ),
+    // A phone-certificate request's fingerprint and outcome beside its id:
+    // the same request sent again with the same id (its answer was lost)
+    // gets the same certificate back; another request under a used id is
+    // a replay.
+    (
+        "0005-idempotent-requests",
+        "ALTER TABLE requests ADD COLUMN fingerprint TEXT;
+        ALTER TABLE requests ADD COLUMN outcome TEXT",
+    ),
 ];

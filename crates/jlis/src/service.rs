@@ -39,6 +39,14 @@ pub const OCSP_CACHE_TTL: Duration = Duration::from_secs(300);
 pub use jlis_api::types::{Link, PhoneCertType, PhoneCertificate, PhoneRequest, Record};
 
 /// An SE identifier: 1 to 64 hex digits.
+/// What identifies a phone-certificate request apart from its id: SHA-256
+/// of its JSON with the id left out and the SE identifier in upper case.
+fn fingerprint(req: &PhoneRequest) -> Result<String, JlisError> {
+    let same = PhoneRequest { request_id: String::new(), se_id: req.se_id.to_uppercase(), ..req.clone() };
+    let json = serde_json::to_vec(&same).map_err(|e| JlisError::Internal(e.to_string()))?;
+    Ok(hex::encode(pki::HashAlg::Sha256.digest(&json)))
+}
+
 fn check_se_id(se_id: &str) -> Result<(), JlisError> {
     if se_id.is_empty() || se_id.len() > 64 || !se_id.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(JlisError::Invalid("se_id must be the SE identifier in hex".into()));
@@ -133,7 +141,16 @@ impl Jlis {
     /// revoked, not on hold), revokes any other active phone certificate of
     /// the same type linked to that card (superseded), gives the phone
     /// certificate the card certificate's notAfter, and records the link.
+    ///
+    /// Idempotent: the same request sent again under the same
+    /// `request_id` (its answer was lost) gets the same certificate back,
+    /// and changes nothing; another request under a used id is a replay.
     pub async fn issue_phone(&self, req: &PhoneRequest) -> Result<PhoneCertificate, JlisError> {
+        let fingerprint = fingerprint(req)?;
+        let (id, f) = (req.request_id.clone(), fingerprint.clone());
+        if let Some(done) = self.store.read(move |tx| records::earlier(tx, &id, &f)).await? {
+            return self.answer_again(req.cert_type.ca(), done).await;
+        }
         Self::check_key(&req.phone_public_key)?;
         check_se_id(&req.se_id)?;
         let card =
@@ -173,10 +190,13 @@ impl Jlis {
             .await??;
         let (request_id, se_id, cert_type) = (req.request_id.clone(), req.se_id.to_uppercase(), req.cert_type.as_str());
         let by = audit::by(&req.request_id);
-        let (phone, superseded) = self
+        let done = self
             .store
             .write(move |tx| {
-                records::claim(tx, &request_id)?;
+                // The same request may have won a race with this one.
+                if let Some(done) = records::earlier(tx, &request_id, &fingerprint)? {
+                    return Ok(Err(done));
+                }
                 let (status, card_kind) = records::current(tx, &card_serial)?;
                 if card_kind != CertKind::Card {
                     return Err(JlisError::WrongCertificate(
@@ -200,11 +220,19 @@ impl Jlis {
                 }
                 phone.insert(tx)?;
                 records::link(tx, &phone.serial, &card_serial, &se_id, cert_type, &applied.digest, t)?;
+                let outcome = records::Outcome { serial: phone.serial.clone(), superseded: superseded.clone() };
+                records::claim_with_outcome(tx, &request_id, &fingerprint, &outcome)?;
                 let detail = serde_json::json!({ "serial": phone.serial, "card": card_serial, "se_id": se_id, "type": cert_type, "application": applied.digest });
                 audit::append(tx, t, "phone.issued", &detail, &by)?;
-                Ok::<_, JlisError>((phone, superseded))
+                Ok::<_, JlisError>(Ok((phone, superseded)))
             })
             .await?;
+        let (phone, superseded) = match done {
+            Ok(issued) => issued,
+            // The certificate signed for this call is dropped unrecorded:
+            // the earlier call's is the answer.
+            Err(earlier) => return self.answer_again(kind, earlier).await,
+        };
         self.state_changed(&superseded);
         self.state_changed(std::slice::from_ref(&phone.serial));
         Ok(PhoneCertificate {
@@ -212,6 +240,19 @@ impl Jlis {
             serial: phone.serial,
             ca_certificate: ca.cert_der.clone(),
             superseded,
+        })
+    }
+
+    /// The answer an earlier call of [`Jlis::issue_phone`] gave.
+    async fn answer_again(&self, kind: CaKind, done: records::Outcome) -> Result<PhoneCertificate, JlisError> {
+        let serial = done.serial.clone();
+        let certificate = self.store.read(move |tx| records::certificate_der(tx, &serial)).await?;
+        tracing::info!(serial = %done.serial, "a phone-certificate request sent again: the same answer");
+        Ok(PhoneCertificate {
+            certificate,
+            serial: done.serial,
+            ca_certificate: self.ca.ca(kind).cert_der.clone(),
+            superseded: done.superseded,
         })
     }
 

@@ -117,13 +117,28 @@ async fn bad_requests_are_refused_and_change_nothing() {
         env.jlis.issue_phone(&phone_request(&foreign, PhoneCertType::Sign, "FF06")).await.unwrap_err().code(),
         "foreign_ca"
     );
-    // A replayed request id.
+    // A request id used again: for the same request (its answer was lost)
+    // the same certificate comes back; for any other request it is a
+    // replay. Neither changes anything (before: 409 for both).
     let r = phone_request(&sign, PhoneCertType::Auth, "FF06");
-    env.jlis.issue_phone(&r).await.unwrap();
+    let first = env.jlis.issue_phone(&r).await.unwrap();
     let after_first = count().await;
-    assert_eq!(env.jlis.issue_phone(&r).await.unwrap_err().code(), "replay");
+    let audit_after_first = jlis::audit::verify(env.jlis.store()).await.unwrap().unwrap();
+    let lower = PhoneRequest { se_id: "ff06".into(), ..r.clone() };
+    assert_eq!(env.jlis.issue_phone(&lower).await.unwrap(), first, "the same request, answered again");
+    let other_key = PhoneRequest { phone_public_key: key(), ..r.clone() };
+    assert_eq!(env.jlis.issue_phone(&other_key).await.unwrap_err().code(), "replay");
+    let other_se = PhoneRequest { se_id: "FF07".into(), ..r.clone() };
+    assert_eq!(env.jlis.issue_phone(&other_se).await.unwrap_err().code(), "replay");
+    let card_id = rid();
+    env.jlis.hold(&card_id, &serial(&sign)).await.unwrap();
+    env.jlis.release(&rid(), &serial(&sign)).await.unwrap();
+    let reused = PhoneRequest { request_id: card_id, ..phone_request(&sign, PhoneCertType::Sign, "FF06") };
+    assert_eq!(env.jlis.issue_phone(&reused).await.unwrap_err().code(), "replay", "an id an operator used");
     assert_eq!(count().await, after_first);
     assert_eq!(after_first, before + 1);
+    let audit_now = jlis::audit::verify(env.jlis.store()).await.unwrap().unwrap();
+    assert_eq!(audit_now, audit_after_first + 2, "only the hold and the release were recorded");
     assert_eq!(env.jlis.record("00").await.unwrap_err().code(), "unknown_serial");
     assert_eq!(env.jlis.revoke(&rid(), "ABCDEF", Reason::KeyCompromise).await.unwrap_err().http_status(), 404);
 }

@@ -168,6 +168,11 @@ fn the_service_end_to_end_with_curl_and_openssl() {
     let (code, body) = s.post("/v1/phone-certificates", &phone, true, false);
     assert_eq!(code, 200, "{body}");
     let phone_serial = body["serial"].as_str().unwrap().to_string();
+    // Sent again (the answer was lost): the same certificate; under the
+    // same id with another key: a replay.
+    let (code, again) = s.post("/v1/phone-certificates", &phone, true, false);
+    assert_eq!((code, again["serial"].as_str()), (200, Some(phone_serial.as_str())), "{again}");
+    phone["phone_public_key"] = key_b64().into();
     let (code, body) = s.post("/v1/phone-certificates", &phone, true, false);
     assert_eq!((code, body["code"].as_str()), (409, Some("replay")));
     let (code, body) = s.post("/v1/phone-certificates", &serde_json::json!({ "request_id": "x", "card_certificate": "@@", "phone_public_key": "", "se_id": "01", "cert_type": "sign" }), true, false);

@@ -213,7 +213,7 @@ impl ProvisioningRun {
                 se_id: se_id.to_string(),
                 cert_type: *t,
             };
-            match self.sp.jlis.issue_phone(&request).await {
+            match issue_phone(&self.sp.jlis, &request).await {
                 Ok(cert) => {
                     match crate::check::check_issued(&self.sp.cas, *t, spki, &cert, std::time::SystemTime::now()) {
                         Ok(()) => certificates.push((*t, cert)),
@@ -284,4 +284,26 @@ impl WipeRun {
             Err(e) => Next::Failed(e.into()),
         }
     }
+}
+
+/// Asks the JPKI service for a phone certificate; when the answer is lost on
+/// the way (a reset connection, a corrupted record), asks again with the
+/// same request id, which the service answers with the certificate it
+/// issued the first time (never a second one). A refusal is not retried.
+async fn issue_phone(
+    jlis: &jlis_api::client::JlisClient,
+    request: &jlis_api::PhoneRequest,
+) -> Result<jlis_api::PhoneCertificate, jlis_api::client::ClientError> {
+    let mut pause = std::time::Duration::from_millis(100);
+    for _ in 0..3 {
+        match jlis.issue_phone(request).await {
+            Err(e @ svc::client::ServiceError::Transport { .. }) => {
+                tracing::warn!(request_id = %request.request_id, error = %e, "the JPKI service's answer was lost; asking again");
+                tokio::time::sleep(pause).await;
+                pause *= 4;
+            }
+            answer => return answer,
+        }
+    }
+    jlis.issue_phone(request).await
 }
