@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# pkilint (PyPI) lints what openjpki issues: the JPKI CA certificates, a
-# card's auth and sign certificates, a full CRL and a delta CRL. Any finding of severity
-# WARNING or above fails; NOTICE/INFO findings are listed (the JPKI profile's
-# own choices, see docs/decisions/cert-profiles.md).
+# pkilint (PyPI) lints what openjpki issues: the JPKI CA certificates, their
+# OCSP responder certificates, a card's auth and sign certificates, a full
+# CRL and a delta CRL. Any finding of severity WARNING or above fails;
+# NOTICE/INFO findings are listed (the JPKI profile's own choices, see
+# docs/decisions/cert-profiles.md).
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 jpki=${JPKI_BIN:-$root/target/debug/jpki}
@@ -28,6 +29,8 @@ lint() { # name, command...
 }
 lint "auth CA certificate" python3 -m pkilint.bin.lint_pkix_cert lint ca/auth-ca.pem
 lint "sign CA certificate" python3 -m pkilint.bin.lint_pkix_cert lint ca/sign-ca.pem
+lint "auth OCSP responder certificate" python3 -m pkilint.bin.lint_pkix_cert lint ca/auth-ocsp.pem
+lint "sign OCSP responder certificate" python3 -m pkilint.bin.lint_pkix_cert lint ca/sign-ocsp.pem
 lint "card auth certificate" python3 -m pkilint.bin.lint_pkix_cert lint auth.pem
 lint "card sign certificate" python3 -m pkilint.bin.lint_pkix_cert lint sign.pem
 lint "CRL" python3 -m pkilint.bin.lint_crl lint -t CRL -p PKIX crl.der

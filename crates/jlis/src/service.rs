@@ -427,10 +427,9 @@ impl Jlis {
         Ok(self
             .signing
             .run(move || {
-                let ca = cas.ca(responder);
-                pki::ocsp::build_response(
-                    &ca.cert,
-                    ca.key(),
+                // Signed by the CA's delegated responder, not the CA key.
+                pki::ocsp::build_delegated_response(
+                    &cas.ca(responder).responder,
                     &entries,
                     now,
                     now + Duration::from_secs(3600),

@@ -28,12 +28,38 @@ pub struct CaPair {
     /// Its DER.
     pub cert_der: Vec<u8>,
     key: Arc<dyn Signer>,
+    /// The CA's delegated OCSP responder.
+    pub responder: Responder,
 }
 
 impl CaPair {
     /// The CA's private key.
     pub fn key(&self) -> &dyn Signer {
         &*self.key
+    }
+}
+
+/// A CA's delegated OCSP responder ([`crate::responder`]): its certificate
+/// (`{auth,sign}-ocsp.pem` beside the CA's) and its key (`{auth,sign}-ocsp`
+/// in the CA's key store).
+pub struct Responder {
+    /// The responder certificate.
+    pub cert: Certificate,
+    /// Its DER (sent in every answer).
+    pub cert_der: Vec<u8>,
+    key: Arc<dyn Signer>,
+}
+
+impl Responder {
+    /// The responder's private key.
+    pub fn key(&self) -> &dyn Signer {
+        &*self.key
+    }
+}
+
+impl std::fmt::Debug for Responder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Responder").field("subject", &crate::chain::subject(&self.cert)).finish_non_exhaustive()
     }
 }
 
@@ -151,7 +177,8 @@ fn load_or_create(dir: &Path, keys: &dyn KeyStore, kind: CaKind) -> Result<CaPai
             return Err(CaError::Damaged(cert_path, "the stored key does not match the certificate".into()));
         }
         let cert_der = cert.to_der().map_err(CertError::from)?;
-        return Ok(CaPair { cert, cert_der, key });
+        let responder = load_or_issue_responder(dir, keys, kind, &cert, &*key)?;
+        return Ok(CaPair { cert, cert_der, key, responder });
     }
     let key = keys.generate(&label)?;
     let now = SystemTime::now();
@@ -159,5 +186,39 @@ fn load_or_create(dir: &Path, keys: &dyn KeyStore, kind: CaKind) -> Result<CaPai
     crate::fs::write_atomically(&cert_path, to_pem(&cert)?.as_bytes())
         .map_err(|e| CaError::Io(cert_path.clone(), e))?;
     let cert_der = cert.to_der().map_err(CertError::from)?;
-    Ok(CaPair { cert, cert_der, key })
+    let responder = load_or_issue_responder(dir, keys, kind, &cert, &*key)?;
+    Ok(CaPair { cert, cert_der, key, responder })
+}
+
+/// The CA's OCSP responder: the one on file while it is valid, issued by
+/// this CA to the key in the store and not due for renewal; else a new
+/// certificate for the responder key (made if the store has none).
+fn load_or_issue_responder(
+    dir: &Path,
+    keys: &dyn KeyStore,
+    kind: CaKind,
+    ca: &Certificate,
+    ca_key: &dyn Signer,
+) -> Result<Responder, CaError> {
+    let path = dir.join(format!("{}-ocsp.pem", kind.as_str()));
+    let label = format!("{}-ocsp", kind.as_str());
+    let key = match keys.open(&label)? {
+        Some(key) => key,
+        None => keys.generate(&label)?,
+    };
+    let now = SystemTime::now();
+    if let Ok(bytes) = std::fs::read(&path) {
+        let on_file = parse_certificates(&bytes).ok().and_then(|mut c| (!c.is_empty()).then(|| c.remove(0)));
+        if let Some(cert) = on_file {
+            let same_key = crate::cert::public_key_der(&cert)? == key.public_key_der();
+            if same_key && crate::responder::authorized(&cert, ca, now).is_ok() && !crate::responder::due(&cert, now) {
+                let cert_der = cert.to_der().map_err(CertError::from)?;
+                return Ok(Responder { cert, cert_der, key });
+            }
+        }
+    }
+    let cert = crate::responder::issue(ca, ca_key, &key.public_key_der(), now)?;
+    crate::fs::write_atomically(&path, to_pem(&cert)?.as_bytes()).map_err(|e| CaError::Io(path.clone(), e))?;
+    let cert_der = cert.to_der().map_err(CertError::from)?;
+    Ok(Responder { cert, cert_der, key })
 }

@@ -24,6 +24,7 @@ pub mod keystore;
 pub mod names;
 pub mod ocsp;
 pub mod profile;
+pub mod responder;
 pub mod rsa;
 
 pub use hash::HashAlg;

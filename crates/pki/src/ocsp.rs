@@ -126,6 +126,31 @@ pub fn build_response(
     next_update: SystemTime,
     nonce: Option<&[u8]>,
 ) -> Result<Vec<u8>, CertError> {
+    build(ca, key, None, entries, produced_at, next_update, nonce)
+}
+
+/// Builds a successful OCSPResponse signed by the CA's delegated
+/// `responder` (RFC 6960 §4.2.2.2), its certificate in the answer's
+/// `certs` so a relying party can check it was issued by the CA.
+pub fn build_delegated_response(
+    responder: &crate::ca::Responder,
+    entries: &[(CertId, Status)],
+    produced_at: SystemTime,
+    next_update: SystemTime,
+    nonce: Option<&[u8]>,
+) -> Result<Vec<u8>, CertError> {
+    build(&responder.cert, responder.key(), Some(&responder.cert), entries, produced_at, next_update, nonce)
+}
+
+fn build(
+    signer: &Certificate,
+    key: &dyn crate::keystore::Signer,
+    include: Option<&Certificate>,
+    entries: &[(CertId, Status)],
+    produced_at: SystemTime,
+    next_update: SystemTime,
+    nonce: Option<&[u8]>,
+) -> Result<Vec<u8>, CertError> {
     let responses = entries
         .iter()
         .map(|(id, status)| {
@@ -154,7 +179,7 @@ pub fn build_response(
         }]),
         None => None,
     };
-    let ski = crate::profile::key_identifier(&ca.tbs_certificate.subject_public_key_info);
+    let ski = crate::profile::key_identifier(&signer.tbs_certificate.subject_public_key_info);
     let data = ResponseData {
         version: Version::V1,
         responder_id: ResponderId::ByKey(ski),
@@ -167,7 +192,7 @@ pub fn build_response(
         tbs_response_data: data,
         signature_algorithm: rsa_signature_algorithm(HashAlg::Sha256),
         signature: BitString::from_bytes(&signature)?,
-        certs: None,
+        certs: include.map(|c| vec![c.clone()]),
     };
     let response = OcspResponse {
         response_status: OcspResponseStatus::Successful,
@@ -195,7 +220,9 @@ pub struct VerifiedResponse {
 }
 
 /// Parses a response and returns its statuses after checking the signature
-/// against `ca` (a relying party's view, used by tests and `jpki`).
+/// (a relying party's view, used by tests and `jpki`): made by `ca` itself,
+/// or by a responder whose certificate, in the answer, `ca` issued with
+/// id-kp-OCSPSigning and which is valid now (RFC 6960 §4.2.2.2).
 pub fn verify_response(der: &[u8], ca: &Certificate) -> Result<VerifiedResponse, CertError> {
     let r = OcspResponse::from_der(der)?;
     if r.response_status != OcspResponseStatus::Successful {
@@ -203,7 +230,19 @@ pub fn verify_response(der: &[u8], ca: &Certificate) -> Result<VerifiedResponse,
     }
     let bytes = r.response_bytes.ok_or_else(|| CertError::Invalid("no response bytes".into()))?;
     let basic = BasicOcspResponse::from_der(bytes.response.as_bytes())?;
-    let spki = ca.tbs_certificate.subject_public_key_info.to_der()?;
+    let by_key = |c: &Certificate| match &basic.tbs_response_data.responder_id {
+        ResponderId::ByKey(hash) => crate::profile::key_identifier(&c.tbs_certificate.subject_public_key_info) == *hash,
+        ResponderId::ByName(name) => c.tbs_certificate.subject == *name,
+    };
+    let signer = if by_key(ca) {
+        ca
+    } else {
+        let delegated = basic.certs.iter().flatten().find(|c| by_key(c));
+        let delegated = delegated.ok_or_else(|| CertError::Invalid("the answer's signer is not in it".into()))?;
+        crate::responder::authorized(delegated, ca, SystemTime::now())?;
+        delegated
+    };
+    let spki = signer.tbs_certificate.subject_public_key_info.to_der()?;
     let sig = basic.signature.as_bytes().ok_or_else(|| CertError::Invalid("signature bits".into()))?;
     crate::rsa::verify(&spki, HashAlg::Sha256, &basic.tbs_response_data.to_der()?, sig)?;
     let nonce = nonce_of(basic.tbs_response_data.response_extensions.as_deref());
