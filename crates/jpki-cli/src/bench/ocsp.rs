@@ -245,10 +245,11 @@ pub fn ocsp(a: &OcspBenchArgs, json: bool) -> Result<()> {
             .arg(dir.path().join("index.txt"))
             .args(["-port", &peer.to_string(), "-CA"])
             .arg(&ca_pem)
+            // The same delegated responder the service signs with.
             .arg("-rsigner")
-            .arg(&ca_pem)
+            .arg(config.ca_dir.join("auth-ocsp.pem"))
             .arg("-rkey")
-            .arg(config.ca_dir.join("auth-ca.key.pem"))
+            .arg(config.ca_dir.join("auth-ocsp.key.pem"))
             .arg("-passin")
             .arg(format!("file:{}", dir.path().join("ca.passphrase").display()))
             .args(["-multi", "2", "-ignore_err"])
