@@ -36,6 +36,8 @@ svc::error_codes! {
         CardOnHold = "card_on_hold", 422;
         /// Storage or signing failed; nothing was done.
         Internal = "internal", 500;
+        /// Too much work is waiting; nothing was done: try again shortly.
+        Busy = "busy", 503;
     }
 }
 
@@ -47,6 +49,7 @@ mod tests {
     fn every_code_has_an_error_status() {
         assert!(Code::ALL.iter().all(|c| (400..600).contains(&c.http_status())));
         assert_eq!(Code::parse("card_on_hold"), Some(Code::CardOnHold));
-        assert_eq!(Code::ALL.len(), 16);
+        assert_eq!(Code::ALL.len(), 17);
+        assert_eq!(Code::parse("busy").map(Code::http_status), Some(503));
     }
 }

@@ -52,6 +52,10 @@ pub enum JlisError {
     /// The caller may not make this request.
     #[error("{0}")]
     Forbidden(&'static str),
+    /// Too much work is waiting: the request was not carried out; the
+    /// caller may try again shortly (with the same request id).
+    #[error("{0}")]
+    Busy(String),
     /// Storage or signing failed.
     #[error("internal error; the request was not carried out")]
     Internal(String),
@@ -81,6 +85,7 @@ impl JlisError {
             JlisError::Invalid(_) => Code::InvalidRequest,
             JlisError::Forbidden(_) => Code::Forbidden,
             JlisError::TooLarge(_) => Code::TooLarge,
+            JlisError::Busy(_) => Code::Busy,
             JlisError::Internal(_) | JlisError::Service(_) => Code::Internal,
         }
     }

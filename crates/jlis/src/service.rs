@@ -392,7 +392,14 @@ impl Jlis {
             }
         }
         let generation = self.generation.load(std::sync::atomic::Ordering::SeqCst);
-        let der = self.sign_ocsp(&req).await?;
+        let der = match self.sign_ocsp(&req).await {
+            // Shed, not queued without end: the relying party asks again.
+            Err(JlisError::Busy(why)) => {
+                tracing::debug!(why, "OCSP answered tryLater");
+                return Ok(pki::ocsp::error_response(pki::ocsp::ResponseStatus::TryLater));
+            }
+            answer => answer?,
+        };
         if let (Some((serial, key)), Ok(mut cache)) = (cache_key, self.ocsp_cache.write()) {
             if self.generation.load(std::sync::atomic::Ordering::SeqCst) != generation {
                 return Ok(der);
@@ -426,7 +433,7 @@ impl Jlis {
         let (cas, nonce) = (self.ca.clone(), req.nonce.clone());
         Ok(self
             .signing
-            .run(move || {
+            .run_as(crate::signing::Priority::Answer, move || {
                 // Signed by the CA's delegated responder, not the CA key.
                 pki::ocsp::build_delegated_response(
                     &cas.ca(responder).responder,

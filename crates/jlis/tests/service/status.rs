@@ -229,3 +229,42 @@ async fn a_delta_crl_lists_exactly_the_changes_since_its_base_and_openssl_agrees
         }
     }
 }
+
+/// A flood of nonce OCSP requests (each signed on demand) does not starve
+/// issuance (issue 15): the answers beyond the signing queue's bound are
+/// `tryLater` at once, the rest are signed, and a card issued in the middle
+/// of the flood is issued. Before, every request waited in one unbounded
+/// queue, issuance behind all of them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_nonce_ocsp_flood_is_shed_with_try_later_and_issuance_goes_on() {
+    let env = std::sync::Arc::new(env().await);
+    let (auth, _) = card(&env).await;
+    let ca = env.jlis.ca().ca(pki::CaKind::Auth).cert.clone();
+    let serial = pki::cert::parse_certificates(&auth).unwrap()[0].tbs_certificate.serial_number.as_bytes().to_vec();
+    let id = pki::ocsp::cert_id(&ca, &serial, pki::HashAlg::Sha256).unwrap();
+    let flood: Vec<_> = (0..1500u32)
+        .map(|i| {
+            let request = pki::ocsp::build_request(std::slice::from_ref(&id), Some(&i.to_be_bytes())).unwrap();
+            let env = env.clone();
+            tokio::spawn(async move { env.jlis.ocsp(&request).await.unwrap() })
+        })
+        .collect();
+    let issued = {
+        let env = env.clone();
+        tokio::spawn(async move { card(&env).await })
+    };
+    let try_later = pki::ocsp::error_response(pki::ocsp::ResponseStatus::TryLater);
+    let (mut shed, mut signed) = (0, 0);
+    for answer in flood {
+        let answer = answer.await.unwrap();
+        if answer == try_later {
+            shed += 1;
+        } else {
+            pki::ocsp::verify_response(&answer, &ca).expect("a signed answer");
+            signed += 1;
+        }
+    }
+    let (new_auth, _) = issued.await.unwrap();
+    assert!(!new_auth.is_empty());
+    assert!(shed > 0 && signed > 0, "shed {shed}, signed {signed}");
+}
