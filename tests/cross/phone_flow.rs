@@ -353,3 +353,67 @@ async fn malformed_requests_get_clear_errors_and_change_nothing() {
     let e = app.prepare(&sei).await.unwrap_err();
     assert!(e.to_string().contains("already_prepared"), "{e}");
 }
+
+/// The services are killed while an attempt is past issuance and before the
+/// certificates are written (the phone has gone quiet; the flow lived in the
+/// SP-TSM's memory). At the next start the SP-TSM ends that attempt as an
+/// interruption: what it issued but did not write is revoked at the JPKI
+/// service, and the holder resumes with new certificates — exactly one
+/// active per type, the ones in the SE (issue 15). Before, the attempt
+/// stayed `provisioning` for ever with its certificates active and in no SE.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn attempts_left_by_a_killed_sp_tsm_are_ended_at_the_next_start_and_resume() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = deployment(dir.path(), 600).await;
+    let mut card = card(&d).await;
+    let (sei, sp) = clients(&d);
+    // Find the first step at which the attempt holds issued, unwritten certificates.
+    let mut step = 0;
+    let (app, id) = loop {
+        step += 1;
+        assert!(step < 40, "no step left certificates issued and unwritten");
+        let app = phone(&d, jpki_app_identity());
+        app.prepare(&sei).await.unwrap();
+        let cms = app.signed_application(&sp, &mut card, "ABC123", &BOTH).await.unwrap();
+        let mut relay = Faulty { inner: app.relay(), seen: 0, fault: Fault::DisconnectAfter(step), last: Vec::new() };
+        let (id, outcome) = sp.apply(&cms, &mut relay).await;
+        assert!(outcome.is_err(), "step {step}: the phone went quiet");
+        let certs = d.sp.certificates(&app.se_identifier()).await.unwrap();
+        if certs.iter().any(|c| c.2 == "issued") {
+            break (app, id.unwrap());
+        }
+    };
+    assert_eq!(sp.application(&id.id).await.unwrap()["state"], "provisioning");
+    let issued: Vec<String> = d.sp.certificates(&app.se_identifier()).await.unwrap().into_iter().map(|c| c.0).collect();
+
+    // Killed: the tasks end where they stand (no graceful shutdown).
+    drop(d);
+    let d = loop {
+        match Deployment::open(dir.path()).await {
+            Ok(d) => break d,
+            Err(e) if e.contains("binding") => tokio::time::sleep(Duration::from_millis(100)).await,
+            Err(e) => panic!("restart: {e}"),
+        }
+    };
+    let (_, sp) = clients(&d);
+    let mut waited = 0;
+    while sp.application(&id.id).await.unwrap()["state"] == "provisioning" {
+        waited += 1;
+        assert!(waited < 100, "the restarted SP-TSM left the attempt running");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(sp.application(&id.id).await.unwrap()["state"], "interrupted");
+    let jlis = d.operator().unwrap();
+    for serial in &issued {
+        let record = jlis.record(serial).await.unwrap();
+        assert_eq!(record["status"], "revoked", "{serial}: issued, never written, revoked: {record}");
+    }
+    app.resume(&sp, &id).await.expect("the holder resumes");
+    let certs = d.sp.certificates(&app.se_identifier()).await.unwrap();
+    assert_eq!(active(&certs).len(), 2, "{certs:?}");
+    app.set_pins(b"2468", b"PHONE1").unwrap();
+    for (t, pin) in [(CertType::Auth, "2468"), (CertType::Sign, "phone1")] {
+        let in_se = app.certificate(t, Some(pin)).unwrap();
+        assert_eq!(status(&d, &in_se).await, Status::Good);
+    }
+}

@@ -392,6 +392,15 @@ impl Records {
         Ok(())
     }
 
+    /// The applications in `state`.
+    pub async fn applications_in(&self, state: ApplicationState) -> Result<Vec<String>, StoreError> {
+        let rows = self
+            .store
+            .read(move |tx| tx.all("SELECT id FROM applications WHERE state = $1", params![state.as_str()]))
+            .await?;
+        rows.iter().map(|r| r.text("id")).collect()
+    }
+
     /// Serials of an application's certificates in `state`.
     pub async fn serials_of(&self, application: &str, state: CertificateState) -> Result<Vec<String>, StoreError> {
         let application = application.to_string();

@@ -23,6 +23,7 @@ pub async fn serve(
     shutdown: Shutdown,
 ) -> Result<(), String> {
     let tls = svc::server::server_config(&config.tls_certificate, &config.tls_key, &config.sei_tsm_client_ca)?;
+    sp.recover_interrupted().await?;
     let retry = sp.clone();
     let retries = tokio::spawn(async move {
         loop {

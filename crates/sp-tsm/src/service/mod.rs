@@ -300,6 +300,23 @@ impl SpTsm {
         ok
     }
 
+    /// At start: attempts a previous run left in `provisioning` (it stopped
+    /// or was killed mid-flow; the flow's state lived in memory) end as an
+    /// interruption would — what they issued but did not record as written
+    /// is revoked, and the application may be resumed. Returns how many.
+    /// (One SP-TSM process per store: another one's running attempts would
+    /// look the same.)
+    pub async fn recover_interrupted(&self) -> Result<usize, String> {
+        let left = self.records.applications_in(ApplicationState::Provisioning).await.map_err(|e| e.to_string())?;
+        for id in &left {
+            self.revoke_unwritten(id).await;
+            let why = "the SP-TSM stopped during the attempt; resume it";
+            self.records.end_attempt(id, ApplicationState::Interrupted, why, None).await.map_err(|e| e.to_string())?;
+            tracing::warn!(application = %id, "an attempt left by the previous run ended as interrupted");
+        }
+        Ok(left.len())
+    }
+
     /// Retries revocations the JPKI service could not take; returns how
     /// many are still pending.
     pub async fn retry_pending_revocations(&self) -> usize {
