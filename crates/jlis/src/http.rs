@@ -13,6 +13,7 @@
 //! Errors are JSON `{"code": …, "message": …}`; internal causes are logged,
 //! not returned.
 
+use crate::service::Requester;
 use crate::{Jlis, JlisError};
 use axum::body::Bytes;
 use axum::extract::rejection::JsonRejection;
@@ -77,9 +78,11 @@ fn is_operator(state: &AppState, parts: &Parts) -> bool {
     !state.operator_token.is_empty() && secret::ct_eq(token.as_bytes(), state.operator_token.as_bytes())
 }
 
-/// Whether the request came over mutual TLS from the SP-TSM.
-fn is_sp_tsm(parts: &Parts) -> bool {
-    parts.extensions.get::<Peer>().is_some_and(Peer::authenticated)
+/// The SP-TSM that called over mutual TLS: SHA-256 (hex) of its verified
+/// client certificate.
+fn sp_tsm_of(parts: &Parts) -> Option<String> {
+    let certificate = parts.extensions.get::<Peer>()?.client_certificate.as_deref()?;
+    Some(hex::encode(pki::HashAlg::Sha256.digest(certificate)))
 }
 
 /// Authorization as extractors: a handler names who may call it in its
@@ -93,13 +96,13 @@ pub mod caller {
     pub struct Operator;
 
     /// The SP-TSM (client certificate from the configured SP-TSM CA;
-    /// mechanism ⑩).
+    /// mechanism ⑩), as a [`Requester`].
     #[derive(Debug)]
-    pub struct SpTsm;
+    pub struct SpTsm(pub Requester);
 
     /// An operator, or the SP-TSM acting on a holder's request.
     #[derive(Debug)]
-    pub struct OperatorOrSpTsm;
+    pub struct OperatorOrSpTsm(pub Requester);
 
     fn forbidden(message: &'static str) -> ApiError {
         ApiError(JlisError::Forbidden(message))
@@ -117,18 +120,22 @@ pub mod caller {
     impl FromRequestParts<Arc<AppState>> for SpTsm {
         type Rejection = ApiError;
         async fn from_request_parts(parts: &mut Parts, _: &Arc<AppState>) -> Result<Self, ApiError> {
-            is_sp_tsm(parts).then_some(SpTsm).ok_or_else(|| {
+            let sp_tsm = sp_tsm_of(parts).ok_or_else(|| {
                 forbidden("phone certificates are issued only to the SP-TSM (client certificate required)")
-            })
+            })?;
+            Ok(SpTsm(Requester::SpTsm { certificate_sha256: sp_tsm }))
         }
     }
 
     impl FromRequestParts<Arc<AppState>> for OperatorOrSpTsm {
         type Rejection = ApiError;
         async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> Result<Self, ApiError> {
-            (is_operator(state, parts) || is_sp_tsm(parts))
-                .then_some(OperatorOrSpTsm)
-                .ok_or_else(|| forbidden("revocation needs the SP-TSM's client certificate or an operator token"))
+            if is_operator(state, parts) {
+                return Ok(OperatorOrSpTsm(Requester::Operator));
+            }
+            let sp_tsm = sp_tsm_of(parts)
+                .ok_or_else(|| forbidden("revocation needs the SP-TSM's client certificate or an operator token"))?;
+            Ok(OperatorOrSpTsm(Requester::SpTsm { certificate_sha256: sp_tsm }))
         }
     }
 }
@@ -239,10 +246,10 @@ async fn record_actor(
 
 async fn phone_certificate(
     State(state): State<Arc<AppState>>,
-    _: SpTsm,
+    SpTsm(requester): SpTsm,
     JsonBody(req): JsonBody<PhoneRequest>,
 ) -> Result<Response, ApiError> {
-    let issued = state.jlis.issue_phone(&req).await?;
+    let issued = state.jlis.issue_phone_for(&req, &requester).await?;
     state.crls.lock().await.stale = true;
     Ok(Json(issued).into_response())
 }
@@ -265,10 +272,10 @@ async fn card_certificates(
 
 async fn revocation(
     State(state): State<Arc<AppState>>,
-    _: OperatorOrSpTsm,
+    OperatorOrSpTsm(requester): OperatorOrSpTsm,
     JsonBody(b): JsonBody<RevokeRequest>,
 ) -> Result<Response, ApiError> {
-    let revoked = state.jlis.revoke(&b.request_id, &b.serial, b.reason).await?;
+    let revoked = state.jlis.revoke_for(&requester, &b.request_id, &b.serial, b.reason).await?;
     state.crls.lock().await.stale = true;
     Ok(Json(Revoked { revoked }).into_response())
 }
@@ -559,9 +566,12 @@ mod tests {
         let (status, _, body) = call(&app, request("POST", "/v1/phone-certificates", Some(phone), sp_tsm())).await;
         assert_eq!((status, code(&body)), (StatusCode::FORBIDDEN, "bad_application".into()));
 
-        // Revocation by the SP-TSM and by an operator.
-        let revoke = serde_json::json!({ "request_id": "rev-1", "serial": serial, "reason": "key-compromise" });
+        // A card certificate: not by the SP-TSM (issue 15), by an operator.
+        let revoke = serde_json::json!({ "request_id": "rev-0", "serial": serial, "reason": "key-compromise" });
         let (status, _, body) = call(&app, request("POST", "/v1/revocations", Some(revoke), sp_tsm())).await;
+        assert_eq!((status, code(&body)), (StatusCode::FORBIDDEN, "forbidden".into()));
+        let revoke = serde_json::json!({ "request_id": "rev-1", "serial": serial, "reason": "key-compromise" });
+        let (status, _, body) = call(&app, request("POST", "/v1/revocations", Some(revoke), operator())).await;
         assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
         assert_eq!(serde_json::from_slice::<Revoked>(&body).unwrap().revoked, vec![serial.clone()]);
         let again = serde_json::json!({ "request_id": "rev-2", "serial": serial, "reason": "key-compromise" });

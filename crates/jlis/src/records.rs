@@ -226,23 +226,53 @@ pub fn application_has_active(tx: &mut Tx<'_>, application: &str, cert_type: &st
     Ok(row.is_some())
 }
 
-/// Links a phone certificate to the card certificate and SE, with the
-/// application behind it.
-pub fn link(
-    tx: &mut Tx<'_>,
-    phone_serial: &str,
-    card_serial: &str,
-    se_id: &str,
-    cert_type: &str,
-    application: &str,
-    t: i64,
-) -> Result<(), JlisError> {
-    tx.execute(
-        "INSERT INTO links (phone_serial, card_serial, se_id, cert_type, created_at, application)
-         VALUES ($1, $2, $3, $4, $5, $6)",
-        params![phone_serial, card_serial, se_id, cert_type, t, application],
-    )?;
-    Ok(())
+/// A link of a phone certificate to the card certificate and SE, with the
+/// application behind it and the SP-TSM that asked.
+pub struct NewLink<'a> {
+    /// The phone certificate.
+    pub phone_serial: &'a str,
+    /// The card's signature certificate that signed the application.
+    pub card_serial: &'a str,
+    /// The SE holding the phone key.
+    pub se_id: &'a str,
+    /// `auth` or `sign`.
+    pub cert_type: &'a str,
+    /// SHA-256 of the application's signed content.
+    pub application: &'a str,
+    /// SHA-256 of the client certificate of the SP-TSM that asked.
+    pub sp_tsm: Option<&'a str>,
+    /// When.
+    pub at: i64,
+}
+
+impl NewLink<'_> {
+    /// Records it.
+    pub fn insert(&self, tx: &mut Tx<'_>) -> Result<(), JlisError> {
+        tx.execute(
+            "INSERT INTO links (phone_serial, card_serial, se_id, cert_type, created_at, application, sp_tsm)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            params![
+                self.phone_serial,
+                self.card_serial,
+                self.se_id,
+                self.cert_type,
+                self.at,
+                self.application,
+                self.sp_tsm
+            ],
+        )?;
+        Ok(())
+    }
+}
+
+/// The SP-TSM that asked for phone certificate `serial` (`None`: none did,
+/// or the certificate is no phone certificate).
+pub fn requesting_sp_tsm(tx: &mut Tx<'_>, serial: &str) -> Result<Option<String>, JlisError> {
+    let row = tx.optional("SELECT sp_tsm FROM links WHERE phone_serial = $1", params![serial])?;
+    Ok(match row {
+        Some(row) => row.opt_text("sp_tsm")?,
+        None => None,
+    })
 }
 
 /// Puts a certificate on hold, or releases it, at `t`.

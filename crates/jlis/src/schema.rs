@@ -69,4 +69,8 @@ pub const MIGRATIONS: &[Migration] = &[
         "ALTER TABLE requests ADD COLUMN fingerprint TEXT;
         ALTER TABLE requests ADD COLUMN outcome TEXT",
     ),
+    // Which SP-TSM (SHA-256 of its client certificate) asked for each
+    // phone certificate: it alone may revoke it (NULL: issued in process,
+    // or before this migration — an operator revokes those).
+    ("0006-link-sp-tsm", "ALTER TABLE links ADD COLUMN sp_tsm TEXT"),
 ];

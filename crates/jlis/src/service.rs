@@ -39,6 +39,20 @@ pub const OCSP_CACHE_TTL: Duration = Duration::from_secs(300);
 pub use jlis_api::types::{Link, PhoneCertType, PhoneCertificate, PhoneRequest, Record};
 
 /// An SE identifier: 1 to 64 hex digits.
+/// Who asks for a change, as the HTTP layer authenticated them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Requester {
+    /// An operator (bearer token).
+    Operator,
+    /// An SP-TSM, by the SHA-256 (hex) of its verified client certificate.
+    SpTsm {
+        /// SHA-256 of the client certificate's DER, hex.
+        certificate_sha256: String,
+    },
+    /// A caller in this process (tests, tools): the operator's rights.
+    InProcess,
+}
+
 /// What identifies a phone-certificate request apart from its id: SHA-256
 /// of its JSON with the id left out and the SE identifier in upper case.
 fn fingerprint(req: &PhoneRequest) -> Result<String, JlisError> {
@@ -146,6 +160,20 @@ impl Jlis {
     /// `request_id` (its answer was lost) gets the same certificate back,
     /// and changes nothing; another request under a used id is a replay.
     pub async fn issue_phone(&self, req: &PhoneRequest) -> Result<PhoneCertificate, JlisError> {
+        self.issue_phone_for(req, &Requester::InProcess).await
+    }
+
+    /// [`Jlis::issue_phone`] for `requester`; an SP-TSM that asks is
+    /// recorded with the link, and only it may revoke the certificate.
+    pub async fn issue_phone_for(
+        &self,
+        req: &PhoneRequest,
+        requester: &Requester,
+    ) -> Result<PhoneCertificate, JlisError> {
+        let sp_tsm = match requester {
+            Requester::SpTsm { certificate_sha256 } => Some(certificate_sha256.clone()),
+            Requester::Operator | Requester::InProcess => None,
+        };
         let fingerprint = fingerprint(req)?;
         let (id, f) = (req.request_id.clone(), fingerprint.clone());
         if let Some(done) = self.store.read(move |tx| records::earlier(tx, &id, &f)).await? {
@@ -219,7 +247,16 @@ impl Jlis {
                     audit::append(tx, t, "phone.superseded", &detail, &by)?;
                 }
                 phone.insert(tx)?;
-                records::link(tx, &phone.serial, &card_serial, &se_id, cert_type, &applied.digest, t)?;
+                let link = records::NewLink {
+                    phone_serial: &phone.serial,
+                    card_serial: &card_serial,
+                    se_id: &se_id,
+                    cert_type,
+                    application: &applied.digest,
+                    sp_tsm: sp_tsm.as_deref(),
+                    at: t,
+                };
+                link.insert(tx)?;
                 let outcome = records::Outcome { serial: phone.serial.clone(), superseded: superseded.clone() };
                 records::claim_with_outcome(tx, &request_id, &fingerprint, &outcome)?;
                 let detail = serde_json::json!({ "serial": phone.serial, "card": card_serial, "se_id": se_id, "type": cert_type, "application": applied.digest });
@@ -260,6 +297,20 @@ impl Jlis {
     /// phone certificate linked to it, in the same transaction. Returns
     /// every serial revoked.
     pub async fn revoke(&self, request_id: &str, serial: &str, reason: Reason) -> Result<Vec<String>, JlisError> {
+        self.revoke_for(&Requester::InProcess, request_id, serial, reason).await
+    }
+
+    /// [`Jlis::revoke`] for `requester`: an SP-TSM may revoke only the phone
+    /// certificates it asked for (the holder's request, an undelivered
+    /// certificate); card certificates only an operator (issue 15).
+    pub async fn revoke_for(
+        &self,
+        requester: &Requester,
+        request_id: &str,
+        serial: &str,
+        reason: Reason,
+    ) -> Result<Vec<String>, JlisError> {
+        let requester = requester.clone();
         if matches!(reason, Reason::CertificateHold | Reason::RemoveFromCrl) {
             return Err(JlisError::Invalid("use hold and release for 一時保留".into()));
         }
@@ -269,6 +320,18 @@ impl Jlis {
             .write(move |tx| {
                 records::claim(tx, &request_id)?;
                 let (status, kind) = records::current(tx, &serial)?;
+                if let Requester::SpTsm { certificate_sha256 } = &requester {
+                    if kind != CertKind::Phone {
+                        return Err(JlisError::Forbidden(
+                            "an SP-TSM revokes phone certificates only; a card certificate is revoked by an operator",
+                        ));
+                    }
+                    if records::requesting_sp_tsm(tx, &serial)?.as_deref() != Some(certificate_sha256) {
+                        return Err(JlisError::Forbidden(
+                            "an SP-TSM revokes only the phone certificates it asked for; an operator revokes others",
+                        ));
+                    }
+                }
                 if status == CertStatus::Revoked {
                     return Err(JlisError::Conflict(format!("{serial} is already revoked")));
                 }

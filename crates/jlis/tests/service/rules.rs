@@ -394,3 +394,33 @@ async fn many_cards_at_once_keep_one_unbroken_audit_chain() {
     let entries = jlis::audit::verify(env.jlis.store()).await.unwrap().unwrap();
     assert_eq!(entries, 48 + 16 + 16, "one entry per change, none lost");
 }
+
+/// Who may revoke what (issue 15): an SP-TSM revokes only the phone
+/// certificates it asked for — not another SP-TSM's, not one issued
+/// otherwise, never a card certificate; an operator revokes any. A refusal
+/// changes nothing.
+#[tokio::test]
+async fn an_sp_tsm_revokes_only_the_phone_certificates_it_asked_for() {
+    use jlis::service::Requester;
+    let env = env().await;
+    let (auth, sign) = card(&env).await;
+    let sp = |n: u8| Requester::SpTsm { certificate_sha256: format!("{n:064x}") };
+    let ours = env.jlis.issue_phone_for(&phone_request(&sign, PhoneCertType::Sign, "FF11"), &sp(1)).await.unwrap();
+    let theirs = env.jlis.issue_phone_for(&phone_request(&sign, PhoneCertType::Auth, "FF11"), &sp(2)).await.unwrap();
+    let refused = |e: JlisError| (e.code().as_str().to_string(), e.to_string());
+    for (serial, why) in
+        [(&theirs.serial, "asked for"), (&serial(&auth), "card certificate"), (&serial(&sign), "card certificate")]
+    {
+        let (code, message) =
+            refused(env.jlis.revoke_for(&sp(1), &rid(), serial, Reason::KeyCompromise).await.unwrap_err());
+        assert_eq!(code, "forbidden", "{serial}");
+        assert!(message.contains(why), "{message}");
+        assert_eq!(env.jlis.record(serial).await.unwrap().status, "good", "{serial} unchanged");
+    }
+    assert_eq!(
+        env.jlis.revoke_for(&sp(1), &rid(), &ours.serial, Reason::CessationOfOperation).await.unwrap(),
+        vec![ours.serial.clone()]
+    );
+    let revoked = env.jlis.revoke_for(&Requester::Operator, &rid(), &serial(&sign), Reason::KeyCompromise).await;
+    assert_eq!(revoked.unwrap(), vec![serial(&sign), theirs.serial.clone()], "the operator's revocation cascades");
+}
