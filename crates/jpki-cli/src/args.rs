@@ -14,6 +14,11 @@ pub struct DeviceArgs {
     /// default: the first reader holding a card.
     #[arg(long, env = "JPKI_READER", value_name = "NAME")]
     pub reader: Option<String>,
+    /// Show personal data in the `-vvv` APDU trace: the My Number, the
+    /// four basic attributes and the signature certificate, which the
+    /// trace otherwise replaces with their length (PINs are never shown).
+    #[arg(long)]
+    pub trace_personal_data: bool,
 }
 
 /// Where PINs come from when not typed at the prompt.

@@ -229,3 +229,33 @@ fn bench_issuance_reports_each_round_beside_openssl() {
     let o = run(jpki().args(["bench", "issuance", "--rounds", "0"]));
     assert_eq!(o.status.code(), Some(2), "zero rounds is refused");
 }
+
+/// `-vvv` traces every APDU, but the My Number read from the card shows
+/// only as its length unless `--trace-personal-data` asks for it (issue
+/// 15); the PIN never shows.
+#[test]
+fn the_apdu_trace_leaves_out_the_my_number_unless_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let card = copy_card(dir.path());
+    let read = |extra: &[&str]| {
+        let o = run(jpki()
+            .env("JPKI_TEXT_PIN", "1234")
+            .args(["-vvv", "--json", "card", "text", "mynumber", "--card"])
+            .arg(&card)
+            .args(extra));
+        assert!(o.status.success(), "{}", text(&o));
+        let answer: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        let my_number = answer["my_number"].as_str().unwrap().to_string();
+        (my_number, String::from_utf8_lossy(&o.stderr).into_owned())
+    };
+    let (my_number, trace) = read(&[]);
+    // The card answers in chunks: look for the first and the last digits.
+    let (head, tail) = my_number.as_bytes().split_at(5);
+    let (head, tail) = (hex::encode_upper(head), hex::encode_upper(tail));
+    assert!(trace.contains("> 00A4040C0AD3921000310001010408"), "the trace runs: {trace}");
+    assert!(!trace.contains(&head) && !trace.contains(&tail) && !trace.contains(&my_number), "{trace}");
+    assert!(trace.contains("bytes of personal data; --trace-personal-data shows them"), "{trace}");
+    assert!(trace.contains("<PIN REDACTED>") && !trace.contains("31323334"), "{trace}");
+    let (_, asked) = read(&["--trace-personal-data"]);
+    assert!(asked.contains(&head) && !asked.contains("bytes of personal data"), "{asked}");
+}
