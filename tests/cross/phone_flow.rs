@@ -417,3 +417,58 @@ async fn attempts_left_by_a_killed_sp_tsm_are_ended_at_the_next_start_and_resume
         assert_eq!(status(&d, &in_se).await, Status::Good);
     }
 }
+
+/// A flood on every public port — the JPKI service's HTTPS and plain-HTTP
+/// listeners, the SEI-TSM, the SP-TSM — of connections that say nothing
+/// and connections that send garbage, while a card is issued and a phone
+/// provisioned (issue 15). Issuance completes, the services go on serving
+/// (health, another phone) afterwards, and no flood connection got an
+/// answer that was not an error or a close.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_flood_of_silent_and_garbage_connections_does_not_stop_issuance() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = tempfile::tempdir().unwrap();
+    let d = deployment(dir.path(), 30).await;
+    let port = |url: &str| url.rsplit(':').next().unwrap().trim_end_matches('/').split('/').next().unwrap().to_string();
+    let ports: Vec<String> =
+        [&d.jlis_url, &d.ocsp_url, &d.sei_url, &d.sp_url].iter().map(|u| port(u.as_str())).collect();
+    let mut flood = Vec::new();
+    for p in &ports {
+        for i in 0..500 {
+            let addr = format!("127.0.0.1:{p}");
+            flood.push(tokio::spawn(async move {
+                let mut stream = tokio::net::TcpStream::connect(&addr).await.ok()?;
+                if i % 2 == 1 {
+                    let mut garbage = [0u8; 512];
+                    pki::fill_random(&mut garbage);
+                    let _ = stream.write_all(&garbage).await;
+                }
+                // Read whatever comes back until the server closes (or 15 s).
+                let mut answer = Vec::new();
+                let _ = tokio::time::timeout(Duration::from_secs(15), stream.read_to_end(&mut answer)).await;
+                Some(answer)
+            }));
+        }
+    }
+    let mut card = card(&d).await;
+    let app = provisioned(&d, &mut card).await;
+    let sign = app.certificate(CertType::Sign, Some("phone1")).unwrap();
+    assert_eq!(status(&d, &sign).await, Status::Good);
+    let mut answered = 0;
+    for f in flood {
+        if let Some(answer) = f.await.unwrap() {
+            answered += 1;
+            let text = String::from_utf8_lossy(&answer);
+            assert!(
+                answer.is_empty() || answer[0] == 0x15 || text.starts_with("HTTP/1.1 4"),
+                "a flood connection got an answer other than an error: {text:?}"
+            );
+        }
+    }
+    assert!(answered >= 1900, "the flood connected ({answered} of 2000)");
+    let http = svc::client::plain_http_client().unwrap();
+    let health = http.get(d.ocsp_url.replace("/ocsp", "/healthz")).send().await.unwrap();
+    assert_eq!(health.status().as_u16(), 200);
+    // Both TSMs still serve a whole phone.
+    provisioned(&d, &mut card).await;
+}
