@@ -173,6 +173,7 @@ pub fn public_router(state: Arc<AppState>) -> Router {
         .route("/crl/{name}", get(crl))
         .layer(DefaultBodyLimit::max(OCSP_BODY_LIMIT))
         .layer(axum::middleware::from_fn_with_state(state.clone(), record_actor))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), count_request))
         .with_state(state)
 }
 
@@ -213,9 +214,33 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/ocsp", post(ocsp_post).layer(DefaultBodyLimit::max(OCSP_BODY_LIMIT)))
         .route("/ocsp/{*request}", get(ocsp_get))
         .route("/crl/{name}", get(crl))
+        .route("/metrics", get(metrics))
         .layer(DefaultBodyLimit::max(API_BODY_LIMIT))
         .layer(axum::middleware::from_fn_with_state(state.clone(), record_actor))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), count_request))
         .with_state(state)
+}
+
+/// `GET /metrics` (operators): Prometheus' text format ([`crate::metrics`]).
+async fn metrics(State(state): State<Arc<AppState>>, _: Operator) -> Response {
+    let content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+    ([(header::CONTENT_TYPE, content_type)], state.jlis.metrics_text()).into_response()
+}
+
+/// Counts each request by the route it matched and its status, and times it.
+async fn count_request(
+    State(state): State<Arc<AppState>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let route = match request.extensions().get::<axum::extract::MatchedPath>() {
+        Some(path) => path.as_str().to_string(),
+        None => "unmatched".to_string(),
+    };
+    let started = std::time::Instant::now();
+    let response = next.run(request).await;
+    state.jlis.metrics().request(&route, response.status().as_u16(), started.elapsed());
+    response
 }
 
 /// Makes who is calling — operator token, SP-TSM client certificate, the
@@ -466,6 +491,7 @@ mod tests {
             ("GET", "/v1/secure-elements/00/links", None),
             ("POST", "/v1/phone-certificates", Some(serde_json::json!({}))),
             ("GET", "/openapi.json", None),
+            ("GET", "/metrics", None),
         ] {
             let (status, _, _) = call(&public, request(method, uri, body, operator())).await;
             assert_eq!(status, StatusCode::NOT_FOUND, "{method} {uri} over plain HTTP");
@@ -473,6 +499,65 @@ mod tests {
         for uri in ["/healthz", "/readyz", "/crl/auth.crl"] {
             assert_eq!(call(&public, request("GET", uri, None, Caller::Anonymous)).await.0, StatusCode::OK, "{uri}");
         }
+    }
+
+    /// `/metrics` (operators): requests counted by the route they matched
+    /// and their status, issuance, revocation, OCSP answers by how they
+    /// were made, the signing queues and the store's writes.
+    #[tokio::test]
+    async fn metrics_count_requests_issuance_revocations_and_ocsp_answers() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = state(dir.path()).await;
+        let (app, public) = (router(state.clone()), public_router(state.clone()));
+        let keys = [pki::RsaPrivateKey::generate_2048().unwrap(), pki::RsaPrivateKey::generate_2048().unwrap()];
+        let holder = serde_json::json!({ "name": "計測 太郎", "address": "東京都", "birth": "19800101",
+            "sex": "male", "prefecture": "Tokyo", "municipality": "Chiyoda-ku" });
+        let card = serde_json::json!({ "request_id": "metrics-card", "holder": holder,
+            "auth_public_key": STANDARD.encode(keys[0].public_key_der()),
+            "sign_public_key": STANDARD.encode(keys[1].public_key_der()) });
+        let (status, _, body) = call(&app, request("POST", "/v1/card-certificates", Some(card), operator())).await;
+        assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+        let issued: CardCertificates = serde_json::from_slice(&body).unwrap();
+        let serial = crate::service::serial_hex(&pki::cert::parse_certificates(&issued.auth_certificate).unwrap()[0]);
+        let revoke = serde_json::json!({ "request_id": "metrics-rev", "serial": serial, "reason": "key-compromise" });
+        assert_eq!(call(&app, request("POST", "/v1/revocations", Some(revoke), operator())).await.0, StatusCode::OK);
+        let ocsp = |body: Vec<u8>| {
+            Request::builder()
+                .method("POST")
+                .uri("/ocsp")
+                .header("content-type", "application/ocsp-request")
+                .body(Body::from(body))
+                .unwrap()
+        };
+        assert_eq!(call(&public, ocsp(b"nonsense".to_vec())).await.0, StatusCode::OK);
+        let auth_ca = pki::cert::parse_certificates(&issued.auth_ca_certificate).unwrap().remove(0);
+        let id = pki::ocsp::cert_id(&auth_ca, &hex::decode(&serial).unwrap(), pki::HashAlg::Sha1).unwrap();
+        let asked = pki::ocsp::build_request(&[id], None).unwrap();
+        for _ in 0..2 {
+            assert_eq!(call(&public, ocsp(asked.clone())).await.0, StatusCode::OK);
+        }
+        assert_eq!(call(&app, request("GET", "/nowhere", None, Caller::Anonymous)).await.0, StatusCode::NOT_FOUND);
+
+        let (status, kind, text) = call(&app, request("GET", "/metrics", None, operator())).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(kind.starts_with("application/openmetrics-text"), "{kind}");
+        let text = String::from_utf8(text).unwrap();
+        for line in [
+            r#"jlis_http_requests_total{route="/v1/card-certificates",status="200"} 1"#,
+            r#"jlis_http_requests_total{route="/v1/revocations",status="200"} 1"#,
+            r#"jlis_http_requests_total{route="/ocsp",status="200"} 3"#,
+            r#"jlis_http_requests_total{route="unmatched",status="404"} 1"#,
+            r#"jlis_certificates_issued_total{what="card"} 2"#,
+            "jlis_certificates_revoked_total 1",
+            r#"jlis_ocsp_answers_total{what="refused"} 1"#,
+            r#"jlis_ocsp_answers_total{what="signed"} 1"#,
+            r#"jlis_ocsp_answers_total{what="cached"} 1"#,
+            r#"jlis_signing_waiting{what="answers"} 0"#,
+            r#"jlis_http_request_duration_seconds_count{route="/v1/card-certificates"} 1"#,
+        ] {
+            assert!(text.contains(line), "{line} missing from:\n{text}");
+        }
+        assert!(text.contains("jlis_store_write_duration_seconds_count "), "{text}");
     }
 
     #[tokio::test]
@@ -497,6 +582,8 @@ mod tests {
             ("POST", "/v1/releases", Anonymous),
             ("GET", "/v1/certificates/0A", sp_tsm()),
             ("GET", "/v1/secure-elements/00112233445566778899/links", Anonymous),
+            ("GET", "/metrics", Anonymous),
+            ("GET", "/metrics", sp_tsm()),
         ] {
             let (status, _, body) =
                 call(&app, request(method, uri, Some(serde_json::json!("not a body")), caller)).await;

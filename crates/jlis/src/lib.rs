@@ -25,6 +25,7 @@ pub mod audit;
 pub mod config;
 pub mod error;
 pub mod http;
+pub mod metrics;
 pub mod records;
 pub mod schema;
 pub mod server;

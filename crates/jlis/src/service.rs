@@ -24,6 +24,7 @@ pub struct Jlis {
     /// Bumped by every state change, so a response signed before a change
     /// is never cached after it.
     generation: std::sync::atomic::AtomicU64,
+    metrics: crate::metrics::Metrics,
 }
 
 /// Pre-signed OCSP responses by serial (upper-case hex), then by the DER of
@@ -38,7 +39,6 @@ pub const OCSP_CACHE_TTL: Duration = Duration::from_secs(300);
 
 pub use jlis_api::types::{Link, PhoneCertType, PhoneCertificate, PhoneRequest, Record};
 
-/// An SE identifier: 1 to 64 hex digits.
 /// Who asks for a change, as the HTTP layer authenticated them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Requester {
@@ -61,6 +61,7 @@ fn fingerprint(req: &PhoneRequest) -> Result<String, JlisError> {
     Ok(hex::encode(pki::HashAlg::Sha256.digest(&json)))
 }
 
+/// An SE identifier: 1 to 64 hex digits.
 fn check_se_id(se_id: &str) -> Result<(), JlisError> {
     if se_id.is_empty() || se_id.len() > 64 || !se_id.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(JlisError::Invalid("se_id must be the SE identifier in hex".into()));
@@ -83,7 +84,30 @@ impl Jlis {
             signing: crate::signing::SigningPool::per_core()?,
             ocsp_cache: Default::default(),
             generation: Default::default(),
+            metrics: Default::default(),
         })
+    }
+
+    /// Its metrics, in Prometheus' text format.
+    pub fn metrics_text(&self) -> String {
+        self.metrics.render(self.signing.waiting())
+    }
+
+    /// Its metrics, for the HTTP layer to count requests.
+    pub fn metrics(&self) -> &crate::metrics::Metrics {
+        &self.metrics
+    }
+
+    /// A store write, timed for the metrics.
+    async fn write<T, F>(&self, f: F) -> Result<T, JlisError>
+    where
+        F: FnOnce(&mut store::Tx<'_>) -> Result<T, JlisError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let started = std::time::Instant::now();
+        let written = self.store.write(f).await;
+        self.metrics.store_write(started.elapsed());
+        written
     }
 
     /// The CAs.
@@ -130,7 +154,6 @@ impl Jlis {
             .await??;
         let (request_id, by) = (request_id.to_string(), audit::by(request_id));
         let auth = self
-            .store
             .write(move |tx| {
                 records::claim(tx, &request_id)?;
                 auth.insert(tx)?;
@@ -146,6 +169,7 @@ impl Jlis {
             })
             .await?;
         let (serials, (auth, sign)) = auth;
+        self.metrics.issued("card", 2);
         self.state_changed(&serials);
         Ok((auth, sign))
     }
@@ -219,7 +243,6 @@ impl Jlis {
         let (request_id, se_id, cert_type) = (req.request_id.clone(), req.se_id.to_uppercase(), req.cert_type.as_str());
         let by = audit::by(&req.request_id);
         let done = self
-            .store
             .write(move |tx| {
                 // The same request may have won a race with this one.
                 if let Some(done) = records::earlier(tx, &request_id, &fingerprint)? {
@@ -270,6 +293,8 @@ impl Jlis {
             // the earlier call's is the answer.
             Err(earlier) => return self.answer_again(kind, earlier).await,
         };
+        self.metrics.issued("phone", 1);
+        self.metrics.revoked(superseded.len() as u64);
         self.state_changed(&superseded);
         self.state_changed(std::slice::from_ref(&phone.serial));
         Ok(PhoneCertificate {
@@ -316,7 +341,6 @@ impl Jlis {
         }
         let (request_id, serial, by) = (request_id.to_string(), serial.to_uppercase(), audit::by(request_id));
         let revoked = self
-            .store
             .write(move |tx| {
                 records::claim(tx, &request_id)?;
                 let (status, kind) = records::current(tx, &serial)?;
@@ -356,6 +380,7 @@ impl Jlis {
                 Ok(revoked)
             })
             .await?;
+        self.metrics.revoked(revoked.len() as u64);
         self.state_changed(&revoked);
         Ok(revoked)
     }
@@ -373,31 +398,24 @@ impl Jlis {
     async fn change_hold(&self, request_id: &str, serial: &str, hold: bool) -> Result<(), JlisError> {
         let (request_id, serial, by) = (request_id.to_string(), serial.to_uppercase(), audit::by(request_id));
         let changed = serial.clone();
-        self.store
-            .write(move |tx| {
-                records::claim(tx, &request_id)?;
-                let (status, _) = records::current(tx, &serial)?;
-                let t = records::now();
-                match (hold, status) {
-                    (true, CertStatus::Good) => records::set_hold(tx, &serial, true, t)?,
-                    (false, CertStatus::Hold) => records::set_hold(tx, &serial, false, t)?,
-                    (_, s) => {
-                        return Err(JlisError::Conflict(format!(
-                            "{serial} is {}; cannot {}",
-                            s.as_str(),
-                            if hold { "hold it" } else { "release it" }
-                        )))
-                    }
-                };
-                audit::append(
-                    tx,
-                    t,
-                    if hold { "hold" } else { "release" },
-                    &serde_json::json!({ "serial": serial }),
-                    &by,
-                )
-            })
-            .await?;
+        self.write(move |tx| {
+            records::claim(tx, &request_id)?;
+            let (status, _) = records::current(tx, &serial)?;
+            let t = records::now();
+            match (hold, status) {
+                (true, CertStatus::Good) => records::set_hold(tx, &serial, true, t)?,
+                (false, CertStatus::Hold) => records::set_hold(tx, &serial, false, t)?,
+                (_, s) => {
+                    return Err(JlisError::Conflict(format!(
+                        "{serial} is {}; cannot {}",
+                        s.as_str(),
+                        if hold { "hold it" } else { "release it" }
+                    )))
+                }
+            };
+            audit::append(tx, t, if hold { "hold" } else { "release" }, &serde_json::json!({ "serial": serial }), &by)
+        })
+        .await?;
         self.state_changed(&[changed]);
         Ok(())
     }
@@ -439,7 +457,9 @@ impl Jlis {
     /// Requests without a nonce are answered from pre-signed responses
     /// (RFC 5019's practice); a nonce is signed on demand.
     pub async fn ocsp(&self, request: &[u8]) -> Result<Vec<u8>, JlisError> {
+        use crate::metrics::OcspAnswer;
         let Ok(req) = pki::ocsp::parse_request(request) else {
+            self.metrics.ocsp(OcspAnswer::Refused);
             return Ok(pki::ocsp::error_response(pki::ocsp::ResponseStatus::MalformedRequest));
         };
         let cache_key = match (&req.nonce, req.cert_ids.as_slice()) {
@@ -450,6 +470,7 @@ impl Jlis {
             let cached = self.ocsp_cache.read().ok().and_then(|c| c.get(serial).and_then(|s| s.get(key)).cloned());
             if let Some((at, der)) = cached {
                 if at.elapsed() < OCSP_CACHE_TTL {
+                    self.metrics.ocsp(OcspAnswer::Cached);
                     return Ok(der);
                 }
             }
@@ -458,6 +479,7 @@ impl Jlis {
         let der = match self.sign_ocsp(&req).await {
             // Shed, not queued without end: the relying party asks again.
             Err(JlisError::Busy(why)) => {
+                self.metrics.ocsp(OcspAnswer::Shed);
                 tracing::debug!(why, "OCSP answered tryLater");
                 return Ok(pki::ocsp::error_response(pki::ocsp::ResponseStatus::TryLater));
             }
@@ -480,6 +502,7 @@ impl Jlis {
             .into_iter()
             .find(|k| pki::ocsp::issued_by(&req.cert_ids[0], &self.ca.ca(*k).cert));
         let Some(responder) = responder else {
+            self.metrics.ocsp(crate::metrics::OcspAnswer::Refused);
             return Ok(pki::ocsp::error_response(pki::ocsp::ResponseStatus::Unauthorized));
         };
         let ca = self.ca.ca(responder);
@@ -494,7 +517,7 @@ impl Jlis {
         }
         let now = SystemTime::now();
         let (cas, nonce) = (self.ca.clone(), req.nonce.clone());
-        Ok(self
+        let der = self
             .signing
             .run_as(crate::signing::Priority::Answer, move || {
                 // Signed by the CA's delegated responder, not the CA key.
@@ -506,7 +529,9 @@ impl Jlis {
                     nonce.as_deref(),
                 )
             })
-            .await??)
+            .await??;
+        self.metrics.ocsp(crate::metrics::OcspAnswer::Signed);
+        Ok(der)
     }
 
     /// Produces the next CRL of CA `kind`: a full CRL (it becomes the base
@@ -516,7 +541,7 @@ impl Jlis {
     /// is skipped, which RFC 5280's increasing CRL numbers allow).
     pub async fn crl(&self, kind: CaKind, delta: bool) -> Result<Vec<u8>, JlisError> {
         let t = records::now();
-        let (entries, params) = self.store.write(move |tx| records::crl_entries(tx, kind, delta, t)).await?;
+        let (entries, params) = self.write(move |tx| records::crl_entries(tx, kind, delta, t)).await?;
         let cas = self.ca.clone();
         Ok(self
             .signing
