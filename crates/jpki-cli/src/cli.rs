@@ -68,4 +68,8 @@ pub enum Command {
     /// patterns, or run them against a fresh deployment on loopback.
     #[command(subcommand)]
     Attack(AttackCommand),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(crate::cmd::shell::CompletionsArgs),
+    /// Print the manual page (roff): `jpki man > jpki.1; man ./jpki.1`.
+    Man,
 }

@@ -9,6 +9,7 @@ pub mod operator;
 pub mod phone;
 pub mod se;
 pub mod serve;
+pub mod shell;
 
 use crate::cli::{Cli, Command};
 use anyhow::{Context, Result};
@@ -29,6 +30,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Demo(d) => crate::demo::run(d, json),
         Command::Bench(c) => crate::bench::run(c, json),
         Command::Attack(c) => attack::run(c, json),
+        Command::Completions(a) => shell::completions(&a),
+        Command::Man => shell::man(),
     }
 }
 

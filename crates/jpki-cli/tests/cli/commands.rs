@@ -259,3 +259,29 @@ fn the_apdu_trace_leaves_out_the_my_number_unless_asked() {
     let (_, asked) = read(&["--trace-personal-data"]);
     assert!(asked.contains(&head) && !asked.contains("bytes of personal data"), "{asked}");
 }
+
+/// `jpki completions SHELL` prints a script the shell accepts, naming the
+/// commands; `jpki man` prints a roff page; an unknown shell is a usage
+/// error (exit 2) naming the ones there are.
+#[test]
+fn completions_and_the_man_page_come_from_the_command_definitions() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = run(jpki().args(["completions", "bash"]));
+    assert!(o.status.success(), "{}", text(&o));
+    let script = dir.path().join("jpki.bash");
+    std::fs::write(&script, &o.stdout).unwrap();
+    let checked = std::process::Command::new("bash").arg("-n").arg(&script).output().unwrap();
+    assert!(checked.status.success(), "bash -n: {}", String::from_utf8_lossy(&checked.stderr));
+    let script = String::from_utf8(o.stdout).unwrap();
+    assert!(script.contains("complete -F") && script.contains("serve") && script.contains("--trace-personal-data"));
+    for shell in ["zsh", "fish"] {
+        let o = run(jpki().args(["completions", shell]));
+        assert!(o.status.success() && String::from_utf8_lossy(&o.stdout).contains("jpki"), "{shell}");
+    }
+    let o = run(jpki().arg("man"));
+    let page = String::from_utf8(o.stdout).unwrap();
+    assert!(o.status.success() && page.contains(".TH jpki 1") && page.contains("completions"), "{page}");
+    let o = run(jpki().args(["completions", "tcsh"]));
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("possible values: bash"), "{}", text(&o));
+}
