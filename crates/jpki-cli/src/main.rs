@@ -9,6 +9,7 @@ mod demo;
 mod device;
 mod output;
 mod pins;
+mod progress;
 
 use clap::Parser;
 use std::process::ExitCode;

@@ -204,11 +204,17 @@ pub fn phones(a: &PhonesBenchArgs, json: bool) -> Result<()> {
         progress(format!("{at_once} at once: {} applications, two certificates each…", phones_per_level));
         let cpu_before = cpu()?;
         let start = Instant::now();
+        let bar = crate::progress::bar(phones_per_level as u64, &format!("{at_once} at once: applications"), json);
         let applications = phones.iter().zip(&cards).map(|(phone, card)| {
-            let (phone, sp, steps, card) = (phone.clone(), sp.clone(), steps.clone(), card.clone());
-            async move { apply(&phone, &sp, card, &steps).await }
+            let (phone, sp, steps, card, bar) = (phone.clone(), sp.clone(), steps.clone(), card.clone(), bar.clone());
+            async move {
+                let issued = apply(&phone, &sp, card, &steps).await;
+                bar.inc(1);
+                issued
+            }
         });
         let issued = rt.block_on(super::micro::at_once(at_once, applications.collect()))?;
+        bar.finish_and_clear();
         let seconds = start.elapsed().as_secs_f64();
         let apply_cpu = cpu()? - cpu_before;
         let certificates: usize = issued.iter().sum();

@@ -107,16 +107,19 @@ fn run_patterns(a: &AttackRunArgs, json: bool) -> Result<()> {
         }
         let lab = attack::Lab::start().await.map_err(|e| anyhow!("the attack lab did not start: {e}"))?;
         let mut reports = Vec::with_capacity(numbers.len());
+        let bar = crate::progress::bar(numbers.len() as u64, "attack patterns", json);
         for (i, n) in numbers.iter().enumerate() {
-            if !json {
+            if !json && bar.is_hidden() {
                 eprintln!("[{}/{}] pattern {n}…", i + 1, numbers.len());
             }
             let report = attack::run(&lab, *n).await.map_err(|e| anyhow!(e))?;
             if !json {
-                print(&report)?;
+                bar.suspend(|| print(&report))?;
             }
+            bar.inc(1);
             reports.push(report);
         }
+        bar.finish_and_clear();
         anyhow::Ok(reports)
     })?;
     let breached = reports.iter().filter(|r| !r.held()).count();
