@@ -87,6 +87,10 @@ pub struct OcspBenchArgs {
     /// Send a nonce in every request (each answer signed on demand).
     #[arg(long)]
     pub nonce: bool,
+    /// Open a new connection for every request (`Connection: close`), as
+    /// most OCSP clients do; without it, connections are kept alive.
+    #[arg(long)]
+    pub connection_per_request: bool,
 }
 
 /// `jpki bench crl`
