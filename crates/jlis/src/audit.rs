@@ -36,9 +36,13 @@ pub const GENESIS: &str = "00000000000000000000000000000000000000000000000000000
 /// Who made a change, as the HTTP layer established it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Actor {
-    /// `operator` (bearer token), `sp-tsm` (client certificate), or
-    /// `service` (the service itself, or a caller in this process).
+    /// `operator` or `auditor` (bearer token), `sp-tsm` (client
+    /// certificate), or `service` (the service itself, or a caller in this
+    /// process).
     pub role: &'static str,
+    /// The operator's name ([`crate::operators`]), when an operator acts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub operator: Option<String>,
     /// SHA-256 (hex) of the verified client certificate, if one was shown.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client_certificate: Option<String>,

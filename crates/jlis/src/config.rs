@@ -27,8 +27,12 @@ pub struct Config {
     pub tls_key: PathBuf,
     /// CA whose client certificates identify the SP-TSM (PEM).
     pub sp_tsm_ca: PathBuf,
-    /// File holding the operators' bearer token.
+    /// File holding the bearer token of the operator named `operator`.
     pub operator_token_file: PathBuf,
+    /// More operators, each with a name, a role (`operator`, `auditor`)
+    /// and a token file of their own ([`crate::operators`]).
+    #[serde(default)]
+    pub operators: Vec<crate::operators::OperatorEntry>,
     /// CRLs are regenerated at least this often.
     #[serde(default = "default_interval")]
     pub crl_interval_secs: u64,
@@ -82,6 +86,7 @@ impl Config {
         ]
         .into_iter()
         .chain(c.ca_key_passphrase_file.as_mut())
+        .chain(c.operators.iter_mut().map(|o| &mut o.token_file))
         {
             if p.is_relative() {
                 *p = base.join(&*p);

@@ -36,8 +36,8 @@ pub use svc::Peer;
 pub struct AppState {
     /// The service.
     pub jlis: Jlis,
-    /// Bearer token of operators (compared in constant time).
-    pub operator_token: String,
+    /// The operators and their tokens (compared in constant time).
+    pub operators: crate::operators::Operators,
     /// Cached CRLs, regenerated after state changes.
     pub crls: Mutex<CrlCache>,
 }
@@ -71,11 +71,16 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// Whether the request carries the operators' bearer token.
+/// The operator whose bearer token the request carries.
+fn operator_of(state: &AppState, parts: &Parts) -> Option<crate::operators::Known> {
+    let value = parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok())?;
+    state.operators.identify(value.strip_prefix("Bearer ")?)
+}
+
+/// Whether the request carries the token of an operator with the
+/// `operator` role (an auditor's does not count).
 fn is_operator(state: &AppState, parts: &Parts) -> bool {
-    let Some(value) = parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) else { return false };
-    let Some(token) = value.strip_prefix("Bearer ") else { return false };
-    !state.operator_token.is_empty() && secret::ct_eq(token.as_bytes(), state.operator_token.as_bytes())
+    operator_of(state, parts).is_some_and(|o| o.role == crate::operators::Role::Operator)
 }
 
 /// The SP-TSM that called over mutual TLS: SHA-256 (hex) of its verified
@@ -91,7 +96,10 @@ fn sp_tsm_of(parts: &Parts) -> Option<String> {
 pub mod caller {
     use super::*;
 
-    /// A hotline or municipal-office operator (bearer token).
+    use crate::operators::Role;
+
+    /// A hotline or municipal-office operator (bearer token, role
+    /// `operator`).
     #[derive(Debug)]
     pub struct Operator;
 
@@ -111,9 +119,24 @@ pub mod caller {
     impl FromRequestParts<Arc<AppState>> for Operator {
         type Rejection = ApiError;
         async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> Result<Self, ApiError> {
-            is_operator(state, parts)
-                .then_some(Operator)
-                .ok_or_else(|| forbidden("this is an operator's request (operator token required)"))
+            match operator_of(state, parts).map(|o| o.role) {
+                Some(Role::Operator) => Ok(Operator),
+                Some(Role::Auditor) => Err(forbidden("an auditor reads; this change needs an operator")),
+                None => Err(forbidden("this is an operator's request (operator token required)")),
+            }
+        }
+    }
+
+    /// An operator or an auditor: reading records, links and metrics.
+    #[derive(Debug)]
+    pub struct Reader;
+
+    impl FromRequestParts<Arc<AppState>> for Reader {
+        type Rejection = ApiError;
+        async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> Result<Self, ApiError> {
+            operator_of(state, parts)
+                .map(|_| Reader)
+                .ok_or_else(|| forbidden("an operator's or auditor's request (their token required)"))
         }
     }
 
@@ -140,7 +163,7 @@ pub mod caller {
     }
 }
 
-use caller::{Operator, OperatorOrSpTsm, SpTsm};
+use caller::{Operator, OperatorOrSpTsm, Reader, SpTsm};
 
 /// A JSON body whose rejection is `invalid_request` with serde's
 /// explanation.
@@ -222,7 +245,7 @@ pub fn router(state: Arc<AppState>) -> Router {
 }
 
 /// `GET /metrics` (operators): Prometheus' text format ([`crate::metrics`]).
-async fn metrics(State(state): State<Arc<AppState>>, _: Operator) -> Response {
+async fn metrics(State(state): State<Arc<AppState>>, _: Reader) -> Response {
     let content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8";
     ([(header::CONTENT_TYPE, content_type)], state.jlis.metrics_text()).into_response()
 }
@@ -253,15 +276,15 @@ async fn record_actor(
 ) -> Response {
     let (parts, body) = request.into_parts();
     let peer = parts.extensions.get::<Peer>().cloned().unwrap_or_default();
-    let role = if is_operator(&state, &parts) {
-        "operator"
-    } else if peer.authenticated() {
-        "sp-tsm"
-    } else {
-        "anonymous"
+    let operator = operator_of(&state, &parts);
+    let role = match (&operator, peer.authenticated()) {
+        (Some(o), _) => o.role.as_str(),
+        (None, true) => "sp-tsm",
+        (None, false) => "anonymous",
     };
     let actor = crate::audit::Actor {
         role,
+        operator: operator.map(|o| o.name),
         client_certificate: peer.client_certificate.as_deref().map(|c| hex::encode(pki::HashAlg::Sha256.digest(c))),
         http_request: parts.extensions.get::<svc::RequestId>().map(|r| r.0.clone()),
     };
@@ -322,7 +345,7 @@ async fn changed_hold(state: &AppState, serial: &str, status: &str) -> Result<Re
 
 async fn certificate(
     State(state): State<Arc<AppState>>,
-    _: Operator,
+    _: Reader,
     Path(serial): Path<String>,
 ) -> Result<Response, ApiError> {
     Ok(Json(state.jlis.record(&serial).await?).into_response())
@@ -330,7 +353,7 @@ async fn certificate(
 
 async fn se_links(
     State(state): State<Arc<AppState>>,
-    _: Operator,
+    _: Reader,
     Path(se_id): Path<String>,
 ) -> Result<Response, ApiError> {
     Ok(Json(serde_json::json!({ "links": state.jlis.links_of_se(&se_id).await? })).into_response())
@@ -420,11 +443,91 @@ mod tests {
     const TOKEN: &str = "operator-token-for-tests";
 
     async fn state(dir: &std::path::Path) -> Arc<AppState> {
+        state_with(dir, crate::operators::Operators::single(TOKEN)).await
+    }
+
+    async fn state_with(dir: &std::path::Path, operators: crate::operators::Operators) -> Arc<AppState> {
         let ca = pki::ca::LocalCa::open_or_create(&dir.join("ca")).unwrap();
         let url = format!("sqlite://{}", dir.join("jlis.sqlite").display());
         let jlis = Jlis::open(&url, ca).await.unwrap();
         let crls = CrlCache { interval: std::time::Duration::from_secs(60), ..Default::default() };
-        Arc::new(AppState { jlis, operator_token: TOKEN.into(), crls: Mutex::new(crls) })
+        Arc::new(AppState { jlis, operators, crls: Mutex::new(crls) })
+    }
+
+    /// Named operators (issue 15): an auditor reads records and metrics
+    /// and is refused every change; a named operator's change is recorded
+    /// under their name in the audit log. Before, there was one shared
+    /// token and the log said only "operator".
+    #[tokio::test]
+    async fn an_auditor_reads_and_changes_nothing_and_changes_name_their_operator() {
+        use crate::operators::{OperatorEntry, Operators, Role};
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, token: &str| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, token).unwrap();
+            path
+        };
+        let entries = [
+            OperatorEntry {
+                name: "alice".into(),
+                role: Role::Operator,
+                token_file: write("alice", "alice-token-0123456789"),
+            },
+            OperatorEntry {
+                name: "audit-1".into(),
+                role: Role::Auditor,
+                token_file: write("aud", "auditor-token-0123456789"),
+            },
+        ];
+        let operators = Operators::load(&write("default", TOKEN), &entries).unwrap();
+        let state = state_with(dir.path(), operators).await;
+        let app = router(state.clone());
+        let (alice, auditor) =
+            (Caller::Bearer("alice-token-0123456789".into()), Caller::Bearer("auditor-token-0123456789".into()));
+        let keys = [pki::RsaPrivateKey::generate_2048().unwrap(), pki::RsaPrivateKey::generate_2048().unwrap()];
+        let holder = serde_json::json!({ "name": "監査 花子", "address": "東京都", "birth": "19800101",
+            "sex": "female", "prefecture": "Tokyo", "municipality": "Chiyoda-ku" });
+        let card = |id: &str| {
+            serde_json::json!({ "request_id": id, "holder": holder,
+            "auth_public_key": STANDARD.encode(keys[0].public_key_der()),
+            "sign_public_key": STANDARD.encode(keys[1].public_key_der()) })
+        };
+        let (status, _, body) =
+            call(&app, request("POST", "/v1/card-certificates", Some(card("by-auditor")), auditor.clone())).await;
+        assert_eq!((status, code(&body)), (StatusCode::FORBIDDEN, "forbidden".into()));
+        assert!(String::from_utf8_lossy(&body).contains("an auditor reads"));
+        let (status, _, body) =
+            call(&app, request("POST", "/v1/card-certificates", Some(card("by-alice")), alice.clone())).await;
+        assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+        let issued: CardCertificates = serde_json::from_slice(&body).unwrap();
+        let serial = crate::service::serial_hex(&pki::cert::parse_certificates(&issued.auth_certificate).unwrap()[0]);
+
+        let record = format!("/v1/certificates/{serial}");
+        assert_eq!(call(&app, request("GET", &record, None, auditor.clone())).await.0, StatusCode::OK);
+        assert_eq!(call(&app, request("GET", "/metrics", None, auditor.clone())).await.0, StatusCode::OK);
+        for (uri, body) in [
+            (
+                "/v1/revocations",
+                serde_json::json!({ "request_id": "a-rev", "serial": serial, "reason": "key-compromise" }),
+            ),
+            ("/v1/holds", serde_json::json!({ "request_id": "a-hold", "serial": serial })),
+        ] {
+            let (status, _, answer) = call(&app, request("POST", uri, Some(body), auditor.clone())).await;
+            assert_eq!((status, code(&answer)), (StatusCode::FORBIDDEN, "forbidden".into()), "{uri}");
+        }
+        assert_eq!(state.jlis.record(&serial).await.unwrap().status, "good", "the auditor changed nothing");
+        let hold = serde_json::json!({ "request_id": "alice-hold", "serial": serial });
+        assert_eq!(call(&app, request("POST", "/v1/holds", Some(hold), alice)).await.0, StatusCode::OK);
+        let last = state
+            .jlis
+            .store()
+            .read(|tx| tx.optional("SELECT event, detail FROM audit ORDER BY seq DESC LIMIT 1", &[]))
+            .await
+            .unwrap()
+            .unwrap();
+        let detail: serde_json::Value = serde_json::from_str(&last.text("detail").unwrap()).unwrap();
+        assert_eq!(detail["by"]["operator"], "alice", "{detail}");
+        assert_eq!(detail["by"]["role"], "operator", "{detail}");
     }
 
     async fn app(dir: &std::path::Path) -> Router {

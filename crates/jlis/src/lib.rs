@@ -26,6 +26,7 @@ pub mod config;
 pub mod error;
 pub mod http;
 pub mod metrics;
+pub mod operators;
 pub mod records;
 pub mod schema;
 pub mod server;

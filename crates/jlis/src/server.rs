@@ -53,9 +53,10 @@ pub async fn serve(config: Config, https: TcpListener, http: TcpListener, shutdo
         svc::server::server_config(&config.tls_certificate, &config.tls_key, &config.sp_tsm_ca).map_err(cannot_run)?;
     let jlis = Jlis::open(&config.database, config.open_ca()?).await?;
     let audit_key = crate::audit::AuditKey::load_or_create(&config.audit_key_file).map_err(cannot_run)?;
-    let token = std::fs::read_to_string(&config.operator_token_file).map_err(cannot_run)?.trim().to_string();
+    let operators =
+        crate::operators::Operators::load(&config.operator_token_file, &config.operators).map_err(cannot_run)?;
     let crls = CrlCache { interval: std::time::Duration::from_secs(config.crl_interval_secs), ..Default::default() };
-    let state = Arc::new(AppState { jlis, operator_token: token, crls: tokio::sync::Mutex::new(crls) });
+    let state = Arc::new(AppState { jlis, operators, crls: tokio::sync::Mutex::new(crls) });
     // Its own signal: the last checkpoint waits for the listeners.
     let audit_stop = Shutdown::new();
     let audit = tokio::spawn(checkpoints(
