@@ -418,9 +418,17 @@ async fn attempts_left_by_a_killed_sp_tsm_are_ended_at_the_next_start_and_resume
     }
 }
 
+/// The soft limit on open files (`/proc/self/limits`), 1024 if unknown.
+fn open_files_limit() -> usize {
+    let limits = std::fs::read_to_string("/proc/self/limits").unwrap_or_default();
+    let line = limits.lines().find(|l| l.starts_with("Max open files"));
+    line.and_then(|l| l.split_whitespace().nth(3)).and_then(|n| n.parse().ok()).unwrap_or(1024)
+}
+
 /// A flood on every public port — the JPKI service's HTTPS and plain-HTTP
 /// listeners, the SEI-TSM, the SP-TSM — of connections that say nothing
-/// and connections that send garbage, while a card is issued and a phone
+/// and connections that send garbage (500 per port where the file limit
+/// allows), while a card is issued and a phone
 /// provisioned (issue 15). Issuance completes, the services go on serving
 /// (health, another phone) afterwards, and no flood connection got an
 /// answer that was not an error or a close.
@@ -432,9 +440,14 @@ async fn a_flood_of_silent_and_garbage_connections_does_not_stop_issuance() {
     let port = |url: &str| url.rsplit(':').next().unwrap().trim_end_matches('/').split('/').next().unwrap().to_string();
     let ports: Vec<String> =
         [&d.jlis_url, &d.ocsp_url, &d.sei_url, &d.sp_url].iter().map(|u| port(u.as_str())).collect();
+    // Two descriptors per flood connection (ours and the server's) in this
+    // one process: as many as the soft limit leaves room for, at most 500
+    // per port.
+    let per_port = (open_files_limit().saturating_sub(400) / 8).min(500);
+    assert!(per_port >= 50, "too few file descriptors for a flood ({per_port} per port)");
     let mut flood = Vec::new();
     for p in &ports {
-        for i in 0..500 {
+        for i in 0..per_port {
             let addr = format!("127.0.0.1:{p}");
             flood.push(tokio::spawn(async move {
                 let mut stream = tokio::net::TcpStream::connect(&addr).await.ok()?;
@@ -465,7 +478,8 @@ async fn a_flood_of_silent_and_garbage_connections_does_not_stop_issuance() {
             );
         }
     }
-    assert!(answered >= 1900, "the flood connected ({answered} of 2000)");
+    let total = per_port * ports.len();
+    assert!(answered * 20 >= total * 19, "the flood connected ({answered} of {total})");
     let http = svc::client::plain_http_client().unwrap();
     let health = http.get(d.ocsp_url.replace("/ocsp", "/healthz")).send().await.unwrap();
     assert_eq!(health.status().as_u16(), 200);
