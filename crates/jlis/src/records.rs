@@ -110,11 +110,17 @@ pub fn certificate_der(tx: &mut Tx<'_>, serial: &str) -> Result<Vec<u8>, JlisErr
     Ok(row.ok_or_else(|| JlisError::UnknownSerial(serial.into()))?.blob("der")?)
 }
 
-/// Records a request id; a second use of it is a replay.
-pub fn claim(tx: &mut Tx<'_>, request_id: &str) -> Result<(), JlisError> {
+/// A request id is 1 to 128 characters.
+pub fn check_request_id(request_id: &str) -> Result<(), JlisError> {
     if request_id.is_empty() || request_id.len() > 128 {
         return Err(JlisError::Invalid("request_id must be 1 to 128 characters".into()));
     }
+    Ok(())
+}
+
+/// Records a request id; a second use of it is a replay.
+pub fn claim(tx: &mut Tx<'_>, request_id: &str) -> Result<(), JlisError> {
+    check_request_id(request_id)?;
     if tx.optional("SELECT id FROM requests WHERE id = $1", params![request_id])?.is_some() {
         return Err(JlisError::Replay(request_id.into()));
     }

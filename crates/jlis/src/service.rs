@@ -198,6 +198,8 @@ impl Jlis {
             Requester::SpTsm { certificate_sha256 } => Some(certificate_sha256.clone()),
             Requester::Operator | Requester::InProcess => None,
         };
+        // Checked before anything is looked up or signed.
+        records::check_request_id(&req.request_id)?;
         let fingerprint = fingerprint(req)?;
         let (id, f) = (req.request_id.clone(), fingerprint.clone());
         if let Some(done) = self.store.read(move |tx| records::earlier(tx, &id, &f)).await? {

@@ -135,6 +135,10 @@ async fn bad_requests_are_refused_and_change_nothing() {
     env.jlis.release(&rid(), &serial(&sign)).await.unwrap();
     let reused = PhoneRequest { request_id: card_id, ..phone_request(&sign, PhoneCertType::Sign, "FF06") };
     assert_eq!(env.jlis.issue_phone(&reused).await.unwrap_err().code(), "replay", "an id an operator used");
+    for bad_id in [String::new(), "x".repeat(129)] {
+        let r = PhoneRequest { request_id: bad_id, ..phone_request(&sign, PhoneCertType::Sign, "FF06") };
+        assert_eq!(env.jlis.issue_phone(&r).await.unwrap_err().code(), "invalid_request");
+    }
     assert_eq!(count().await, after_first);
     assert_eq!(after_first, before + 1);
     let audit_now = jlis::audit::verify(env.jlis.store()).await.unwrap().unwrap();
