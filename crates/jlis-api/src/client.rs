@@ -129,16 +129,16 @@ impl JlisClient {
         self.post("/v1/phone-certificates", req).await
     }
 
-    /// `POST /v1/revocations` (operator or SP-TSM): every serial revoked.
+    /// `POST /v1/revocations` (operator or SP-TSM): every serial revoked,
+    /// or, under dual control, the first operator's recorded approval.
     pub async fn revoke(
         &self,
         request_id: &str,
         serial: &str,
         reason: pki::crl::Reason,
-    ) -> Result<Vec<String>, ClientError> {
+    ) -> Result<Revoked, ClientError> {
         let request = RevokeRequest { request_id: request_id.to_string(), serial: serial.to_string(), reason };
-        let answer: Revoked = self.post("/v1/revocations", &request).await?;
-        Ok(answer.revoked)
+        self.post("/v1/revocations", &request).await
     }
 
     /// `POST /v1/holds` (operator): puts a certificate on hold (一時保留).

@@ -120,8 +120,15 @@ pub struct RevokeRequest {
 /// The answer to [`RevokeRequest`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Revoked {
-    /// Every serial revoked (the certificate and its cascade).
+    /// Every serial revoked (the certificate and its cascade); empty while
+    /// a second operator's approval is awaited.
     pub revoked: Vec<String>,
+    /// Under dual control (`dual_control_key_compromise` in `jlis.toml`), a
+    /// card certificate revoked for key compromise needs two operators: the
+    /// first one's approval is recorded and named here, and nothing is
+    /// revoked until another operator asks for the same revocation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub awaiting_second_operator: Option<String>,
 }
 
 /// `POST /v1/holds` and `POST /v1/releases` (operator).

@@ -33,6 +33,11 @@ pub struct Config {
     /// and a token file of their own ([`crate::operators`]).
     #[serde(default)]
     pub operators: Vec<crate::operators::OperatorEntry>,
+    /// Dual control: revoking a card certificate for key compromise takes
+    /// two different operators (the first approves, the second revokes).
+    /// Needs at least two operators with the `operator` role.
+    #[serde(default)]
+    pub dual_control_key_compromise: bool,
     /// CRLs are regenerated at least this often.
     #[serde(default = "default_interval")]
     pub crl_interval_secs: u64,

@@ -24,7 +24,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use base64::{engine::general_purpose::STANDARD, Engine};
-use jlis_api::types::{CardCertificates, CardRequest, PhoneRequest, RevokeRequest, Revoked, SerialRequest};
+use jlis_api::types::{CardCertificates, CardRequest, PhoneRequest, RevokeRequest, SerialRequest};
 use pki::CaKind;
 use std::sync::Arc;
 use tokio::sync::Mutex;
@@ -75,12 +75,6 @@ impl IntoResponse for ApiError {
 fn operator_of(state: &AppState, parts: &Parts) -> Option<crate::operators::Known> {
     let value = parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok())?;
     state.operators.identify(value.strip_prefix("Bearer ")?)
-}
-
-/// Whether the request carries the token of an operator with the
-/// `operator` role (an auditor's does not count).
-fn is_operator(state: &AppState, parts: &Parts) -> bool {
-    operator_of(state, parts).is_some_and(|o| o.role == crate::operators::Role::Operator)
 }
 
 /// The SP-TSM that called over mutual TLS: SHA-256 (hex) of its verified
@@ -153,8 +147,12 @@ pub mod caller {
     impl FromRequestParts<Arc<AppState>> for OperatorOrSpTsm {
         type Rejection = ApiError;
         async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> Result<Self, ApiError> {
-            if is_operator(state, parts) {
-                return Ok(OperatorOrSpTsm(Requester::Operator));
+            match operator_of(state, parts) {
+                Some(o) if o.role == Role::Operator => {
+                    return Ok(OperatorOrSpTsm(Requester::Operator { name: o.name }))
+                }
+                Some(_) => return Err(forbidden("an auditor reads; revocation needs an operator")),
+                None => {}
             }
             let sp_tsm = sp_tsm_of(parts)
                 .ok_or_else(|| forbidden("revocation needs the SP-TSM's client certificate or an operator token"))?;
@@ -325,7 +323,7 @@ async fn revocation(
 ) -> Result<Response, ApiError> {
     let revoked = state.jlis.revoke_for(&requester, &b.request_id, &b.serial, b.reason).await?;
     state.crls.lock().await.stale = true;
-    Ok(Json(Revoked { revoked }).into_response())
+    Ok(Json(revoked).into_response())
 }
 
 /// `POST /v1/holds` (`on`) and `POST /v1/releases`.
@@ -763,7 +761,7 @@ mod tests {
         let revoke = serde_json::json!({ "request_id": "rev-1", "serial": serial, "reason": "key-compromise" });
         let (status, _, body) = call(&app, request("POST", "/v1/revocations", Some(revoke), operator())).await;
         assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
-        assert_eq!(serde_json::from_slice::<Revoked>(&body).unwrap().revoked, vec![serial.clone()]);
+        assert_eq!(serde_json::from_slice::<jlis_api::types::Revoked>(&body).unwrap().revoked, vec![serial.clone()]);
         let again = serde_json::json!({ "request_id": "rev-2", "serial": serial, "reason": "key-compromise" });
         let (status, _, body) = call(&app, request("POST", "/v1/revocations", Some(again), operator())).await;
         assert_eq!((status, code(&body)), (StatusCode::CONFLICT, "conflict".into()));

@@ -70,6 +70,11 @@ impl std::fmt::Debug for Operators {
 }
 
 impl Operators {
+    /// How many operators have `role`.
+    pub fn count(&self, role: Role) -> usize {
+        self.0.iter().filter(|c| c.known.role == role).count()
+    }
+
     /// One operator named `operator` with `token` (tests, tools).
     pub fn single(token: &str) -> Self {
         let known = Known { name: "operator".into(), role: Role::Operator };

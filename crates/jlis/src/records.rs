@@ -281,6 +281,45 @@ pub fn requesting_sp_tsm(tx: &mut Tx<'_>, serial: &str) -> Result<Option<String>
     })
 }
 
+/// How long a first approval waits for the second (dual control); a
+/// later request starts over.
+pub const APPROVAL_TTL: Duration = Duration::from_secs(24 * 3600);
+
+/// The operator who first approved revoking `serial` for key compromise,
+/// while the second approval is awaited (dual control). An approval older
+/// than [`APPROVAL_TTL`] at `t` is dropped.
+pub fn first_approval(tx: &mut Tx<'_>, serial: &str, t: i64) -> Result<Option<String>, JlisError> {
+    let row =
+        tx.optional("SELECT operator, approved_at FROM revocation_approvals WHERE serial = $1", params![serial])?;
+    let Some(row) = row else { return Ok(None) };
+    if t - row.int("approved_at")? > APPROVAL_TTL.as_secs() as i64 {
+        clear_approval(tx, serial)?;
+        return Ok(None);
+    }
+    Ok(Some(row.text("operator")?))
+}
+
+/// Records `operator`'s approval of revoking `serial` (the first of two).
+pub fn approve_revocation(
+    tx: &mut Tx<'_>,
+    serial: &str,
+    operator: &str,
+    request_id: &str,
+    t: i64,
+) -> Result<(), JlisError> {
+    tx.execute(
+        "INSERT INTO revocation_approvals (serial, operator, request_id, approved_at) VALUES ($1, $2, $3, $4)",
+        params![serial, operator, request_id, t],
+    )?;
+    Ok(())
+}
+
+/// Drops the pending approval for `serial` (the revocation happened).
+pub fn clear_approval(tx: &mut Tx<'_>, serial: &str) -> Result<(), JlisError> {
+    tx.execute("DELETE FROM revocation_approvals WHERE serial = $1", params![serial])?;
+    Ok(())
+}
+
 /// Puts a certificate on hold, or releases it, at `t`.
 pub fn set_hold(tx: &mut Tx<'_>, serial: &str, hold: bool, t: i64) -> Result<(), JlisError> {
     let seq = next_change(tx, serial)?;

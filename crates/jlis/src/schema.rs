@@ -73,4 +73,15 @@ pub const MIGRATIONS: &[Migration] = &[
     // phone certificate: it alone may revoke it (NULL: issued in process,
     // or before this migration — an operator revokes those).
     ("0006-link-sp-tsm", "ALTER TABLE links ADD COLUMN sp_tsm TEXT"),
+    // Dual control (issue 15): the first operator's approval of a card
+    // certificate's revocation for key compromise, waiting for a second.
+    (
+        "0007-revocation-approvals",
+        "CREATE TABLE revocation_approvals (
+            serial TEXT PRIMARY KEY,
+            operator TEXT NOT NULL,
+            request_id TEXT NOT NULL,
+            approved_at BIGINT NOT NULL
+        )",
+    ),
 ];

@@ -51,10 +51,16 @@ async fn checkpoints(
 pub async fn serve(config: Config, https: TcpListener, http: TcpListener, shutdown: Shutdown) -> Result<(), JlisError> {
     let tls =
         svc::server::server_config(&config.tls_certificate, &config.tls_key, &config.sp_tsm_ca).map_err(cannot_run)?;
-    let jlis = Jlis::open(&config.database, config.open_ca()?).await?;
-    let audit_key = crate::audit::AuditKey::load_or_create(&config.audit_key_file).map_err(cannot_run)?;
     let operators =
         crate::operators::Operators::load(&config.operator_token_file, &config.operators).map_err(cannot_run)?;
+    if config.dual_control_key_compromise && operators.count(crate::operators::Role::Operator) < 2 {
+        return Err(cannot_run(
+            "dual_control_key_compromise needs two operators with the `operator` role: add one under [[operators]]",
+        ));
+    }
+    let mut jlis = Jlis::open(&config.database, config.open_ca()?).await?;
+    jlis.require_dual_control(config.dual_control_key_compromise);
+    let audit_key = crate::audit::AuditKey::load_or_create(&config.audit_key_file).map_err(cannot_run)?;
     let crls = CrlCache { interval: std::time::Duration::from_secs(config.crl_interval_secs), ..Default::default() };
     let state = Arc::new(AppState { jlis, operators, crls: tokio::sync::Mutex::new(crls) });
     // Its own signal: the last checkpoint waits for the listeners.

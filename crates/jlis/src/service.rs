@@ -25,6 +25,9 @@ pub struct Jlis {
     /// is never cached after it.
     generation: std::sync::atomic::AtomicU64,
     metrics: crate::metrics::Metrics,
+    /// Whether revoking a card certificate for key compromise needs two
+    /// operators ([`Jlis::require_dual_control`]).
+    dual_control: bool,
 }
 
 /// Pre-signed OCSP responses by serial (upper-case hex), then by the DER of
@@ -37,13 +40,16 @@ type OcspCache = std::collections::HashMap<String, std::collections::HashMap<Vec
 /// about it.
 pub const OCSP_CACHE_TTL: Duration = Duration::from_secs(300);
 
-pub use jlis_api::types::{Link, PhoneCertType, PhoneCertificate, PhoneRequest, Record};
+pub use jlis_api::types::{Link, PhoneCertType, PhoneCertificate, PhoneRequest, Record, Revoked};
 
 /// Who asks for a change, as the HTTP layer authenticated them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Requester {
-    /// An operator (bearer token).
-    Operator,
+    /// An operator (bearer token), by name ([`crate::operators`]).
+    Operator {
+        /// The operator's name.
+        name: String,
+    },
     /// An SP-TSM, by the SHA-256 (hex) of its verified client certificate.
     SpTsm {
         /// SHA-256 of the client certificate's DER, hex.
@@ -85,6 +91,7 @@ impl Jlis {
             ocsp_cache: Default::default(),
             generation: Default::default(),
             metrics: Default::default(),
+            dual_control: false,
         })
     }
 
@@ -196,7 +203,7 @@ impl Jlis {
     ) -> Result<PhoneCertificate, JlisError> {
         let sp_tsm = match requester {
             Requester::SpTsm { certificate_sha256 } => Some(certificate_sha256.clone()),
-            Requester::Operator | Requester::InProcess => None,
+            Requester::Operator { .. } | Requester::InProcess => None,
         };
         // Checked before anything is looked up or signed.
         records::check_request_id(&req.request_id)?;
@@ -324,19 +331,31 @@ impl Jlis {
     /// phone certificate linked to it, in the same transaction. Returns
     /// every serial revoked.
     pub async fn revoke(&self, request_id: &str, serial: &str, reason: Reason) -> Result<Vec<String>, JlisError> {
-        self.revoke_for(&Requester::InProcess, request_id, serial, reason).await
+        Ok(self.revoke_for(&Requester::InProcess, request_id, serial, reason).await?.revoked)
+    }
+
+    /// Dual control (issue 15, `dual_control_key_compromise`): from now on
+    /// an operator's revocation of a card certificate for key compromise
+    /// takes two different operators; the first approval is recorded and
+    /// the second revokes. (A caller in this process is not an operator
+    /// and is not held to it.)
+    pub fn require_dual_control(&mut self, on: bool) {
+        self.dual_control = on;
     }
 
     /// [`Jlis::revoke`] for `requester`: an SP-TSM may revoke only the phone
     /// certificates it asked for (the holder's request, an undelivered
-    /// certificate); card certificates only an operator (issue 15).
+    /// certificate); card certificates only an operator (issue 15). Under
+    /// dual control the first operator's approval of a card's revocation for
+    /// key compromise revokes nothing and is answered with their name.
     pub async fn revoke_for(
         &self,
         requester: &Requester,
         request_id: &str,
         serial: &str,
         reason: Reason,
-    ) -> Result<Vec<String>, JlisError> {
+    ) -> Result<Revoked, JlisError> {
+        let dual_control = self.dual_control;
         let requester = requester.clone();
         if matches!(reason, Reason::CertificateHold | Reason::RemoveFromCrl) {
             return Err(JlisError::Invalid("use hold and release for 一時保留".into()));
@@ -362,12 +381,38 @@ impl Jlis {
                     return Err(JlisError::Conflict(format!("{serial} is already revoked")));
                 }
                 let t = records::now();
+                let mut approved_by = None;
+                if let Requester::Operator { name } = &requester {
+                    if dual_control && kind == CertKind::Card && reason == Reason::KeyCompromise {
+                        match records::first_approval(tx, &serial, t)? {
+                            None => {
+                                records::approve_revocation(tx, &serial, name, &request_id, t)?;
+                                let detail = serde_json::json!({ "serial": serial, "reason": "key-compromise" });
+                                audit::append(tx, t, "revocation.approved", &detail, &by)?;
+                                return Ok(Revoked { revoked: vec![], awaiting_second_operator: Some(name.clone()) });
+                            }
+                            Some(first) if first == *name => {
+                                return Err(JlisError::Forbidden(
+                                    "dual control: this revocation is approved by you already; a second operator must ask for it",
+                                ));
+                            }
+                            Some(first) => {
+                                records::clear_approval(tx, &serial)?;
+                                approved_by = Some([first, name.clone()]);
+                            }
+                        }
+                    }
+                }
                 records::set_revoked(tx, &serial, reason, t)?;
                 audit::append(
                     tx,
                     t,
                     "revoked",
-                    &serde_json::json!({ "serial": serial, "reason": records::reason_str(reason) }),
+                    &serde_json::json!({
+                        "serial": serial,
+                        "reason": records::reason_str(reason),
+                        "approved_by": approved_by,
+                    }),
                     &by,
                 )?;
                 let mut revoked = vec![serial.clone()];
@@ -379,11 +424,11 @@ impl Jlis {
                         revoked.push(phone);
                     }
                 }
-                Ok(revoked)
+                Ok(Revoked { revoked, awaiting_second_operator: None })
             })
             .await?;
-        self.metrics.revoked(revoked.len() as u64);
-        self.state_changed(&revoked);
+        self.metrics.revoked(revoked.revoked.len() as u64);
+        self.state_changed(&revoked.revoked);
         Ok(revoked)
     }
 

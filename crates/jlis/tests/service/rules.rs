@@ -422,9 +422,67 @@ async fn an_sp_tsm_revokes_only_the_phone_certificates_it_asked_for() {
         assert_eq!(env.jlis.record(serial).await.unwrap().status, "good", "{serial} unchanged");
     }
     assert_eq!(
-        env.jlis.revoke_for(&sp(1), &rid(), &ours.serial, Reason::CessationOfOperation).await.unwrap(),
+        env.jlis.revoke_for(&sp(1), &rid(), &ours.serial, Reason::CessationOfOperation).await.unwrap().revoked,
         vec![ours.serial.clone()]
     );
-    let revoked = env.jlis.revoke_for(&Requester::Operator, &rid(), &serial(&sign), Reason::KeyCompromise).await;
-    assert_eq!(revoked.unwrap(), vec![serial(&sign), theirs.serial.clone()], "the operator's revocation cascades");
+    let operator = Requester::Operator { name: "operator".into() };
+    let revoked = env.jlis.revoke_for(&operator, &rid(), &serial(&sign), Reason::KeyCompromise).await;
+    assert_eq!(
+        revoked.unwrap().revoked,
+        vec![serial(&sign), theirs.serial.clone()],
+        "the operator's revocation cascades"
+    );
+}
+
+/// Dual control (issue 15): with it on, one operator cannot revoke a card
+/// certificate for key compromise alone — the first approval is recorded
+/// and revokes nothing, the same operator asking again is refused, and a
+/// second operator's request revokes (with the cascade) and names both in
+/// the audit log. Other reasons and phone certificates need one operator.
+#[tokio::test]
+async fn dual_control_needs_a_second_operator_to_revoke_a_card_for_key_compromise() {
+    use jlis::service::Requester;
+    let mut env = env().await;
+    env.jlis.require_dual_control(true);
+    let (auth, sign) = card(&env).await;
+    let phone = env.jlis.issue_phone(&phone_request(&sign, PhoneCertType::Sign, "FF21")).await.unwrap();
+    let (alice, bob) = (Requester::Operator { name: "alice".into() }, Requester::Operator { name: "bob".into() });
+
+    let first = env.jlis.revoke_for(&alice, &rid(), &serial(&sign), Reason::KeyCompromise).await.unwrap();
+    assert_eq!(first.revoked, Vec::<String>::new(), "the first approval revokes nothing");
+    assert_eq!(first.awaiting_second_operator.as_deref(), Some("alice"));
+    assert_eq!(env.jlis.record(&serial(&sign)).await.unwrap().status, "good");
+    assert_eq!(env.jlis.record(&phone.serial).await.unwrap().status, "good");
+
+    let again = env.jlis.revoke_for(&alice, &rid(), &serial(&sign), Reason::KeyCompromise).await.unwrap_err();
+    assert_eq!(again.code().as_str(), "forbidden", "{again}");
+    assert!(again.to_string().contains("second operator"), "{again}");
+    assert_eq!(env.jlis.record(&serial(&sign)).await.unwrap().status, "good", "still not revoked");
+
+    let second = env.jlis.revoke_for(&bob, &rid(), &serial(&sign), Reason::KeyCompromise).await.unwrap();
+    assert_eq!(second.revoked, vec![serial(&sign), phone.serial.clone()], "revoked, with the cascade");
+    assert_eq!(second.awaiting_second_operator, None);
+    assert_eq!(env.jlis.record(&serial(&sign)).await.unwrap().status, "revoked");
+    let log = env.jlis.store().read(|tx| tx.all("SELECT event, detail FROM audit ORDER BY seq", &[])).await.unwrap();
+    let events: Vec<(String, serde_json::Value)> = log
+        .iter()
+        .map(|r| (r.text("event").unwrap(), serde_json::from_str(&r.text("detail").unwrap()).unwrap()))
+        .collect();
+    let (_, revoked) = events.iter().find(|(e, _)| e == "revoked").expect("a revocation entry");
+    assert_eq!(revoked["approved_by"], serde_json::json!(["alice", "bob"]));
+    assert_eq!(events.iter().filter(|(e, _)| e == "revocation.approved").count(), 1, "one approval recorded");
+
+    // An approval left for more than a day expires: the next request is a
+    // first approval again, not the second.
+    let first = env.jlis.revoke_for(&alice, &rid(), &serial(&auth), Reason::KeyCompromise).await.unwrap();
+    assert_eq!(first.awaiting_second_operator.as_deref(), Some("alice"));
+    let age = "UPDATE revocation_approvals SET approved_at = approved_at - 90000";
+    env.jlis.store().write(move |tx| tx.execute(age, &[]).map_err(|e: store::StoreError| e)).await.unwrap();
+    let late = env.jlis.revoke_for(&bob, &rid(), &serial(&auth), Reason::KeyCompromise).await.unwrap();
+    assert_eq!(late.awaiting_second_operator.as_deref(), Some("bob"), "a stale approval does not count");
+    assert_eq!(env.jlis.record(&serial(&auth)).await.unwrap().status, "good");
+
+    // Another reason, one operator.
+    let other = env.jlis.revoke_for(&alice, &rid(), &serial(&auth), Reason::AffiliationChanged).await.unwrap();
+    assert_eq!(other.revoked, vec![serial(&auth)]);
 }

@@ -99,10 +99,22 @@ pub fn run(command: &OperatorCommand, json: bool) -> Result<()> {
             let reason = reason(a.reason);
             let (client, rt) = connect(&a.serial.target)?;
             let serial = serial(&a.serial)?;
-            let revoked = rt.block_on(client.revoke(&request_id(&a.serial), &serial, reason))?;
+            let answer = rt.block_on(client.revoke(&request_id(&a.serial), &serial, reason))?;
             if json {
-                return output::json(&serde_json::json!({ "revoked": revoked, "reason": reason }));
+                return output::json(&serde_json::json!({
+                    "revoked": answer.revoked,
+                    "reason": reason,
+                    "awaiting_second_operator": answer.awaiting_second_operator,
+                }));
             }
+            if let Some(first) = answer.awaiting_second_operator {
+                output::line(format_args!(
+                    "Approved by {first}; {serial} is not revoked yet: under dual control a second operator must \
+                     run the same revocation with their own token."
+                ))?;
+                return Ok(());
+            }
+            let revoked = answer.revoked;
             output::line(format_args!("Revoked {serial} ({}).", reason_name(reason)))?;
             for cascaded in revoked.iter().filter(|s| **s != serial) {
                 output::line(format_args!("  with it, linked phone certificate {cascaded}"))?;

@@ -113,7 +113,10 @@ fn steps(r: &mut Runner, rt: &Runtime, dir: &std::path::Path) -> Result<()> {
         let phone_auth = second.certificate(CertType::Auth, Some("2468"))?;
         let s = status(&phone_auth)?;
         ensure!(matches!(s, Status::Revoked { .. }), "phone 2's certificate is {s:?}");
-        Ok(((), format!("{} certificates revoked in one transaction; OCSP for phone 2: revoked", revoked.len())))
+        Ok((
+            (),
+            format!("{} certificates revoked in one transaction; OCSP for phone 2: revoked", revoked.revoked.len()),
+        ))
     })?;
     Ok(())
 }

@@ -311,3 +311,74 @@ fn audit_verify_refuses_a_database_that_does_not_exist_and_creates_none() {
     assert!(text(&o).contains("no database at"), "{}", text(&o));
     assert!(!dir.path().join("jlis.sqlite").exists());
 }
+
+/// Dual control (issue 15) as operators meet it: the service refuses to
+/// start with it on and one operator; with two, `jpki operator revoke
+/// --reason key-compromise` by the first says the revocation awaits a
+/// second operator and revokes nothing, the second revokes.
+#[test]
+fn dual_control_takes_two_operators_to_revoke_a_card_for_key_compromise() {
+    let dir = tempfile::tempdir().unwrap();
+    let (https, http) = (free_port(), free_port());
+    let o = run(jpki().args(["serve", "jlis", "--init"]).arg(dir.path()).args([
+        "--https-port",
+        &https.to_string(),
+        "--http-port",
+        &http.to_string(),
+    ]));
+    assert!(o.status.success(), "{}", text(&o));
+    let config = dir.path().join("jlis.toml");
+    let original = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, format!("dual_control_key_compromise = true\n{original}")).unwrap();
+    let o = run(jpki().args(["serve", "jlis", "--config"]).arg(&config));
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("two operators"), "{}", text(&o));
+
+    std::fs::write(dir.path().join("bob.token"), "bob-has-a-token-of-his-own").unwrap();
+    let bob = "\n[[operators]]\nname = \"bob\"\nrole = \"operator\"\ntoken_file = \"bob.token\"\n";
+    std::fs::write(&config, format!("dual_control_key_compromise = true\n{original}{bob}")).unwrap();
+    let s = Service::start(dir, https, http);
+
+    let card = s.dir.path().join("card.json");
+    let url = format!("https://localhost:{}", s.https);
+    let target = |token: &str| -> Vec<String> {
+        vec![
+            "--jlis".into(),
+            url.clone(),
+            "--tls-ca".into(),
+            s.path("tls/ca.pem"),
+            "--operator-token-file".into(),
+            s.path(token),
+        ]
+    };
+    let o = run(jpki().args(["card", "new", "--force", "--out"]).arg(&card).args(target("operator.token")));
+    assert!(o.status.success(), "{}", text(&o));
+    let o = run(jpki().args(["card", "cert", "-t", "auth", "--card"]).arg(&card));
+    let serial = ::jlis::service::serial_hex(&pki::cert::parse_certificates(&o.stdout).unwrap()[0]);
+    let revoke = |token: &str| {
+        run(jpki().args(["operator", "revoke", "--reason", "key-compromise"]).args(target(token)).arg(&serial))
+    };
+    let status = || {
+        let token = std::fs::read_to_string(s.path("operator.token")).unwrap();
+        s.curl(&[
+            "-s",
+            "-H",
+            &format!("authorization: Bearer {}", token.trim()),
+            &s.url(&format!("/v1/certificates/{serial}")),
+        ])
+        .1
+    };
+
+    let o = revoke("operator.token");
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("Approved by operator") && text(&o).contains("second operator"), "{}", text(&o));
+    assert!(status().contains("\"status\":\"good\""), "{}", status());
+    let o = revoke("operator.token");
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("second operator"), "{}", text(&o));
+
+    let o = revoke("bob.token");
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains(&format!("Revoked {serial}")), "{}", text(&o));
+    assert!(status().contains("\"status\":\"revoked\""), "{}", status());
+}
