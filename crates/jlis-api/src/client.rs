@@ -3,7 +3,8 @@
 //! and operators. Errors keep the service's machine-readable code.
 
 use crate::types::{
-    CardCertificates, CardRequest, PhoneCertificate, PhoneRequest, RevokeRequest, Revoked, SerialRequest,
+    CancelPhoneRequest, Cancelled, CardCertificates, CardRequest, PhoneCertificate, PhoneRequest, RevokeRequest,
+    Revoked, SerialRequest,
 };
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -139,6 +140,12 @@ impl JlisClient {
     ) -> Result<Revoked, ClientError> {
         let request = RevokeRequest { request_id: request_id.to_string(), serial: serial.to_string(), reason };
         self.post("/v1/revocations", &request).await
+    }
+
+    /// `POST /v1/phone-requests/cancel` (the SP-TSM): revokes what phone
+    /// request `request_id` issued, or spends the id if it issued nothing.
+    pub async fn cancel_phone_request(&self, request_id: &str) -> Result<Cancelled, ClientError> {
+        self.post("/v1/phone-requests/cancel", &CancelPhoneRequest { request_id: request_id.to_string() }).await
     }
 
     /// `POST /v1/holds` (operator): puts a certificate on hold (一時保留).

@@ -105,6 +105,28 @@ pub struct CardCertificates {
     pub sign_ca_certificate: Vec<u8>,
 }
 
+/// `POST /v1/phone-requests/cancel` (the SP-TSM that sent the request):
+/// an attempt ended without the answer to this phone-certificate request
+/// being recorded (the SP-TSM was killed, or the answer was lost). If the
+/// request issued a certificate it is revoked; if it never arrived, its id
+/// is spent so a late copy issues nothing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CancelPhoneRequest {
+    /// The id of the phone-certificate request to cancel.
+    pub request_id: String,
+}
+
+/// The answer to [`CancelPhoneRequest`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cancelled {
+    /// The certificate the request had issued (now revoked), if it had.
+    pub issued: Option<String>,
+    /// What this call revoked (empty when it was revoked already, or when
+    /// nothing was issued).
+    pub revoked: Vec<String>,
+}
+
 /// `POST /v1/revocations` (operator, or the SP-TSM for a holder).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -1,7 +1,8 @@
 //! The HTTP API, built by [`router`] and tested with one-shot requests.
 //!
-//! - `POST /v1/phone-certificates` — SP-TSM only (client certificate from the
-//!   configured SP-TSM CA; anyone else gets 403, mechanism ⑩).
+//! - `POST /v1/phone-certificates`, `POST /v1/phone-requests/cancel` —
+//!   SP-TSM only (client certificate from the configured SP-TSM CA; anyone
+//!   else gets 403, mechanism ⑩).
 //! - `POST /v1/card-certificates`, `/v1/revocations`, `/v1/holds`,
 //!   `/v1/releases`, `GET /v1/certificates/{serial}`,
 //!   `GET /v1/secure-elements/{se_id}/links` — operators (bearer
@@ -24,7 +25,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use base64::{engine::general_purpose::STANDARD, Engine};
-use jlis_api::types::{CardCertificates, CardRequest, PhoneRequest, RevokeRequest, SerialRequest};
+use jlis_api::types::{CancelPhoneRequest, CardCertificates, CardRequest, PhoneRequest, RevokeRequest, SerialRequest};
 use pki::CaKind;
 use std::sync::Arc;
 use tokio::sync::Mutex;
@@ -226,6 +227,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/readyz", get(healthz))
         .route("/openapi.json", get(openapi))
         .route("/v1/phone-certificates", post(phone_certificate))
+        .route("/v1/phone-requests/cancel", post(cancel_phone_request))
         .route("/v1/card-certificates", post(card_certificates))
         .route("/v1/revocations", post(revocation))
         .route("/v1/holds", post(|State(s), _: Operator, JsonBody(b)| change_hold(s, b, true)))
@@ -298,6 +300,16 @@ async fn phone_certificate(
     let issued = state.jlis.issue_phone_for(&req, &requester).await?;
     state.crls.lock().await.stale = true;
     Ok(Json(issued).into_response())
+}
+
+async fn cancel_phone_request(
+    State(state): State<Arc<AppState>>,
+    SpTsm(requester): SpTsm,
+    JsonBody(b): JsonBody<CancelPhoneRequest>,
+) -> Result<Response, ApiError> {
+    let cancelled = state.jlis.cancel_phone_request(&requester, &b.request_id).await?;
+    state.crls.lock().await.stale = true;
+    Ok(Json(cancelled).into_response())
 }
 
 async fn card_certificates(
@@ -676,6 +688,8 @@ mod tests {
         for (method, uri, caller) in [
             ("POST", "/v1/phone-certificates", Anonymous),
             ("POST", "/v1/phone-certificates", operator()),
+            ("POST", "/v1/phone-requests/cancel", Anonymous),
+            ("POST", "/v1/phone-requests/cancel", operator()),
             ("POST", "/v1/card-certificates", Anonymous),
             ("POST", "/v1/card-certificates", sp_tsm()),
             ("POST", "/v1/revocations", Anonymous),

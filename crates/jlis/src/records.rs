@@ -118,6 +118,45 @@ pub fn check_request_id(request_id: &str) -> Result<(), JlisError> {
     Ok(())
 }
 
+/// What a phone-certificate request id stands for, for a cancellation.
+#[derive(Debug, PartialEq, Eq)]
+pub enum RequestFate {
+    /// Never seen.
+    Unknown,
+    /// Cancelled before it arrived.
+    Cancelled,
+    /// It issued this serial.
+    Issued(String),
+    /// The id was used by another kind of request.
+    Other,
+}
+
+/// The fingerprint of a request id spent by a cancellation.
+const CANCELLED: &str = "cancelled";
+
+/// See [`RequestFate`].
+pub fn request_fate(tx: &mut Tx<'_>, request_id: &str) -> Result<RequestFate, JlisError> {
+    let Some(row) = tx.optional("SELECT fingerprint, outcome FROM requests WHERE id = $1", params![request_id])? else {
+        return Ok(RequestFate::Unknown);
+    };
+    Ok(match (row.opt_text("fingerprint")?.as_deref(), row.opt_text("outcome")?) {
+        (Some(CANCELLED), None) => RequestFate::Cancelled,
+        (Some(_), Some(outcome)) => {
+            let outcome: Outcome =
+                serde_json::from_str(&outcome).map_err(|e| JlisError::Internal(format!("request outcome: {e}")))?;
+            RequestFate::Issued(outcome.serial)
+        }
+        _ => RequestFate::Other,
+    })
+}
+
+/// Spends `request_id` so that the request, arriving late, is a replay.
+pub fn claim_cancelled(tx: &mut Tx<'_>, request_id: &str) -> Result<(), JlisError> {
+    claim(tx, request_id)?;
+    tx.execute("UPDATE requests SET fingerprint = $2 WHERE id = $1", params![request_id, CANCELLED])?;
+    Ok(())
+}
+
 /// Records a request id; a second use of it is a replay.
 pub fn claim(tx: &mut Tx<'_>, request_id: &str) -> Result<(), JlisError> {
     check_request_id(request_id)?;

@@ -49,6 +49,18 @@ async fn checkpoints(
 /// answers the requests in flight, signs a last audit checkpoint and
 /// closes the store.
 pub async fn serve(config: Config, https: TcpListener, http: TcpListener, shutdown: Shutdown) -> Result<(), JlisError> {
+    let ca = config.open_ca()?;
+    serve_with_ca(config, ca, https, http, shutdown).await
+}
+
+/// [`serve`] with the CAs already opened (their keys decrypted once).
+pub async fn serve_with_ca(
+    config: Config,
+    ca: pki::ca::LocalCa,
+    https: TcpListener,
+    http: TcpListener,
+    shutdown: Shutdown,
+) -> Result<(), JlisError> {
     let tls =
         svc::server::server_config(&config.tls_certificate, &config.tls_key, &config.sp_tsm_ca).map_err(cannot_run)?;
     let operators =
@@ -58,7 +70,7 @@ pub async fn serve(config: Config, https: TcpListener, http: TcpListener, shutdo
             "dual_control_key_compromise needs two operators with the `operator` role: add one under [[operators]]",
         ));
     }
-    let mut jlis = Jlis::open(&config.database, config.open_ca()?).await?;
+    let mut jlis = Jlis::open(&config.database, ca).await?;
     jlis.require_dual_control(config.dual_control_key_compromise);
     let audit_key = crate::audit::AuditKey::load_or_create(&config.audit_key_file).map_err(cannot_run)?;
     let crls = CrlCache { interval: std::time::Duration::from_secs(config.crl_interval_secs), ..Default::default() };

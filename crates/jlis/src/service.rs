@@ -40,7 +40,7 @@ type OcspCache = std::collections::HashMap<String, std::collections::HashMap<Vec
 /// about it.
 pub const OCSP_CACHE_TTL: Duration = Duration::from_secs(300);
 
-pub use jlis_api::types::{Link, PhoneCertType, PhoneCertificate, PhoneRequest, Record, Revoked};
+pub use jlis_api::types::{Cancelled, Link, PhoneCertType, PhoneCertificate, PhoneRequest, Record, Revoked};
 
 /// Who asks for a change, as the HTTP layer authenticated them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -430,6 +430,51 @@ impl Jlis {
         self.metrics.revoked(revoked.revoked.len() as u64);
         self.state_changed(&revoked.revoked);
         Ok(revoked)
+    }
+
+    /// Cancels the phone-certificate request `request_id` for the SP-TSM
+    /// that sent it, whose attempt ended without the answer recorded (it was
+    /// killed between the service's commit and its own, or the answer was
+    /// lost): what the request issued is revoked (cessationOfOperation);
+    /// a request that never arrived has its id spent, so a late copy issues
+    /// nothing. Idempotent.
+    pub async fn cancel_phone_request(&self, requester: &Requester, request_id: &str) -> Result<Cancelled, JlisError> {
+        records::check_request_id(request_id)?;
+        let (requester, id, by) = (requester.clone(), request_id.to_string(), audit::by(request_id));
+        let cancelled = self
+            .write(move |tx| {
+                audit::serialize_changes(tx)?;
+                let t = records::now();
+                match records::request_fate(tx, &id)? {
+                    records::RequestFate::Unknown => {
+                        records::claim_cancelled(tx, &id)?;
+                        audit::append(tx, t, "phone.request.cancelled", &serde_json::json!({ "request": id }), &by)?;
+                        Ok(Cancelled { issued: None, revoked: vec![] })
+                    }
+                    records::RequestFate::Cancelled => Ok(Cancelled { issued: None, revoked: vec![] }),
+                    records::RequestFate::Other => Err(JlisError::Replay(id)),
+                    records::RequestFate::Issued(serial) => {
+                        if let Requester::SpTsm { certificate_sha256 } = &requester {
+                            if records::requesting_sp_tsm(tx, &serial)?.as_deref() != Some(certificate_sha256) {
+                                return Err(JlisError::Forbidden("an SP-TSM cancels only the requests it sent"));
+                            }
+                        }
+                        let (status, _) = records::current(tx, &serial)?;
+                        if status == CertStatus::Revoked {
+                            return Ok(Cancelled { issued: Some(serial), revoked: vec![] });
+                        }
+                        records::set_revoked(tx, &serial, Reason::CessationOfOperation, t)?;
+                        let detail =
+                            serde_json::json!({ "serial": serial, "request": id, "reason": "cessation-of-operation" });
+                        audit::append(tx, t, "phone.request.cancelled", &detail, &by)?;
+                        Ok(Cancelled { issued: Some(serial.clone()), revoked: vec![serial] })
+                    }
+                }
+            })
+            .await?;
+        self.metrics.revoked(cancelled.revoked.len() as u64);
+        self.state_changed(&cancelled.revoked);
+        Ok(cancelled)
     }
 
     /// Puts a certificate on hold (一時保留).

@@ -111,9 +111,14 @@ impl LocalCa {
     /// Opens or creates the CAs with their keys in `keys`.
     pub fn open_with(dir: &Path, keys: &dyn KeyStore) -> Result<Self, CaError> {
         std::fs::create_dir_all(dir).map_err(|e| CaError::Io(dir.to_owned(), e))?;
-        let auth = load_or_create(dir, keys, CaKind::Auth)?;
-        let sign = load_or_create(dir, keys, CaKind::Sign)?;
-        Ok(Self { dir: dir.to_owned(), auth, sign })
+        // Side by side: opening an encrypted key is a deliberately slow
+        // PBKDF2 (600 000 iterations), and a restart waits for all four.
+        let (auth, sign) = std::thread::scope(|s| {
+            let auth = s.spawn(|| load_or_create(dir, keys, CaKind::Auth));
+            let sign = load_or_create(dir, keys, CaKind::Sign);
+            (auth.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)), sign)
+        });
+        Ok(Self { dir: dir.to_owned(), auth: auth?, sign: sign? })
     }
 
     /// Opens the CAs in `dir` with their keys in `keys`; a missing CA

@@ -29,6 +29,11 @@ const SCHEMA: &[store::Migration] = &[
         "ALTER TABLE applications ADD COLUMN application BYTEA;
          ALTER TABLE applications ADD COLUMN resume_token TEXT",
     ),
+    // Phone-certificate requests of an attempt that ended without their
+    // answers recorded (killed, or the answer lost), to cancel at the JPKI
+    // service: what they issued is revoked there, and an id that never
+    // arrived is spent.
+    ("3-pending-cancels", "CREATE TABLE pending_cancels (request_id TEXT PRIMARY KEY, created_at BIGINT NOT NULL)"),
 ];
 
 store::stored_state! {
@@ -423,6 +428,49 @@ impl Records {
             .read(move |tx| tx.all("SELECT serial FROM phone_certificates WHERE state = $1", params![state.as_str()]))
             .await?;
         rows.iter().map(|r| r.text("serial")).collect()
+    }
+
+    /// Adds requests to cancel at the JPKI service (already pending ones
+    /// stay as they are).
+    pub async fn add_pending_cancels(&self, request_ids: Vec<String>) -> Result<(), StoreError> {
+        self.store
+            .write(move |tx| {
+                for id in &request_ids {
+                    tx.execute(
+                        "INSERT INTO pending_cancels (request_id, created_at) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                        params![id, now_secs()],
+                    )?;
+                }
+                Ok(())
+            })
+            .await
+    }
+
+    /// The requests still to cancel, oldest first.
+    pub async fn pending_cancels(&self) -> Result<Vec<String>, StoreError> {
+        let rows = self
+            .store
+            .read(|tx| tx.all("SELECT request_id FROM pending_cancels ORDER BY created_at, request_id", &[]))
+            .await?;
+        rows.iter().map(|r| r.text("request_id")).collect()
+    }
+
+    /// The JPKI service took the cancellation of `request_id`; `revoked`
+    /// (what it had issued) is recorded revoked, in the same commit.
+    pub async fn cancelled(&self, request_id: &str, revoked: Option<String>) -> Result<(), StoreError> {
+        let id = request_id.to_string();
+        self.store
+            .write(move |tx| {
+                if let Some(serial) = &revoked {
+                    tx.execute(
+                        "UPDATE phone_certificates SET state = 'revoked', updated_at = $2 WHERE serial = $1",
+                        params![serial, now_secs()],
+                    )?;
+                }
+                tx.execute("DELETE FROM pending_cancels WHERE request_id = $1", params![id])
+            })
+            .await?;
+        Ok(())
     }
 
     /// Sets a certificate's state.

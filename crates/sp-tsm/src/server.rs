@@ -15,7 +15,7 @@ pub async fn run(config: SpConfig, shutdown: Shutdown) -> Result<(), String> {
 
 /// Runs an opened SP-TSM on a listener the caller bound until `shutdown`
 /// (then answers the requests in flight and closes the store); pending
-/// revocations are retried every minute.
+/// revocations are retried after 1 s, 2 s, 4 s … up to every minute.
 pub async fn serve(
     config: &SpConfig,
     sp: Arc<SpTsm>,
@@ -26,9 +26,17 @@ pub async fn serve(
     sp.recover_interrupted().await?;
     let retry = sp.clone();
     let retries = tokio::spawn(async move {
+        // Soon again while some are pending (the JPKI service may be
+        // starting too), every minute otherwise.
+        let mut pause = Duration::from_secs(1);
         loop {
-            retry.retry_pending_revocations().await;
-            tokio::time::sleep(Duration::from_secs(60)).await;
+            if retry.retry_pending_revocations().await == 0 {
+                pause = Duration::from_secs(1);
+                tokio::time::sleep(Duration::from_secs(60)).await;
+            } else {
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(60));
+            }
         }
     });
     tracing::info!(https = %config.https_listen, "SP-TSM listening");

@@ -150,8 +150,9 @@ impl Deployment {
         sp: TcpListener,
     ) -> Result<Self, String> {
         let jlis_config = jlis::config::Config::load(&dir.join("jlis.toml"))?;
-        // The CA files must exist before the SP-TSM reads them.
-        jlis_config.open_ca().map_err(|e| e.to_string())?;
+        // The CA files must exist before the SP-TSM reads them; opened once
+        // (the keys' PBKDF2 is slow on purpose) and handed to the service.
+        let ca = jlis_config.open_ca().map_err(|e| e.to_string())?;
         let sei_config = SeiConfig::load(&dir.join("sei-tsm.toml"))?;
         let sp_config = SpConfig::load(&dir.join("sp-tsm.toml"))?;
         let sp_tsm = Arc::new(SpTsm::open(&sp_config).await?);
@@ -172,7 +173,7 @@ impl Deployment {
             tokio::spawn({
                 let stop = shutdown.clone();
                 async move {
-                    let served = jlis::server::serve(jlis_config, jlis_https, jlis_http, stop).await;
+                    let served = jlis::server::serve_with_ca(jlis_config, ca, jlis_https, jlis_http, stop).await;
                     log("jlis")(served.map_err(|e| e.to_string()))
                 }
             }),

@@ -486,3 +486,38 @@ async fn dual_control_needs_a_second_operator_to_revoke_a_card_for_key_compromis
     let other = env.jlis.revoke_for(&alice, &rid(), &serial(&auth), Reason::AffiliationChanged).await.unwrap();
     assert_eq!(other.revoked, vec![serial(&auth)]);
 }
+
+/// An SP-TSM killed between the service's commit and its own (or whose
+/// answer was lost) cancels its request by id (issue 15, point 4; the kill
+/// harness found the certificate left active and unknown to the SP-TSM):
+/// what the request issued is revoked; an id that never arrived is spent,
+/// so the request arriving late issues nothing; another SP-TSM cannot
+/// cancel it; cancelling twice changes nothing more.
+#[tokio::test]
+async fn a_cancelled_phone_request_is_revoked_or_can_no_longer_issue() {
+    use jlis::service::Requester;
+    let env = env().await;
+    let (_, sign) = card(&env).await;
+    let sp = |n: u8| Requester::SpTsm { certificate_sha256: format!("{n:064x}") };
+    let issued_request = phone_request(&sign, PhoneCertType::Sign, "FF31");
+    let issued = env.jlis.issue_phone_for(&issued_request, &sp(1)).await.unwrap();
+
+    let refused = env.jlis.cancel_phone_request(&sp(2), &issued_request.request_id).await.unwrap_err();
+    assert_eq!(refused.code().as_str(), "forbidden", "{refused}");
+    assert_eq!(env.jlis.record(&issued.serial).await.unwrap().status, "good", "unchanged");
+
+    let cancelled = env.jlis.cancel_phone_request(&sp(1), &issued_request.request_id).await.unwrap();
+    assert_eq!(cancelled.issued.as_deref(), Some(issued.serial.as_str()));
+    assert_eq!(cancelled.revoked, vec![issued.serial.clone()]);
+    assert_eq!(env.jlis.record(&issued.serial).await.unwrap().status, "revoked");
+    let again = env.jlis.cancel_phone_request(&sp(1), &issued_request.request_id).await.unwrap();
+    assert_eq!(again.revoked, Vec::<String>::new(), "nothing more to revoke");
+
+    // Never arrived: the id is spent, and the late request issues nothing.
+    let late = phone_request(&sign, PhoneCertType::Auth, "FF31");
+    let cancelled = env.jlis.cancel_phone_request(&sp(1), &late.request_id).await.unwrap();
+    assert_eq!((cancelled.issued, cancelled.revoked), (None, vec![]));
+    let replay = env.jlis.issue_phone_for(&late, &sp(1)).await.unwrap_err();
+    assert_eq!(replay.code().as_str(), "replay", "{replay}");
+    assert!(env.jlis.links_of_se(&late.se_id).await.unwrap().iter().all(|l| l.cert_type != "auth"), "nothing issued");
+}

@@ -4,9 +4,11 @@
 //! - [`micro`]: the card, SCP03, on-chip key generation, CRL signing;
 //! - [`ocsp`]: the OCSP responder, a connection per request and keep-alive;
 //! - [`issuance`]: phone-certificate issuance at the JPKI service;
-//! - [`phones`]: whole phones through the deployment.
+//! - [`phones`]: whole phones through the deployment;
+//! - [`kills`]: SIGKILL at random instants under load, and the invariants.
 
 pub mod issuance;
+pub mod kills;
 pub mod micro;
 pub mod ocsp;
 pub mod phones;
@@ -43,6 +45,25 @@ pub enum BenchCommand {
     /// applications per minute, the services' CPU time per issuance, and
     /// p50/p99 of each step.
     Phones(PhonesBenchArgs),
+    /// Crash safety: `jpki serve all` under issuance and revocation load,
+    /// killed with SIGKILL at random instants (also while it starts) and
+    /// started again, N times; after each kill and restart the invariants
+    /// are checked (acknowledged changes kept, one active phone certificate
+    /// per card and type, same request id → same certificate, the SP-TSM's
+    /// recovery, no active certificate missing from its SE). Exits 1 on any
+    /// violation.
+    Kills(KillsBenchArgs),
+}
+
+/// `jpki bench kills`
+#[derive(Debug, Args)]
+pub struct KillsBenchArgs {
+    /// SIGKILLs to send.
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub kills: u32,
+    /// Seed of the random instants and load mix (printed; replays a run).
+    #[arg(long)]
+    pub seed: Option<u64>,
 }
 
 /// `jpki bench phones`
@@ -148,5 +169,6 @@ pub fn run(command: BenchCommand, json: bool) -> Result<()> {
         BenchCommand::Ocsp(a) => ocsp::ocsp(&a, json),
         BenchCommand::Issuance(a) => issuance::issuance(&a, json),
         BenchCommand::Phones(a) => phones::phones(&a, json),
+        BenchCommand::Kills(a) => kills::kills(&a, json),
     }
 }

@@ -206,7 +206,7 @@ impl ProvisioningRun {
         let mut failure = None;
         for (t, spki) in &generated.public_keys {
             let request = jlis_api::PhoneRequest {
-                request_id: format!("{}-{}-{}", self.app.id, self.attempt, t.as_str()),
+                request_id: request_id(&self.app.id, self.attempt, *t),
                 card_certificate: self.app.card_certificate.clone(),
                 application: self.app.application.clone(),
                 phone_public_key: spki.to_vec(),
@@ -248,6 +248,9 @@ impl ProvisioningRun {
     /// the application is refused (another SE's commitment) or
     /// interrupted (resumable).
     async fn fail(mut self, e: FlowError) -> Next<SpFlow> {
+        if let Err(store) = self.sp.cancel_requests(&self.app, self.attempt).await {
+            return Next::Failed(FlowError::internal(store));
+        }
         self.sp.revoke_unwritten(&self.app.id).await;
         let state =
             if e.code == Code::CommitmentMismatch { ApplicationState::Refused } else { ApplicationState::Interrupted };
@@ -284,6 +287,13 @@ impl WipeRun {
             Err(e) => Next::Failed(e.into()),
         }
     }
+}
+
+/// The id of the phone-certificate request of type `t` in `attempt` of
+/// application `application` (the JPKI service answers the same id with the
+/// same certificate, and cancels by it).
+pub(crate) fn request_id(application: &str, attempt: i64, t: tsm_api::PhoneCertType) -> String {
+    format!("{application}-{attempt}-{}", t.as_str())
 }
 
 /// Asks the JPKI service for a phone certificate; when the answer is lost on

@@ -309,6 +309,8 @@ impl SpTsm {
     pub async fn recover_interrupted(&self) -> Result<usize, String> {
         let left = self.records.applications_in(ApplicationState::Provisioning).await.map_err(|e| e.to_string())?;
         for id in &left {
+            let Some(app) = self.records.application(id).await.map_err(|e| e.to_string())? else { continue };
+            self.cancel_requests(&app, app.attempts).await.map_err(|e| e.to_string())?;
             self.revoke_unwritten(id).await;
             let why = "the SP-TSM stopped during the attempt; resume it";
             self.records.end_attempt(id, ApplicationState::Interrupted, why, None).await.map_err(|e| e.to_string())?;
@@ -317,10 +319,46 @@ impl SpTsm {
         Ok(left.len())
     }
 
-    /// Retries revocations the JPKI service could not take; returns how
-    /// many are still pending.
-    pub async fn retry_pending_revocations(&self) -> usize {
+    /// An attempt ended without its answers from the JPKI service all
+    /// recorded (this process was killed between the service's commit and
+    /// its own, or an answer was lost on the way): each of its
+    /// phone-certificate requests is cancelled there — what it issued is
+    /// revoked, an id that never arrived is spent. Recorded as pending
+    /// first, so a cancellation the service cannot take yet is retried.
+    pub(crate) async fn cancel_requests(&self, app: &ApplicationRow, attempt: i64) -> Result<(), store::StoreError> {
+        let ids = app.cert_types.iter().map(|t| flows::request_id(&app.id, attempt, *t)).collect();
+        self.records.add_pending_cancels(ids).await?;
+        self.retry_pending_cancels().await;
+        Ok(())
+    }
+
+    /// Sends the pending cancellations; returns how many are still pending.
+    async fn retry_pending_cancels(&self) -> usize {
         let mut pending = 0;
+        for id in self.records.pending_cancels().await.unwrap_or_default() {
+            match self.jlis.cancel_phone_request(&id).await {
+                Ok(answer) => {
+                    if let Some(serial) = &answer.issued {
+                        tracing::warn!(request = %id, serial, "revoked a certificate whose issuance was never recorded");
+                    }
+                    if let Err(e) = self.records.cancelled(&id, answer.issued).await {
+                        tracing::error!(error = %e, "recording a cancellation");
+                        pending += 1;
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(request = %id, error = %e, "cancelling a phone-certificate request at the JPKI service");
+                    pending += 1;
+                }
+            }
+        }
+        pending
+    }
+
+    /// Retries revocations and cancellations the JPKI service could not
+    /// take; returns how many are still pending.
+    pub async fn retry_pending_revocations(&self) -> usize {
+        let mut pending = self.retry_pending_cancels().await;
         for serial in self.records.serials_in(CertificateState::RevokePending).await.unwrap_or_default() {
             if !self.revoke_serial(&serial, Reason::CessationOfOperation, "undelivered").await {
                 pending += 1;
