@@ -249,14 +249,32 @@ pub enum KeyType {
 /// for i = 1, 2 … truncated to the master key's length.
 pub fn kdf3(master: &AesKey, key_type: KeyType, kdd: &[u8]) -> AesKey {
     let mac = CmacKey::new(master);
+    let derived: Result<AesKey, std::convert::Infallible> =
+        kdf3_with(master.len(), key_type, kdd, |block| Ok(mac.mac(&[block])));
+    match derived {
+        Ok(key) => key,
+        Err(never) => match never {},
+    }
+}
+
+/// [`kdf3`] with the master key's AES-CMAC computed elsewhere — in the HSM
+/// that holds the key (`cmac` is CMAC under the master key, whose length is
+/// `master_len`).
+pub fn kdf3_with<E>(
+    master_len: usize,
+    key_type: KeyType,
+    kdd: &[u8],
+    cmac: impl Fn(&[u8]) -> Result<[u8; 16], E>,
+) -> Result<AesKey, E> {
     let mut out = Zeroizing::new(Vec::with_capacity(32));
     let mut i = 1u8;
-    while out.len() < master.len() {
-        out.extend_from_slice(&mac.mac(&[&[i, 0, 0, 0, key_type as u8, 0], kdd]));
+    while out.len() < master_len {
+        let block = Zeroizing::new([&[i, 0, 0, 0, key_type as u8, 0][..], kdd].concat());
+        out.extend_from_slice(&cmac(&block)?);
         i += 1;
     }
-    out.truncate(master.len());
-    AesKey::new(&out).expect("same length as the master key")
+    out.truncate(master_len);
+    Ok(AesKey::new(&out).expect("an AES key length, as the master key's"))
 }
 
 #[cfg(test)]

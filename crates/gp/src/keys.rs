@@ -1,7 +1,7 @@
 //! SCP03 key sets: the static keys of a security domain and the session keys
 //! derived from them (Amd D §4.1.5, §6.2.1).
 
-use crate::crypto::{constant, kdf, kdf3, AesKey, BlockCipher, CmacKey, KeyLengthError, KeyType};
+use crate::crypto::{constant, kdf, kdf3, kdf3_with, AesKey, BlockCipher, CmacKey, KeyLengthError, KeyType};
 
 /// A static key set: Key-ENC, Key-MAC, Key-DEK of one length, and its key
 /// version number.
@@ -35,6 +35,23 @@ impl StaticKeys {
             mac: kdf3(master, KeyType::Mac, kdd),
             dek: kdf3(master, KeyType::Dek, kdd),
         }
+    }
+
+    /// [`StaticKeys::diversify_kdf3`] with the master key's CMAC computed
+    /// where the key is (an HSM): `cmac` is AES-CMAC under a master key of
+    /// `master_len` bytes.
+    pub fn diversify_kdf3_with<E>(
+        kvn: u8,
+        master_len: usize,
+        kdd: &[u8],
+        cmac: impl Fn(&[u8]) -> Result<[u8; 16], E>,
+    ) -> Result<Self, E> {
+        Ok(Self {
+            kvn,
+            enc: kdf3_with(master_len, KeyType::Enc, kdd, &cmac)?,
+            mac: kdf3_with(master_len, KeyType::Mac, kdd, &cmac)?,
+            dek: kdf3_with(master_len, KeyType::Dek, kdd, &cmac)?,
+        })
     }
 
     /// Key length in bytes.

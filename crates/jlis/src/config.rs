@@ -21,6 +21,11 @@ pub struct Config {
     /// (PKCS#8 PBES2); without it the keys are stored in clear.
     #[serde(default)]
     pub ca_key_passphrase_file: Option<PathBuf>,
+    /// The CA and OCSP responder keys in a PKCS#11 token instead of files
+    /// (`[pkcs11]`: `module`, `token`, `pin_file`); labels `auth-ca`,
+    /// `sign-ca`, `auth-ocsp`, `sign-ocsp`.
+    #[serde(default)]
+    pub pkcs11: Option<hsm::Pkcs11Config>,
     /// Server certificate chain (PEM).
     pub tls_certificate: PathBuf,
     /// Server key (PEM).
@@ -91,6 +96,7 @@ impl Config {
         ]
         .into_iter()
         .chain(c.ca_key_passphrase_file.as_mut())
+        .chain(c.pkcs11.as_mut().map(|k| &mut k.pin_file))
         .chain(c.operators.iter_mut().map(|o| &mut o.token_file))
         {
             if p.is_relative() {
@@ -112,6 +118,13 @@ impl Config {
                 return Err(format!("{}: {key} = {} does not exist", path.display(), p.display()));
             }
         }
+        if c.pkcs11.is_some() && c.ca_key_passphrase_file.is_some() {
+            return Err(format!(
+                "{}: the CA keys are in the PKCS#11 token ([pkcs11]) or in passphrase-encrypted files \
+                 (ca_key_passphrase_file), not both",
+                path.display()
+            ));
+        }
         if c.crl_interval_secs == 0 {
             return Err(format!("{}: crl_interval_secs must be at least 1", path.display()));
         }
@@ -132,6 +145,14 @@ impl Config {
     /// `create` (only `--init`) new ones when there are none.
     fn ca(&self, create: bool) -> Result<pki::ca::LocalCa, crate::JlisError> {
         let cannot_run = |e: String| crate::JlisError::Service(e);
+        if let Some(token) = &self.pkcs11 {
+            let keys = hsm::Pkcs11KeyStore::open(token).map_err(|e| cannot_run(e.to_string()))?;
+            let ca = match create {
+                true => pki::ca::LocalCa::open_with(&self.ca_dir, &keys),
+                false => pki::ca::LocalCa::open_existing_with(&self.ca_dir, &keys),
+            };
+            return ca.map_err(|e| cannot_run(e.to_string()));
+        }
         let passphrase = match &self.ca_key_passphrase_file {
             Some(p) => {
                 let text = zeroize::Zeroizing::new(
@@ -155,9 +176,22 @@ impl Config {
     /// `database` ([`DEFAULT_DATABASE`], a SQLite file beside the
     /// configuration, or `postgres://…`).
     pub fn init(dir: &Path, https_port: u16, http_port: u16, database: &str) -> Result<PathBuf, String> {
+        Self::init_with(dir, https_port, http_port, database, None)
+    }
+
+    /// [`Config::init`], the CA keys generated in the PKCS#11 token `keys`
+    /// when given (instead of passphrase-encrypted files).
+    pub fn init_with(
+        dir: &Path,
+        https_port: u16,
+        http_port: u16,
+        database: &str,
+        keys: Option<&hsm::Pkcs11Config>,
+    ) -> Result<PathBuf, String> {
         std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
         svc::tls::generate(dir, &["sp-tsm", "sei-tsm"])?;
-        for file in ["operator.token", "ca.passphrase"] {
+        let secrets: &[&str] = if keys.is_some() { &["operator.token"] } else { &["operator.token", "ca.passphrase"] };
+        for file in secrets {
             let mut secret = zeroize::Zeroizing::new([0u8; 24]);
             pki::fill_random(&mut *secret);
             pki::fs::write_atomically(&dir.join(file), zeroize::Zeroizing::new(hex::encode(*secret)).as_bytes())
@@ -169,7 +203,7 @@ impl Config {
              http_listen = \"127.0.0.1:{http_port}\"\n\
              database = \"{database}\"\n\
              ca_dir = \"ca\"\n\
-             ca_key_passphrase_file = \"ca.passphrase\"\n\
+             {keys}\
              tls_certificate = \"tls/jlis-server.pem\"\n\
              tls_key = \"tls/jlis-server.key\"\n\
              sp_tsm_ca = \"tls/sp-tsm-ca.pem\"\n\
@@ -178,8 +212,20 @@ impl Config {
              audit_key_file = \"audit.key\"\n\
              audit_checkpoint_file = \"audit.checkpoint\"\n\
              audit_checkpoint_secs = 2\n",
-            dir.join("jlis.toml").display()
+            dir.join("jlis.toml").display(),
+            keys = if keys.is_some() { "" } else { "ca_key_passphrase_file = \"ca.passphrase\"\n" },
         );
+        // A table last: every key after it would belong to it.
+        let text = match keys {
+            None => text,
+            Some(k) => format!(
+                "{text}\n# The CA keys are in this PKCS#11 token (labels auth-ca, sign-ca, auth-ocsp, sign-ocsp).\n\
+                 [pkcs11]\nmodule = {:?}\ntoken = {:?}\npin_file = {:?}\n",
+                k.module.display().to_string(),
+                k.token,
+                k.pin_file.display().to_string()
+            ),
+        };
         let path = dir.join("jlis.toml");
         pki::fs::write_atomically(&path, text.as_bytes()).map_err(|e| e.to_string())?;
         // The CAs and their keys are made here, never at a start.

@@ -37,6 +37,9 @@ pub enum RsaError {
     /// Key generation or the private operation failed.
     #[error("RSA operation failed")]
     Operation,
+    /// The token holding the key (PKCS#11) failed.
+    #[error("the key's token: {0}")]
+    Token(String),
     /// The signature does not verify.
     #[error("signature does not verify")]
     BadSignature,

@@ -15,7 +15,13 @@ pub struct SeiConfig {
     /// `sqlite://PATH` or `postgres://…`.
     pub database: String,
     /// The ISD master key (hex): ISD keys are KDF3(master, SE identifier).
-    pub isd_master_key_file: PathBuf,
+    #[serde(default)]
+    pub isd_master_key_file: Option<PathBuf>,
+    /// The ISD master key in a PKCS#11 token (label `isd-master`) instead
+    /// of `isd_master_key_file` (`[pkcs11]`: `module`, `token`, `pin_file`);
+    /// exactly one of the two.
+    #[serde(default)]
+    pub pkcs11: Option<hsm::Pkcs11Config>,
     /// Server certificate chain (PEM).
     pub tls_certificate: PathBuf,
     /// Server key (PEM).
@@ -49,7 +55,6 @@ impl SeiConfig {
         resolve_files(
             path,
             &mut [
-                ("isd_master_key_file", &mut c.isd_master_key_file),
                 ("tls_certificate", &mut c.tls_certificate),
                 ("tls_key", &mut c.tls_key),
                 ("sp_tsm_client_ca", &mut c.sp_tsm_client_ca),
@@ -58,6 +63,16 @@ impl SeiConfig {
                 ("client_key", &mut c.client_key),
             ],
         )?;
+        match (c.isd_master_key_file.as_mut(), c.pkcs11.as_mut()) {
+            (Some(file), None) => resolve_files(path, &mut [("isd_master_key_file", file)])?,
+            (None, Some(token)) => resolve_files(path, &mut [("pkcs11.pin_file", &mut token.pin_file)])?,
+            _ => {
+                return Err(format!(
+                    "{}: the ISD master key is in isd_master_key_file or in a PKCS#11 token ([pkcs11]): name one",
+                    path.display()
+                ))
+            }
+        }
         database(path.parent().unwrap_or(Path::new(".")), &mut c.database);
         if c.relay_timeout_secs == 0 {
             return Err(format!("{}: relay_timeout_secs must be at least 1", path.display()));

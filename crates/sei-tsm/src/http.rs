@@ -79,7 +79,7 @@ mod tests {
         svc::tls::generate(dir, &[]).unwrap();
         let ca = dir.join("tls/ca.pem");
         let sp = tsm_api::client::TsmClient::new("https://127.0.0.1:9", &ca, svc::tls::Service::SpTsm, None).unwrap();
-        let master = gp::AesKey::new(&[7; 32]).unwrap();
+        let master = crate::master::IsdMaster::Software(gp::AesKey::new(&[7; 32]).unwrap());
         let url = format!("sqlite://{}", dir.join("sei.sqlite").display());
         Arc::new(SeiTsm::open(&url, master, sp, std::time::Duration::from_secs(5)).await.unwrap())
     }

@@ -15,6 +15,7 @@
 
 pub mod config;
 pub mod http;
+pub mod master;
 pub mod preparation;
 pub mod records;
 pub mod server;

@@ -51,8 +51,12 @@ impl Preparation {
     /// Starts preparing the SE `se_identifier` whose ISD keys derive from
     /// `master`, for the apps whose signing certificates hash to
     /// `app_cert_sha256` (SHA-256).
-    pub fn start(se_identifier: &[u8; 10], master: &AesKey, app_cert_sha256: &[&[u8]]) -> Result<Step<Self>, TsmError> {
-        let isd_keys = StaticKeys::diversify_kdf3(ISD_KVN, master, se_identifier);
+    pub fn start(
+        se_identifier: &[u8; 10],
+        master: &crate::master::IsdMaster,
+        app_cert_sha256: &[&[u8]],
+    ) -> Result<Step<Self>, TsmError> {
+        let isd_keys = master.isd_keys(ISD_KVN, se_identifier)?;
         let key = || {
             let mut k = zeroize::Zeroizing::new([0u8; 16]);
             pki::fill_random(&mut k[..]);
@@ -167,5 +171,6 @@ pub fn prepare<T: Transport + ?Sized>(
     app_cert_sha256: &[&[u8]],
 ) -> Result<StaticKeys, TsmError> {
     let id = se_identifier(transport)?;
-    drive(Preparation::start(&id, master, app_cert_sha256)?, transport)
+    let master = crate::master::IsdMaster::Software(master.clone());
+    drive(Preparation::start(&id, &master, app_cert_sha256)?, transport)
 }

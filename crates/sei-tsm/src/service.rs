@@ -3,9 +3,10 @@
 //! prepared.
 
 use crate::config::SeiConfig;
+use crate::master::IsdMaster;
 use crate::preparation::Preparation;
 use crate::records::{Records, SeState};
-use gp::{AesKey, StaticKeys};
+use gp::StaticKeys;
 use std::sync::Arc;
 use std::time::Duration;
 use tsm::flow::{Machine, ReadSeIdentifier, Step};
@@ -18,7 +19,7 @@ use tsm_api::Code;
 /// The SEI-TSM.
 pub struct SeiTsm {
     records: Records,
-    master: AesKey,
+    master: IsdMaster,
     sp_tsm: TsmClient,
     hub: Arc<RelayHub<PreparationRun>>,
 }
@@ -41,7 +42,7 @@ impl SeiTsm {
     /// with the SEI-TSM's client certificate, for the hand-over.
     pub async fn open(
         database: &str,
-        master: AesKey,
+        master: IsdMaster,
         sp_tsm: TsmClient,
         relay_timeout: Duration,
     ) -> Result<Self, String> {
@@ -51,7 +52,20 @@ impl SeiTsm {
 
     /// From the configuration.
     pub async fn from_config(config: &SeiConfig) -> Result<Self, String> {
-        let master = tsm::keys::key_file(&config.isd_master_key_file, false)?;
+        let master = match (&config.pkcs11, &config.isd_master_key_file) {
+            (None, Some(file)) => IsdMaster::Software(tsm::keys::key_file(file, false)?),
+            (None, None) => return Err("no ISD master key configured".into()),
+            (Some(token), _) => {
+                let token = hsm::Token::open(token).map_err(|e| e.to_string())?;
+                let key = token.aes_key(crate::master::TOKEN_LABEL).map_err(|e| e.to_string())?.ok_or_else(|| {
+                    format!(
+                        "the PKCS#11 token holds no key {:?}: import the ISD master key (jpki serve all --init does)",
+                        crate::master::TOKEN_LABEL
+                    )
+                })?;
+                IsdMaster::Token(key)
+            }
+        };
         let sp_tsm = TsmClient::pinned(
             &config.sp_tsm_url,
             &config.tls_ca,

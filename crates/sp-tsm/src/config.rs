@@ -15,7 +15,13 @@ pub struct SpConfig {
     /// `sqlite://PATH` or `postgres://…`.
     pub database: String,
     /// Key (hex, 32 bytes) sealing the domain keys in the database.
-    pub vault_key_file: PathBuf,
+    #[serde(default)]
+    pub vault_key_file: Option<PathBuf>,
+    /// The vault key in a PKCS#11 token (label `sp-vault`) instead of
+    /// `vault_key_file` (`[pkcs11]`: `module`, `token`, `pin_file`); exactly
+    /// one of the two.
+    #[serde(default)]
+    pub pkcs11: Option<hsm::Pkcs11Config>,
     /// Server certificate chain (PEM).
     pub tls_certificate: PathBuf,
     /// Server key (PEM).
@@ -77,7 +83,6 @@ impl SpConfig {
         resolve_files(
             path,
             &mut [
-                ("vault_key_file", &mut c.vault_key_file),
                 ("tls_certificate", &mut c.tls_certificate),
                 ("tls_key", &mut c.tls_key),
                 ("sei_tsm_client_ca", &mut c.sei_tsm_client_ca),
@@ -86,6 +91,16 @@ impl SpConfig {
                 ("client_key", &mut c.client_key),
             ],
         )?;
+        match (c.vault_key_file.as_mut(), c.pkcs11.as_mut()) {
+            (Some(file), None) => resolve_files(path, &mut [("vault_key_file", file)])?,
+            (None, Some(token)) => resolve_files(path, &mut [("pkcs11.pin_file", &mut token.pin_file)])?,
+            _ => {
+                return Err(format!(
+                    "{}: the vault key is in vault_key_file or in a PKCS#11 token ([pkcs11]): name one",
+                    path.display()
+                ))
+            }
+        }
         database(path.parent().unwrap_or(Path::new(".")), &mut c.database);
         for p in c.jpki_ca_certificates.iter_mut() {
             resolve_files(path, &mut [("jpki_ca_certificates", p)])?;

@@ -161,7 +161,8 @@ mod tests {
         let config = crate::SpConfig {
             https_listen: "127.0.0.1:0".parse().unwrap(),
             database: format!("sqlite://{}", dir.join("sp.sqlite").display()),
-            vault_key_file: dir.join("vault.key"),
+            vault_key_file: Some(dir.join("vault.key")),
+            pkcs11: None,
             tls_certificate: tls.join("sp-tsm-server.pem"),
             tls_key: tls.join("sp-tsm-server.key"),
             sei_tsm_client_ca: tls.join("sei-tsm-ca.pem"),
@@ -176,7 +177,7 @@ mod tests {
             relay_timeout_secs: 5,
             resume_window_secs: 600,
         };
-        tsm::keys::key_file(&config.vault_key_file, true).unwrap();
+        tsm::keys::key_file(config.vault_key_file.as_ref().unwrap(), true).unwrap();
         (Arc::new(SpTsm::open(&config).await.unwrap()), ca)
     }
 

@@ -166,7 +166,8 @@ impl Records {
 
     /// Stores an SE's handed-over domain keys (sealed), replacing any.
     pub async fn hand_over(&self, se_id: &str, keys: &StaticKeys) -> Result<(), StoreError> {
-        let (se, sealed) = (se_id.to_string(), self.vault.seal(se_id, keys));
+        let (se, sealed) =
+            (se_id.to_string(), self.vault.seal(se_id, keys).map_err(|e| StoreError::Decode(e.to_string()))?);
         self.store
             .write(move |tx| {
                 tx.execute(
@@ -199,7 +200,8 @@ impl Records {
 
     /// Stores keys a take-over is about to put (before the PUT KEY leaves).
     pub async fn set_pending_keys(&self, se_id: &str, keys: &StaticKeys) -> Result<(), StoreError> {
-        let (key, sealed) = (se_id.to_string(), self.vault.seal(se_id, keys));
+        let (key, sealed) =
+            (se_id.to_string(), self.vault.seal(se_id, keys).map_err(|e| StoreError::Decode(e.to_string()))?);
         self.store
             .write(move |tx| {
                 tx.execute(
@@ -212,8 +214,11 @@ impl Records {
     }
 
     /// The domain's keys after a take-over, for the next write to record.
-    pub fn taken(&self, se_id: &str, keys: &StaticKeys) -> TakenDomain {
-        TakenDomain { se_id: se_id.to_string(), sealed: self.vault.seal(se_id, keys) }
+    pub fn taken(&self, se_id: &str, keys: &StaticKeys) -> Result<TakenDomain, StoreError> {
+        Ok(TakenDomain {
+            se_id: se_id.to_string(),
+            sealed: self.vault.seal(se_id, keys).map_err(|e| StoreError::Decode(e.to_string()))?,
+        })
     }
 
     /// Records an accepted application whose first attempt begins, in one

@@ -109,6 +109,28 @@ impl Deployment {
         databases: Databases,
         sp_jlis_url: Option<String>,
     ) -> Result<Self, String> {
+        Self::create_full(dir, app_certificate_sha256, relay_timeout_secs, databases, sp_jlis_url, None).await
+    }
+
+    /// [`Deployment::create`] with every service's keys — the CAs', the
+    /// ISD master key, the vault key — in the PKCS#11 token `keys`.
+    pub async fn create_in_token(
+        dir: &Path,
+        app_certificate_sha256: &str,
+        relay_timeout_secs: u64,
+        keys: hsm::Pkcs11Config,
+    ) -> Result<Self, String> {
+        Self::create_full(dir, app_certificate_sha256, relay_timeout_secs, Databases::default(), None, Some(keys)).await
+    }
+
+    async fn create_full(
+        dir: &Path,
+        app_certificate_sha256: &str,
+        relay_timeout_secs: u64,
+        databases: Databases,
+        sp_jlis_url: Option<String>,
+        keys: Option<hsm::Pkcs11Config>,
+    ) -> Result<Self, String> {
         let listeners = [bind("127.0.0.1:0").await?, bind("127.0.0.1:0").await?, bind("127.0.0.1:0").await?];
         let jlis_http = bind("127.0.0.1:0").await?;
         let [jlis_https, sei, sp] = listeners;
@@ -121,8 +143,15 @@ impl Deployment {
             relay_timeout_secs,
             databases,
             sp_jlis_url,
+            keys,
         };
-        jlis::config::Config::init(dir, layout.jlis_https_port, layout.jlis_http_port, &layout.databases.jlis)?;
+        jlis::config::Config::init_with(
+            dir,
+            layout.jlis_https_port,
+            layout.jlis_http_port,
+            &layout.databases.jlis,
+            layout.keys.as_ref(),
+        )?;
         crate::layout::init(dir, &layout)?;
         Self::launch(dir, jlis_https, jlis_http, sei, sp).await
     }

@@ -25,6 +25,9 @@ pub struct Layout {
     /// `jlis_https_port` directly (a network hop in between: a proxy, or
     /// an attack lab's interposer).
     pub sp_jlis_url: Option<String>,
+    /// The services' keys in this PKCS#11 token (CA keys, ISD master key,
+    /// vault key) instead of files.
+    pub keys: Option<hsm::Pkcs11Config>,
 }
 
 /// Where each service of a deployment keeps its state: `sqlite://FILE`
@@ -55,13 +58,35 @@ impl Default for Databases {
 /// service's `jlis.toml` and `tls/` (from `jlis::config::Config::init`),
 /// with new ISD master and vault keys. Returns the two paths.
 pub fn init(dir: &Path, layout: &Layout) -> Result<(PathBuf, PathBuf), String> {
-    tsm::keys::key_file(&dir.join("isd-master.key"), true)?;
-    tsm::keys::key_file(&dir.join("sp-vault.key"), true)?;
+    // The ISD master key's file is the SE manufacturer's copy (phones are
+    // made with it); with a token, the SEI-TSM's copy is imported there and
+    // the vault key is made for the token alone.
+    let master = tsm::keys::key_file(&dir.join("isd-master.key"), true)?;
+    let (master_line, vault_line, table) = match &layout.keys {
+        None => {
+            tsm::keys::key_file(&dir.join("sp-vault.key"), true)?;
+            ("isd_master_key_file = \"isd-master.key\"\n", "vault_key_file = \"sp-vault.key\"\n", String::new())
+        }
+        Some(k) => {
+            let token = hsm::Token::open(k).map_err(|e| e.to_string())?;
+            token.import_aes(sei_tsm::master::TOKEN_LABEL, master.expose()).map_err(|e| e.to_string())?;
+            let mut vault = zeroize::Zeroizing::new([0u8; 32]);
+            pki::fill_random(&mut vault[..]);
+            token.import_aes(sp_tsm::vault::TOKEN_LABEL, &vault[..]).map_err(|e| e.to_string())?;
+            let table = format!(
+                "\n# Keys in this PKCS#11 token.\n[pkcs11]\nmodule = {:?}\ntoken = {:?}\npin_file = {:?}\n",
+                k.module.display().to_string(),
+                k.token,
+                k.pin_file.display().to_string()
+            );
+            ("", "", table)
+        }
+    };
     let sei = format!(
         "# The SEI-TSM (jpki serve sei-tsm --config sei-tsm.toml).\n\
          https_listen = \"127.0.0.1:{sei}\"\n\
          database = \"{db}\"\n\
-         isd_master_key_file = \"isd-master.key\"\n\
+         {master_line}\
          tls_certificate = \"tls/sei-tsm-server.pem\"\n\
          tls_key = \"tls/sei-tsm-server.key\"\n\
          sp_tsm_client_ca = \"tls/sp-tsm-ca.pem\"\n\
@@ -69,7 +94,7 @@ pub fn init(dir: &Path, layout: &Layout) -> Result<(PathBuf, PathBuf), String> {
          tls_ca = \"tls/ca.pem\"\n\
          client_certificate = \"tls/sei-tsm.pem\"\n\
          client_key = \"tls/sei-tsm.key\"\n\
-         relay_timeout_secs = {timeout}\n",
+         relay_timeout_secs = {timeout}\n{table}",
         sei = layout.sei_port,
         sp = layout.sp_port,
         timeout = layout.relay_timeout_secs,
@@ -79,7 +104,7 @@ pub fn init(dir: &Path, layout: &Layout) -> Result<(PathBuf, PathBuf), String> {
         "# The SP-TSM (jpki serve sp-tsm --config sp-tsm.toml).\n\
          https_listen = \"127.0.0.1:{sp}\"\n\
          database = \"{db}\"\n\
-         vault_key_file = \"sp-vault.key\"\n\
+         {vault_line}\
          tls_certificate = \"tls/sp-tsm-server.pem\"\n\
          tls_key = \"tls/sp-tsm-server.key\"\n\
          sei_tsm_client_ca = \"tls/sei-tsm-ca.pem\"\n\
@@ -90,7 +115,7 @@ pub fn init(dir: &Path, layout: &Layout) -> Result<(PathBuf, PathBuf), String> {
          client_key = \"tls/sp-tsm.key\"\n\
          app_certificate_sha256 = [\"{app}\"]\n\
          relay_timeout_secs = {timeout}\n\
-         resume_window_secs = 600\n",
+         resume_window_secs = 600\n{table}",
         sp = layout.sp_port,
         jlis_url =
             layout.sp_jlis_url.clone().unwrap_or_else(|| format!("https://127.0.0.1:{}", layout.jlis_https_port)),

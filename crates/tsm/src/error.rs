@@ -32,6 +32,9 @@ pub enum TsmError {
     /// Malformed data from the SE.
     #[error("malformed answer: {0}")]
     Malformed(&'static str),
+    /// The key store (a PKCS#11 token) failed.
+    #[error("key store: {0}")]
+    Key(String),
 }
 
 impl From<SessionError> for TsmError {
@@ -90,6 +93,7 @@ impl From<TsmError> for FlowError {
             TsmError::CommitmentMismatch => Code::CommitmentMismatch,
             TsmError::Issuance(_) => Code::IssuanceFailed,
             TsmError::Malformed(_) => Code::SeMalformed,
+            TsmError::Key(_) => Code::Internal,
         };
         Self::new(code, e.to_string())
     }

@@ -46,6 +46,18 @@ pub struct ServeAllArgs {
     /// (default: the one `jpki phone` uses).
     #[arg(long, value_name = "HEX")]
     pub app_certificate_sha256: Option<String>,
+    /// With --init: keep every service's keys (the CA and OCSP responder
+    /// keys, the ISD master key, the SP-TSM's vault key) in a PKCS#11
+    /// token of this module (e.g. /usr/lib/softhsm/libsofthsm2.so) instead
+    /// of files. The token must exist (softhsm2-util --init-token).
+    #[arg(long, value_name = "SO", requires_all = ["init", "pkcs11_token", "pkcs11_pin_file"])]
+    pub pkcs11_module: Option<PathBuf>,
+    /// The token's label.
+    #[arg(long, value_name = "LABEL", requires = "pkcs11_module")]
+    pub pkcs11_token: Option<String>,
+    /// File holding the token's user PIN.
+    #[arg(long, value_name = "FILE", requires = "pkcs11_module")]
+    pub pkcs11_pin_file: Option<PathBuf>,
 }
 
 /// `jpki serve jlis`
@@ -126,7 +138,17 @@ pub fn all(a: &ServeAllArgs, json: bool) -> Result<()> {
         let d = if a.init {
             std::fs::create_dir_all(&a.dir)?;
             let hash = a.app_certificate_sha256.clone().unwrap_or_else(default_app_hash);
-            testbed::Deployment::create(&a.dir, &hash, 30).await
+            match (&a.pkcs11_module, &a.pkcs11_token, &a.pkcs11_pin_file) {
+                (Some(module), Some(token), Some(pin_file)) => {
+                    let keys = hsm::Pkcs11Config {
+                        module: module.clone(),
+                        token: token.clone(),
+                        pin_file: std::path::absolute(pin_file)?,
+                    };
+                    testbed::Deployment::create_in_token(&a.dir, &hash, 30, keys).await
+                }
+                _ => testbed::Deployment::create(&a.dir, &hash, 30).await,
+            }
         } else {
             testbed::Deployment::open(&a.dir).await
         }

@@ -15,11 +15,21 @@ struct Services {
 
 impl Services {
     fn start() -> Self {
+        Self::start_with(&[], None)
+    }
+
+    /// With more `serve all --init` arguments, and `SOFTHSM2_CONF`.
+    fn start_with(extra: &[&std::ffi::OsStr], softhsm_conf: Option<&Path>) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let log = std::fs::File::create(dir.path().join("serve.log")).unwrap();
-        let mut child = jpki()
+        let mut command = jpki();
+        if let Some(conf) = softhsm_conf {
+            command.env("SOFTHSM2_CONF", conf);
+        }
+        let mut child = command
             .args(["-v", "--json", "serve", "all", "--init", "--dir"])
             .arg(dir.path())
+            .args(extra)
             .stdout(Stdio::piped())
             .stderr(log)
             .spawn()
@@ -372,4 +382,83 @@ fn sigterm_stops_the_services_cleanly_and_closes_their_stores() {
         let size = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
         assert_eq!(size, 0, "{} still holds {size} bytes", wal.display());
     }
+}
+
+/// Keys in an HSM (issue 15, point 5): `jpki serve all --init` with a
+/// SoftHSM2 token keeps the CA and OCSP responder keys, the ISD master key
+/// and the vault key in the token — no key file is written — and the whole
+/// phone flow runs on them: preparation (ISD keys derived by the token's
+/// CMAC), the SP-TSM's sealed domain keys (the token's AES-GCM),
+/// certificates signed by the token's CA keys and verified by OpenSSL, and
+/// OCSP answers signed by the responder key in the token. OpenSC's
+/// pkcs11-tool sees the keys there, and none can be read out.
+#[test]
+fn the_whole_phone_flow_runs_with_every_key_in_a_softhsm2_token() {
+    let hsm_dir = tempfile::tempdir().unwrap();
+    let (keys, conf) = hsm::softhsm::init_token(hsm_dir.path(), "openjpki-cli", "246810").unwrap();
+    let s = Services::start_with(
+        &[
+            "--pkcs11-module".as_ref(),
+            keys.module.as_os_str(),
+            "--pkcs11-token".as_ref(),
+            "openjpki-cli".as_ref(),
+            "--pkcs11-pin-file".as_ref(),
+            keys.pin_file.as_os_str(),
+        ],
+        Some(&conf),
+    );
+    for file in ["ca/auth-ca.key.pem", "ca/sign-ca.key.pem", "ca/auth-ocsp.key.pem", "sp-vault.key", "ca.passphrase"] {
+        assert!(!s.path(file).exists(), "{file} written beside a token");
+    }
+    let listed = std::process::Command::new("pkcs11-tool")
+        .env("SOFTHSM2_CONF", &conf)
+        .args(["--module"])
+        .arg(&keys.module)
+        .args(["--token-label", "openjpki-cli", "--login", "--pin", "246810", "--list-objects"])
+        .output()
+        .unwrap();
+    let listed = text(&listed);
+    for label in ["auth-ca", "sign-ca", "auth-ocsp", "sign-ocsp", "isd-master", "sp-vault"] {
+        assert!(listed.contains(&format!("label:      {label}")), "{label}: {listed}");
+    }
+    // Generated in the token (local), never extractable, for signing only.
+    let private: Vec<&str> = listed.split("Private Key Object").skip(1).collect();
+    assert_eq!(private.len(), 4, "{listed}");
+    for key in private {
+        assert!(key.contains("Usage:      sign\n"), "{key}");
+        assert!(key.contains("Access:     sensitive, always sensitive, never extractable, local"), "{key}");
+    }
+
+    let work = tempfile::tempdir().unwrap();
+    let card = s.new_card(work.path());
+    let p1 = work.path().join("phone1");
+    ok(phone(&p1).args(["phone", "new", "--dir"]).arg(&p1).arg("--services").arg(s.dir.path()));
+    let applied = json(&ok(phone(&p1)
+        .args(["--json", "phone", "apply", "--card"])
+        .arg(&card)
+        .env("JPKI_SIGN_PIN", "ABC123")
+        .env("JPKI_NEW_AUTH_PIN", "2468")
+        .env("JPKI_NEW_SIGN_PIN", "phone1")));
+    assert_eq!(applied["certificates"].as_array().unwrap().len(), 2, "{applied}");
+    let doc = work.path().join("doc.txt");
+    std::fs::write(&doc, b"signed with a phone whose certificate an HSM-held CA key signed").unwrap();
+    let p7s = work.path().join("doc.p7s");
+    ok(phone(&p1).args(["phone", "cms", "sign"]).arg(&doc).arg("-o").arg(&p7s).env("JPKI_SIGN_PIN", "PHONE1"));
+    let (verified, out) = openssl(&[
+        "cms".as_ref(),
+        "-verify".as_ref(),
+        "-inform".as_ref(),
+        "DER".as_ref(),
+        "-in".as_ref(),
+        p7s.as_os_str(),
+        "-CAfile".as_ref(),
+        s.path("ca/sign-ca.pem").as_os_str(),
+        "-purpose".as_ref(),
+        "any".as_ref(),
+    ]);
+    assert!(verified && out.contains("Verification successful"), "{out}");
+    // OCSP: answered by the delegated responder whose key is in the token.
+    let status = json(&ok(phone(&p1).args(["--json", "phone", "status"])));
+    assert!(status["certificates"].as_array().unwrap().iter().all(|c| c["status"] == "good"), "{status}");
+    assert_eq!(status["card_certificate"]["status"], "good");
 }

@@ -139,7 +139,10 @@ impl ProvisioningRun {
                     Err(TsmError::Scp03(_)) if earlier.is_some() => earlier.expect("checked"),
                     Err(e) => return Err(Box::new((self, e.into()))),
                 };
-                self.taken = Some(self.sp.records.taken(&se_id, &keys));
+                match self.sp.records.taken(&se_id, &keys) {
+                    Ok(taken) => self.taken = Some(taken),
+                    Err(e) => return Err(Box::new((self, FlowError::from(e)))),
+                }
                 tracing::info!(se = %se_id, "domain keys replaced (PUT KEY)");
                 self.generate(se_id, keys)
             }

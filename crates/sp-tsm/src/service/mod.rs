@@ -95,7 +95,20 @@ impl SpTsm {
     /// From the configuration (the JPKI CA files must exist: start the JPKI
     /// service first).
     pub async fn open(config: &SpConfig) -> Result<Self, String> {
-        let vault = Vault::new(&tsm::keys::key_file(&config.vault_key_file, false)?)?;
+        let vault = match (&config.pkcs11, &config.vault_key_file) {
+            (Some(token), _) => {
+                let token = hsm::Token::open(token).map_err(|e| e.to_string())?;
+                let key = token.aes_key(crate::vault::TOKEN_LABEL).map_err(|e| e.to_string())?.ok_or_else(|| {
+                    format!(
+                        "the PKCS#11 token holds no key {:?} (jpki serve all --init makes it)",
+                        crate::vault::TOKEN_LABEL
+                    )
+                })?;
+                Vault::in_token(key)
+            }
+            (None, Some(file)) => Vault::new(&tsm::keys::key_file(file, false)?)?,
+            (None, None) => return Err("no vault key configured".into()),
+        };
         let records = Records::open(&config.database, vault).await.map_err(|e| e.to_string())?;
         let jlis = JlisClient::pinned(
             &config.jlis_url,
