@@ -47,6 +47,62 @@ fn median(mut v: Vec<f64>) -> Option<f64> {
     Some(if v.len().is_multiple_of(2) { (v[mid - 1] + v[mid]) / 2.0 } else { v[mid] })
 }
 
+/// A card certificate and a signed application for each of `n` cards (all
+/// sharing `card_key`; the card's work, done before any timing).
+pub(super) async fn issue_cards(
+    service: &Arc<jlis::Jlis>,
+    card_key: &Arc<pki::RsaPrivateKey>,
+    n: usize,
+    concurrency: usize,
+) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+    let key = card_key.public_key_der();
+    let jobs = (0..n)
+        .map(|i| {
+            let (service, key, card_key) = (service.clone(), key.clone(), card_key.clone());
+            async move {
+                let (_, sign) = service.issue_card(&format!("card-{i}"), &pki::Holder::example(), &key, &key).await?;
+                let application = jlis::application::Application::example(&[jlis::PhoneCertType::Sign])
+                    .sign_with(&card_key, &sign)
+                    .map_err(anyhow::Error::msg)?;
+                anyhow::Ok((sign, application))
+            }
+        })
+        .collect();
+    at_once(concurrency, jobs).await
+}
+
+/// One phone sign certificate for each card of `batch` (request ids from
+/// `first`); returns how many were issued.
+pub(super) async fn issue_phones(
+    service: &Arc<jlis::Jlis>,
+    key: &[u8],
+    batch: Vec<(Vec<u8>, Vec<u8>)>,
+    first: usize,
+    concurrency: usize,
+) -> Result<usize> {
+    let jobs = batch
+        .into_iter()
+        .enumerate()
+        .map(|(i, (card, application))| {
+            let (service, key) = (service.clone(), key.to_vec());
+            let n = first + i;
+            async move {
+                let req = jlis::PhoneRequest {
+                    request_id: format!("phone-{n}"),
+                    card_certificate: card,
+                    application,
+                    phone_public_key: key,
+                    se_id: format!("{n:020X}"),
+                    cert_type: jlis::PhoneCertType::Sign,
+                };
+                service.issue_phone(&req).await?;
+                anyhow::Ok(())
+            }
+        })
+        .collect();
+    Ok(at_once(concurrency, jobs).await.context("issuing phone certificates")?.len())
+}
+
 /// `jpki bench issuance`
 pub fn issuance(a: &IssuanceBenchArgs, json: bool) -> Result<()> {
     let dir = tempfile::tempdir()?;
@@ -70,44 +126,14 @@ pub fn issuance(a: &IssuanceBenchArgs, json: bool) -> Result<()> {
                 concurrency
             );
         }
-        let card_jobs = (0..per_round * rounds)
-            .map(|i| {
-                let (service, key, card_key) = (service.clone(), key.clone(), card_key.clone());
-                async move {
-                    let (_, sign) = service.issue_card(&format!("card-{i}"), &pki::Holder::example(), &key, &key).await?;
-                    let application = jlis::application::Application::example(&[jlis::PhoneCertType::Sign])
-                        .sign_with(&card_key, &sign)
-                        .map_err(anyhow::Error::msg)?;
-                    anyhow::Ok((sign, application))
-                }
-            })
-            .collect();
-        let mut cards = at_once(concurrency, card_jobs).await.context("issuing the cards")?;
+        let mut cards =
+            issue_cards(&service, &card_key, per_round * rounds, concurrency).await.context("issuing the cards")?;
         let mut results = Vec::with_capacity(rounds);
         for round in 0..rounds {
             let openssl = tokio::task::spawn_blocking(move || super::micro::openssl_sign_per_s(cores, 1.0)).await?;
-            let jobs = cards
-                .drain(..per_round)
-                .enumerate()
-                .map(|(i, (card, application))| {
-                    let (service, key) = (service.clone(), key.clone());
-                    let n = round * per_round + i;
-                    async move {
-                        let req = jlis::PhoneRequest {
-                            request_id: format!("phone-{n}"),
-                            card_certificate: card,
-                            application,
-                            phone_public_key: key,
-                            se_id: format!("{n:020X}"),
-                            cert_type: jlis::PhoneCertType::Sign,
-                        };
-                        service.issue_phone(&req).await?;
-                        anyhow::Ok(())
-                    }
-                })
-                .collect();
+            let batch: Vec<_> = cards.drain(..per_round).collect();
             let (start, cpu_start) = (Instant::now(), super::micro::process_cpu_seconds());
-            let issued = at_once(concurrency, jobs).await.context("issuing phone certificates")?.len();
+            let issued = issue_phones(&service, &key, batch, round * per_round, concurrency).await?;
             let seconds = start.elapsed().as_secs_f64();
             let cpu_ms_per_issuance = match (cpu_start, super::micro::process_cpu_seconds()) {
                 (Some(a), Some(b)) if issued > 0 => Some(1000.0 * (b - a) / issued as f64),

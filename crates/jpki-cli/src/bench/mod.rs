@@ -5,8 +5,10 @@
 //! - [`ocsp`]: the OCSP responder, a connection per request and keep-alive;
 //! - [`issuance`]: phone-certificate issuance at the JPKI service;
 //! - [`phones`]: whole phones through the deployment;
+//! - [`hsm`]: issuance with the CA keys in SoftHSM2 beside software;
 //! - [`kills`]: SIGKILL at random instants under load, and the invariants.
 
+pub mod hsm;
 pub mod issuance;
 pub mod kills;
 pub mod micro;
@@ -53,6 +55,24 @@ pub enum BenchCommand {
     /// recovery, no active certificate missing from its SE). Exits 1 on any
     /// violation.
     Kills(KillsBenchArgs),
+    /// Phone-certificate issuance with the CA keys in a SoftHSM2 token
+    /// beside the same with the keys in software, in alternating rounds of
+    /// one run: issuances per second and the ratio.
+    Hsm(HsmBenchArgs),
+}
+
+/// `jpki bench hsm`
+#[derive(Debug, Args)]
+pub struct HsmBenchArgs {
+    /// Phone certificates per backend per round.
+    #[arg(long, default_value_t = 400, value_parser = clap::value_parser!(u32).range(1..))]
+    pub count: u32,
+    /// Rounds (each: software, then SoftHSM2).
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
+    pub rounds: u32,
+    /// Concurrent requests.
+    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..))]
+    pub concurrency: u32,
 }
 
 /// `jpki bench kills`
@@ -170,5 +190,6 @@ pub fn run(command: BenchCommand, json: bool) -> Result<()> {
         BenchCommand::Issuance(a) => issuance::issuance(&a, json),
         BenchCommand::Phones(a) => phones::phones(&a, json),
         BenchCommand::Kills(a) => kills::kills(&a, json),
+        BenchCommand::Hsm(a) => hsm::hsm(&a, json),
     }
 }

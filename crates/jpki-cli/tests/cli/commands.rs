@@ -230,6 +230,20 @@ fn bench_issuance_reports_each_round_beside_openssl() {
     assert_eq!(o.status.code(), Some(2), "zero rounds is refused");
 }
 
+/// `jpki bench hsm`: the same issuance with the CA keys in a SoftHSM2 token
+/// and in software, each round both, and the ratio.
+#[test]
+fn bench_hsm_issues_under_both_key_stores_and_reports_the_ratio() {
+    let o = run(jpki().args(["--json", "bench", "hsm", "--count", "6", "--rounds", "2", "--concurrency", "3"]));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(report["rounds"].as_array().unwrap().len(), 2, "{report}");
+    for field in ["median_software_per_s", "median_hsm_per_s", "median_ratio"] {
+        assert!(report[field].as_f64().unwrap() > 0.0, "{field}: {report}");
+    }
+    assert!(report["module"].as_str().unwrap().ends_with("libsofthsm2.so"), "{report}");
+}
+
 /// `-vvv` traces every APDU, but the My Number read from the card shows
 /// only as its length unless `--trace-personal-data` asks for it (issue
 /// 15); the PIN never shows.
