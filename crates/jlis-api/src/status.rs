@@ -70,6 +70,9 @@ impl From<StatusError> for String {
     }
 }
 
+/// The HTTP client type [`client`] makes.
+pub type HttpClient = reqwest::Client;
+
 /// An HTTP client for OCSP (plain HTTP, as relying parties use it).
 pub fn client() -> reqwest::Client {
     svc::client::plain_http_client().expect("an HTTP client with the default TLS provider")

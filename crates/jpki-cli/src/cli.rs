@@ -68,6 +68,11 @@ pub enum Command {
     /// patterns, or run them against a fresh deployment on loopback.
     #[command(subcommand)]
     Attack(AttackCommand),
+    /// A launch day against a running deployment (`jpki serve all`): cards
+    /// and phones, then phones signing with OCSP checks, new phones applying
+    /// and holders revoking at a fixed rate; live rate and errors, then
+    /// counts, errors and a latency histogram per kind.
+    Load(crate::cmd::load::LoadArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions(crate::cmd::shell::CompletionsArgs),
     /// Print the manual page (roff): `jpki man > jpki.1; man ./jpki.1`.

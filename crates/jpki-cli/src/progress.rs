@@ -20,6 +20,17 @@ pub fn bar(len: u64, what: &str, json: bool) -> ProgressBar {
     bar
 }
 
+/// A spinner whose message the caller keeps current (a live rate); hidden
+/// like [`bar`].
+pub fn spinner(json: bool) -> ProgressBar {
+    if json || !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let spinner = ProgressBar::new_spinner();
+    spinner.enable_steady_tick(std::time::Duration::from_millis(200));
+    spinner
+}
+
 #[cfg(test)]
 mod tests {
     /// Under a test runner stderr is a pipe: no bar is drawn (scripts and

@@ -5,6 +5,7 @@ pub mod attack;
 pub mod audit;
 pub mod card;
 pub mod cms;
+pub mod load;
 pub mod operator;
 pub mod phone;
 pub mod se;
@@ -30,6 +31,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Demo(d) => crate::demo::run(d, json),
         Command::Bench(c) => crate::bench::run(c, json),
         Command::Attack(c) => attack::run(c, json),
+        Command::Load(a) => load::run(&a, json),
         Command::Completions(a) => shell::completions(&a),
         Command::Man => shell::man(),
     }

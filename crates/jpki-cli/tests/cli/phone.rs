@@ -462,3 +462,31 @@ fn the_whole_phone_flow_runs_with_every_key_in_a_softhsm2_token() {
     assert!(status["certificates"].as_array().unwrap().iter().all(|c| c["status"] == "good"), "{status}");
     assert_eq!(status["card_certificate"]["status"], "good");
 }
+
+/// `jpki load` against a running deployment (issue 15, point 9): a small
+/// launch day completes with no error, each kind of operation happens and
+/// has its latency figures; a rate of 0 is refused (exit 2).
+#[test]
+fn jpki_load_runs_a_small_launch_day_with_no_error() {
+    let s = Services::start();
+    let o = ok(jpki().args(["--json", "load", "--services"]).arg(s.dir.path()).args([
+        "--phones",
+        "8",
+        "--rate",
+        "4",
+        "--seconds",
+        "4",
+    ]));
+    let report = json(&o);
+    assert_eq!(report["errors"], 0, "{report:#}");
+    assert_eq!(report["skipped_all_cards_busy"], 0, "{report:#}");
+    let ok_of = |kind: &str| report["kinds"][kind]["ok"].as_u64().unwrap_or(0);
+    assert!(ok_of("use") + ok_of("application") + ok_of("revocation") >= 14, "{report:#}");
+    assert!(ok_of("use") > 0, "{report:#}");
+    let histogram: u64 =
+        report["kinds"]["use"]["histogram"].as_object().unwrap().values().map(|v| v.as_u64().unwrap()).sum();
+    assert_eq!(histogram, ok_of("use"), "every use in one bucket: {report:#}");
+    assert!(report["kinds"]["use"]["p99_ms"].as_f64().unwrap() > 0.0, "{report:#}");
+    let o = run(jpki().args(["load", "--services"]).arg(s.dir.path()).args(["--rate", "0"]));
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+}
