@@ -95,9 +95,12 @@ pub struct LoadReport {
     pub kinds: BTreeMap<&'static str, KindReport>,
 }
 
+/// Latencies of the successful operations of a kind, and its errors.
+type KindSamples = (Vec<Duration>, BTreeMap<String, usize>);
+
 #[derive(Default)]
 struct Samples {
-    kinds: Mutex<BTreeMap<&'static str, (Vec<Duration>, BTreeMap<String, usize>)>>,
+    kinds: Mutex<BTreeMap<&'static str, KindSamples>>,
     busy: AtomicUsize,
 }
 
@@ -131,7 +134,8 @@ struct Load {
 
 /// `jpki load`
 pub fn run(a: &LoadArgs, json: bool) -> Result<()> {
-    if !(a.rate > 0.0 && a.rate.is_finite()) || !(a.seconds > 0.0 && a.seconds.is_finite()) {
+    let positive = |x: f64| x > 0.0 && x.is_finite();
+    if !positive(a.rate) || !positive(a.seconds) {
         anyhow::bail!("--rate and --seconds must be positive numbers");
     }
     let endpoints = Endpoints::read(&a.services).map_err(|e| anyhow!("{e} (is SYS a `jpki serve all` directory?)"))?;
@@ -349,7 +353,7 @@ fn errors_of(samples: &Samples) -> usize {
     samples.kinds.lock().unwrap_or_else(|p| p.into_inner()).values().map(|(_, e)| e.values().sum::<usize>()).sum()
 }
 
-fn summary((mut took, errors): (Vec<Duration>, BTreeMap<String, usize>)) -> KindReport {
+fn summary((mut took, errors): KindSamples) -> KindReport {
     took.sort();
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     let at = |p: f64| took.get(((took.len().max(1) - 1) as f64 * p).round() as usize).map_or(0.0, |d| ms(*d));
