@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Which phone certificate (spec/jpki-profiles.md §2).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum PhoneCertType {
     /// スマホ用利用者証明用電子証明書.
@@ -34,20 +34,23 @@ impl PhoneCertType {
 
 /// `POST /v1/phone-certificates` (SP-TSM, mutual TLS): a phone
 /// certificate for a key generated in an SE.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PhoneRequest {
     /// Unique per request (replay protection).
     pub request_id: String,
     /// The card's signature certificate that signed the application (DER).
     #[serde(with = "b64")]
+    #[schema(value_type = String, format = Byte)]
     pub card_certificate: Vec<u8>,
     /// The holder's application, CMS SignedData (DER) made by that card,
     /// which the service checks itself.
     #[serde(with = "b64")]
+    #[schema(value_type = String, format = Byte)]
     pub application: Vec<u8>,
     /// The key generated in the SE (DER SubjectPublicKeyInfo).
     #[serde(with = "b64")]
+    #[schema(value_type = String, format = Byte)]
     pub phone_public_key: Vec<u8>,
     /// The SE identifier (hex).
     pub se_id: String,
@@ -56,15 +59,17 @@ pub struct PhoneRequest {
 }
 
 /// The answer to [`PhoneRequest`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PhoneCertificate {
     /// Serial (hex).
     pub serial: String,
     /// The certificate (DER).
     #[serde(with = "b64")]
+    #[schema(value_type = String, format = Byte)]
     pub certificate: Vec<u8>,
     /// Its CA certificate (DER).
     #[serde(with = "b64")]
+    #[schema(value_type = String, format = Byte)]
     pub ca_certificate: Vec<u8>,
     /// Phone certificates revoked because this one supersedes them.
     #[serde(default)]
@@ -73,7 +78,7 @@ pub struct PhoneCertificate {
 
 /// `POST /v1/card-certificates` (operator): certificates for a new card's
 /// two keys.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CardRequest {
     /// Unique per request.
@@ -82,26 +87,32 @@ pub struct CardRequest {
     pub holder: pki::Holder,
     /// Authentication key (DER SubjectPublicKeyInfo).
     #[serde(with = "b64")]
+    #[schema(value_type = String, format = Byte)]
     pub auth_public_key: Vec<u8>,
     /// Signature key (DER SubjectPublicKeyInfo).
     #[serde(with = "b64")]
+    #[schema(value_type = String, format = Byte)]
     pub sign_public_key: Vec<u8>,
 }
 
 /// The answer to [`CardRequest`]: both certificates and their CAs (DER).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CardCertificates {
     /// The authentication certificate.
     #[serde(with = "b64")]
+    #[schema(value_type = String, format = Byte)]
     pub auth_certificate: Vec<u8>,
     /// The signature certificate.
     #[serde(with = "b64")]
+    #[schema(value_type = String, format = Byte)]
     pub sign_certificate: Vec<u8>,
     /// The authentication CA.
     #[serde(with = "b64")]
+    #[schema(value_type = String, format = Byte)]
     pub auth_ca_certificate: Vec<u8>,
     /// The signature CA.
     #[serde(with = "b64")]
+    #[schema(value_type = String, format = Byte)]
     pub sign_ca_certificate: Vec<u8>,
 }
 
@@ -110,7 +121,7 @@ pub struct CardCertificates {
 /// being recorded (the SP-TSM was killed, or the answer was lost). If the
 /// request issued a certificate it is revoked; if it never arrived, its id
 /// is spent so a late copy issues nothing.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CancelPhoneRequest {
     /// The id of the phone-certificate request to cancel.
@@ -118,7 +129,7 @@ pub struct CancelPhoneRequest {
 }
 
 /// The answer to [`CancelPhoneRequest`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Cancelled {
     /// The certificate the request had issued (now revoked), if it had.
     pub issued: Option<String>,
@@ -128,7 +139,7 @@ pub struct Cancelled {
 }
 
 /// `POST /v1/revocations` (operator, or the SP-TSM for a holder).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RevokeRequest {
     /// Unique per request.
@@ -140,7 +151,7 @@ pub struct RevokeRequest {
 }
 
 /// The answer to [`RevokeRequest`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Revoked {
     /// Every serial revoked (the certificate and its cascade); empty while
     /// a second operator's approval is awaited.
@@ -154,7 +165,7 @@ pub struct Revoked {
 }
 
 /// `POST /v1/holds` and `POST /v1/releases` (operator).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SerialRequest {
     /// Unique per request.
@@ -164,7 +175,7 @@ pub struct SerialRequest {
 }
 
 /// A certificate record, for operators (`GET /v1/certificates/{serial}`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Record {
     /// Serial (hex).
     pub serial: String,
@@ -186,7 +197,7 @@ pub struct Record {
 }
 
 /// A card ↔ phone link.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Link {
     /// Card certificate serial.
     pub card_serial: String,
@@ -228,4 +239,20 @@ mod tests {
         });
         assert!(serde_json::from_value::<PhoneRequest>(v).is_err());
     }
+}
+
+/// The answer to `POST /v1/holds` and `POST /v1/releases`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct HoldChanged {
+    /// The certificate (upper-case hex serial).
+    pub serial: String,
+    /// `hold` or `good`.
+    pub status: String,
+}
+
+/// The answer to `GET /v1/secure-elements/{se_id}/links`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct SeLinks {
+    /// The SE's phone certificates and the card certificates they are linked to.
+    pub links: Vec<Link>,
 }

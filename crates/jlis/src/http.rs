@@ -208,6 +208,9 @@ pub const OCSP_BODY_LIMIT: usize = 16 * 1024;
 
 /// `GET /healthz` and `/readyz`: 200 when the store answers, 503 when it
 /// does not (a load balancer takes the instance out).
+#[utoipa::path(get, path = "/healthz", tag = "health",
+    description = "Whether the store answers (also `GET /readyz`, for load balancers). Served on both ports.",
+    responses((status = 200, description = "the store answers"), (status = 503, description = "the store does not answer", body = svc::codes::ErrorBody)))]
 async fn healthz(State(state): State<Arc<AppState>>) -> Response {
     match state.jlis.store().ping().await {
         Ok(()) => "ok".into_response(),
@@ -230,8 +233,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/phone-requests/cancel", post(cancel_phone_request))
         .route("/v1/card-certificates", post(card_certificates))
         .route("/v1/revocations", post(revocation))
-        .route("/v1/holds", post(|State(s), _: Operator, JsonBody(b)| change_hold(s, b, true)))
-        .route("/v1/releases", post(|State(s), _: Operator, JsonBody(b)| change_hold(s, b, false)))
+        .route("/v1/holds", post(hold))
+        .route("/v1/releases", post(release))
         .route("/v1/certificates/{serial}", get(certificate))
         .route("/v1/secure-elements/{se_id}/links", get(se_links))
         .route("/ocsp", post(ocsp_post).layer(DefaultBodyLimit::max(OCSP_BODY_LIMIT)))
@@ -245,6 +248,10 @@ pub fn router(state: Arc<AppState>) -> Router {
 }
 
 /// `GET /metrics` (operators): Prometheus' text format ([`crate::metrics`]).
+#[utoipa::path(get, path = "/metrics", tag = "operators",
+    description = "Prometheus metrics (OpenMetrics text). Operators and auditors (bearer token).",
+    security(("operator" = [])),
+    responses((status = 200, description = "OpenMetrics text", content_type = "application/openmetrics-text"), (status = 403, description = "no operator's or auditor's token", body = svc::codes::ErrorBody)))]
 async fn metrics(State(state): State<Arc<AppState>>, _: Reader) -> Response {
     let content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8";
     ([(header::CONTENT_TYPE, content_type)], state.jlis.metrics_text()).into_response()
@@ -292,6 +299,10 @@ async fn record_actor(
     crate::audit::ACTOR.scope(actor, next.run(request)).await
 }
 
+#[utoipa::path(post, path = "/v1/phone-certificates", tag = "sp-tsm",
+    description = "A phone certificate for a key generated in an SE, linked to the card certificate that signed the holder's application. SP-TSM only (client certificate); the same request sent again with its id gets the same certificate.",
+    security(("sp_tsm" = [])), request_body = PhoneRequest,
+    responses((status = 200, description = "issued (or issued before under this id)", body = jlis_api::types::PhoneCertificate), (status = 400, description = "refused: the error's code says why; nothing changed", body = svc::codes::ErrorBody), (status = 403, description = "not this caller's request", body = svc::codes::ErrorBody), (status = 409, description = "replay: the id was used for another request", body = svc::codes::ErrorBody), (status = 503, description = "busy: the signing queue is full; retry", body = svc::codes::ErrorBody)))]
 async fn phone_certificate(
     State(state): State<Arc<AppState>>,
     SpTsm(requester): SpTsm,
@@ -302,6 +313,10 @@ async fn phone_certificate(
     Ok(Json(issued).into_response())
 }
 
+#[utoipa::path(post, path = "/v1/phone-requests/cancel", tag = "sp-tsm",
+    description = "Cancels a phone-certificate request whose answer the SP-TSM never recorded: what it issued is revoked, an id that never arrived is spent. SP-TSM only, its own requests.",
+    security(("sp_tsm" = [])), request_body = CancelPhoneRequest,
+    responses((status = 200, description = "cancelled", body = jlis_api::types::Cancelled), (status = 400, description = "refused: the error's code says why; nothing changed", body = svc::codes::ErrorBody), (status = 403, description = "not this caller's request", body = svc::codes::ErrorBody)))]
 async fn cancel_phone_request(
     State(state): State<Arc<AppState>>,
     SpTsm(requester): SpTsm,
@@ -312,6 +327,10 @@ async fn cancel_phone_request(
     Ok(Json(cancelled).into_response())
 }
 
+#[utoipa::path(post, path = "/v1/card-certificates", tag = "operators",
+    description = "Certificates for a new card's two keys (the municipal office). Operators.",
+    security(("operator" = [])), request_body = CardRequest,
+    responses((status = 200, description = "issued", body = CardCertificates), (status = 400, description = "refused: the error's code says why; nothing changed", body = svc::codes::ErrorBody), (status = 403, description = "not this caller's request", body = svc::codes::ErrorBody)))]
 async fn card_certificates(
     State(state): State<Arc<AppState>>,
     _: Operator,
@@ -328,6 +347,10 @@ async fn card_certificates(
     .into_response())
 }
 
+#[utoipa::path(post, path = "/v1/revocations", tag = "operators",
+    description = "Revokes a certificate; a card's revocation cascades to its phones. Operators (under dual control a card's revocation for key compromise needs a second operator: the first answer names the approver), or the SP-TSM for the phone certificates it asked for.",
+    security(("operator" = []), ("sp_tsm" = [])), request_body = RevokeRequest,
+    responses((status = 200, description = "revoked, or approved and awaiting a second operator", body = jlis_api::types::Revoked), (status = 400, description = "refused: the error's code says why; nothing changed", body = svc::codes::ErrorBody), (status = 403, description = "not this caller's request", body = svc::codes::ErrorBody), (status = 409, description = "already revoked, or a replayed id", body = svc::codes::ErrorBody)))]
 async fn revocation(
     State(state): State<Arc<AppState>>,
     OperatorOrSpTsm(requester): OperatorOrSpTsm,
@@ -336,6 +359,30 @@ async fn revocation(
     let revoked = state.jlis.revoke_for(&requester, &b.request_id, &b.serial, b.reason).await?;
     state.crls.lock().await.stale = true;
     Ok(Json(revoked).into_response())
+}
+
+#[utoipa::path(post, path = "/v1/holds", tag = "operators",
+    description = "Puts a certificate on hold (一時保留). Operators.",
+    security(("operator" = [])), request_body = SerialRequest,
+    responses((status = 200, description = "on hold", body = jlis_api::types::HoldChanged), (status = 400, description = "refused: the error's code says why; nothing changed", body = svc::codes::ErrorBody), (status = 403, description = "not this caller's request", body = svc::codes::ErrorBody)))]
+async fn hold(
+    State(s): State<Arc<AppState>>,
+    _: Operator,
+    JsonBody(b): JsonBody<SerialRequest>,
+) -> Result<Response, ApiError> {
+    change_hold(s, b, true).await
+}
+
+#[utoipa::path(post, path = "/v1/releases", tag = "operators",
+    description = "Releases a hold. Operators.",
+    security(("operator" = [])), request_body = SerialRequest,
+    responses((status = 200, description = "good again", body = jlis_api::types::HoldChanged), (status = 400, description = "refused: the error's code says why; nothing changed", body = svc::codes::ErrorBody), (status = 403, description = "not this caller's request", body = svc::codes::ErrorBody)))]
+async fn release(
+    State(s): State<Arc<AppState>>,
+    _: Operator,
+    JsonBody(b): JsonBody<SerialRequest>,
+) -> Result<Response, ApiError> {
+    change_hold(s, b, false).await
 }
 
 /// `POST /v1/holds` (`on`) and `POST /v1/releases`.
@@ -350,9 +397,13 @@ async fn change_hold(state: Arc<AppState>, b: SerialRequest, on: bool) -> Result
 
 async fn changed_hold(state: &AppState, serial: &str, status: &str) -> Result<Response, ApiError> {
     state.crls.lock().await.stale = true;
-    Ok(Json(serde_json::json!({ "serial": serial.to_uppercase(), "status": status })).into_response())
+    Ok(Json(jlis_api::types::HoldChanged { serial: serial.to_uppercase(), status: status.into() }).into_response())
 }
 
+#[utoipa::path(get, path = "/v1/certificates/{serial}", tag = "operators",
+    description = "A certificate's record. Operators and auditors.",
+    security(("operator" = [])), params(("serial" = String, Path, description = "hex serial")),
+    responses((status = 200, description = "the record", body = jlis_api::types::Record), (status = 400, description = "refused: the error's code says why; nothing changed", body = svc::codes::ErrorBody), (status = 403, description = "not this caller's request", body = svc::codes::ErrorBody), (status = 404, description = "no such certificate", body = svc::codes::ErrorBody)))]
 async fn certificate(
     State(state): State<Arc<AppState>>,
     _: Reader,
@@ -361,22 +412,34 @@ async fn certificate(
     Ok(Json(state.jlis.record(&serial).await?).into_response())
 }
 
+#[utoipa::path(get, path = "/v1/secure-elements/{se_id}/links", tag = "operators",
+    description = "The links of an SE's phone certificates to card certificates. Operators and auditors.",
+    security(("operator" = [])), params(("se_id" = String, Path, description = "SE identifier, hex")),
+    responses((status = 200, description = "its links", body = jlis_api::types::SeLinks), (status = 400, description = "refused: the error's code says why; nothing changed", body = svc::codes::ErrorBody), (status = 403, description = "not this caller's request", body = svc::codes::ErrorBody)))]
 async fn se_links(
     State(state): State<Arc<AppState>>,
     _: Reader,
     Path(se_id): Path<String>,
 ) -> Result<Response, ApiError> {
-    Ok(Json(serde_json::json!({ "links": state.jlis.links_of_se(&se_id).await? })).into_response())
+    Ok(Json(jlis_api::types::SeLinks { links: state.jlis.links_of_se(&se_id).await? }).into_response())
 }
 
 fn ocsp_response(der: Vec<u8>) -> Response {
     ([(header::CONTENT_TYPE, "application/ocsp-response")], der).into_response()
 }
 
+#[utoipa::path(post, path = "/ocsp", tag = "relying parties",
+    description = "OCSP (RFC 6960), POST form; signed by the CA's delegated responder. Anyone; also on the plain-HTTP port.",
+    request_body(content = Vec<u8>, content_type = "application/ocsp-request"),
+    responses((status = 200, description = "an OCSP response (also malformedRequest, unauthorized, tryLater)", content_type = "application/ocsp-response", body = Vec<u8>), (status = 413, description = "too large", body = svc::codes::ErrorBody)))]
 async fn ocsp_post(State(state): State<Arc<AppState>>, body: Bytes) -> Result<Response, ApiError> {
     Ok(ocsp_response(state.jlis.ocsp(&body).await?))
 }
 
+#[utoipa::path(get, path = "/ocsp/{request}", tag = "relying parties",
+    description = "OCSP, GET form (RFC 6960 App. A.1). Anyone; also on the plain-HTTP port.",
+    params(("request" = String, Path, description = "the DER request, base64, URL-encoded")),
+    responses((status = 200, description = "an OCSP response", content_type = "application/ocsp-response", body = Vec<u8>)))]
 /// GET form (RFC 6960 App. A.1): the DER request, base64, URL-encoded.
 async fn ocsp_get(State(state): State<Arc<AppState>>, Path(encoded): Path<String>) -> Result<Response, ApiError> {
     let decoded = percent_decode(&encoded);
@@ -407,6 +470,10 @@ pub fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+#[utoipa::path(get, path = "/crl/{name}", tag = "relying parties",
+    description = "CRLs: full (auth.crl, sign.crl) and delta (auth-delta.crl, sign-delta.crl). Anyone; also on the plain-HTTP port.",
+    params(("name" = String, Path, description = "auth.crl, sign.crl, auth-delta.crl or sign-delta.crl")),
+    responses((status = 200, description = "a CRL (DER)", content_type = "application/pkix-crl", body = Vec<u8>), (status = 400, description = "no such CRL", body = svc::codes::ErrorBody)))]
 async fn crl(State(state): State<Arc<AppState>>, Path(name): Path<String>) -> Result<Response, ApiError> {
     let (kind, delta, key) = match name.as_str() {
         "auth.crl" => (CaKind::Auth, false, "auth"),
@@ -437,8 +504,43 @@ async fn crl(State(state): State<Arc<AppState>>, Path(name): Path<String>) -> Re
     Ok(([(header::CONTENT_TYPE, "application/pkix-crl")], der).into_response())
 }
 
+/// The OpenAPI document, generated from the handlers and the body types
+/// (`GET /openapi.json`; `jpki openapi jlis`).
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(title = "openjpki — the JPKI service", description = "Card and phone certificates, their links, revocation (with cascade), holds; OCSP and CRLs for relying parties. Errors are `ErrorBody` with a code from the table."),
+    paths(healthz, metrics, phone_certificate, cancel_phone_request, card_certificates, revocation, hold, release, certificate, se_links, ocsp_post, ocsp_get, crl),
+    components(schemas(svc::codes::ErrorBody)),
+    modifiers(&Security)
+)]
+struct ApiDoc;
+
+/// The two ways callers prove who they are.
+struct Security;
+
+impl utoipa::Modify for Security {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = doc.components.get_or_insert_with(Default::default);
+        let bearer = HttpBuilder::new()
+            .scheme(HttpAuthScheme::Bearer)
+            .description(Some("an operator's or auditor's token"))
+            .build();
+        components.add_security_scheme("operator", SecurityScheme::Http(bearer));
+        let mutual_tls =
+            SecurityScheme::MutualTls { description: Some("the SP-TSM's client certificate".into()), extensions: None };
+        components.add_security_scheme("sp_tsm", mutual_tls);
+    }
+}
+
+/// The JPKI service's OpenAPI document.
+pub fn openapi_document() -> serde_json::Value {
+    let codes: Vec<&str> = jlis_api::Code::ALL.iter().map(|c| c.as_str()).collect();
+    svc::codes::openapi_json(<ApiDoc as utoipa::OpenApi>::openapi(), &codes)
+}
+
 async fn openapi() -> Response {
-    ([(header::CONTENT_TYPE, "application/json")], include_str!("openapi.json")).into_response()
+    Json(openapi_document()).into_response()
 }
 
 #[cfg(test)]
@@ -681,7 +783,12 @@ mod tests {
         assert_eq!(call(&app, request("GET", "/healthz", None, Anonymous)).await.0, StatusCode::OK);
         let (status, kind, doc) = call(&app, request("GET", "/openapi.json", None, Anonymous)).await;
         assert_eq!((status, kind.as_str()), (StatusCode::OK, "application/json"));
-        assert!(serde_json::from_slice::<serde_json::Value>(&doc).unwrap()["paths"]["/v1/revocations"].is_object());
+        let doc: serde_json::Value = serde_json::from_slice(&doc).unwrap();
+        assert_eq!(doc, openapi_document(), "the served document is the generated one");
+        assert!(doc["paths"]["/v1/revocations"]["post"].is_object());
+        assert_eq!(testkit::http::documented_operations_are_routed(&app, &doc, "0A").await, 13);
+        let codes = doc["components"]["schemas"]["ErrorBody"]["properties"]["code"]["enum"].as_array().unwrap();
+        assert_eq!(codes.len(), jlis_api::Code::ALL.len(), "every error code documented");
 
         // Each protected route refuses the wrong caller before reading the
         // body (even a body that is not JSON).

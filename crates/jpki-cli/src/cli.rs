@@ -77,4 +77,6 @@ pub enum Command {
     Completions(crate::cmd::shell::CompletionsArgs),
     /// Print the manual page (roff): `jpki man > jpki.1; man ./jpki.1`.
     Man,
+    /// Print a service's OpenAPI document (generated from its handlers).
+    Openapi(crate::cmd::shell::OpenapiArgs),
 }

@@ -17,7 +17,7 @@ use x509_cert::serial_number::SerialNumber;
 use x509_cert::Certificate;
 
 /// Why a certificate was revoked (RFC 5280 §5.3.1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Reason {
     /// unspecified (0) — written as no reasonCode, as RFC 5280 recommends.

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 /// 性別, JIS X 0303 code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Sex {
     /// `1`.
@@ -37,7 +37,7 @@ impl Sex {
 }
 
 /// A card holder.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Holder {
     /// 氏名, as on the resident register.
     pub name: String,

@@ -11,7 +11,7 @@
 //! ([`SpTsmCaller`]), checked before the body is read.
 
 use crate::SeiTsm;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
@@ -20,8 +20,9 @@ use tsm::http::{relay, step_answer, ApiError, JsonBody};
 use tsm::FlowError;
 use tsm_api::types::AppsBody;
 
-const OPENAPI: &str = include_str!("openapi.json");
-
+#[utoipa::path(get, path = "/healthz", tag = "health",
+    description = "Whether the store answers (also `GET /readyz`).",
+    responses((status = 200, description = "the store answers"), (status = 503, description = "the store does not answer", body = svc::codes::ErrorBody)))]
 async fn health(State(service): State<Arc<SeiTsm>>) -> Response {
     tsm::http::health(service.records().store()).await
 }
@@ -31,10 +32,10 @@ pub fn router(sei: Arc<SeiTsm>) -> Router {
     Router::new()
         .route("/healthz", get(health))
         .route("/readyz", get(health))
-        .route("/openapi.json", get(|| async { ([("content-type", "application/json")], OPENAPI) }))
+        .route("/openapi.json", get(openapi))
         .route("/v1/apps", put(register_apps))
         .route("/v1/preparations", post(preparation))
-        .route("/v1/relay/{session}", post(relay::<SeiTsm>).layer(DefaultBodyLimit::max(tsm::http::RELAY_BODY_LIMIT)))
+        .route("/v1/relay/{session}", post(relay_step).layer(DefaultBodyLimit::max(tsm::http::RELAY_BODY_LIMIT)))
         .layer(DefaultBodyLimit::max(tsm::http::BODY_LIMIT))
         .with_state(sei)
 }
@@ -46,6 +47,10 @@ tsm::peer_tsm!(
     "only the SP-TSM (client certificate) registers apps"
 );
 
+#[utoipa::path(put, path = "/v1/apps", tag = "sp-tsm",
+    description = "The SP-TSM registers the JPKI app's signing-certificate hashes (the ARA-M rule every preparation installs). SP-TSM only (client certificate).",
+    security(("peer_tsm" = [])), request_body = AppsBody,
+    responses((status = 200, description = "registered"), (status = 400, description = "refused: the error's code says why", body = svc::codes::ErrorBody), (status = 403, description = "not the SP-TSM", body = svc::codes::ErrorBody)))]
 async fn register_apps(
     State(sei): State<Arc<SeiTsm>>,
     _: SpTsmCaller,
@@ -62,9 +67,59 @@ async fn register_apps(
     Ok(Json(serde_json::json!({ "registered": hashes.len() })).into_response())
 }
 
+#[utoipa::path(post, path = "/v1/preparations", tag = "phones",
+    description = "Prepares the phone's SE (SP domain, JPKI applet, ARA-M rule) through the relay; the answer is the first step. At the end the domain keys are handed to the SP-TSM.",
+    responses((status = 200, description = "the first step", body = tsm_api::RelayStep), (status = 400, description = "refused: the error's code says why", body = svc::codes::ErrorBody)))]
 async fn preparation(State(sei): State<Arc<SeiTsm>>) -> Result<Response, ApiError> {
     let (session, answer) = sei.begin_preparation().await?;
     Ok(step_answer(&session, &answer, |_| {}))
+}
+
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(title = "openjpki — the SEI-TSM", description = "Preparation of phones' SEs through the phone's relay, and the app whitelist the SP-TSM registers. Errors are `ErrorBody` with a code from the table."),
+    paths(health, register_apps, preparation, relay_step),
+    components(schemas(svc::codes::ErrorBody)),
+    modifiers(&Security)
+)]
+struct ApiDoc;
+
+/// The OpenAPI security schemes of a TSM: its peer's client certificate.
+struct Security;
+
+impl utoipa::Modify for Security {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        let components = doc.components.get_or_insert_with(Default::default);
+        let mutual_tls = utoipa::openapi::security::SecurityScheme::MutualTls {
+            description: Some("the SP-TSM's client certificate".into()),
+            extensions: None,
+        };
+        components.add_security_scheme("peer_tsm", mutual_tls);
+    }
+}
+
+#[utoipa::path(post, path = "/v1/relay/{session}", tag = "phones",
+    description = "The SE's responses to the last step's commands, in order; the answer is the next step (commands to relay, or `done`, or a failure with `code` and `message`). Anyone who holds the session.",
+    params(("session" = String, Path, description = "the relay session (64 hex digits)")),
+    request_body = tsm_api::RelayResponses,
+    responses((status = 200, description = "the next step", body = tsm_api::RelayStep), (status = 400, description = "refused: the error's code says why", body = svc::codes::ErrorBody), (status = 404, description = "no such session (expired or ended)", body = svc::codes::ErrorBody)))]
+async fn relay_step(
+    state: State<Arc<SeiTsm>>,
+    session: Path<String>,
+    body: JsonBody<tsm_api::RelayResponses>,
+) -> Result<Response, ApiError> {
+    relay::<SeiTsm>(state, session, body).await
+}
+
+async fn openapi() -> Response {
+    Json(openapi_document()).into_response()
+}
+
+/// The OpenAPI document, generated from the handlers and the body types
+/// (`GET /openapi.json`; `jpki openapi NAME`).
+pub fn openapi_document() -> serde_json::Value {
+    let codes: Vec<&str> = tsm_api::Code::ALL.iter().map(|c| c.as_str()).collect();
+    svc::codes::openapi_json(<ApiDoc as utoipa::OpenApi>::openapi(), &codes)
 }
 
 #[cfg(test)]
@@ -107,6 +162,8 @@ mod tests {
         let (status, doc) = call(app.clone(), get("/openapi.json")).await;
         assert_eq!(status, StatusCode::OK);
         assert!(doc["paths"]["/v1/preparations"].is_object());
+        assert_eq!(doc, openapi_document(), "the served document is the generated one");
+        assert_eq!(testkit::http::documented_operations_are_routed(&app, &doc, "00").await, 4);
 
         // Refusals, in order: preparation before the SP registered an app
         // (it would lock every app out); apps only from the SP-TSM, checked

@@ -30,8 +30,9 @@ use tsm::http::{relay, step_answer, ApiError, JsonBody};
 use tsm::FlowError;
 use tsm_api::types::{ApplicationBody, DomainKeys, NonceAnswer, RevocationBody, RESUME_TOKEN_HEADER};
 
-const OPENAPI: &str = include_str!("openapi.json");
-
+#[utoipa::path(get, path = "/healthz", tag = "health",
+    description = "Whether the store answers (also `GET /readyz`).",
+    responses((status = 200, description = "the store answers"), (status = 503, description = "the store does not answer", body = svc::codes::ErrorBody)))]
 async fn health(State(service): State<Arc<SpTsm>>) -> Response {
     tsm::http::health(service.records().store()).await
 }
@@ -41,14 +42,14 @@ pub fn router(sp: Arc<SpTsm>) -> Router {
     Router::new()
         .route("/healthz", get(health))
         .route("/readyz", get(health))
-        .route("/openapi.json", get(|| async { ([("content-type", "application/json")], OPENAPI) }))
+        .route("/openapi.json", get(openapi))
         .route("/v1/nonces", post(nonce))
         .route("/v1/domain-keys", post(domain_keys))
         .route("/v1/applications", post(application))
         .route("/v1/applications/{id}", get(application_state))
         .route("/v1/applications/{id}/provisioning", post(resume))
         .route("/v1/revocations", post(revocation))
-        .route("/v1/relay/{session}", post(relay::<SpTsm>).layer(DefaultBodyLimit::max(tsm::http::RELAY_BODY_LIMIT)))
+        .route("/v1/relay/{session}", post(relay_step).layer(DefaultBodyLimit::max(tsm::http::RELAY_BODY_LIMIT)))
         .layer(DefaultBodyLimit::max(tsm::http::BODY_LIMIT))
         .with_state(sp)
 }
@@ -74,6 +75,9 @@ impl<S: Send + Sync> FromRequestParts<S> for ResumeToken {
     }
 }
 
+#[utoipa::path(post, path = "/v1/nonces", tag = "phones",
+    description = "A single-use nonce for an application or a holder's revocation request (valid 5 minutes).",
+    responses((status = 200, description = "a nonce", body = NonceAnswer)))]
 async fn nonce(State(sp): State<Arc<SpTsm>>) -> Json<NonceAnswer> {
     let expires_in = crate::application::NONCE_LIFETIME.as_secs();
     Json(NonceAnswer { nonce: hex::encode(sp.nonce()), expires_in })
@@ -89,6 +93,10 @@ pub fn handed_over_keys(body: &DomainKeys) -> Result<(String, StaticKeys), FlowE
     Ok((se_identifier(&body.se_id)?, keys))
 }
 
+#[utoipa::path(post, path = "/v1/domain-keys", tag = "sei-tsm",
+    description = "The SEI-TSM hands over an SE's initial SP-domain keys (sealed before they are stored). SEI-TSM only (client certificate).",
+    security(("peer_tsm" = [])), request_body = DomainKeys,
+    responses((status = 200, description = "stored"), (status = 400, description = "refused: the error's code says why", body = svc::codes::ErrorBody), (status = 403, description = "not the SEI-TSM", body = svc::codes::ErrorBody)))]
 async fn domain_keys(
     State(sp): State<Arc<SpTsm>>,
     _: SeiTsmCaller,
@@ -108,6 +116,10 @@ fn started(s: Started) -> Response {
     })
 }
 
+#[utoipa::path(post, path = "/v1/applications", tag = "phones",
+    description = "A card-signed application (CMS, base64); the answer is provisioning's first relay step, with the application's id and the resume token.",
+    request_body = ApplicationBody,
+    responses((status = 200, description = "provisioning's first step", body = tsm_api::RelayStep), (status = 400, description = "refused: the error's code says why", body = svc::codes::ErrorBody)))]
 async fn application(
     State(sp): State<Arc<SpTsm>>,
     JsonBody(body): JsonBody<ApplicationBody>,
@@ -116,6 +128,10 @@ async fn application(
     Ok(started(sp.apply(&cms).await?))
 }
 
+#[utoipa::path(post, path = "/v1/applications/{id}/provisioning", tag = "phones",
+    description = "Resumes an interrupted provisioning within the resume window; only the applying phone (its resume token in `x-resume-token`).",
+    params(("id" = String, Path, description = "the application's id"), ("x-resume-token" = Option<String>, Header, description = "the token the application's answer gave")),
+    responses((status = 200, description = "the resumed provisioning's first step", body = tsm_api::RelayStep), (status = 400, description = "refused: the error's code says why", body = svc::codes::ErrorBody), (status = 403, description = "not the applicant", body = svc::codes::ErrorBody)))]
 async fn resume(
     State(sp): State<Arc<SpTsm>>,
     Path(id): Path<String>,
@@ -124,10 +140,18 @@ async fn resume(
     Ok(started(sp.resume(&id, token.as_deref()).await?))
 }
 
+#[utoipa::path(get, path = "/v1/applications/{id}", tag = "phones",
+    description = "An application's state, attempts and certificates.",
+    params(("id" = String, Path, description = "the application's id")),
+    responses((status = 200, description = "its state"), (status = 400, description = "refused: the error's code says why", body = svc::codes::ErrorBody), (status = 404, description = "no such application", body = svc::codes::ErrorBody)))]
 async fn application_state(State(sp): State<Arc<SpTsm>>, Path(id): Path<String>) -> Result<Response, ApiError> {
     Ok(Json(sp.application_view(&id).await?).into_response())
 }
 
+#[utoipa::path(post, path = "/v1/revocations", tag = "phones",
+    description = "The holder's revocation, a request signed with the phone's auth key (CMS, base64); the answer is the wipe's first relay step.",
+    request_body = RevocationBody,
+    responses((status = 200, description = "revoked; the wipe's first step", body = tsm_api::RelayStep), (status = 400, description = "refused: the error's code says why", body = svc::codes::ErrorBody)))]
 async fn revocation(
     State(sp): State<Arc<SpTsm>>,
     JsonBody(body): JsonBody<RevocationBody>,
@@ -135,6 +159,53 @@ async fn revocation(
     let cms = STANDARD.decode(&body.request).map_err(|_| FlowError::invalid("request must be base64 CMS"))?;
     let (session, answer) = sp.revoke_for_holder(&cms).await?;
     Ok(step_answer(&session, &answer, |_| {}))
+}
+
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(title = "openjpki — the SP-TSM", description = "Nonces, card-signed applications and provisioning of the JPKI applet through the phone's relay, the SEI-TSM's hand-over of domain keys, the holder's revocation. Errors are `ErrorBody` with a code from the table."),
+    paths(health, nonce, domain_keys, application, resume, application_state, revocation, relay_step),
+    components(schemas(svc::codes::ErrorBody)),
+    modifiers(&Security)
+)]
+struct ApiDoc;
+
+/// The OpenAPI security schemes of a TSM: its peer's client certificate.
+struct Security;
+
+impl utoipa::Modify for Security {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        let components = doc.components.get_or_insert_with(Default::default);
+        let mutual_tls = utoipa::openapi::security::SecurityScheme::MutualTls {
+            description: Some("the SEI-TSM's client certificate".into()),
+            extensions: None,
+        };
+        components.add_security_scheme("peer_tsm", mutual_tls);
+    }
+}
+
+#[utoipa::path(post, path = "/v1/relay/{session}", tag = "phones",
+    description = "The SE's responses to the last step's commands, in order; the answer is the next step (commands to relay, or `done`, or a failure with `code` and `message`). Anyone who holds the session.",
+    params(("session" = String, Path, description = "the relay session (64 hex digits)")),
+    request_body = tsm_api::RelayResponses,
+    responses((status = 200, description = "the next step", body = tsm_api::RelayStep), (status = 400, description = "refused: the error's code says why", body = svc::codes::ErrorBody), (status = 404, description = "no such session (expired or ended)", body = svc::codes::ErrorBody)))]
+async fn relay_step(
+    state: State<Arc<SpTsm>>,
+    session: Path<String>,
+    body: JsonBody<tsm_api::RelayResponses>,
+) -> Result<Response, ApiError> {
+    relay::<SpTsm>(state, session, body).await
+}
+
+async fn openapi() -> Response {
+    Json(openapi_document()).into_response()
+}
+
+/// The OpenAPI document, generated from the handlers and the body types
+/// (`GET /openapi.json`; `jpki openapi NAME`).
+pub fn openapi_document() -> serde_json::Value {
+    let codes: Vec<&str> = tsm_api::Code::ALL.iter().map(|c| c.as_str()).collect();
+    svc::codes::openapi_json(<ApiDoc as utoipa::OpenApi>::openapi(), &codes)
 }
 
 #[cfg(test)]
@@ -213,6 +284,8 @@ mod tests {
         let (status, doc) = call(&app, request("GET", "/openapi.json", none.clone(), false)).await;
         assert_eq!(status, StatusCode::OK);
         assert!(doc["paths"]["/v1/applications/{id}/provisioning"].is_object());
+        assert_eq!(doc, openapi_document(), "the served document is the generated one");
+        assert_eq!(testkit::http::documented_operations_are_routed(&app, &doc, "00").await, 8);
 
         // Nonces: 32 random bytes, five minutes.
         let (status, nonce) = call(&app, request("POST", "/v1/nonces", none.clone(), false)).await;

@@ -76,3 +76,23 @@ mod tests {
         assert_eq!(Code::Invalid.to_string(), "invalid_request");
     }
 }
+
+/// The body of every error answer (OpenAPI schema `ErrorBody`).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// Machine-readable code (the API's table of codes).
+    pub code: String,
+    /// What went wrong and what to do, for people.
+    pub message: String,
+}
+
+/// An OpenAPI document as served: `doc` with the `code` of `ErrorBody`
+/// restricted to `codes`, the API's table, so the document cannot name a
+/// code the service does not answer nor miss one it does.
+pub fn openapi_json(doc: utoipa::openapi::OpenApi, codes: &[&str]) -> serde_json::Value {
+    let mut doc = serde_json::to_value(doc).unwrap_or_default();
+    if let Some(code) = doc.pointer_mut("/components/schemas/ErrorBody/properties/code") {
+        code["enum"] = serde_json::json!(codes);
+    }
+    doc
+}

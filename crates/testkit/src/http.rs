@@ -59,3 +59,29 @@ pub async fn refusal(router: &Router, request: Request<Body>) -> (StatusCode, St
     let (status, json) = call(router, request).await;
     (status, json["code"].as_str().unwrap_or_default().to_string())
 }
+
+/// Every operation an OpenAPI document names reaches a handler of
+/// `router` (path parameters filled with `sample`): the answer is not the
+/// router's bare 404 for an unknown path nor its 405 for a method it does
+/// not route. Returns how many operations were tried.
+pub async fn documented_operations_are_routed(router: &Router, doc: &serde_json::Value, sample: &str) -> usize {
+    let mut tried = 0;
+    for (path, operations) in doc["paths"].as_object().expect("paths") {
+        let mut uri = String::new();
+        for part in path.split('/').filter(|p| !p.is_empty()) {
+            uri.push('/');
+            uri.push_str(if part.starts_with('{') { sample } else { part });
+        }
+        for method in operations.as_object().expect("operations").keys() {
+            let request = request(&method.to_uppercase(), &uri, serde_json::Value::Null, &Caller::Anonymous);
+            let (status, _, body) = send(router, request).await;
+            assert_ne!(status, axum::http::StatusCode::METHOD_NOT_ALLOWED, "{method} {path} is documented, not routed");
+            assert!(
+                status != axum::http::StatusCode::NOT_FOUND || !body.is_empty(),
+                "{method} {path} is documented, not routed"
+            );
+            tried += 1;
+        }
+    }
+    tried
+}

@@ -17,6 +17,7 @@ pub mod types;
 pub use code::Code;
 pub use jlis_api::application::{Application, Device};
 pub use jlis_api::PhoneCertType;
+pub use relay::{RelayResponses, RelayStep};
 
 /// KVN of the SP domain's key sets: the initial set the SEI-TSM creates
 /// and hands over, and the SP-TSM's own that replaces it.

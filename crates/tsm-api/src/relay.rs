@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 /// One step of a flow, as the TSM answers it.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RelayStep {
     /// The relay session (64 hex digits: 256 random bits).
     pub session: String,
@@ -16,6 +16,7 @@ pub struct RelayStep {
     pub commands: Option<Vec<String>>,
     /// The flow's result, when it finished.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
     pub done: Option<serde_json::Value>,
     /// Why the flow failed (with an error status).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -63,7 +64,7 @@ impl RelayStep {
 }
 
 /// The body of `POST /v1/relay/{session}`: the SE's responses, in order.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RelayResponses {
     /// R-APDUs in hex (data and status word).

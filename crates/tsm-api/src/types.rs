@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 pub const RESUME_TOKEN_HEADER: &str = "x-resume-token";
 
 /// The answer to `POST /v1/nonces` (SP-TSM).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct NonceAnswer {
     /// 32 random bytes, hex.
     pub nonce: String,
@@ -17,7 +17,7 @@ pub struct NonceAnswer {
 }
 
 /// `POST /v1/applications` (SP-TSM): the card-signed application.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ApplicationBody {
     /// CMS SignedData over an [`crate::Application`] (base64).
@@ -25,7 +25,7 @@ pub struct ApplicationBody {
 }
 
 /// `POST /v1/revocations` (SP-TSM): the holder's signed request.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RevocationBody {
     /// CMS SignedData (base64) over a [`RevocationRequest`], signed with a
@@ -34,7 +34,7 @@ pub struct RevocationBody {
 }
 
 /// What a holder's revocation request says (the CMS content).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RevocationRequest {
     /// A nonce from `POST /v1/nonces` (hex).
@@ -47,7 +47,7 @@ pub struct RevocationRequest {
 
 /// `PUT /v1/apps` (SEI-TSM, from the SP-TSM): the JPKI app's signing
 /// certificate hashes the ARA-M rules will name.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AppsBody {
     /// SHA-256 hashes, hex.
@@ -56,7 +56,7 @@ pub struct AppsBody {
 
 /// `POST /v1/domain-keys` (SP-TSM, from the SEI-TSM): an SE's initial SP
 /// domain keys. Secret: never logged (the `Debug` form shows no key).
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, zeroize::Zeroize, zeroize::ZeroizeOnDrop)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, zeroize::Zeroize, zeroize::ZeroizeOnDrop, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DomainKeys {
     /// The SE identifier, 10 bytes hex.
@@ -79,7 +79,7 @@ impl std::fmt::Debug for DomainKeys {
 
 /// An application at the SP-TSM as its applicant holds it: the id, and the
 /// token that alone lets the applying phone resume it.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ApplicationRef {
     /// The SP-TSM's application id.
     pub id: String,

@@ -34,6 +34,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Load(a) => load::run(&a, json),
         Command::Completions(a) => shell::completions(&a),
         Command::Man => shell::man(),
+        Command::Openapi(a) => shell::openapi(&a),
     }
 }
 
