@@ -20,6 +20,16 @@ pub fn bar(len: u64, what: &str, json: bool) -> ProgressBar {
     bar
 }
 
+/// Says `line` above `bar` when it is drawn, on standard error when it is
+/// hidden off a terminal, and nothing with `--json`.
+pub fn say(bar: &ProgressBar, json: bool, line: &str) {
+    if !bar.is_hidden() {
+        bar.println(line);
+    } else if !json {
+        eprintln!("{line}");
+    }
+}
+
 /// A spinner whose message the caller keeps current (a live rate); hidden
 /// like [`bar`].
 pub fn spinner(json: bool) -> ProgressBar {

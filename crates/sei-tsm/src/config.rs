@@ -42,6 +42,10 @@ pub struct SeiConfig {
     /// Seconds a flow waits for the phone's next response.
     #[serde(default = "default_relay_timeout")]
     pub relay_timeout_secs: u64,
+    /// File holding the token that reads `GET /metrics` (Prometheus); without
+    /// one, /metrics refuses everyone.
+    #[serde(default)]
+    pub metrics_token_file: Option<PathBuf>,
 }
 
 fn default_sp_tsm_server_name() -> String {
@@ -72,6 +76,9 @@ impl SeiConfig {
                     path.display()
                 ))
             }
+        }
+        if let Some(file) = c.metrics_token_file.as_mut() {
+            resolve_files(path, &mut [("metrics_token_file", file)])?;
         }
         database(path.parent().unwrap_or(Path::new(".")), &mut c.database);
         if c.relay_timeout_secs == 0 {

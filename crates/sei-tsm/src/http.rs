@@ -33,10 +33,12 @@ pub fn router(sei: Arc<SeiTsm>) -> Router {
         .route("/healthz", get(health))
         .route("/readyz", get(health))
         .route("/openapi.json", get(openapi))
+        .route("/metrics", get(metrics))
         .route("/v1/apps", put(register_apps))
         .route("/v1/preparations", post(preparation))
         .route("/v1/relay/{session}", post(relay_step).layer(DefaultBodyLimit::max(tsm::http::RELAY_BODY_LIMIT)))
         .layer(DefaultBodyLimit::max(tsm::http::BODY_LIMIT))
+        .layer(axum::middleware::from_fn_with_state(sei.metrics().clone(), tsm::metrics::track))
         .with_state(sei)
 }
 
@@ -78,7 +80,7 @@ async fn preparation(State(sei): State<Arc<SeiTsm>>) -> Result<Response, ApiErro
 #[derive(utoipa::OpenApi)]
 #[openapi(
     info(title = "openjpki — the SEI-TSM", description = "Preparation of phones' SEs through the phone's relay, and the app whitelist the SP-TSM registers. Errors are `ErrorBody` with a code from the table."),
-    paths(health, register_apps, preparation, relay_step),
+    paths(health, metrics, register_apps, preparation, relay_step),
     components(schemas(svc::codes::ErrorBody)),
     modifiers(&Security)
 )]
@@ -95,6 +97,11 @@ impl utoipa::Modify for Security {
             extensions: None,
         };
         components.add_security_scheme("peer_tsm", mutual_tls);
+        let bearer = utoipa::openapi::security::HttpBuilder::new()
+            .scheme(utoipa::openapi::security::HttpAuthScheme::Bearer)
+            .description(Some("the metrics token"))
+            .build();
+        components.add_security_scheme("metrics", utoipa::openapi::security::SecurityScheme::Http(bearer));
     }
 }
 
@@ -109,6 +116,14 @@ async fn relay_step(
     body: JsonBody<tsm_api::RelayResponses>,
 ) -> Result<Response, ApiError> {
     relay::<SeiTsm>(state, session, body).await
+}
+
+#[utoipa::path(get, path = "/metrics", tag = "operators",
+    description = "Prometheus metrics (OpenMetrics text): requests by route and status, latency, relay sessions open. Whoever holds the metrics token.",
+    security(("metrics" = [])),
+    responses((status = 200, description = "OpenMetrics text", content_type = "application/openmetrics-text"), (status = 403, description = "no metrics token", body = svc::codes::ErrorBody)))]
+async fn metrics(State(service): State<Arc<SeiTsm>>, headers: axum::http::HeaderMap) -> Response {
+    service.metrics().answer(&headers, tsm::http::Relays::hub(&*service).open_sessions())
 }
 
 async fn openapi() -> Response {
@@ -163,7 +178,7 @@ mod tests {
         assert_eq!(status, StatusCode::OK);
         assert!(doc["paths"]["/v1/preparations"].is_object());
         assert_eq!(doc, openapi_document(), "the served document is the generated one");
-        assert_eq!(testkit::http::documented_operations_are_routed(&app, &doc, "00").await, 4);
+        assert_eq!(testkit::http::documented_operations_are_routed(&app, &doc, "00").await, 5);
 
         // Refusals, in order: preparation before the SP registered an app
         // (it would lock every app out); apps only from the SP-TSM, checked

@@ -19,6 +19,7 @@ use tsm_api::Code;
 /// The SEI-TSM.
 pub struct SeiTsm {
     records: Records,
+    metrics: Arc<tsm::metrics::Metrics>,
     master: IsdMaster,
     sp_tsm: TsmClient,
     hub: Arc<RelayHub<PreparationRun>>,
@@ -47,7 +48,13 @@ impl SeiTsm {
         relay_timeout: Duration,
     ) -> Result<Self, String> {
         let records = Records::open(database).await.map_err(|e| e.to_string())?;
-        Ok(Self { records, master, sp_tsm, hub: RelayHub::new(relay_timeout) })
+        let metrics = Arc::new(tsm::metrics::Metrics::new("sei_tsm", None));
+        Ok(Self { records, metrics, master, sp_tsm, hub: RelayHub::new(relay_timeout) })
+    }
+
+    /// Its metrics (`GET /metrics`).
+    pub fn metrics(&self) -> &Arc<tsm::metrics::Metrics> {
+        &self.metrics
     }
 
     /// From the configuration.
@@ -73,7 +80,11 @@ impl SeiTsm {
             Some((&config.client_certificate, &config.client_key)),
         )
         .map_err(|e| e.to_string())?;
-        Self::open(&config.database, master, sp_tsm, Duration::from_secs(config.relay_timeout_secs)).await
+        let token = tsm::metrics::token_from(config.metrics_token_file.as_deref())?;
+        let mut sei =
+            Self::open(&config.database, master, sp_tsm, Duration::from_secs(config.relay_timeout_secs)).await?;
+        sei.metrics = Arc::new(tsm::metrics::Metrics::new("sei_tsm", token));
+        Ok(sei)
     }
 
     /// Its records.

@@ -54,6 +54,10 @@ pub struct SpConfig {
     /// Seconds a flow waits for the phone's next response.
     #[serde(default = "default_relay_timeout")]
     pub relay_timeout_secs: u64,
+    /// File holding the token that reads `GET /metrics` (Prometheus); without
+    /// one, /metrics refuses everyone.
+    #[serde(default)]
+    pub metrics_token_file: Option<PathBuf>,
     /// Seconds an interrupted application may be resumed.
     #[serde(default = "default_resume_window")]
     pub resume_window_secs: u64,
@@ -100,6 +104,9 @@ impl SpConfig {
                     path.display()
                 ))
             }
+        }
+        if let Some(file) = c.metrics_token_file.as_mut() {
+            resolve_files(path, &mut [("metrics_token_file", file)])?;
         }
         database(path.parent().unwrap_or(Path::new(".")), &mut c.database);
         for p in c.jpki_ca_certificates.iter_mut() {

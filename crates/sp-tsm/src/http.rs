@@ -43,6 +43,7 @@ pub fn router(sp: Arc<SpTsm>) -> Router {
         .route("/healthz", get(health))
         .route("/readyz", get(health))
         .route("/openapi.json", get(openapi))
+        .route("/metrics", get(metrics))
         .route("/v1/nonces", post(nonce))
         .route("/v1/domain-keys", post(domain_keys))
         .route("/v1/applications", post(application))
@@ -51,6 +52,7 @@ pub fn router(sp: Arc<SpTsm>) -> Router {
         .route("/v1/revocations", post(revocation))
         .route("/v1/relay/{session}", post(relay_step).layer(DefaultBodyLimit::max(tsm::http::RELAY_BODY_LIMIT)))
         .layer(DefaultBodyLimit::max(tsm::http::BODY_LIMIT))
+        .layer(axum::middleware::from_fn_with_state(sp.metrics().clone(), tsm::metrics::track))
         .with_state(sp)
 }
 
@@ -164,7 +166,7 @@ async fn revocation(
 #[derive(utoipa::OpenApi)]
 #[openapi(
     info(title = "openjpki — the SP-TSM", description = "Nonces, card-signed applications and provisioning of the JPKI applet through the phone's relay, the SEI-TSM's hand-over of domain keys, the holder's revocation. Errors are `ErrorBody` with a code from the table."),
-    paths(health, nonce, domain_keys, application, resume, application_state, revocation, relay_step),
+    paths(health, metrics, nonce, domain_keys, application, resume, application_state, revocation, relay_step),
     components(schemas(svc::codes::ErrorBody)),
     modifiers(&Security)
 )]
@@ -181,6 +183,11 @@ impl utoipa::Modify for Security {
             extensions: None,
         };
         components.add_security_scheme("peer_tsm", mutual_tls);
+        let bearer = utoipa::openapi::security::HttpBuilder::new()
+            .scheme(utoipa::openapi::security::HttpAuthScheme::Bearer)
+            .description(Some("the metrics token"))
+            .build();
+        components.add_security_scheme("metrics", utoipa::openapi::security::SecurityScheme::Http(bearer));
     }
 }
 
@@ -195,6 +202,14 @@ async fn relay_step(
     body: JsonBody<tsm_api::RelayResponses>,
 ) -> Result<Response, ApiError> {
     relay::<SpTsm>(state, session, body).await
+}
+
+#[utoipa::path(get, path = "/metrics", tag = "operators",
+    description = "Prometheus metrics (OpenMetrics text): requests by route and status, latency, relay sessions open. Whoever holds the metrics token.",
+    security(("metrics" = [])),
+    responses((status = 200, description = "OpenMetrics text", content_type = "application/openmetrics-text"), (status = 403, description = "no metrics token", body = svc::codes::ErrorBody)))]
+async fn metrics(State(service): State<Arc<SpTsm>>, headers: axum::http::HeaderMap) -> Response {
+    service.metrics().answer(&headers, tsm::http::Relays::hub(&*service).open_sessions())
 }
 
 async fn openapi() -> Response {
@@ -247,9 +262,39 @@ mod tests {
             app_certificate_sha256: vec!["AB".repeat(32)],
             relay_timeout_secs: 5,
             resume_window_secs: 600,
+            metrics_token_file: Some(dir.join("metrics.token")),
         };
+        std::fs::write(dir.join("metrics.token"), METRICS_TOKEN).unwrap();
         tsm::keys::key_file(config.vault_key_file.as_ref().unwrap(), true).unwrap();
         (Arc::new(SpTsm::open(&config).await.unwrap()), ca)
+    }
+
+    const METRICS_TOKEN: &str = "a-metrics-token-for-the-tests";
+
+    /// `/metrics` (issue 15, point 8): refused without the metrics token,
+    /// with it the requests counted by the route they matched and the
+    /// relay sessions open.
+    #[tokio::test]
+    async fn metrics_need_the_token_and_count_requests_by_route() {
+        let dir = tempfile::tempdir().unwrap();
+        let (sp, _) = sp_tsm(dir.path()).await;
+        let app = router(sp);
+        for _ in 0..3 {
+            assert_eq!(call(&app, request("POST", "/v1/nonces", json!(null), false)).await.0, StatusCode::OK);
+        }
+        let (status, body) = call(&app, request("GET", "/metrics", json!(null), false)).await;
+        assert_eq!((status, body["code"].as_str()), (StatusCode::FORBIDDEN, Some("forbidden")));
+        let wrong =
+            testkit::http::request("GET", "/metrics", json!(null), &Caller::Bearer("wrong-token-wrong-token".into()));
+        assert_eq!(call(&app, wrong).await.0, StatusCode::FORBIDDEN);
+        let with = testkit::http::request("GET", "/metrics", json!(null), &Caller::Bearer(METRICS_TOKEN.into()));
+        let (status, kind, text) = testkit::http::send(&app, with).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(kind.starts_with("application/openmetrics-text"), "{kind}");
+        let text = String::from_utf8(text).unwrap();
+        assert!(text.contains("sp_tsm_http_requests_total{route=\"/v1/nonces\",status=\"200\"} 3"), "{text}");
+        assert!(text.contains("sp_tsm_http_requests_total{route=\"/metrics\",status=\"403\"} 2"), "{text}");
+        assert!(text.contains("sp_tsm_relay_sessions_open 0"), "{text}");
     }
 
     fn request(method: &str, uri: &str, body: serde_json::Value, from_sei_tsm: bool) -> Request<Body> {
@@ -285,7 +330,7 @@ mod tests {
         assert_eq!(status, StatusCode::OK);
         assert!(doc["paths"]["/v1/applications/{id}/provisioning"].is_object());
         assert_eq!(doc, openapi_document(), "the served document is the generated one");
-        assert_eq!(testkit::http::documented_operations_are_routed(&app, &doc, "00").await, 8);
+        assert_eq!(testkit::http::documented_operations_are_routed(&app, &doc, "00").await, 9);
 
         // Nonces: 32 random bytes, five minutes.
         let (status, nonce) = call(&app, request("POST", "/v1/nonces", none.clone(), false)).await;

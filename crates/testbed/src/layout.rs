@@ -62,6 +62,10 @@ pub fn init(dir: &Path, layout: &Layout) -> Result<(PathBuf, PathBuf), String> {
     // made with it); with a token, the SEI-TSM's copy is imported there and
     // the vault key is made for the token alone.
     let master = tsm::keys::key_file(&dir.join("isd-master.key"), true)?;
+    // One token reads both TSMs' /metrics (Prometheus' bearer_token_file).
+    let mut token = zeroize::Zeroizing::new([0u8; 24]);
+    pki::fill_random(&mut token[..]);
+    pki::fs::write_atomically(&dir.join("metrics.token"), hex::encode(*token).as_bytes()).map_err(|e| e.to_string())?;
     let (master_line, vault_line, table) = match &layout.keys {
         None => {
             tsm::keys::key_file(&dir.join("sp-vault.key"), true)?;
@@ -94,7 +98,8 @@ pub fn init(dir: &Path, layout: &Layout) -> Result<(PathBuf, PathBuf), String> {
          tls_ca = \"tls/ca.pem\"\n\
          client_certificate = \"tls/sei-tsm.pem\"\n\
          client_key = \"tls/sei-tsm.key\"\n\
-         relay_timeout_secs = {timeout}\n{table}",
+         relay_timeout_secs = {timeout}\n\
+         metrics_token_file = \"metrics.token\"\n{table}",
         sei = layout.sei_port,
         sp = layout.sp_port,
         timeout = layout.relay_timeout_secs,
@@ -115,7 +120,8 @@ pub fn init(dir: &Path, layout: &Layout) -> Result<(PathBuf, PathBuf), String> {
          client_key = \"tls/sp-tsm.key\"\n\
          app_certificate_sha256 = [\"{app}\"]\n\
          relay_timeout_secs = {timeout}\n\
-         resume_window_secs = 600\n{table}",
+         resume_window_secs = 600\n\
+         metrics_token_file = \"metrics.token\"\n{table}",
         sp = layout.sp_port,
         jlis_url =
             layout.sp_jlis_url.clone().unwrap_or_else(|| format!("https://127.0.0.1:{}", layout.jlis_https_port)),

@@ -18,5 +18,6 @@ pub mod flow;
 pub mod http;
 pub mod hub;
 pub mod keys;
+pub mod metrics;
 
 pub use error::{FlowError, TsmError};

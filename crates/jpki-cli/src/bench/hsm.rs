@@ -66,6 +66,7 @@ pub fn hsm(a: &HsmBenchArgs, json: bool) -> Result<()> {
             issue_cards(&in_token, &card_key, rounds * per_round, concurrency).await?,
         ];
         let mut results = Vec::new();
+        let bar = crate::progress::bar(rounds as u64, "rounds", json);
         for round in 0..rounds {
             let mut rates = [0.0; 2];
             for (i, service) in [&software, &in_token].into_iter().enumerate() {
@@ -75,17 +76,18 @@ pub fn hsm(a: &HsmBenchArgs, json: bool) -> Result<()> {
                 rates[i] = issued as f64 / start.elapsed().as_secs_f64();
             }
             let r = Round { software_per_s: rates[0], hsm_per_s: rates[1], ratio: rates[1] / rates[0] };
-            if !json {
-                eprintln!(
-                    "round {}: software {:.0}/s, SoftHSM2 {:.0}/s = {:.0}%",
-                    round + 1,
-                    r.software_per_s,
-                    r.hsm_per_s,
-                    100.0 * r.ratio
-                );
-            }
+            let line = format!(
+                "round {}: software {:.0}/s, SoftHSM2 {:.0}/s = {:.0}%",
+                round + 1,
+                r.software_per_s,
+                r.hsm_per_s,
+                100.0 * r.ratio
+            );
+            crate::progress::say(&bar, json, &line);
+            bar.inc(1);
             results.push(r);
         }
+        bar.finish_and_clear();
         anyhow::Ok(Report {
             machine: super::micro::machine(),
             module: keys.module.display().to_string(),

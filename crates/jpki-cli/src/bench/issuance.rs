@@ -129,6 +129,7 @@ pub fn issuance(a: &IssuanceBenchArgs, json: bool) -> Result<()> {
         let mut cards =
             issue_cards(&service, &card_key, per_round * rounds, concurrency).await.context("issuing the cards")?;
         let mut results = Vec::with_capacity(rounds);
+        let bar = crate::progress::bar(rounds as u64, "rounds", json);
         for round in 0..rounds {
             let openssl = tokio::task::spawn_blocking(move || super::micro::openssl_sign_per_s(cores, 1.0)).await?;
             let batch: Vec<_> = cards.drain(..per_round).collect();
@@ -148,18 +149,19 @@ pub fn issuance(a: &IssuanceBenchArgs, json: bool) -> Result<()> {
                 issuances_per_s,
                 cpu_ms_per_issuance,
             };
-            if !json {
-                eprintln!(
-                    "round {}: openssl {:.0} sign/s, issuance {:.0}/s ({:.2} ms CPU each) = {:.0}%",
-                    round + 1,
-                    r.openssl_sign_per_s_all_cores.unwrap_or(f64::NAN),
-                    r.issuances_per_s,
-                    r.cpu_ms_per_issuance.unwrap_or(f64::NAN),
-                    100.0 * r.ratio.unwrap_or(f64::NAN)
-                );
-            }
+            let line = format!(
+                "round {}: openssl {:.0} sign/s, issuance {:.0}/s ({:.2} ms CPU each) = {:.0}%",
+                round + 1,
+                r.openssl_sign_per_s_all_cores.unwrap_or(f64::NAN),
+                r.issuances_per_s,
+                r.cpu_ms_per_issuance.unwrap_or(f64::NAN),
+                100.0 * r.ratio.unwrap_or(f64::NAN)
+            );
+            crate::progress::say(&bar, json, &line);
+            bar.inc(1);
             results.push(r);
         }
+        bar.finish_and_clear();
         anyhow::Ok(results)
     })?;
     let report = Report {

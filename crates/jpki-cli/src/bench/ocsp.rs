@@ -271,16 +271,17 @@ pub fn ocsp(a: &OcspBenchArgs, json: bool) -> Result<()> {
         Client { port: http, conn: None, fresh: false }.post(r)?;
     }
     let mut rows = Vec::new();
+    let bar = crate::progress::bar(2 * a.clients.len() as u64, "OCSP measurements", json);
     for &n in &a.clients {
         for (name, port) in [("jpki serve jlis", http), ("openssl ocsp -multi 2", peer)] {
-            if !json {
-                eprintln!("{name}: {n} clients for {:.0} s…", a.seconds);
-            }
+            crate::progress::say(&bar, json, &format!("{name}: {n} clients for {:.0} s…", a.seconds));
             let mut row = load(port, &requests, n, a.seconds, a.connection_per_request);
             row.responder = name;
             rows.push(row);
+            bar.inc(1);
         }
     }
+    bar.finish_and_clear();
     let machine = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|c| {

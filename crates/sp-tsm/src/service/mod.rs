@@ -39,6 +39,7 @@ pub struct SpTsm {
     pub(crate) jlis: JlisClient,
     hub: Arc<RelayHub<SpFlow>>,
     resume_window: Duration,
+    metrics: Arc<tsm::metrics::Metrics>,
 }
 
 impl std::fmt::Debug for SpTsm {
@@ -126,7 +127,16 @@ impl SpTsm {
             jlis,
             hub: RelayHub::new(Duration::from_secs(config.relay_timeout_secs)),
             resume_window: Duration::from_secs(config.resume_window_secs),
+            metrics: Arc::new(tsm::metrics::Metrics::new(
+                "sp_tsm",
+                tsm::metrics::token_from(config.metrics_token_file.as_deref())?,
+            )),
         })
+    }
+
+    /// Its metrics (`GET /metrics`).
+    pub fn metrics(&self) -> &Arc<tsm::metrics::Metrics> {
+        &self.metrics
     }
 
     /// Its records.
