@@ -520,23 +520,15 @@ struct Security;
 
 impl utoipa::Modify for Security {
     fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
-        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-        let components = doc.components.get_or_insert_with(Default::default);
-        let bearer = HttpBuilder::new()
-            .scheme(HttpAuthScheme::Bearer)
-            .description(Some("an operator's or auditor's token"))
-            .build();
-        components.add_security_scheme("operator", SecurityScheme::Http(bearer));
-        let mutual_tls =
-            SecurityScheme::MutualTls { description: Some("the SP-TSM's client certificate".into()), extensions: None };
-        components.add_security_scheme("sp_tsm", mutual_tls);
+        svc::openapi::bearer(doc, "operator", "an operator's or auditor's token");
+        svc::openapi::mutual_tls(doc, "sp_tsm", "the SP-TSM's client certificate");
     }
 }
 
 /// The JPKI service's OpenAPI document.
 pub fn openapi_document() -> serde_json::Value {
     let codes: Vec<&str> = jlis_api::Code::ALL.iter().map(|c| c.as_str()).collect();
-    svc::codes::openapi_json(<ApiDoc as utoipa::OpenApi>::openapi(), &codes)
+    svc::openapi::served(<ApiDoc as utoipa::OpenApi>::openapi(), &codes)
 }
 
 async fn openapi() -> Response {

@@ -8,20 +8,9 @@ use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
-use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 use std::time::Duration;
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct RequestLabels {
-    route: String,
-    status: u16,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct RouteLabels {
-    route: String,
-}
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct Labels {
@@ -44,8 +33,7 @@ pub enum OcspAnswer {
 /// The service's metrics.
 pub struct Metrics {
     registry: Registry,
-    requests: Family<RequestLabels, Counter>,
-    latency: Family<RouteLabels, Histogram>,
+    http: svc::metrics::HttpMetrics,
     ocsp: Family<Labels, Counter>,
     issued: Family<Labels, Counter>,
     revoked: Counter,
@@ -61,20 +49,18 @@ impl std::fmt::Debug for Metrics {
 
 impl Default for Metrics {
     fn default() -> Self {
-        let seconds = || Histogram::new(exponential_buckets(0.000_125, 2.0, 16));
+        let mut registry = Registry::with_prefix("jlis");
+        let http = svc::metrics::HttpMetrics::register(&mut registry);
         let mut m = Self {
-            registry: Registry::with_prefix("jlis"),
-            requests: Family::default(),
-            latency: Family::new_with_constructor(seconds),
+            registry,
+            http,
             ocsp: Family::default(),
             issued: Family::default(),
             revoked: Counter::default(),
-            store_writes: seconds(),
+            store_writes: svc::metrics::seconds(),
             signing_waiting: Family::default(),
         };
         let r = &mut m.registry;
-        r.register("http_requests", "HTTP requests answered, by route and status", m.requests.clone());
-        r.register("http_request_duration_seconds", "Time to answer, by route", m.latency.clone());
         r.register(
             "ocsp_answers",
             "OCSP answers by how they were made (cached, signed, shed, refused)",
@@ -91,8 +77,7 @@ impl Default for Metrics {
 impl Metrics {
     /// One HTTP request answered.
     pub fn request(&self, route: &str, status: u16, took: Duration) {
-        self.requests.get_or_create(&RequestLabels { route: route.to_string(), status }).inc();
-        self.latency.get_or_create(&RouteLabels { route: route.to_string() }).observe(took.as_secs_f64());
+        self.http.observe(route, status, took);
     }
 
     /// One OCSP answer.

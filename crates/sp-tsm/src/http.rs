@@ -168,28 +168,11 @@ async fn revocation(
     info(title = "openjpki — the SP-TSM", description = "Nonces, card-signed applications and provisioning of the JPKI applet through the phone's relay, the SEI-TSM's hand-over of domain keys, the holder's revocation. Errors are `ErrorBody` with a code from the table."),
     paths(health, metrics, nonce, domain_keys, application, resume, application_state, revocation, relay_step),
     components(schemas(svc::codes::ErrorBody)),
-    modifiers(&Security)
+    modifiers(&SECURITY)
 )]
 struct ApiDoc;
 
-/// The OpenAPI security schemes of a TSM: its peer's client certificate.
-struct Security;
-
-impl utoipa::Modify for Security {
-    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
-        let components = doc.components.get_or_insert_with(Default::default);
-        let mutual_tls = utoipa::openapi::security::SecurityScheme::MutualTls {
-            description: Some("the SEI-TSM's client certificate".into()),
-            extensions: None,
-        };
-        components.add_security_scheme("peer_tsm", mutual_tls);
-        let bearer = utoipa::openapi::security::HttpBuilder::new()
-            .scheme(utoipa::openapi::security::HttpAuthScheme::Bearer)
-            .description(Some("the metrics token"))
-            .build();
-        components.add_security_scheme("metrics", utoipa::openapi::security::SecurityScheme::Http(bearer));
-    }
-}
+const SECURITY: tsm::http::TsmSecurity = tsm::http::TsmSecurity("the SEI-TSM's client certificate");
 
 #[utoipa::path(post, path = "/v1/relay/{session}", tag = "phones",
     description = "The SE's responses to the last step's commands, in order; the answer is the next step (commands to relay, or `done`, or a failure with `code` and `message`). Anyone who holds the session.",
@@ -219,8 +202,7 @@ async fn openapi() -> Response {
 /// The OpenAPI document, generated from the handlers and the body types
 /// (`GET /openapi.json`; `jpki openapi NAME`).
 pub fn openapi_document() -> serde_json::Value {
-    let codes: Vec<&str> = tsm_api::Code::ALL.iter().map(|c| c.as_str()).collect();
-    svc::codes::openapi_json(<ApiDoc as utoipa::OpenApi>::openapi(), &codes)
+    tsm::http::openapi_document(<ApiDoc as utoipa::OpenApi>::openapi())
 }
 
 #[cfg(test)]

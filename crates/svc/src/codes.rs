@@ -85,14 +85,3 @@ pub struct ErrorBody {
     /// What went wrong and what to do, for people.
     pub message: String,
 }
-
-/// An OpenAPI document as served: `doc` with the `code` of `ErrorBody`
-/// restricted to `codes`, the API's table, so the document cannot name a
-/// code the service does not answer nor miss one it does.
-pub fn openapi_json(doc: utoipa::openapi::OpenApi, codes: &[&str]) -> serde_json::Value {
-    let mut doc = serde_json::to_value(doc).unwrap_or_default();
-    if let Some(code) = doc.pointer_mut("/components/schemas/ErrorBody/properties/code") {
-        code["enum"] = serde_json::json!(codes);
-    }
-    doc
-}

@@ -11,6 +11,8 @@
 
 pub mod client;
 pub mod codes;
+pub mod metrics;
+pub mod openapi;
 #[cfg(feature = "server")]
 pub mod server;
 pub mod tls;

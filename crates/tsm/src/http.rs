@@ -156,3 +156,21 @@ pub async fn health(store: &store::Store) -> Response {
 pub fn now_secs() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
 }
+
+/// A TSM's OpenAPI security schemes: `peer_tsm`, the other TSM's client
+/// certificate (`0` says whose), and `metrics`, the metrics token.
+#[derive(Debug)]
+pub struct TsmSecurity(pub &'static str);
+
+impl utoipa::Modify for TsmSecurity {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        svc::openapi::mutual_tls(doc, "peer_tsm", self.0);
+        svc::openapi::bearer(doc, "metrics", "the metrics token");
+    }
+}
+
+/// A TSM's OpenAPI document as served, with the TSMs' error codes.
+pub fn openapi_document(doc: utoipa::openapi::OpenApi) -> serde_json::Value {
+    let codes: Vec<&str> = tsm_api::Code::ALL.iter().map(|c| c.as_str()).collect();
+    svc::openapi::served(doc, &codes)
+}

@@ -8,32 +8,16 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::http::{header, HeaderMap};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use prometheus_client::encoding::EncodeLabelSet;
-use prometheus_client::metrics::counter::Counter;
-use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
-use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 use secret::Secret;
 use std::sync::Arc;
 use std::time::Instant;
 
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct RequestLabels {
-    route: String,
-    status: u16,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct RouteLabels {
-    route: String,
-}
-
 /// A TSM's metrics and the token that reads them.
 pub struct Metrics {
     registry: Registry,
-    requests: Family<RequestLabels, Counter>,
-    latency: Family<RouteLabels, Histogram>,
+    http: svc::metrics::HttpMetrics,
     sessions: Gauge,
     token: Option<Secret>,
 }
@@ -47,19 +31,11 @@ impl std::fmt::Debug for Metrics {
 impl Metrics {
     /// Metrics named `prefix_…` (`sei_tsm`, `sp_tsm`), readable with `token`.
     pub fn new(prefix: &str, token: Option<Secret>) -> Self {
-        let seconds = || Histogram::new(exponential_buckets(0.000_125, 2.0, 16));
-        let mut m = Self {
-            registry: Registry::with_prefix(prefix),
-            requests: Family::default(),
-            latency: Family::new_with_constructor(seconds),
-            sessions: Gauge::default(),
-            token,
-        };
-        let r = &mut m.registry;
-        r.register("http_requests", "HTTP requests answered, by route and status", m.requests.clone());
-        r.register("http_request_duration_seconds", "Time to answer, by route", m.latency.clone());
-        r.register("relay_sessions_open", "Flows parked between two posts of a phone", m.sessions.clone());
-        m
+        let mut registry = Registry::with_prefix(prefix);
+        let http = svc::metrics::HttpMetrics::register(&mut registry);
+        let sessions = Gauge::default();
+        registry.register("relay_sessions_open", "Flows parked between two posts of a phone", sessions.clone());
+        Self { registry, http, sessions, token }
     }
 
     /// Whether `headers` carry the metrics token (compared in constant time).
@@ -97,8 +73,7 @@ pub async fn track(State(metrics): State<Arc<Metrics>>, request: Request, next: 
     let route = request.extensions().get::<MatchedPath>().map_or("unmatched", |p| p.as_str()).to_string();
     let started = Instant::now();
     let response = next.run(request).await;
-    metrics.requests.get_or_create(&RequestLabels { route: route.clone(), status: response.status().as_u16() }).inc();
-    metrics.latency.get_or_create(&RouteLabels { route }).observe(started.elapsed().as_secs_f64());
+    metrics.http.observe(&route, response.status().as_u16(), started.elapsed());
     response
 }
 
