@@ -143,6 +143,17 @@ pub fn jlis_inputs(data: &[u8]) {
             let again = serde_json::to_vec(&issued).expect("serializes");
             assert_eq!(serde_json::from_slice::<jlis_api::PhoneCertificate>(&again).expect("parses again"), issued);
         }
+        // Issue 15: cancellations and the answers to revocations (dual
+        // control's awaiting_second_operator).
+        if let Ok(cancel) = serde_json::from_slice::<jlis_api::types::CancelPhoneRequest>(rest) {
+            let again = serde_json::to_vec(&cancel).expect("serializes");
+            let parsed = serde_json::from_slice::<jlis_api::types::CancelPhoneRequest>(&again).expect("parses again");
+            assert_eq!(parsed, cancel);
+        }
+        if let Ok(revoked) = serde_json::from_slice::<jlis_api::types::Revoked>(rest) {
+            let again = serde_json::to_vec(&revoked).expect("serializes");
+            assert_eq!(serde_json::from_slice::<jlis_api::types::Revoked>(&again).expect("parses again"), revoked);
+        }
     } else if which % 4 == 0 {
         static CA: OnceLock<pki::Certificate> = OnceLock::new();
         let ca = CA.get_or_init(|| pki::cert::parse_certificates(&card_state().jpki.sign_ca_cert).expect("CA").remove(0));
