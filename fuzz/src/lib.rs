@@ -156,7 +156,8 @@ pub fn jlis_inputs(data: &[u8]) {
         }
     } else if which % 4 == 0 {
         static CA: OnceLock<pki::Certificate> = OnceLock::new();
-        let ca = CA.get_or_init(|| pki::cert::parse_certificates(&card_state().jpki.sign_ca_cert).expect("CA").remove(0));
+        let ca =
+            CA.get_or_init(|| pki::cert::parse_certificates(&card_state().jpki.sign_ca_cert).expect("CA").remove(0));
         let checked = jlis::application::check(
             rest,
             &card_state().jpki.sign_cert,
@@ -187,7 +188,9 @@ pub fn tsm_bodies(data: &[u8]) {
         1 => {
             if let Ok(body) = serde_json::from_slice::<tsm_api::types::DomainKeys>(json) {
                 if let Ok((se_id, _keys)) = sp_tsm::http::handed_over_keys(&body) {
-                    assert!(se_id.len() == 20 && se_id.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_lowercase()));
+                    assert!(
+                        se_id.len() == 20 && se_id.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_lowercase())
+                    );
                 }
             }
         }
