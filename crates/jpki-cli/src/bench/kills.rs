@@ -140,6 +140,9 @@ struct Harness {
     ledger: Mutex<Ledger>,
     /// Every phone made, by SE id.
     phones: Mutex<HashMap<String, Arc<JpkiApp>>>,
+    /// Each worker's current phone, kept across kills (its holder may
+    /// revoke it in a later cycle).
+    current: Mutex<Vec<Option<Arc<JpkiApp>>>>,
     phone_cards: Vec<mynacard::CardState>,
     direct_cards: Vec<(mynacard::CardState, Vec<u8>)>,
     /// Keys the SP-TSM-style requests certify (the service checks the key,
@@ -150,7 +153,7 @@ struct Harness {
 
 /// `jpki bench kills`
 pub fn kills(a: &KillsBenchArgs, json: bool) -> Result<()> {
-    let report = run(a.kills as usize, a.seed, json)?;
+    let report = run(a.kills as usize, a.seed, Duration::from_millis(a.window_ms.into()), json)?;
     if json {
         output::json(&report)?;
     } else {
@@ -178,8 +181,9 @@ fn print(r: &Report) -> Result<()> {
     Ok(())
 }
 
-/// Runs `kills` kill-and-restart cycles; the report holds the violations.
-pub fn run(kills: usize, seed: Option<u64>, json: bool) -> Result<Report> {
+/// Runs `kills` kill-and-restart cycles, each killing after a random time
+/// under load of up to `window`; the report holds the violations.
+pub fn run(kills: usize, seed: Option<u64>, window: Duration, json: bool) -> Result<Report> {
     let started = Instant::now();
     let seed = seed.unwrap_or_else(|| u64::from_le_bytes(crate::cmd::se::random_bytes())) | 1;
     let work = tempfile::tempdir()?;
@@ -205,7 +209,7 @@ pub fn run(kills: usize, seed: Option<u64>, json: bool) -> Result<Report> {
         rt.block_on(h.after_restart(&mut report))?;
         let stop = Arc::new(AtomicBool::new(false));
         let workers: Vec<_> = (0..WORKERS).map(|w| rt.spawn(h.clone().work(w, stop.clone()))).collect();
-        std::thread::sleep(Duration::from_millis(50 + h.rng.below(700)));
+        std::thread::sleep(Duration::from_millis(50 + h.rng.below(window.as_millis().max(1) as u64)));
         drop(server); // SIGKILL
         stop.store(true, Ordering::Relaxed);
         for w in workers {
@@ -323,6 +327,7 @@ impl Harness {
             rng: Rng(AtomicU64::new(seed)),
             ledger: Mutex::default(),
             phones: Mutex::default(),
+            current: Mutex::new(vec![None; WORKERS]),
             phone_cards,
             direct_cards,
             direct_keys,
@@ -372,7 +377,7 @@ impl Harness {
         else {
             return;
         };
-        let mut current: Option<Arc<JpkiApp>> = None;
+        let mut current = self.current.lock().map(|mut c| c[w].take()).unwrap_or(None);
         while !stop.load(Ordering::Relaxed) {
             let ok = match self.rng.below(10) {
                 0..=3 => self.apply(w, &sei, &sp, &mut current).await,
@@ -384,6 +389,9 @@ impl Harness {
                 // The services are gone (killed) or refused: a short pause.
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
+        }
+        if let Ok(mut c) = self.current.lock() {
+            c[w] = current;
         }
     }
 

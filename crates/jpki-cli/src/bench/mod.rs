@@ -84,6 +84,11 @@ pub struct KillsBenchArgs {
     /// Seed of the random instants and load mix (printed; replays a run).
     #[arg(long)]
     pub seed: Option<u64>,
+    /// Longest time under load before a kill (each cycle kills after 50 ms
+    /// plus a random part of this); longer lets more whole phone flows
+    /// complete between kills on a slow or busy machine.
+    #[arg(long, default_value_t = 700, value_parser = clap::value_parser!(u32).range(1..=60_000))]
+    pub window_ms: u32,
 }
 
 /// `jpki bench phones`
