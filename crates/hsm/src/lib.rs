@@ -442,7 +442,6 @@ mod tests {
     }
 
     /// An unknown token is refused with a message that says what to do.
-    /// (A wrong PIN: the CLI test, in a process of its own.)
     #[test]
     fn an_unknown_token_is_refused() {
         let dir = tempfile::tempdir().unwrap();
@@ -450,6 +449,24 @@ mod tests {
         let unknown = Pkcs11Config { token: "no-such-token".into(), ..config };
         let e = Token::open(&unknown).unwrap_err().to_string();
         assert!(e.contains("no token with this label") && e.contains("--init-token"), "{e}");
+    }
+
+    /// A wrong PIN is refused at login and nothing is usable; the right one
+    /// then opens the token. (Login is per token and process: this test's
+    /// token is logged into by nothing else.)
+    #[test]
+    fn a_wrong_pin_is_refused_and_opens_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let (config, conf) = softhsm::init_token(dir.path(), "openjpki-pin", "1234").unwrap();
+        std::env::set_var("SOFTHSM2_CONF", conf);
+        std::fs::write(dir.path().join("wrong.pin"), "9999").unwrap();
+        let wrong = Pkcs11Config { pin_file: dir.path().join("wrong.pin"), ..config.clone() };
+        let e = Token::open(&wrong).unwrap_err().to_string();
+        assert!(e.contains("logging in") && e.contains("openjpki-pin"), "{e}");
+        let missing = Pkcs11Config { pin_file: dir.path().join("no.pin"), ..config.clone() };
+        assert!(Token::open(&missing).unwrap_err().to_string().contains("reading the PIN file"));
+        let token = Token::open(&config).unwrap();
+        assert!(token.rsa_key("auth-ca").unwrap().is_none(), "the wrong PIN made nothing");
     }
 
     /// The ISD master key imported into the token derives what the software

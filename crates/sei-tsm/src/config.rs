@@ -67,16 +67,7 @@ impl SeiConfig {
                 ("client_key", &mut c.client_key),
             ],
         )?;
-        match (c.isd_master_key_file.as_mut(), c.pkcs11.as_mut()) {
-            (Some(file), None) => resolve_files(path, &mut [("isd_master_key_file", file)])?,
-            (None, Some(token)) => resolve_files(path, &mut [("pkcs11.pin_file", &mut token.pin_file)])?,
-            _ => {
-                return Err(format!(
-                    "{}: the ISD master key is in isd_master_key_file or in a PKCS#11 token ([pkcs11]): name one",
-                    path.display()
-                ))
-            }
-        }
+        tsm::config::one_key_source(path, "isd_master_key_file", c.isd_master_key_file.as_mut(), c.pkcs11.as_mut())?;
         if let Some(file) = c.metrics_token_file.as_mut() {
             resolve_files(path, &mut [("metrics_token_file", file)])?;
         }

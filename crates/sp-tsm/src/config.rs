@@ -95,16 +95,7 @@ impl SpConfig {
                 ("client_key", &mut c.client_key),
             ],
         )?;
-        match (c.vault_key_file.as_mut(), c.pkcs11.as_mut()) {
-            (Some(file), None) => resolve_files(path, &mut [("vault_key_file", file)])?,
-            (None, Some(token)) => resolve_files(path, &mut [("pkcs11.pin_file", &mut token.pin_file)])?,
-            _ => {
-                return Err(format!(
-                    "{}: the vault key is in vault_key_file or in a PKCS#11 token ([pkcs11]): name one",
-                    path.display()
-                ))
-            }
-        }
+        tsm::config::one_key_source(path, "vault_key_file", c.vault_key_file.as_mut(), c.pkcs11.as_mut())?;
         if let Some(file) = c.metrics_token_file.as_mut() {
             resolve_files(path, &mut [("metrics_token_file", file)])?;
         }

@@ -36,6 +36,12 @@ impl Service {
     }
 
     fn new() -> Self {
+        let (dir, https, http) = Self::init();
+        Self::start(dir, https, http)
+    }
+
+    /// `jpki serve jlis --init` in a new directory on free ports.
+    fn init() -> (tempfile::TempDir, u16, u16) {
         let dir = tempfile::tempdir().unwrap();
         let (https, http) = (free_port(), free_port());
         let o = run(jpki().args(["serve", "jlis", "--init"]).arg(dir.path()).args([
@@ -45,7 +51,7 @@ impl Service {
             &http.to_string(),
         ]));
         assert!(o.status.success(), "{}", text(&o));
-        Self::start(dir, https, http)
+        (dir, https, http)
     }
 
     fn url(&self, path: &str) -> String {
@@ -318,15 +324,7 @@ fn audit_verify_refuses_a_database_that_does_not_exist_and_creates_none() {
 /// second operator and revokes nothing, the second revokes.
 #[test]
 fn dual_control_takes_two_operators_to_revoke_a_card_for_key_compromise() {
-    let dir = tempfile::tempdir().unwrap();
-    let (https, http) = (free_port(), free_port());
-    let o = run(jpki().args(["serve", "jlis", "--init"]).arg(dir.path()).args([
-        "--https-port",
-        &https.to_string(),
-        "--http-port",
-        &http.to_string(),
-    ]));
-    assert!(o.status.success(), "{}", text(&o));
+    let (dir, https, http) = Service::init();
     let config = dir.path().join("jlis.toml");
     let original = std::fs::read_to_string(&config).unwrap();
     std::fs::write(&config, format!("dual_control_key_compromise = true\n{original}")).unwrap();

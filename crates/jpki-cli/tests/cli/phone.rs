@@ -97,6 +97,23 @@ fn phone(dir: &Path) -> std::process::Command {
     c
 }
 
+/// `openssl cms -verify` of `p7s` (DER) against the CA in `ca` succeeds.
+fn assert_cms_verifies(p7s: &Path, ca: &Path) {
+    let (verified, out) = openssl(&[
+        "cms".as_ref(),
+        "-verify".as_ref(),
+        "-inform".as_ref(),
+        "DER".as_ref(),
+        "-in".as_ref(),
+        p7s.as_os_str(),
+        "-CAfile".as_ref(),
+        ca.as_os_str(),
+        "-purpose".as_ref(),
+        "any".as_ref(),
+    ]);
+    assert!(verified && out.contains("Verification successful"), "{out}");
+}
+
 fn openssl(args: &[&std::ffi::OsStr]) -> (bool, String) {
     let o = std::process::Command::new("openssl").args(args).output().unwrap();
     (o.status.success(), text(&o))
@@ -127,19 +144,7 @@ fn a_phone_applies_signs_is_superseded_revoked_and_shows_the_cascade() {
     std::fs::write(&doc, b"a document signed on the phone").unwrap();
     let (p7s, sig, cert) = (work.path().join("doc.p7s"), work.path().join("doc.sig"), work.path().join("auth.pem"));
     ok(phone(&p1).args(["phone", "cms", "sign"]).arg(&doc).arg("-o").arg(&p7s).env("JPKI_SIGN_PIN", "PHONE1"));
-    let (verified, out) = openssl(&[
-        "cms".as_ref(),
-        "-verify".as_ref(),
-        "-inform".as_ref(),
-        "DER".as_ref(),
-        "-in".as_ref(),
-        p7s.as_os_str(),
-        "-CAfile".as_ref(),
-        s.path("ca/sign-ca.pem").as_os_str(),
-        "-purpose".as_ref(),
-        "any".as_ref(),
-    ]);
-    assert!(verified && out.contains("Verification successful"), "{out}");
+    assert_cms_verifies(&p7s, &s.path("ca/sign-ca.pem"));
     ok(phone(&p1)
         .args(["phone", "sign", "-t", "auth"])
         .arg(&doc)
@@ -444,19 +449,7 @@ fn the_whole_phone_flow_runs_with_every_key_in_a_softhsm2_token() {
     std::fs::write(&doc, b"signed with a phone whose certificate an HSM-held CA key signed").unwrap();
     let p7s = work.path().join("doc.p7s");
     ok(phone(&p1).args(["phone", "cms", "sign"]).arg(&doc).arg("-o").arg(&p7s).env("JPKI_SIGN_PIN", "PHONE1"));
-    let (verified, out) = openssl(&[
-        "cms".as_ref(),
-        "-verify".as_ref(),
-        "-inform".as_ref(),
-        "DER".as_ref(),
-        "-in".as_ref(),
-        p7s.as_os_str(),
-        "-CAfile".as_ref(),
-        s.path("ca/sign-ca.pem").as_os_str(),
-        "-purpose".as_ref(),
-        "any".as_ref(),
-    ]);
-    assert!(verified && out.contains("Verification successful"), "{out}");
+    assert_cms_verifies(&p7s, &s.path("ca/sign-ca.pem"));
     // OCSP: answered by the delegated responder whose key is in the token.
     let status = json(&ok(phone(&p1).args(["--json", "phone", "status"])));
     assert!(status["certificates"].as_array().unwrap().iter().all(|c| c["status"] == "good"), "{status}");
