@@ -35,7 +35,12 @@ async fn deployment(dir: &std::path::Path, relay_timeout_secs: u64) -> Deploymen
 async fn databases() -> Databases {
     let Ok(server) = std::env::var("JPKI_TEST_POSTGRES") else { return Databases::default() };
     let postgres = |service| testkit::database::postgres(&server, service);
-    Databases { jlis: postgres("jlis").await, sei: postgres("sei_tsm").await, sp: postgres("sp_tsm").await }
+    Databases {
+        jlis: postgres("jlis").await,
+        sei: postgres("sei_tsm").await,
+        sp: postgres("sp_tsm").await,
+        rssp: postgres("rssp").await,
+    }
 }
 
 type Card = JpkiCard<transport::InProcess<mynacard::MynaCard>>;

@@ -217,6 +217,72 @@ impl Token {
     }
 }
 
+impl Token {
+    /// Generates an AES-256 key called `label` inside the token (sensitive,
+    /// never extractable; CMAC and GCM only).
+    pub fn generate_aes(self: &Arc<Self>, label: &str) -> Result<AesKeyRef, HsmError> {
+        self.with_session(|s| {
+            if self.find(s, ObjectClass::SECRET_KEY, label)?.is_some() {
+                return Err(HsmError::Operation(format!("token {:?} already holds a key {label:?}", self.label)));
+            }
+            let handle = s
+                .generate_key(
+                    &Mechanism::AesKeyGen,
+                    &[
+                        Attribute::Token(true),
+                        Attribute::Private(true),
+                        Attribute::Sensitive(true),
+                        Attribute::Extractable(false),
+                        Attribute::Sign(true),
+                        Attribute::Encrypt(true),
+                        Attribute::Decrypt(true),
+                        Attribute::ValueLen(32.into()),
+                        Attribute::Label(label.as_bytes().to_vec()),
+                    ],
+                )
+                .map_err(op("C_GenerateKey"))?;
+            Ok(AesKeyRef { token: self.clone(), handle })
+        })
+    }
+
+    /// Destroys the RSA key pair called `label` (`C_DestroyObject` on both
+    /// halves); `false` if the token held none.
+    pub fn destroy_rsa(self: &Arc<Self>, label: &str) -> Result<bool, HsmError> {
+        self.with_session(|s| {
+            let mut found = false;
+            for class in [ObjectClass::PRIVATE_KEY, ObjectClass::PUBLIC_KEY] {
+                if let Some(handle) = self.find(s, class, label)? {
+                    s.destroy_object(handle).map_err(op("C_DestroyObject"))?;
+                    found = true;
+                }
+            }
+            Ok(found)
+        })
+    }
+
+    /// `n` bytes from the token's random number generator (`C_GenerateRandom`).
+    pub fn random(&self, n: usize) -> Result<Vec<u8>, HsmError> {
+        self.with_session(|s| {
+            let mut out = vec![0u8; n];
+            s.generate_random_slice(&mut out).map_err(op("C_GenerateRandom"))?;
+            Ok(out)
+        })
+    }
+}
+
+impl RsaKey {
+    /// RSASSA-PKCS1-v1_5 over a DigestInfo the caller built
+    /// (`CKM_RSA_PKCS`, PKCS#11 v2.40 §2.1.6).
+    pub fn sign_digest_info(&self, digest_info: &[u8]) -> Result<Vec<u8>, HsmError> {
+        self.token.with_session(|s| s.sign(&Mechanism::RsaPkcs, self.private, digest_info).map_err(op("C_Sign")))
+    }
+
+    /// The key's label in the token.
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+}
+
 /// `SubjectPublicKeyInfo` (RFC 3279 §2.3.1) from the public key object's
 /// modulus and exponent.
 fn public_key_der(s: &Session, public: ObjectHandle) -> Result<Vec<u8>, HsmError> {

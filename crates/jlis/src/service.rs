@@ -505,7 +505,8 @@ impl Jlis {
                     )))
                 }
             };
-            audit::append(tx, t, if hold { "hold" } else { "release" }, &serde_json::json!({ "serial": serial }), &by)
+            audit::append(tx, t, if hold { "hold" } else { "release" }, &serde_json::json!({ "serial": serial }), &by)?;
+            Ok(())
         })
         .await?;
         self.state_changed(&[changed]);

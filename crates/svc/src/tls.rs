@@ -36,11 +36,13 @@ pub enum Service {
     SeiTsm,
     /// J-LIS's TSM.
     SpTsm,
+    /// The remote signing service.
+    Rssp,
 }
 
 impl Service {
     /// Every service.
-    pub const ALL: [Service; 3] = [Service::Jlis, Service::SeiTsm, Service::SpTsm];
+    pub const ALL: [Service; 4] = [Service::Jlis, Service::SeiTsm, Service::SpTsm, Service::Rssp];
 
     /// The DNS name its server certificate carries and its clients check,
     /// whatever address they connect to.
@@ -49,15 +51,17 @@ impl Service {
             Service::Jlis => "jlis.openjpki.internal",
             Service::SeiTsm => "sei-tsm.openjpki.internal",
             Service::SpTsm => "sp-tsm.openjpki.internal",
+            Service::Rssp => "rssp.openjpki.internal",
         }
     }
 
-    /// The stem of its files under `tls/` (`jlis`, `sei-tsm`, `sp-tsm`).
+    /// The stem of its files under `tls/` (`jlis`, `sei-tsm`, `sp-tsm`, `rssp`).
     pub const fn stem(self) -> &'static str {
         match self {
             Service::Jlis => "jlis",
             Service::SeiTsm => "sei-tsm",
             Service::SpTsm => "sp-tsm",
+            Service::Rssp => "rssp",
         }
     }
 }

@@ -33,6 +33,8 @@ pub struct Endpoints {
     pub sei_url: String,
     /// The SP-TSM.
     pub sp_url: String,
+    /// The remote signing service (CSC API under `/csc/v2/`).
+    pub rssp_url: String,
     /// The TLS trust anchor of all three (PEM file).
     pub tls_ca: PathBuf,
 }
@@ -133,12 +135,14 @@ impl Deployment {
     ) -> Result<Self, String> {
         let listeners = [bind("127.0.0.1:0").await?, bind("127.0.0.1:0").await?, bind("127.0.0.1:0").await?];
         let jlis_http = bind("127.0.0.1:0").await?;
+        let rssp = bind("127.0.0.1:0").await?;
         let [jlis_https, sei, sp] = listeners;
         let layout = Layout {
             sei_port: port(&sei)?,
             sp_port: port(&sp)?,
             jlis_https_port: port(&jlis_https)?,
             jlis_http_port: port(&jlis_http)?,
+            rssp_port: port(&rssp)?,
             app_certificate_sha256: app_certificate_sha256.to_string(),
             relay_timeout_secs,
             databases,
@@ -153,7 +157,7 @@ impl Deployment {
             layout.keys.as_ref(),
         )?;
         crate::layout::init(dir, &layout)?;
-        Self::launch(dir, jlis_https, jlis_http, sei, sp).await
+        Self::launch(dir, jlis_https, jlis_http, sei, sp, rssp).await
     }
 
     /// Starts the deployment in `dir` on the addresses its files name.
@@ -161,12 +165,14 @@ impl Deployment {
         let j = jlis::config::Config::load(&dir.join("jlis.toml"))?;
         let sei = SeiConfig::load(&dir.join("sei-tsm.toml"))?;
         let sp = toml_listen(&dir.join("sp-tsm.toml"))?;
+        let rssp = toml_listen(&dir.join("rssp.toml"))?;
         Self::launch(
             dir,
             bind(&j.https_listen.to_string()).await?,
             bind(&j.http_listen.to_string()).await?,
             bind(&sei.https_listen.to_string()).await?,
             bind(&sp).await?,
+            bind(&rssp).await?,
         )
         .await
     }
@@ -177,6 +183,7 @@ impl Deployment {
         jlis_http: TcpListener,
         sei: TcpListener,
         sp: TcpListener,
+        rssp: TcpListener,
     ) -> Result<Self, String> {
         let jlis_config = jlis::config::Config::load(&dir.join("jlis.toml"))?;
         // The CA files must exist before the SP-TSM reads them; opened once
@@ -187,7 +194,7 @@ impl Deployment {
         let sp_tsm = Arc::new(SpTsm::open(&sp_config).await?);
         let endpoints = Endpoints::on_ports(
             dir,
-            [port(&jlis_https)?, port(&jlis_http)?, port(&sei)?, port(&sp)?],
+            [port(&jlis_https)?, port(&jlis_http)?, port(&sei)?, port(&sp)?, port(&rssp)?],
             sp_config.tls_ca.clone(),
         );
         let log = |who: &'static str| {
@@ -214,6 +221,16 @@ impl Deployment {
                 let (c, s, stop) = (sp_config.clone(), sp_tsm.clone(), shutdown.clone());
                 async move { log("sp-tsm")(sp_tsm::serve(&c, s, sp, stop).await) }
             }),
+            tokio::spawn({
+                let (path, stop) = (dir.join("rssp.toml"), shutdown.clone());
+                async move {
+                    let served = match rssp::config::Config::load(&path) {
+                        Ok(c) => rssp::server::serve(&path, c, rssp, stop).await,
+                        Err(e) => Err(e),
+                    };
+                    log("rssp")(served)
+                }
+            }),
         ];
         let deployment = Self { endpoints, sp: sp_tsm, tasks, shutdown };
         // The SP registers its app with the SEI-TSM (its client certificate).
@@ -230,13 +247,14 @@ impl Deployment {
 }
 
 impl Endpoints {
-    fn on_ports(dir: &Path, [jlis_https, jlis_http, sei, sp]: [u16; 4], tls_ca: PathBuf) -> Self {
+    fn on_ports(dir: &Path, [jlis_https, jlis_http, sei, sp, rssp]: [u16; 5], tls_ca: PathBuf) -> Self {
         Self {
             dir: dir.to_path_buf(),
             jlis_url: format!("https://127.0.0.1:{jlis_https}"),
             ocsp_url: format!("http://127.0.0.1:{jlis_http}/ocsp"),
             sei_url: format!("https://127.0.0.1:{sei}"),
             sp_url: format!("https://127.0.0.1:{sp}"),
+            rssp_url: format!("https://127.0.0.1:{rssp}"),
             tls_ca,
         }
     }
@@ -249,7 +267,10 @@ impl Endpoints {
         let sp: std::net::SocketAddr = toml_listen(&dir.join("sp-tsm.toml"))?
             .parse()
             .map_err(|e| format!("{}: https_listen: {e}", dir.join("sp-tsm.toml").display()))?;
-        let ports = [j.https_listen.port(), j.http_listen.port(), sei.https_listen.port(), sp.port()];
+        let rssp: std::net::SocketAddr = toml_listen(&dir.join("rssp.toml"))?
+            .parse()
+            .map_err(|e| format!("{}: https_listen: {e}", dir.join("rssp.toml").display()))?;
+        let ports = [j.https_listen.port(), j.http_listen.port(), sei.https_listen.port(), sp.port(), rssp.port()];
         Ok(Self::on_ports(dir, ports, sei.tls_ca))
     }
 

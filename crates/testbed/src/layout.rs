@@ -15,6 +15,8 @@ pub struct Layout {
     pub jlis_https_port: u16,
     /// JPKI service HTTP (OCSP) port.
     pub jlis_http_port: u16,
+    /// The remote signing service's HTTPS port.
+    pub rssp_port: u16,
     /// SHA-256 (hex) of the JPKI app's signing certificate.
     pub app_certificate_sha256: String,
     /// Seconds a flow waits for a silent phone.
@@ -41,6 +43,8 @@ pub struct Databases {
     pub sei: String,
     /// The SP-TSM's.
     pub sp: String,
+    /// The remote signing service's.
+    pub rssp: String,
 }
 
 impl Default for Databases {
@@ -50,6 +54,7 @@ impl Default for Databases {
             jlis: jlis::config::DEFAULT_DATABASE.into(),
             sei: "sqlite://sei-tsm.sqlite".into(),
             sp: "sqlite://sp-tsm.sqlite".into(),
+            rssp: "sqlite://rssp.sqlite".into(),
         }
     }
 }
@@ -134,5 +139,61 @@ pub fn init(dir: &Path, layout: &Layout) -> Result<(PathBuf, PathBuf), String> {
         pki::fs::write_atomically(&p, text.as_bytes()).map_err(|e| format!("{}: {e}", p.display()))?;
         Ok(p)
     };
-    Ok((write("sei-tsm.toml", &sei)?, write("sp-tsm.toml", &sp)?))
+    let paths = (write("sei-tsm.toml", &sei)?, write("sp-tsm.toml", &sp)?);
+    init_rssp(dir, layout)?;
+    Ok(paths)
+}
+
+/// Writes `rssp.toml` (the remote signing service), its administrator's
+/// and auditor's tokens, and seals the configuration with its crypto
+/// module (software in `rssp-cm/`, or the deployment's token).
+pub fn init_rssp(dir: &Path, layout: &Layout) -> Result<PathBuf, String> {
+    for file in ["rssp-admin.token", "rssp-auditor.token"] {
+        let mut token = zeroize::Zeroizing::new([0u8; 24]);
+        pki::fill_random(&mut token[..]);
+        pki::fs::write_atomically(&dir.join(file), hex::encode(*token).as_bytes()).map_err(|e| e.to_string())?;
+    }
+    let (cm_line, cm_table) = match &layout.keys {
+        None => ("cm_dir = \"rssp-cm\"\n".to_string(), String::new()),
+        Some(k) => (
+            String::new(),
+            format!(
+                "[pkcs11]\nmodule = {:?}\ntoken = {:?}\npin_file = {:?}\n",
+                k.module.display().to_string(),
+                k.token,
+                k.pin_file.display().to_string()
+            ),
+        ),
+    };
+    let text = format!(
+        "# The remote signing service (jpki serve rssp --config rssp.toml).\n\
+         # Sealed: after a change, an administrator runs jpki rssp admin seal-config --config rssp.toml.\n\
+         service_name = \"openjpki-rssp\"\n\
+         https_listen = \"127.0.0.1:{port}\"\n\
+         database = \"{db}\"\n\
+         tls_certificate = \"tls/rssp-server.pem\"\n\
+         tls_key = \"tls/rssp-server.key\"\n\
+         tls_client_ca = \"tls/ca.pem\"\n\
+         ca_dir = \"rssp-ca\"\n\
+         jpki_sign_ca = \"ca/sign-ca.pem\"\n\
+         jpki_auth_ca = \"ca/auth-ca.pem\"\n\
+         jpki_ocsp_url = \"http://127.0.0.1:{ocsp}/ocsp\"\n\
+         sad_lifetime_secs = 300\n\
+         multisign = 10\n\
+         max_failures = 5\n\
+         audit_key_file = \"rssp-audit.key\"\n\
+         audit_checkpoint_file = \"rssp-audit.checkpoint\"\n\
+         {cm_line}\
+         [[privileged]]\nname = \"admin\"\nrole = \"administrator\"\ntoken_file = \"rssp-admin.token\"\n\
+         [[privileged]]\nname = \"auditor\"\nrole = \"auditor\"\ntoken_file = \"rssp-auditor.token\"\n\
+         {cm_table}",
+        port = layout.rssp_port,
+        db = layout.databases.rssp,
+        ocsp = layout.jlis_http_port,
+    );
+    let path = dir.join("rssp.toml");
+    pki::fs::write_atomically(&path, text.as_bytes()).map_err(|e| format!("{}: {e}", path.display()))?;
+    let config = rssp::config::Config::load(&path)?;
+    rssp::config::Config::seal(&path, &*config.open_cm()?)?;
+    Ok(path)
 }

@@ -36,6 +36,8 @@ pub enum Service {
     SeiTsm,
     /// The SP-TSM.
     SpTsm,
+    /// The remote signing service (CSC API).
+    Rssp,
 }
 
 /// `jpki openapi`
@@ -53,6 +55,7 @@ pub fn openapi(a: &OpenapiArgs) -> Result<()> {
         Service::Jlis => jlis::http::openapi_document(),
         Service::SeiTsm => sei_tsm::http::openapi_document(),
         Service::SpTsm => sp_tsm::http::openapi_document(),
+        Service::Rssp => rssp::http::openapi_document(),
     };
     crate::output::json(&doc)
 }
