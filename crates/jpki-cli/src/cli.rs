@@ -12,6 +12,7 @@ use crate::cmd::card::CardCommand;
 use crate::cmd::cms::CmsCommand;
 use crate::cmd::operator::OperatorCommand;
 use crate::cmd::phone::PhoneCommand;
+use crate::cmd::rssp::RsspCommand;
 use crate::cmd::se::SeCommand;
 use crate::cmd::serve::ServeCommand;
 use crate::demo::DemoCli;
@@ -58,6 +59,11 @@ pub enum Command {
     /// look up a certificate's record and links (operator token).
     #[command(subcommand)]
     Operator(OperatorCommand),
+    /// Remote signing (CSC API): register with the card, sign files with a
+    /// key kept by the service, suspend or delete it with the card; and the
+    /// privileged users' side (`jpki rssp admin`).
+    #[command(subcommand)]
+    Rssp(RsspCommand),
     /// Run an end-to-end demonstration (without a subcommand: the whole
     /// system, `jpki demo phone`).
     Demo(DemoCli),

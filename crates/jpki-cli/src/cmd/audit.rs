@@ -19,7 +19,7 @@ pub enum AuditCommand {
 /// `jpki audit verify`
 #[derive(Debug, Args)]
 pub struct AuditVerifyArgs {
-    /// The service's configuration file.
+    /// The service's configuration file (jlis.toml or rssp.toml).
     #[arg(long, value_name = "FILE")]
     pub config: PathBuf,
     /// The audit key's public key (hex); default: the configuration's
@@ -45,18 +45,18 @@ pub fn run(command: AuditCommand, json: bool) -> Result<()> {
 
 /// `jpki audit verify`
 fn verify(a: &AuditVerifyArgs, json: bool) -> Result<()> {
-    let config = jlis::config::Config::load(&a.config).map_err(|e| anyhow!(e))?;
+    let config = AuditedService::load(&a.config)?;
     if let Some(path) = config.database.strip_prefix("sqlite://") {
         if !std::path::Path::new(path).is_file() {
             bail!("no database at {path}: is {} the configuration of a service that has run?", a.config.display());
         }
     }
-    let public_key_file = a.public_key.clone().unwrap_or_else(|| jlis::audit::public_key_file(&config.audit_key_file));
-    let public_key = jlis::audit::read_public_key(&public_key_file).map_err(|e| anyhow!(e))?;
+    let public_key_file = a.public_key.clone().unwrap_or_else(|| audit_log::public_key_file(&config.audit_key_file));
+    let public_key = audit_log::read_public_key(&public_key_file).map_err(|e| anyhow!(e))?;
     let anchor = match (&a.checkpoint, a.no_anchor) {
         (_, true) => None,
-        (Some(file), false) => Some(jlis::audit::Checkpoint::read(file).map_err(|e| anyhow!(e))?),
-        (None, false) => Some(jlis::audit::Checkpoint::read(&config.audit_checkpoint_file).map_err(|e| {
+        (Some(file), false) => Some(audit_log::Checkpoint::read(file).map_err(|e| anyhow!(e))?),
+        (None, false) => Some(audit_log::Checkpoint::read(&config.audit_checkpoint_file).map_err(|e| {
             anyhow!(
                 "{e}; the service writes it every {} s while it runs (--no-anchor checks without it)",
                 config.audit_checkpoint_secs
@@ -64,8 +64,8 @@ fn verify(a: &AuditVerifyArgs, json: bool) -> Result<()> {
         })?),
     };
     runtime()?.block_on(async {
-        let store = store::Store::open(&config.database, jlis::schema::MIGRATIONS).await?;
-        match jlis::audit::verify_with(&store, &public_key, anchor.as_ref()).await.map_err(|e| anyhow!("{e}"))? {
+        let store = store::Store::open(&config.database, config.migrations).await?;
+        match audit_log::verify_with(&store, &public_key, anchor.as_ref()).await.map_err(|e| anyhow!("{e}"))? {
             Ok(v) => {
                 if json {
                     output::json(&serde_json::json!({ "valid": true, "entries": v.entries, "checkpoints": v.checkpoints, "anchored_at": v.anchored_at }))
@@ -80,4 +80,38 @@ fn verify(a: &AuditVerifyArgs, json: bool) -> Result<()> {
             Err(e) => Err(anyhow!("audit log damaged: {e}")),
         }
     })
+}
+
+/// What `jpki audit verify` needs of a service's configuration: the JPKI
+/// service's or the remote signing service's, whichever the file is.
+struct AuditedService {
+    database: String,
+    migrations: &'static [store::Migration],
+    audit_key_file: PathBuf,
+    audit_checkpoint_file: PathBuf,
+    audit_checkpoint_secs: u64,
+}
+
+impl AuditedService {
+    fn load(path: &std::path::Path) -> Result<Self> {
+        match jlis::config::Config::load(path) {
+            Ok(c) => Ok(Self {
+                database: c.database,
+                migrations: jlis::schema::MIGRATIONS,
+                audit_key_file: c.audit_key_file,
+                audit_checkpoint_file: c.audit_checkpoint_file,
+                audit_checkpoint_secs: c.audit_checkpoint_secs,
+            }),
+            Err(jlis_error) => match rssp::config::Config::load(path) {
+                Ok(c) => Ok(Self {
+                    database: c.database,
+                    migrations: rssp::schema::MIGRATIONS,
+                    audit_key_file: c.audit_key_file,
+                    audit_checkpoint_file: c.audit_checkpoint_file,
+                    audit_checkpoint_secs: c.audit_checkpoint_secs,
+                }),
+                Err(_) => Err(anyhow!("{jlis_error} (nor is it a remote signing service's rssp.toml)")),
+            },
+        }
+    }
 }

@@ -8,6 +8,7 @@ pub mod cms;
 pub mod load;
 pub mod operator;
 pub mod phone;
+pub mod rssp;
 pub mod se;
 pub mod serve;
 pub mod shell;
@@ -28,6 +29,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Serve(c) => serve::run(c, json),
         Command::Audit(c) => audit::run(c, json),
         Command::Operator(c) => operator::run(&c, json),
+        Command::Rssp(c) => rssp::run(c, json),
         Command::Demo(d) => crate::demo::run(d, json),
         Command::Bench(c) => crate::bench::run(c, json),
         Command::Attack(c) => attack::run(c, json),

@@ -19,8 +19,11 @@ pub enum ServeCommand {
     /// applet through the phone's relay, phone certificates from the JPKI
     /// service over mutual TLS, the holder's revocation.
     SpTsm(ServeTsmArgs),
-    /// The JPKI service, the SEI-TSM and the SP-TSM together, from one
-    /// directory (created with --init).
+    /// The remote signing service: the CSC API with a Signature Activation
+    /// Module, signers registered with the My Number card.
+    Rssp(ServeTsmArgs),
+    /// The JPKI service, the SEI-TSM, the SP-TSM and the remote signing
+    /// service together, from one directory (created with --init).
     All(ServeAllArgs),
 }
 
@@ -88,6 +91,7 @@ pub fn run(command: ServeCommand, json: bool) -> Result<()> {
         ServeCommand::Jlis(a) => jlis(&a),
         ServeCommand::SeiTsm(a) => sei_tsm(&a),
         ServeCommand::SpTsm(a) => sp_tsm(&a),
+        ServeCommand::Rssp(a) => rssp(&a),
         ServeCommand::All(a) => all(&a, json),
     }
 }
@@ -126,6 +130,13 @@ pub fn sp_tsm(a: &ServeTsmArgs) -> Result<()> {
     runtime()?.block_on(async { sp_tsm::run(config, on_signals()?).await.map_err(|e| anyhow!(e)) })
 }
 
+/// `jpki serve rssp`
+pub fn rssp(a: &ServeTsmArgs) -> Result<()> {
+    let config = rssp::config::Config::load(&a.config).map_err(|e| anyhow!(e))?;
+    eprintln!("Remote signing service: https://{}/csc/v2/", config.https_listen);
+    runtime()?.block_on(async { rssp::server::run(&a.config, on_signals()?).await.map_err(|e| anyhow!(e)) })
+}
+
 /// The JPKI app identity `jpki phone` and `jpki demo phone` use.
 pub fn default_app_hash() -> String {
     hex::encode_upper(pki::HashAlg::Sha256.digest(crate::demo::phone::APP_CERTIFICATE))
@@ -159,6 +170,7 @@ pub fn all(a: &ServeAllArgs, json: bool) -> Result<()> {
         eprintln!("JPKI service  {}  (OCSP {})", d.jlis_url, d.ocsp_url);
         eprintln!("SEI-TSM       {}", d.sei_url);
         eprintln!("SP-TSM        {}", d.sp_url);
+        eprintln!("RSSP (CSC)    {}/csc/v2/", d.rssp_url);
         eprintln!("TLS anchor    {}   (Ctrl-C or SIGTERM to stop)", d.tls_ca.display());
         on_signals()?.requested().await;
         d.stop().await;
