@@ -11,9 +11,9 @@ use apdu::{Transport, TransportError};
 use jlis_api::status::Status;
 use jpki::JpkiCard;
 use mynacard::personalize::InitialPins;
-use openjpki_tests::holder;
+use openjpki_tests::{holder, jpki_app_identity, new_phone as phone};
 use phone::app::{Intent, IntentError, JpkiApp};
-use phone::{App, SeService};
+use phone::App;
 use std::time::Duration;
 use testbed::Databases;
 use testbed::Deployment;
@@ -21,10 +21,6 @@ use tsm_api::client::TsmClient;
 use tsm_api::PhoneCertType as CertType;
 
 const BOTH: [CertType; 2] = [CertType::Auth, CertType::Sign];
-
-fn jpki_app_identity() -> App {
-    App::new("jp.go.jpki.app", b"the JPKI app's signing certificate".to_vec())
-}
 
 async fn deployment(dir: &std::path::Path, relay_timeout_secs: u64) -> Deployment {
     let hash = hex::encode_upper(pki::HashAlg::Sha256.digest(&jpki_app_identity().signing_certificate));
@@ -48,16 +44,6 @@ type Card = JpkiCard<transport::InProcess<mynacard::MynaCard>>;
 async fn card(d: &Deployment) -> Card {
     let state = d.make_card(&holder(), "123456789018", InitialPins::test_card()).await.expect("card issued");
     JpkiCard::new(transport::InProcess::new(mynacard::MynaCard::in_memory(state).expect("card")))
-}
-
-/// A new phone whose SE was made with the deployment's ISD master key.
-fn phone(d: &Deployment, identity: App) -> JpkiApp {
-    let master = tsm::keys::key_file(&d.dir.join("isd-master.key"), false).unwrap();
-    let mut serial = [0u8; 4];
-    pki::fill_random(&mut serial);
-    let state = se::SecureElement::manufacture(&master, serial, [0x20, 0x26]);
-    let se = se::SecureElement::new(state, Box::new(se::MemoryNvm)).unwrap();
-    JpkiApp::new(SeService::new(se), identity, "openjpki test phone")
 }
 
 fn clients(d: &Deployment) -> (TsmClient, TsmClient) {

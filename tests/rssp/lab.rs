@@ -46,7 +46,8 @@ pub fn sha256(data: &[u8]) -> Vec<u8> {
 impl Lab {
     pub async fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let hash = hex::encode_upper(pki::HashAlg::Sha256.digest(b"app"));
+        let app = openjpki_tests::jpki_app_identity();
+        let hash = hex::encode_upper(pki::HashAlg::Sha256.digest(&app.signing_certificate));
         let d = testbed::Deployment::create(dir.path(), &hash, 30).await.expect("deployment starts");
         Self { dir, d }
     }

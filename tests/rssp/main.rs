@@ -8,5 +8,6 @@
 
 mod lab;
 mod lifecycle;
+mod phone_factor;
 mod sad;
 mod threats;

@@ -56,3 +56,19 @@ pub fn write_pem(dir: &std::path::Path, name: &str, der: &[u8]) -> String {
     std::fs::write(&path, pki::cert::to_pem(&cert).expect("PEM")).expect("write");
     path.to_string_lossy().into_owned()
 }
+
+/// The JPKI app as the phones of the tests install it.
+pub fn jpki_app_identity() -> phone::App {
+    phone::App::new("jp.go.jpki.app", b"the JPKI app's signing certificate".to_vec())
+}
+
+/// A new phone whose SE was made with the deployment's ISD master key,
+/// running the app `identity`.
+pub fn new_phone(d: &testbed::Deployment, identity: phone::App) -> phone::app::JpkiApp {
+    let master = tsm::keys::key_file(&d.dir.join("isd-master.key"), false).expect("the deployment's ISD master key");
+    let mut serial = [0u8; 4];
+    pki::fill_random(&mut serial);
+    let state = se::SecureElement::manufacture(&master, serial, [0x20, 0x26]);
+    let se = se::SecureElement::new(state, Box::new(se::MemoryNvm)).expect("SE");
+    phone::app::JpkiApp::new(phone::SeService::new(se), identity, "openjpki test phone")
+}

@@ -1,0 +1,157 @@
+//! The JPKI phone as the SAM's second factor (level 2, JT2A II 3.1.4): the
+//! phone's authentication key co-signs the registration, and at each
+//! authorisation signs a message that covers the credential, the exact
+//! hashes and a single-use challenge; its certificate's status is asked
+//! of the JPKI service by OCSP.
+
+use crate::lab::*;
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine as _;
+use csc_api::error::Code;
+use csc_api::types::AuthDatum;
+use rssp::records::Factor;
+use tsm_api::PhoneCertType;
+
+const PHONE_AUTH_PIN: &str = "2468";
+
+/// A card and a phone provisioned with it (prepared, applied, PINs set).
+async fn card_and_phone(lab: &Lab, name: &str) -> (mynacard::CardState, phone::app::JpkiApp) {
+    let state = lab.card(name).await;
+    let app = openjpki_tests::new_phone(&lab.d, openjpki_tests::jpki_app_identity());
+    app.prepare(&lab.d.sei().unwrap()).await.expect("SE prepared");
+    let mut card =
+        jpki::JpkiCard::new(transport::InProcess::new(mynacard::MynaCard::in_memory(state.clone()).unwrap()));
+    let applied = app.apply(&lab.d.sp().unwrap(), &mut card, "ABC123", &[PhoneCertType::Auth]).await.expect("applied");
+    applied.outcome.expect("provisioned");
+    app.set_pins(PHONE_AUTH_PIN.as_bytes(), b"PHONE1").unwrap();
+    (state, app)
+}
+
+async fn register_with_phone(
+    lab: &Lab,
+    card: &mynacard::CardState,
+    phone: &phone::app::JpkiApp,
+) -> Result<serde_json::Value, csc_api::CscError> {
+    let nonce = lab.nonce("register").await;
+    let content = registration(&nonce, Factor::Phone, PASSWORD).to_bytes();
+    let cms = card_signs(card, &content);
+    let co_signed = phone.sign(PhoneCertType::Auth, PHONE_AUTH_PIN, &content).unwrap();
+    lab.csc()
+        .call_path(
+            "/rssp/v1/register",
+            &serde_json::json!({ "cms": B64.encode(cms), "password": PASSWORD,
+                "phone_certificate": B64.encode(&co_signed.certificate), "phone_signature": B64.encode(&co_signed.signature) }),
+        )
+        .await
+}
+
+async fn challenge(s: &csc_api::client::CscClient, credential: &str) -> String {
+    let r: serde_json::Value = s
+        .call("credentials/getChallenge", &serde_json::json!({ "credentialID": credential, "authObjectID": "PHONE" }))
+        .await
+        .unwrap();
+    r["challenge"].as_str().unwrap().to_string()
+}
+
+fn factors(phone_signature: &[u8]) -> Vec<AuthDatum> {
+    let mut d = pin(PASSWORD);
+    d.push(AuthDatum { id: "PHONE".into(), value: B64.encode(phone_signature) });
+    d
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_phone_activates_exactly_the_hashes_it_signed_for_once() {
+    let lab = Lab::new().await;
+    let (card, phone) = card_and_phone(&lab, "携帯 一子").await;
+    let registered = register_with_phone(&lab, &card, &phone).await.expect("registered with the phone factor");
+    assert_eq!(registered["level"], 2);
+    let credential = registered["credential_id"].as_str().unwrap().to_string();
+    let csc = lab.csc().login(registered["signer_id"].as_str().unwrap(), PASSWORD).await.unwrap();
+    assert_eq!(csc.info(&credential).await.unwrap().auth.unwrap().expression, "PIN AND PHONE");
+    let hashes = vec![sha256(b"contract page 1"), sha256(b"contract page 2")];
+    let sha256_alg = pki::HashAlg::Sha256;
+
+    // The password alone is not enough.
+    assert_eq!(
+        csc.authorize(&credential, &hashes, pin(PASSWORD)).await.unwrap_err().code,
+        Code::InvalidAuthenticationData
+    );
+    // The phone signed other hashes than those asked for: refused.
+    let c = challenge(&csc, &credential).await;
+    let other = rssp::sam::activation_message(&credential, sha256_alg, 2, &[sha256(b"x"), sha256(b"y")], &c);
+    let wrong = phone.sign(PhoneCertType::Auth, PHONE_AUTH_PIN, &other).unwrap().signature;
+    assert_eq!(
+        csc.authorize(&credential, &hashes, factors(&wrong)).await.unwrap_err().code,
+        Code::InvalidAuthenticationData
+    );
+    // The right message: a SAD for exactly these hashes.
+    let c = challenge(&csc, &credential).await;
+    let message = rssp::sam::activation_message(&credential, sha256_alg, 2, &hashes, &c);
+    let signed = phone.sign(PhoneCertType::Auth, PHONE_AUTH_PIN, &message).unwrap().signature;
+    let sad = csc.authorize(&credential, &hashes, factors(&signed)).await.expect("password and phone");
+    let signatures = csc.sign_hash(&credential, &sad.sad, &hashes).await.unwrap();
+    let cert = B64.decode(registered["certificate"].as_str().unwrap()).unwrap();
+    assert!(verifies(&cert, b"contract page 1", &signatures[0]));
+    // The same phone signature again (its challenge is spent): refused.
+    assert_eq!(
+        csc.authorize(&credential, &hashes, factors(&signed)).await.unwrap_err().code,
+        Code::InvalidAuthenticationData
+    );
+
+    // Another holder's phone cannot stand in for this one.
+    let (_, stranger) = card_and_phone(&lab, "他人 二子").await;
+    let c = challenge(&csc, &credential).await;
+    let message = rssp::sam::activation_message(&credential, sha256_alg, 2, &hashes, &c);
+    let foreign = stranger.sign(PhoneCertType::Auth, PHONE_AUTH_PIN, &message).unwrap().signature;
+    assert_eq!(
+        csc.authorize(&credential, &hashes, factors(&foreign)).await.unwrap_err().code,
+        Code::InvalidAuthenticationData
+    );
+
+    // The phone's certificate is revoked at the JPKI service (the key stays
+    // in the SE): the OCSP check at authorisation refuses the factor.
+    let phone_cert = phone.certificate(PhoneCertType::Auth, Some(PHONE_AUTH_PIN)).unwrap();
+    let serial = hex::encode_upper(
+        pki::cert::parse_certificates(&phone_cert).unwrap()[0].tbs_certificate.serial_number.as_bytes(),
+    );
+    lab.d.operator().unwrap().revoke("revoke-phone-rssp", &serial, pki::crl::Reason::KeyCompromise).await.unwrap();
+    let c = challenge(&csc, &credential).await;
+    let message = rssp::sam::activation_message(&credential, sha256_alg, 2, &hashes, &c);
+    let signed = phone.sign(PhoneCertType::Auth, PHONE_AUTH_PIN, &message).unwrap().signature;
+    let e = csc.authorize(&credential, &hashes, factors(&signed)).await.unwrap_err();
+    assert!(e.description.contains("not valid at the JPKI service"), "{e}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn registration_refuses_a_phone_that_did_not_sign_it() {
+    let lab = Lab::new().await;
+    let (card, phone) = card_and_phone(&lab, "携帯 三子").await;
+    let nonce = lab.nonce("register").await;
+    let content = registration(&nonce, Factor::Phone, PASSWORD).to_bytes();
+    let cms = card_signs(&card, &content);
+    // The phone's certificate with its signature over something else.
+    let other = phone.sign(PhoneCertType::Auth, PHONE_AUTH_PIN, b"something else").unwrap();
+    let e = lab
+        .csc()
+        .call_path::<serde_json::Value>(
+            "/rssp/v1/register",
+            &serde_json::json!({ "cms": B64.encode(&cms), "password": PASSWORD,
+                "phone_certificate": B64.encode(&other.certificate), "phone_signature": B64.encode(&other.signature) }),
+        )
+        .await
+        .unwrap_err();
+    assert!(e.description.contains("phone's signature over the registration does not verify"), "{e}");
+    // A card certificate in place of the phone's: not a JPKI authentication certificate.
+    let card_cert = card.jpki.sign_cert.clone();
+    let e = lab
+        .csc()
+        .call_path::<serde_json::Value>(
+            "/rssp/v1/register",
+            &serde_json::json!({ "cms": B64.encode(&cms), "password": PASSWORD,
+                "phone_certificate": B64.encode(&card_cert), "phone_signature": B64.encode(&other.signature) }),
+        )
+        .await
+        .unwrap_err();
+    assert!(e.description.contains("not a valid JPKI authentication certificate"), "{e}");
+    assert_eq!(count(&lab.store().await, "SELECT COUNT(*) AS n FROM signers").await, 0);
+}
