@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The JPKI service's rule and status tests, and the TSMs' end-to-end phone
+# The JPKI service's rule and status tests, the TSMs' end-to-end phone
 # flows (all but the long interruption sweep, which exercises the relay, not
-# the store), against PostgreSQL instead of SQLite: a throw-away cluster
+# the store), and the remote signing service's SAD and life-cycle tests,
+# against PostgreSQL instead of SQLite: a throw-away cluster
 # (initdb, trust auth, loopback only, a free port), each test with databases
 # of its own (JPKI_TEST_POSTGRES names the server).
 set -euo pipefail
@@ -21,4 +22,4 @@ echo "PostgreSQL $("$bin/postgres" --version | awk '{print $3}') on 127.0.0.1:$p
 export JPKI_TEST_POSTGRES="postgres://postgres@127.0.0.1:$port"
 cargo nextest run --no-fail-fast -p jlis --test service
 cargo nextest run --no-fail-fast -p openjpki-tests --test cross -E 'test(/^phone_flow::/) - test(disconnecting)'
-
+cargo nextest run --no-fail-fast -p openjpki-tests --test rssp -E 'test(/^sad::|^lifecycle::/)'

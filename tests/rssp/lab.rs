@@ -15,6 +15,8 @@ pub const PASSWORD: &str = "correct horse battery";
 pub struct Lab {
     pub dir: tempfile::TempDir,
     pub d: testbed::Deployment,
+    /// The RSSP's store: a SQLite file, or a database on `JPKI_TEST_POSTGRES`.
+    pub rssp_database: String,
 }
 
 pub struct Signer {
@@ -44,12 +46,36 @@ pub fn sha256(data: &[u8]) -> Vec<u8> {
 }
 
 impl Lab {
+    /// SQLite files, or databases of their own on the PostgreSQL server
+    /// `JPKI_TEST_POSTGRES` names (tests/interop/postgres.sh).
     pub async fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let app = openjpki_tests::jpki_app_identity();
-        let hash = hex::encode_upper(pki::HashAlg::Sha256.digest(&app.signing_certificate));
-        let d = testbed::Deployment::create(dir.path(), &hash, 30).await.expect("deployment starts");
-        Self { dir, d }
+        let databases = match std::env::var("JPKI_TEST_POSTGRES") {
+            Err(_) => testbed::Databases::default(),
+            Ok(server) => testbed::Databases {
+                jlis: testkit::database::postgres(&server, "jlis").await,
+                sei: testkit::database::postgres(&server, "sei_tsm").await,
+                sp: testkit::database::postgres(&server, "sp_tsm").await,
+                rssp: testkit::database::postgres(&server, "rssp").await,
+            },
+        };
+        let rssp_database = match databases.rssp.strip_prefix("sqlite://") {
+            Some(file) => format!("sqlite://{}", dir.path().join(file).display()),
+            None => databases.rssp.clone(),
+        };
+        let d =
+            testbed::Deployment::create_with(dir.path(), &app_hash(), 30, databases).await.expect("deployment starts");
+        Self { dir, d, rssp_database }
+    }
+
+    /// A deployment whose keys — the RSSP's crypto module and CA too — are
+    /// in the PKCS#11 token `keys`.
+    pub async fn in_token(keys: hsm::Pkcs11Config) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let d =
+            testbed::Deployment::create_in_token(dir.path(), &app_hash(), 30, keys).await.expect("deployment starts");
+        let rssp_database = format!("sqlite://{}", dir.path().join("rssp.sqlite").display());
+        Self { dir, d, rssp_database }
     }
 
     /// An unauthenticated client of the RSSP.
@@ -123,17 +149,16 @@ impl Lab {
 
     /// The RSSP's store, read directly (what an insider with the database sees).
     pub async fn store(&self) -> store::Store {
-        store::Store::open(
-            &format!("sqlite://{}", self.dir.path().join("rssp.sqlite").display()),
-            rssp::schema::MIGRATIONS,
-        )
-        .await
-        .unwrap()
+        store::Store::open(&self.rssp_database, rssp::schema::MIGRATIONS).await.unwrap()
     }
 
     pub fn rssp_ca_pem(&self) -> std::path::PathBuf {
         self.dir.path().join("rssp-ca").join(rssp::ca::CERT_FILE)
     }
+}
+
+fn app_hash() -> String {
+    hex::encode_upper(pki::HashAlg::Sha256.digest(&openjpki_tests::jpki_app_identity().signing_certificate))
 }
 
 pub fn registration(nonce: &str, factor: Factor, password: &str) -> Instruction {
@@ -189,4 +214,25 @@ pub fn verifies(cert: &[u8], message: &[u8], signature: &[u8]) -> bool {
 /// Counts rows of `table` matching `where_`.
 pub async fn count(store: &store::Store, sql: &'static str) -> i64 {
     store.read(move |tx| tx.optional(sql, &[])).await.unwrap().unwrap().int("n").unwrap()
+}
+
+/// The TOTP an authenticator app shows now for the key URI of a registration.
+pub fn current_otp(totp_uri: &str) -> String {
+    let secret = totp_uri.split("secret=").nth(1).unwrap().split('&').next().unwrap();
+    let (mut buffer, mut bits, mut seed) = (0u32, 0u32, vec![]);
+    for c in secret.bytes() {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'2'..=b'7' => c - b'2' + 26,
+            _ => panic!("not base32: {secret}"),
+        };
+        buffer = (buffer << 5) | u32::from(v);
+        bits += 5;
+        if bits >= 8 {
+            seed.push((buffer >> (bits - 8)) as u8);
+            bits -= 8;
+        }
+    }
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    rssp::totp::hotp(&seed, rssp::totp::step_of(now), rssp::totp::DIGITS)
 }

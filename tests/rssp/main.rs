@@ -10,4 +10,5 @@ mod lab;
 mod lifecycle;
 mod phone_factor;
 mod sad;
+mod softhsm;
 mod threats;

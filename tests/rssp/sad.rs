@@ -153,11 +153,7 @@ async fn a_level_2_totp_credential_needs_the_current_otp_once() {
     let lab = Lab::new().await;
     let s = lab.signer("二要素 花子", Factor::Totp).await;
     assert_eq!(s.registered["level"], 2);
-    let uri = s.registered["totp_uri"].as_str().unwrap();
-    let secret = uri.split("secret=").nth(1).unwrap().split('&').next().unwrap();
-    let seed = base32_decode(secret);
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
-    let otp = rssp::totp::hotp(&seed, rssp::totp::step_of(now), 6);
+    let otp = current_otp(s.registered["totp_uri"].as_str().unwrap());
     let h = vec![sha256(b"two factors")];
     let with = |p: &str, o: Option<&str>| {
         let mut d = pin(p);
@@ -177,22 +173,4 @@ async fn a_level_2_totp_credential_needs_the_current_otp_once() {
     assert_eq!(e.code, Code::InvalidOtp, "the same OTP a second time: {e}");
     let info = s.csc.info(&s.credential()).await.unwrap();
     assert_eq!(info.auth.unwrap().expression, "PIN AND OTP");
-}
-
-fn base32_decode(s: &str) -> Vec<u8> {
-    let (mut buffer, mut bits, mut out) = (0u32, 0u32, vec![]);
-    for c in s.bytes() {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'2'..=b'7' => c - b'2' + 26,
-            _ => panic!("base32"),
-        };
-        buffer = (buffer << 5) | u32::from(v);
-        bits += 5;
-        if bits >= 8 {
-            out.push((buffer >> (bits - 8)) as u8);
-            bits -= 8;
-        }
-    }
-    out
 }

@@ -209,12 +209,13 @@ fn signer_row(row: &Row) -> Result<(Signer, String), RsspError> {
 pub fn insert_signer(tx: &mut Tx<'_>, cm: &dyn CryptoModule, s: &Signer) -> Result<(), RsspError> {
     let mac = hex::encode(cm.mac(&signer_fields(s))?);
     tx.execute(
-        "INSERT INTO signers (id, name, card_certificate, password_hash, totp_sealed, phone_certificate, login_failures, created_at, mac)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        "INSERT INTO signers (id, name, card_certificate, card_certificate_sha256, password_hash, totp_sealed, phone_certificate, login_failures, created_at, mac)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         params![
             s.id.clone(),
             s.name.clone(),
             hex::encode(&s.card_certificate),
+            hex::encode(pki::HashAlg::Sha256.digest(&s.card_certificate)),
             s.password_hash.clone(),
             s.totp_sealed.as_ref().map(hex::encode),
             s.phone_certificate.as_ref().map(hex::encode),
@@ -260,12 +261,12 @@ pub fn signer_by_card(
     cm: &dyn CryptoModule,
     card_certificate: &[u8],
 ) -> Result<Option<Signer>, RsspError> {
-    let Some(row) =
-        tx.optional("SELECT id FROM signers WHERE card_certificate = $1", params![hex::encode(card_certificate)])?
-    else {
+    let sha256 = hex::encode(pki::HashAlg::Sha256.digest(card_certificate));
+    let Some(row) = tx.optional("SELECT id FROM signers WHERE card_certificate_sha256 = $1", params![sha256])? else {
         return Ok(None);
     };
-    signer(tx, cm, &row.text("id")?)
+    // The lookup column is not under the MAC; the certificate it leads to is.
+    Ok(signer(tx, cm, &row.text("id")?)?.filter(|s| s.card_certificate == card_certificate))
 }
 
 fn credential_row(row: &Row) -> Result<(Credential, String), RsspError> {

@@ -11,7 +11,8 @@ pub const MIGRATIONS: &[Migration] = &[
         "CREATE TABLE signers (
             id TEXT PRIMARY KEY,
             name TEXT NOT NULL,
-            card_certificate TEXT NOT NULL UNIQUE,
+            card_certificate TEXT NOT NULL,
+            card_certificate_sha256 TEXT NOT NULL UNIQUE,
             password_hash TEXT NOT NULL,
             totp_sealed TEXT,
             phone_certificate TEXT,

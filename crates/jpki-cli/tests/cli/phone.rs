@@ -423,12 +423,22 @@ fn the_whole_phone_flow_runs_with_every_key_in_a_softhsm2_token() {
         .output()
         .unwrap();
     let listed = text(&listed);
-    for label in ["auth-ca", "sign-ca", "auth-ocsp", "sign-ocsp", "isd-master", "sp-vault"] {
+    for label in [
+        "auth-ca",
+        "sign-ca",
+        "auth-ocsp",
+        "sign-ocsp",
+        "isd-master",
+        "sp-vault",
+        "rssp-ca",
+        "rssp-record-mac",
+        "rssp-seal",
+    ] {
         assert!(listed.contains(&format!("label:      {label}")), "{label}: {listed}");
     }
     // Generated in the token (local), never extractable, for signing only.
     let private: Vec<&str> = listed.split("Private Key Object").skip(1).collect();
-    assert_eq!(private.len(), 4, "{listed}");
+    assert_eq!(private.len(), 5, "the JPKI service's four and the RSSP CA's: {listed}");
     for key in private {
         assert!(key.contains("Usage:      sign\n"), "{key}");
         assert!(key.contains("Access:     sensitive, always sensitive, never extractable, local"), "{key}");
