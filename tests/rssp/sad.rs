@@ -174,3 +174,29 @@ async fn a_level_2_totp_credential_needs_the_current_otp_once() {
     let info = s.csc.info(&s.credential()).await.unwrap();
     assert_eq!(info.auth.unwrap().expression, "PIN AND OTP");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_right_authorisations_do_not_lock_the_credential() {
+    let lab = Lab::new().await;
+    let s = lab.signer("同時 十一郎", Factor::Password).await;
+    // Each attempt counts as a failure until its factors match; eight at
+    // once (more than max_failures) must not look like eight failures.
+    let tries: Vec<_> = (0..8u8)
+        .map(|i| {
+            let (c, id) = (s.csc.clone(), s.credential());
+            tokio::spawn(async move { c.authorize(&id, &[sha256(&[i])], pin(PASSWORD)).await })
+        })
+        .collect();
+    for t in tries {
+        t.await.unwrap().expect("a right password is never refused as locked");
+    }
+    let logins: Vec<_> = (0..8)
+        .map(|_| {
+            let (c, id) = (lab.csc(), s.id());
+            tokio::spawn(async move { c.login(&id, PASSWORD).await.map(|_| ()) })
+        })
+        .collect();
+    for t in logins {
+        t.await.unwrap().expect("concurrent logins with the right password");
+    }
+}

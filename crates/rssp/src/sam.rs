@@ -217,6 +217,40 @@ pub struct Sam {
     ca: crate::ca::RsspCa,
     jpki: JpkiTrust,
     policy: Policy,
+    gates: Gates,
+}
+
+/// One authentication attempt at a time per credential (and per signer's
+/// login): an attempt is counted as a failure before its factors are
+/// compared, so attempts in flight together would look like failures to
+/// each other and lock the credential of a signer who typed nothing wrong.
+#[derive(Debug, Default)]
+struct Gates(std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>);
+
+impl Gates {
+    /// Waits for `key`'s gate; the attempt holds it until the guard drops.
+    async fn enter(&self, key: String) -> GateGuard<'_> {
+        let gate = self.0.lock().unwrap_or_else(|p| p.into_inner()).entry(key.clone()).or_default().clone();
+        let held = gate.clone().lock_owned().await;
+        GateGuard { gates: self, key, gate, _held: held }
+    }
+}
+
+struct GateGuard<'a> {
+    gates: &'a Gates,
+    key: String,
+    gate: Arc<tokio::sync::Mutex<()>>,
+    _held: tokio::sync::OwnedMutexGuard<()>,
+}
+
+impl Drop for GateGuard<'_> {
+    fn drop(&mut self) {
+        let mut map = self.gates.0.lock().unwrap_or_else(|p| p.into_inner());
+        // The map's, ours and our guard's: nobody else waits; forget the gate.
+        if Arc::strong_count(&self.gate) <= 3 {
+            map.remove(&self.key);
+        }
+    }
 }
 
 impl std::fmt::Debug for Sam {
@@ -305,7 +339,7 @@ impl Sam {
             .write(move |tx| audit(tx, &by, "sam.selftest", json!({ "crypto_module": kind, "passed": report })))
             .await
             .map_err(|e: RsspError| e.to_string())?;
-        Ok(Self { store, cm, ca, jpki, policy })
+        Ok(Self { store, cm, ca, jpki, policy, gates: Gates::default() })
     }
 
     /// The store.
@@ -356,6 +390,7 @@ impl Sam {
     /// `max_failures` the login locks until an administrator unlocks it.
     pub async fn login(&self, signer_id: &str, password: Zeroizing<String>) -> Result<(String, u64), RsspError> {
         let by = crate::audit::by();
+        let _one_attempt_at_a_time = self.gates.enter(format!("login:{signer_id}")).await;
         let cm = self.cm.clone();
         let (id, max) = (signer_id.to_string(), self.policy.max_failures);
         let signer = self
@@ -500,6 +535,7 @@ impl Sam {
         if input.hashes.iter().any(|h| h.len() != input.hash.output_len()) {
             return Err(RsspError::invalid("Invalid digest value length"));
         }
+        let _one_attempt_at_a_time = self.gates.enter(format!("credential:{}", input.credential_id)).await;
         // 1. Count the attempt, committed before any factor is compared.
         let (cm, c_id, who, max, multisign) = (
             self.cm.clone(),

@@ -6,7 +6,8 @@
 //! - [`issuance`]: phone-certificate issuance at the JPKI service;
 //! - [`phones`]: whole phones through the deployment;
 //! - [`hsm`]: issuance with the CA keys in SoftHSM2 beside software;
-//! - [`kills`]: SIGKILL at random instants under load, and the invariants.
+//! - [`kills`]: SIGKILL at random instants under load, and the invariants;
+//! - [`rssp`]: the remote signing service's signHash beside OpenSSL and the CSC peer.
 
 pub mod hsm;
 pub mod issuance;
@@ -14,6 +15,7 @@ pub mod kills;
 pub mod micro;
 pub mod ocsp;
 pub mod phones;
+pub mod rssp;
 
 use anyhow::Result;
 use clap::{Args, Subcommand};
@@ -59,6 +61,37 @@ pub enum BenchCommand {
     /// beside the same with the keys in software, in alternating rounds of
     /// one run: issuances per second and the ratio.
     Hsm(HsmBenchArgs),
+    /// The remote signing service: signHash throughput with 1 and N hashes
+    /// per request beside `openssl speed -multi CORES rsa2048` and beside
+    /// certomancer-csc-dummy (same client, same hashes), the crypto module
+    /// in software and (--softhsm) in SoftHSM2; authorize + signHash latency.
+    Rssp(RsspBenchArgs),
+}
+
+/// `jpki bench rssp`
+#[derive(Debug, Args)]
+pub struct RsspBenchArgs {
+    /// Concurrent clients.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..))]
+    pub clients: u32,
+    /// Hashes per signHash request, one measurement each (at most 10, the SAD's size).
+    #[arg(long, value_delimiter = ',', default_value = "1,10", value_parser = clap::value_parser!(u32).range(1..=10))]
+    pub batches: Vec<u32>,
+    /// Signatures per measurement of ours.
+    #[arg(long, default_value_t = 4000, value_parser = clap::value_parser!(u32).range(10..))]
+    pub signatures: u32,
+    /// Signatures per measurement of the peer (slower).
+    #[arg(long, default_value_t = 400, value_parser = clap::value_parser!(u32).range(10..))]
+    pub peer_signatures: u32,
+    /// authorize + signHash pairs for the latency row.
+    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..))]
+    pub pairs: u32,
+    /// Also measure with the crypto module (and every other key) in SoftHSM2.
+    #[arg(long)]
+    pub softhsm: bool,
+    /// The venv with certomancer-csc-dummy (scripts/deps makes it).
+    #[arg(long, default_value = "target/interop-venv", value_name = "DIR")]
+    pub peer_venv: PathBuf,
 }
 
 /// `jpki bench hsm`
@@ -196,5 +229,6 @@ pub fn run(command: BenchCommand, json: bool) -> Result<()> {
         BenchCommand::Phones(a) => phones::phones(&a, json),
         BenchCommand::Kills(a) => kills::kills(&a, json),
         BenchCommand::Hsm(a) => hsm::hsm(&a, json),
+        BenchCommand::Rssp(a) => rssp::rssp(&a, json),
     }
 }
