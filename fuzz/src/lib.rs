@@ -293,3 +293,48 @@ pub fn se_process(data: &[u8]) {
     }
     assert_eq!(element.state().registry.len(), state.registry.len(), "registry changed without keys");
 }
+
+/// A CSC body survives serialisation: what parses, re-encodes to JSON that
+/// parses to the same JSON.
+fn csc_round_trip<T: serde::de::DeserializeOwned + serde::Serialize>(data: &[u8]) {
+    if let Ok(v) = serde_json::from_slice::<T>(data) {
+        let first = serde_json::to_value(&v).expect("serializes");
+        let again: T = serde_json::from_value(first.clone()).expect("parses again");
+        assert_eq!(serde_json::to_value(&again).expect("serializes"), first);
+    }
+}
+
+/// The remote signing service's parsers (issue 16): the CSC request bodies
+/// (v1 and v2 names), the card-signed instruction (its JSON, and the whole
+/// CMS check against the JPKI signature CA), and PKCS#10 requests.
+pub fn rssp_inputs(data: &[u8]) {
+    let Some((&which, rest)) = data.split_first() else { return };
+    match which % 4 {
+        0 => {
+            csc_round_trip::<csc_api::types::AuthorizeRequest>(rest);
+            csc_round_trip::<csc_api::types::SignHashRequest>(rest);
+            csc_round_trip::<csc_api::types::ExtendRequest>(rest);
+            csc_round_trip::<csc_api::types::SignDocRequest>(rest);
+            csc_round_trip::<csc_api::types::ListRequest>(rest);
+            csc_round_trip::<csc_api::types::InfoRequest>(rest);
+        }
+        1 => {
+            if let Ok(i) = serde_json::from_slice::<rssp::instruction::Instruction>(rest) {
+                let again: rssp::instruction::Instruction =
+                    serde_json::from_slice(&i.to_bytes()).expect("parses again");
+                assert_eq!(again, i);
+            }
+        }
+        2 => {
+            if let Ok(v) = rssp::csr::verify(rest) {
+                assert!(!v.public_key_der.is_empty());
+            }
+        }
+        _ => {
+            static CA: OnceLock<pki::Certificate> = OnceLock::new();
+            let ca = CA
+                .get_or_init(|| pki::cert::parse_certificates(&card_state().jpki.sign_ca_cert).expect("CA").remove(0));
+            let _ = rssp::instruction::verify(rest, ca, "openjpki-rssp", std::time::SystemTime::now());
+        }
+    }
+}

@@ -6,6 +6,8 @@
 //! service answers the RSSP's OCSP requests) and a card it issued.
 #![allow(missing_docs)]
 
+mod bad_input;
+mod config_seal;
 mod lab;
 mod lifecycle;
 mod phone_factor;

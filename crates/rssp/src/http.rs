@@ -719,3 +719,92 @@ pub fn openapi_document() -> serde_json::Value {
 async fn openapi() -> Response {
     Json(openapi_document()).into_response()
 }
+
+#[cfg(test)]
+mod tests {
+    //! The router alone (no listener): every documented operation is
+    //! routed, on both API versions, and who may call what.
+    use super::*;
+    use crate::cm::SoftwareCm;
+    use testkit::http::{call, request, send, Caller as As};
+
+    async fn app(dir: &std::path::Path) -> Router {
+        let cm: Arc<dyn crate::cm::CryptoModule> = Arc::new(SoftwareCm::open(&dir.join("cm")).unwrap());
+        let keys = pki::keystore::SoftwareKeyStore::new(&dir.join("ca"), None).unwrap();
+        let ca = crate::ca::RsspCa::open_or_create(&dir.join("ca"), &keys).unwrap();
+        // No JPKI service in these tests: registration is not reached.
+        let anchor = ca.certificate().clone();
+        let jpki = crate::instruction::JpkiTrust {
+            sign_ca: anchor.clone(),
+            auth_ca: anchor,
+            ocsp_url: "http://127.0.0.1:9/ocsp".into(),
+            http: jlis_api::status::client(),
+        };
+        let store =
+            store::Store::open(&format!("sqlite://{}", dir.join("rssp.sqlite").display()), crate::schema::MIGRATIONS)
+                .await
+                .unwrap();
+        let sam = Sam::open(store, cm, ca, jpki, crate::sam::Policy::default()).await.unwrap();
+        std::fs::write(dir.join("admin.token"), "administrator-token-0123456789").unwrap();
+        let privileged = PrivilegedUsers::load(&[crate::privileged::Entry {
+            name: "admin".into(),
+            role: Role::Administrator,
+            token_file: dir.join("admin.token"),
+        }])
+        .unwrap();
+        router(Arc::new(AppState { sam, privileged }))
+    }
+
+    #[tokio::test]
+    async fn every_documented_operation_is_routed_and_v1_mirrors_v2() {
+        let dir = tempfile::tempdir().unwrap();
+        let app = app(dir.path()).await;
+        let doc = openapi_document();
+        let mut tried = 0;
+        for (path, operations) in doc["paths"].as_object().unwrap() {
+            for method in operations.as_object().unwrap().keys() {
+                let uri = path.replace("{id}", "c-0").replace("{action}", "unlock");
+                for uri in [uri.clone(), uri.replace("/csc/v2/", "/csc/v1/")] {
+                    let (status, _, body) =
+                        send(&app, request(&method.to_uppercase(), &uri, serde_json::json!({}), &As::Anonymous)).await;
+                    let text = String::from_utf8_lossy(&body);
+                    assert!(
+                        status != StatusCode::NOT_FOUND && status != StatusCode::METHOD_NOT_ALLOWED,
+                        "{method} {uri}: {status}"
+                    );
+                    assert!(!text.contains("no such method"), "{method} {uri} is documented, not routed");
+                    tried += 1;
+                }
+            }
+        }
+        assert_eq!(tried, 34, "17 operations, each on both paths");
+        // An undocumented method: 501 with a CSC body.
+        let (status, body) =
+            call(&app, request("POST", "/csc/v2/credentials/import", serde_json::json!({}), &As::Anonymous)).await;
+        assert_eq!((status, body["error"].as_str()), (StatusCode::NOT_IMPLEMENTED, Some("invalid_request")));
+    }
+
+    #[tokio::test]
+    async fn signers_privileged_users_and_strangers_each_get_their_own_refusal() {
+        let dir = tempfile::tempdir().unwrap();
+        let app = app(dir.path()).await;
+        let list = |who: As| request("POST", "/csc/v2/credentials/list", serde_json::json!({}), &who);
+        let (status, body) = call(&app, list(As::Anonymous)).await;
+        assert_eq!((status, body["error"].as_str()), (StatusCode::UNAUTHORIZED, Some("invalid_token")));
+        let (status, body) = call(&app, list(As::Bearer("not-a-token".into()))).await;
+        assert_eq!((status, body["error"].as_str()), (StatusCode::UNAUTHORIZED, Some("invalid_token")));
+        let (status, body) = call(&app, list(As::Bearer("administrator-token-0123456789".into()))).await;
+        assert_eq!((status, body["error"].as_str()), (StatusCode::FORBIDDEN, Some("access_denied")));
+        let audit = request(
+            "GET",
+            "/rssp/v1/admin/audit",
+            serde_json::Value::Null,
+            &As::Bearer("administrator-token-0123456789".into()),
+        );
+        let (status, body) = call(&app, audit).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "administrators do not read the audit log: {body}");
+        let (status, body) = call(&app, request("GET", "/csc/v2/info", serde_json::Value::Null, &As::Anonymous)).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(body["methods"].as_array().unwrap().iter().any(|m| m == "signatures/signHash"));
+    }
+}

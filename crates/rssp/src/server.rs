@@ -14,6 +14,8 @@ use tokio::net::TcpListener;
 /// Runs the service from the configuration at `config_path` until `shutdown`.
 pub async fn run(config_path: &Path, shutdown: Shutdown) -> Result<(), String> {
     let config = Config::load(config_path)?;
+    // A changed configuration is refused before anything listens.
+    Config::verify_seal(config_path, &*config.open_cm()?)?;
     let listener = TcpListener::bind(config.https_listen).await.map_err(|e| format!("{}: {e}", config.https_listen))?;
     serve(config_path, config, listener, shutdown).await
 }

@@ -195,5 +195,7 @@ pub fn init_rssp(dir: &Path, layout: &Layout) -> Result<PathBuf, String> {
     pki::fs::write_atomically(&path, text.as_bytes()).map_err(|e| format!("{}: {e}", path.display()))?;
     let config = rssp::config::Config::load(&path)?;
     rssp::config::Config::seal(&path, &*config.open_cm()?)?;
+    // The RSSP CA's key and certificate, made here like the JPKI CAs'.
+    config.open_ca()?;
     Ok(path)
 }

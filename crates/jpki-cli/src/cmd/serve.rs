@@ -133,6 +133,9 @@ pub fn sp_tsm(a: &ServeTsmArgs) -> Result<()> {
 /// `jpki serve rssp`
 pub fn rssp(a: &ServeTsmArgs) -> Result<()> {
     let config = rssp::config::Config::load(&a.config).map_err(|e| anyhow!(e))?;
+    let cm = config.open_cm().map_err(|e| anyhow!(e))?;
+    rssp::config::Config::verify_seal(&a.config, &*cm).map_err(|e| anyhow!(e))?;
+    drop(cm);
     eprintln!("Remote signing service: https://{}/csc/v2/", config.https_listen);
     runtime()?.block_on(async { rssp::server::run(&a.config, on_signals()?).await.map_err(|e| anyhow!(e)) })
 }

@@ -6,6 +6,7 @@ mod commands;
 mod durability;
 mod jlis;
 mod phone;
+mod rssp;
 mod se;
 
 use std::path::{Path, PathBuf};

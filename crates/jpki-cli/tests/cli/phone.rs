@@ -7,14 +7,14 @@
 use crate::*;
 use std::process::{Child, Stdio};
 
-struct Services {
-    dir: tempfile::TempDir,
+pub(crate) struct Services {
+    pub(crate) dir: tempfile::TempDir,
     child: Child,
     endpoints: serde_json::Value,
 }
 
 impl Services {
-    fn start() -> Self {
+    pub(crate) fn start() -> Self {
         Self::start_with(&[], None)
     }
 
@@ -40,13 +40,13 @@ impl Services {
     }
 
     /// The municipal office: `jpki card new --services SYS`, a card file in `dir`.
-    fn new_card(&self, dir: &Path) -> PathBuf {
+    pub(crate) fn new_card(&self, dir: &Path) -> PathBuf {
         let card = dir.join("card.json");
         ok(jpki().args(["card", "new", "-o"]).arg(&card).arg("--services").arg(self.dir.path()));
         card
     }
 
-    fn path(&self, p: &str) -> PathBuf {
+    pub(crate) fn path(&self, p: &str) -> PathBuf {
         self.dir.path().join(p)
     }
 
@@ -81,13 +81,13 @@ impl Drop for Services {
     }
 }
 
-fn ok(c: &mut std::process::Command) -> Output {
+pub(crate) fn ok(c: &mut std::process::Command) -> Output {
     let o = run(c);
     assert!(o.status.success(), "{}", text(&o));
     o
 }
 
-fn json(o: &Output) -> serde_json::Value {
+pub(crate) fn json(o: &Output) -> serde_json::Value {
     serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(o)))
 }
 
@@ -98,7 +98,7 @@ fn phone(dir: &Path) -> std::process::Command {
 }
 
 /// `openssl cms -verify` of `p7s` (DER) against the CA in `ca` succeeds.
-fn assert_cms_verifies(p7s: &Path, ca: &Path) {
+pub(crate) fn assert_cms_verifies(p7s: &Path, ca: &Path) {
     let (verified, out) = openssl(&[
         "cms".as_ref(),
         "-verify".as_ref(),
