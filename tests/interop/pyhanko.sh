@@ -52,9 +52,11 @@ for i in 1 2 3 4 5 6; do validate "$work/batch-$i.pdf"; done
 "$jpki" --json rssp admin audit --dir "$work/sys" --token-file "$work/sys/rssp-auditor.token" > "$work/audit.json"
 python3 - "$work/audit.json" <<'PY'
 import json, sys
-events = [e["event"] for e in json.load(open(sys.argv[1]))["entries"]]
-assert events.count("authorize") == 3 and events.count("signature") == 7, events
-print("audit: 3 authorisations, 7 signatures (1 + 6 in batches of 3)")
+entries = json.load(open(sys.argv[1]))["entries"]
+events = [e["event"] for e in entries]
+signed = sum(len(e["detail"]["hashes"]) for e in entries if e["event"] == "signature")
+assert events.count("authorize") == 3 and events.count("signature") == 3 and signed == 7, events
+print("audit: 3 authorisations, 3 signing requests, 7 signatures (1 + 6 in batches of 3)")
 PY
 # A signature made by another key under the same trust anchor is not VALID:
 # validate against a root that is not ours.

@@ -93,6 +93,10 @@ impl FromRequestParts<Arc<AppState>> for Caller {
                 p.name, p.role
             )));
         }
+        // Looked up once per request, by `record_actor`.
+        if let Some(c) = parts.extensions.get::<Caller>() {
+            return Ok(c.clone());
+        }
         state.sam.caller(token).await
     }
 }
@@ -171,7 +175,7 @@ pub fn router(state: Arc<AppState>) -> Router {
 
 /// Makes the caller the audit log's actor for the request.
 async fn record_actor(State(state): State<Arc<AppState>>, request: Request, next: axum::middleware::Next) -> Response {
-    let (parts, body) = request.into_parts();
+    let (mut parts, body) = request.into_parts();
     let token = bearer(&parts).map(str::to_string);
     let http_request = parts.extensions.get::<svc::RequestId>().map(|r| r.0.clone());
     let mut actor = crate::audit::Actor { role: "anonymous", name: None, http_request };
@@ -181,7 +185,8 @@ async fn record_actor(State(state): State<Arc<AppState>>, request: Request, next
             actor.name = Some(p.name);
         } else if let Ok(c) = state.sam.caller(&t).await {
             actor.role = "signer";
-            actor.name = Some(c.signer_id);
+            actor.name = Some(c.signer_id.clone());
+            parts.extensions.insert(c);
         }
     }
     let request = Request::from_parts(parts, body);

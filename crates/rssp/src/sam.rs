@@ -806,9 +806,9 @@ impl Sam {
                     "UPDATE sads SET hashes = $2, remaining = $3, spent = $4 WHERE id = $1",
                     params![row.id.clone(), pinned.join(","), remaining, i64::from(remaining == 0)],
                 )?;
-                for h in &hashes {
-                    audit(tx, &by, event, json!({ "credential": c.id, "hash": hex::encode(h), "sad": &row.id[..16] }))?;
-                }
+                // One entry per request naming every hash it signs (3.2.2.4).
+                let signed: Vec<String> = hashes.iter().map(hex::encode).collect();
+                audit(tx, &by, event, json!({ "credential": c.id, "hashes": signed, "sad": &row.id[..16] }))?;
                 Ok(c)
             })
             .await

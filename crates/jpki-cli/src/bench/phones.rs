@@ -85,11 +85,26 @@ const BOTH: [CertType; 2] = [CertType::Auth, CertType::Sign];
 /// Starts `jpki serve all --init` in `dir` as a child process and waits for
 /// the endpoints it prints once all three services answer.
 fn start_services(dir: &std::path::Path) -> Result<(Guard, Endpoints)> {
+    start_services_with(dir, &[], None)
+}
+
+/// [`start_services`] with more `serve all --init` arguments and
+/// `SOFTHSM2_CONF` for the child.
+pub(super) fn start_services_with(
+    dir: &std::path::Path,
+    extra: &[std::ffi::OsString],
+    softhsm_conf: Option<&std::path::Path>,
+) -> Result<(Guard, Endpoints)> {
     let log = std::fs::File::create(dir.join("serve.log"))?;
+    let mut command = Command::new(std::env::current_exe()?);
+    if let Some(conf) = softhsm_conf {
+        command.env("SOFTHSM2_CONF", conf);
+    }
     let mut child = Guard(
-        Command::new(std::env::current_exe()?)
+        command
             .args(["--json", "serve", "all", "--init", "--dir"])
             .arg(dir)
+            .args(extra)
             .stdout(Stdio::piped())
             .stderr(log)
             .spawn()

@@ -10,6 +10,12 @@
 //! authorisation's cost (Argon2id of the password) is in the latency row.
 //! Clients keep their connections (an SCA's session), over TLS for ours
 //! and plain HTTP for the peer (it has no TLS).
+//!
+//! The services run as `jpki serve all` in a child process, so their CPU
+//! time is read from /proc apart from the clients': the server's CPU per
+//! signature beside OpenSSL's per-core RSA time says how much of the
+//! server's work is the RSA itself — the share of the machine's limit the
+//! server would reach if the clients ran elsewhere.
 
 use crate::bench::RsspBenchArgs;
 use crate::output;
@@ -30,8 +36,13 @@ struct Row {
     signatures: usize,
     signatures_per_s: f64,
     openssl_sign_per_s: f64,
-    /// signatures/s ÷ openssl's, in the same run.
+    /// signatures/s ÷ openssl's, in the same run (the clients share the machine).
     of_rsa_limit: f64,
+    /// The services' CPU per signature (ours only: a child process).
+    server_cpu_ms_per_signature: Option<f64>,
+    /// OpenSSL's CPU per RSA-2048 signature ÷ the server's per signature:
+    /// the share of the limit the server reaches when it has the machine.
+    rsa_share_of_server_cpu: Option<f64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -61,6 +72,8 @@ struct Target {
     client: CscClient,
     credential: String,
     pin: Option<String>,
+    /// The server's process, when its CPU time can be read apart.
+    server_pid: Option<String>,
 }
 
 fn hashes(seed: u64, n: usize) -> Vec<String> {
@@ -90,8 +103,9 @@ async fn sign_hash(t: &Target, sad: &str, hashes: &[String]) -> Result<()> {
 }
 
 /// `signatures` signed by one client per target session with `batch`
-/// hashes per signHash; signatures/s.
-async fn throughput(sessions: &[Target], batch: usize, signatures: usize) -> Result<f64> {
+/// hashes per signHash: signatures/s, and the server's CPU seconds per
+/// signature when its process is known.
+async fn throughput(sessions: &[Target], batch: usize, signatures: usize) -> Result<(f64, Option<f64>)> {
     let clients = sessions.len();
     let sads_per_client = signatures.div_ceil(PER_SAD * clients).max(1);
     let mut pools = vec![];
@@ -103,6 +117,8 @@ async fn throughput(sessions: &[Target], batch: usize, signatures: usize) -> Res
         }
         pools.push((t.clone(), pool));
     }
+    let cpu = || sessions[0].server_pid.as_deref().and_then(super::micro::cpu_seconds_of);
+    let cpu_before = cpu();
     let start = Instant::now();
     let tasks: Vec<_> = pools
         .into_iter()
@@ -123,7 +139,9 @@ async fn throughput(sessions: &[Target], batch: usize, signatures: usize) -> Res
     for task in tasks {
         done += task.await??;
     }
-    Ok(done as f64 / start.elapsed().as_secs_f64())
+    let rate = done as f64 / start.elapsed().as_secs_f64();
+    let per_signature = cpu_before.zip(cpu()).map(|(a, b)| (b - a) / done as f64);
+    Ok((rate, per_signature))
 }
 
 /// authorize + signHash of one hash, `pairs` of them by one client per
@@ -167,29 +185,42 @@ fn percentile_ms(sorted: &[Duration], p: f64) -> f64 {
 
 const PASSWORD: &str = "bench password";
 
-/// A deployment (keys in `token` when given) and `signers` card holders
-/// registered at its RSSP, each an SCA's session of its own.
+/// `jpki serve all` (keys in `token` when given) in a child process, and
+/// `signers` card holders registered at its RSSP, each an SCA's session of its own.
 async fn ours(
     dir: &std::path::Path,
-    token: Option<hsm::Pkcs11Config>,
+    token: Option<(hsm::Pkcs11Config, std::path::PathBuf)>,
     name: &str,
     signers: usize,
-) -> Result<(testbed::Deployment, Vec<Target>)> {
-    let app = hex::encode_upper(pki::HashAlg::Sha256.digest(crate::demo::phone::APP_CERTIFICATE));
-    let d = match token {
-        Some(k) => testbed::Deployment::create_in_token(dir, &app, 30, k).await,
-        None => testbed::Deployment::create(dir, &app, 30).await,
-    }
-    .map_err(|e| anyhow!(e))?;
+) -> Result<(super::ocsp::Guard, Vec<Target>)> {
+    std::fs::create_dir_all(dir)?;
+    let (extra, conf) = match &token {
+        Some((k, conf)) => (
+            vec![
+                "--pkcs11-module".into(),
+                k.module.clone().into_os_string(),
+                "--pkcs11-token".into(),
+                k.token.clone().into(),
+                "--pkcs11-pin-file".into(),
+                k.pin_file.clone().into_os_string(),
+            ],
+            Some(conf.as_path()),
+        ),
+        None => (vec![], None),
+    };
+    let (child, e) = super::phones::start_services_with(dir, &extra, conf)?;
+    let pid = child.0.id().to_string();
     let mut targets = vec![];
     for _ in 0..signers {
-        targets.push(register(&d, name).await?);
+        let mut t = register(&e, name).await?;
+        t.server_pid = Some(pid.clone());
+        targets.push(t);
     }
-    Ok((d, targets))
+    Ok((child, targets))
 }
 
 /// A new card of `d`'s JPKI service, its holder registered and logged in.
-async fn register(d: &testbed::Deployment, name: &str) -> Result<Target> {
+async fn register(d: &testbed::Endpoints, name: &str) -> Result<Target> {
     let state = d
         .make_card(&pki::Holder::example(), "123456789018", mynacard::personalize::InitialPins::test_card())
         .await
@@ -221,7 +252,7 @@ async fn register(d: &testbed::Deployment, name: &str) -> Result<Target> {
     let signer = registered["signer_id"].as_str().unwrap_or_default().to_string();
     let credential = registered["credential_id"].as_str().unwrap_or_default().to_string();
     let client = client.v1().login(&signer, PASSWORD).await.map_err(|e| anyhow!("{e}"))?;
-    Ok(Target { name: name.into(), client, credential, pin: Some(PASSWORD.into()) })
+    Ok(Target { name: name.into(), client, credential, pin: Some(PASSWORD.into()), server_pid: None })
 }
 
 /// certomancer-csc-dummy on a free port with a small PKI of its own.
@@ -250,9 +281,16 @@ fn peer(dir: &std::path::Path, venv: &std::path::Path) -> Result<(std::process::
         .with_context(|| format!("starting certomancer-csc from {} (scripts/deps makes the venv)", venv.display()))?;
     let client =
         CscClient::new(svc::client::plain_http_client().map_err(|e| anyhow!(e))?, &format!("http://127.0.0.1:{port}"));
+    let pid = child.id().to_string();
     Ok((
         child,
-        Target { name: "certomancer-csc-dummy 0.4.2".into(), client, credential: "peer-ca/signer".into(), pin: None },
+        Target {
+            name: "certomancer-csc-dummy 0.4.2".into(),
+            client,
+            credential: "peer-ca/signer".into(),
+            pin: None,
+            server_pid: Some(pid),
+        },
     ))
 }
 
@@ -272,9 +310,7 @@ pub fn rssp(a: &RsspBenchArgs, json: bool) -> Result<()> {
     let token = if a.softhsm {
         let (keys, conf) =
             hsm::softhsm::init_token(&dir.path().join("softhsm"), "openjpki-bench", "1234").map_err(|e| anyhow!(e))?;
-        // Read when the module is loaded, below; no other thread runs yet.
-        std::env::set_var("SOFTHSM2_CONF", conf);
-        Some(keys)
+        Some((keys, conf))
     } else {
         None
     };
@@ -307,7 +343,8 @@ pub fn rssp(a: &RsspBenchArgs, json: bool) -> Result<()> {
                 let t = &sessions[0];
                 let limit = super::micro::openssl_sign_per_s(cores, 1.0).unwrap_or(f64::NAN);
                 let n = if t.name == peer.name { a.peer_signatures as usize } else { a.signatures as usize };
-                let rate = throughput(sessions, batch as usize, n).await?;
+                let (rate, server_cpu) = throughput(sessions, batch as usize, n).await?;
+                let openssl_cpu_per_signature = cores as f64 / limit;
                 let row = Row {
                     server: t.name.clone(),
                     hashes_per_request: batch as usize,
@@ -315,6 +352,8 @@ pub fn rssp(a: &RsspBenchArgs, json: bool) -> Result<()> {
                     signatures_per_s: rate,
                     openssl_sign_per_s: limit,
                     of_rsa_limit: rate / limit,
+                    server_cpu_ms_per_signature: server_cpu.map(|c| c * 1000.0),
+                    rsa_share_of_server_cpu: server_cpu.map(|c| openssl_cpu_per_signature / c),
                 };
                 crate::progress::say(
                     &bar,
@@ -359,8 +398,12 @@ pub fn rssp(a: &RsspBenchArgs, json: bool) -> Result<()> {
     }
     output::line(format_args!("{} ({} clients, connections kept)", report.machine, report.clients))?;
     for r in &report.rows {
+        let server = match (r.server_cpu_ms_per_signature, r.rsa_share_of_server_cpu) {
+            (Some(ms), Some(share)) => format!("; server CPU {ms:.3} ms/signature, RSA = {:.0}% of it", 100.0 * share),
+            _ => String::new(),
+        };
         output::line(format_args!(
-            "  {:<34} {:>3} hash(es)/request: {:>7.0} signatures/s = {:>4.0}% of openssl speed -multi {cores} rsa2048 ({:.0}/s)",
+            "  {:<34} {:>3} hash(es)/request: {:>7.0} signatures/s = {:>4.0}% of openssl speed -multi {cores} rsa2048 ({:.0}/s){server}",
             r.server,
             r.hashes_per_request,
             r.signatures_per_s,
