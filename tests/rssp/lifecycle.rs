@@ -93,44 +93,10 @@ async fn sign_doc_makes_a_detached_cms_that_openssl_verifies() {
     std::fs::write(&c, &cms).unwrap();
     std::fs::write(&d, &doc).unwrap();
     let ca = lab.rssp_ca_pem();
-    let (ok, out) = openjpki_tests::openssl(&[
-        "cms",
-        "-verify",
-        "-inform",
-        "DER",
-        "-in",
-        c.to_str().unwrap(),
-        "-content",
-        d.to_str().unwrap(),
-        "-binary",
-        "-CAfile",
-        ca.to_str().unwrap(),
-        "-purpose",
-        "any",
-        "-out",
-        "/dev/null",
-    ]);
-    assert!(ok, "openssl cms -verify: {out}");
+    assert!(openssl_cms_verifies(&c, &d, &ca), "openssl cms -verify");
     // A changed byte of the document no longer verifies (the signature is bound to it).
     std::fs::write(&d, b"%PDF-1.7 pretend contracT").unwrap();
-    let (ok, _) = openjpki_tests::openssl(&[
-        "cms",
-        "-verify",
-        "-inform",
-        "DER",
-        "-in",
-        c.to_str().unwrap(),
-        "-content",
-        d.to_str().unwrap(),
-        "-binary",
-        "-CAfile",
-        ca.to_str().unwrap(),
-        "-purpose",
-        "any",
-        "-out",
-        "/dev/null",
-    ]);
-    assert!(!ok);
+    assert!(!openssl_cms_verifies(&c, &d, &ca));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -216,4 +182,27 @@ async fn the_audit_log_records_everything_and_jpki_audit_verify_detects_tamperin
     assert!(matches!(e, audit_log::AuditError::Altered(_)), "{e}");
     store.write(|tx| tx.execute("DELETE FROM audit WHERE seq = (SELECT MAX(seq) FROM audit)", &[])).await.unwrap();
     assert!(audit_log::verify_with(&store, &public_key, Some(&anchor)).await.unwrap().is_err());
+}
+
+/// `openssl cms -verify` of the detached CMS `cms` over `content` against `ca`.
+fn openssl_cms_verifies(cms: &std::path::Path, content: &std::path::Path, ca: &std::path::Path) -> bool {
+    let (c, d, ca) = (cms.to_str().unwrap(), content.to_str().unwrap(), ca.to_str().unwrap());
+    openjpki_tests::openssl(&[
+        "cms",
+        "-verify",
+        "-inform",
+        "DER",
+        "-in",
+        c,
+        "-content",
+        d,
+        "-binary",
+        "-CAfile",
+        ca,
+        "-purpose",
+        "any",
+        "-out",
+        "/dev/null",
+    ])
+    .0
 }

@@ -353,3 +353,28 @@ pub async fn verify_with(
     }
     Ok(Ok(Verified { entries: hashes.len(), checkpoints: rows.len(), anchored_at: anchor.map(|c| c.seq) }))
 }
+
+/// Signs the log's head every `interval` when it moved, and once more when
+/// `stop` begins (the service calls it after its last request was answered).
+pub async fn checkpoint_every(
+    store: store::Store,
+    key: AuditKey,
+    anchor: std::path::PathBuf,
+    interval: std::time::Duration,
+    stop: svc::server::Shutdown,
+) {
+    loop {
+        match checkpoint(&store, &key, &anchor).await {
+            Ok(Some(cp)) => tracing::debug!(seq = cp.seq, "audit checkpoint signed"),
+            Ok(None) => {}
+            Err(e) => tracing::error!(error = %e, "audit checkpoint"),
+        }
+        if stop.begun() {
+            return;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(interval) => {}
+            _ = stop.requested() => {}
+        }
+    }
+}

@@ -198,19 +198,14 @@ impl Token {
                 return Err(HsmError::Operation(format!("token {:?} already holds a key {label:?}", self.label)));
             }
             let handle = s
-                .create_object(&[
-                    Attribute::Class(ObjectClass::SECRET_KEY),
-                    Attribute::KeyType(KeyType::AES),
-                    Attribute::Token(true),
-                    Attribute::Private(true),
-                    Attribute::Sensitive(true),
-                    Attribute::Extractable(false),
-                    Attribute::Sign(true),
-                    Attribute::Encrypt(true),
-                    Attribute::Decrypt(true),
-                    Attribute::Label(label.as_bytes().to_vec()),
-                    Attribute::Value(value.to_vec()),
-                ])
+                .create_object(
+                    &[
+                        vec![Attribute::Class(ObjectClass::SECRET_KEY), Attribute::KeyType(KeyType::AES)],
+                        aes_template(label),
+                        vec![Attribute::Value(value.to_vec())],
+                    ]
+                    .concat(),
+                )
                 .map_err(op("C_CreateObject"))?;
             Ok(AesKeyRef { token: self.clone(), handle })
         })
@@ -228,17 +223,7 @@ impl Token {
             let handle = s
                 .generate_key(
                     &Mechanism::AesKeyGen,
-                    &[
-                        Attribute::Token(true),
-                        Attribute::Private(true),
-                        Attribute::Sensitive(true),
-                        Attribute::Extractable(false),
-                        Attribute::Sign(true),
-                        Attribute::Encrypt(true),
-                        Attribute::Decrypt(true),
-                        Attribute::ValueLen(32.into()),
-                        Attribute::Label(label.as_bytes().to_vec()),
-                    ],
+                    &[aes_template(label), vec![Attribute::ValueLen(32.into())]].concat(),
                 )
                 .map_err(op("C_GenerateKey"))?;
             Ok(AesKeyRef { token: self.clone(), handle })
@@ -281,6 +266,21 @@ impl RsaKey {
     pub fn label(&self) -> &str {
         &self.label
     }
+}
+
+/// An AES key in the token, imported or generated: sensitive, never
+/// extractable afterwards, for CMAC (sign) and GCM (encrypt, decrypt).
+fn aes_template(label: &str) -> Vec<Attribute> {
+    vec![
+        Attribute::Token(true),
+        Attribute::Private(true),
+        Attribute::Sensitive(true),
+        Attribute::Extractable(false),
+        Attribute::Sign(true),
+        Attribute::Encrypt(true),
+        Attribute::Decrypt(true),
+        Attribute::Label(label.as_bytes().to_vec()),
+    ]
 }
 
 /// `SubjectPublicKeyInfo` (RFC 3279 §2.3.1) from the public key object's

@@ -20,31 +20,6 @@ pub async fn run(config: Config, shutdown: Shutdown) -> Result<(), JlisError> {
     serve(config, https, http, shutdown).await
 }
 
-/// Signs the audit log's head every `interval` when it moved, and once
-/// more at `shutdown` (after the last request was answered).
-async fn checkpoints(
-    state: Arc<AppState>,
-    key: crate::audit::AuditKey,
-    anchor: std::path::PathBuf,
-    interval: std::time::Duration,
-    shutdown: Shutdown,
-) {
-    loop {
-        match crate::audit::checkpoint(state.jlis.store(), &key, &anchor).await {
-            Ok(Some(cp)) => tracing::debug!(seq = cp.seq, "audit checkpoint signed"),
-            Ok(None) => {}
-            Err(e) => tracing::error!(error = %e, "audit checkpoint"),
-        }
-        if shutdown.begun() {
-            return;
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(interval) => {}
-            _ = shutdown.requested() => {}
-        }
-    }
-}
-
 /// Runs the service on listeners the caller bound until `shutdown`; then
 /// answers the requests in flight, signs a last audit checkpoint and
 /// closes the store.
@@ -77,8 +52,8 @@ pub async fn serve_with_ca(
     let state = Arc::new(AppState { jlis, operators, crls: tokio::sync::Mutex::new(crls) });
     // Its own signal: the last checkpoint waits for the listeners.
     let audit_stop = Shutdown::new();
-    let audit = tokio::spawn(checkpoints(
-        state.clone(),
+    let audit = tokio::spawn(audit_log::checkpoint_every(
+        state.jlis.store().clone(),
         audit_key,
         config.audit_checkpoint_file.clone(),
         std::time::Duration::from_secs(config.audit_checkpoint_secs),

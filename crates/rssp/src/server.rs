@@ -1,5 +1,5 @@
 //! The listener: HTTPS (rustls), audit checkpoints every few seconds and
-//! once more at shutdown.
+//! once more at shutdown ([`audit_log::checkpoint_every`]).
 
 use crate::config::Config;
 use crate::http::{router, AppState};
@@ -43,8 +43,8 @@ pub async fn serve(
     let audit_key = audit_log::AuditKey::load_or_create(&config.audit_key_file)?;
     let state = Arc::new(AppState { sam, privileged });
     let audit_stop = Shutdown::new();
-    let audit = tokio::spawn(checkpoints(
-        state.clone(),
+    let audit = tokio::spawn(audit_log::checkpoint_every(
+        state.sam.store().clone(),
         audit_key,
         config.audit_checkpoint_file.clone(),
         std::time::Duration::from_secs(config.audit_checkpoint_secs),
@@ -58,27 +58,4 @@ pub async fn serve(
     state.sam.store().close().await.map_err(|e| e.to_string())?;
     tracing::info!("RSSP stopped");
     served.map_err(|e| e.to_string())
-}
-
-async fn checkpoints(
-    state: Arc<AppState>,
-    key: audit_log::AuditKey,
-    anchor: std::path::PathBuf,
-    interval: std::time::Duration,
-    shutdown: Shutdown,
-) {
-    loop {
-        match audit_log::checkpoint(state.sam.store(), &key, &anchor).await {
-            Ok(Some(cp)) => tracing::debug!(seq = cp.seq, "audit checkpoint signed"),
-            Ok(None) => {}
-            Err(e) => tracing::error!(error = %e, "audit checkpoint"),
-        }
-        if shutdown.begun() {
-            return;
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(interval) => {}
-            _ = shutdown.requested() => {}
-        }
-    }
 }

@@ -110,23 +110,31 @@ pub enum FactorArg {
     Totp,
 }
 
-/// `jpki rssp register`
+/// What a card-signed instruction needs: the service, the card and its
+/// signature password, the service's name that the card signs.
 #[derive(Debug, Args)]
-pub struct RegisterArgs {
+pub struct CardInstructionArgs {
     #[command(flatten)]
     pub service: ServiceArgs,
     #[command(flatten)]
     pub device: DeviceArgs,
     #[command(flatten)]
     pub pins: PinArgs,
+    /// The service's name, which the card signs (the RSSP's `service_name`).
+    #[arg(long, default_value = "openjpki-rssp")]
+    pub service_name: String,
+}
+
+/// `jpki rssp register`
+#[derive(Debug, Args)]
+pub struct RegisterArgs {
+    #[command(flatten)]
+    pub card: CardInstructionArgs,
     #[command(flatten)]
     pub password: PasswordArgs,
     /// The authorisation factor of the credential.
     #[arg(long, value_enum, default_value = "password")]
     pub factor: FactorArg,
-    /// The service's name, which the card signs (the RSSP's `service_name`).
-    #[arg(long, default_value = "openjpki-rssp")]
-    pub service_name: String,
 }
 
 /// `jpki rssp credentials`
@@ -163,17 +171,10 @@ pub struct SignArgs {
 #[derive(Debug, Args)]
 pub struct StateArgs {
     #[command(flatten)]
-    pub service: ServiceArgs,
-    #[command(flatten)]
-    pub device: DeviceArgs,
-    #[command(flatten)]
-    pub pins: PinArgs,
+    pub card: CardInstructionArgs,
     /// The credential.
     #[arg(long)]
     pub credential: String,
-    /// The service's name, which the card signs.
-    #[arg(long, default_value = "openjpki-rssp")]
-    pub service_name: String,
 }
 
 /// `jpki rssp admin ...`
@@ -242,9 +243,9 @@ fn csc_err(e: csc_api::CscError) -> anyhow::Error {
 }
 
 /// The card signs `instruction` with its signature key (PIN verified first).
-fn card_signs(device_args: &DeviceArgs, pin_args: &PinArgs, instruction: &Instruction) -> Result<Vec<u8>> {
-    let mut dev = device::open(device_args)?;
-    pins::verify(&mut dev.card, jpki::PinId::Sign, pin_args)?;
+fn card_signs(card: &CardInstructionArgs, instruction: &Instruction) -> Result<Vec<u8>> {
+    let mut dev = device::open(&card.device)?;
+    pins::verify(&mut dev.card, jpki::PinId::Sign, &card.pins)?;
     let options =
         pki::cms::SignOptions { hash: pki::HashAlg::Sha256, detached: false, signing_time: SystemTime::now() };
     Ok(jpki::sign_cms(&mut dev.card, jpki::KeyType::Sign, &instruction.to_bytes(), &options)?)
@@ -259,7 +260,7 @@ async fn nonce(client: &CscClient, purpose: Purpose) -> Result<String> {
 }
 
 fn register(a: &RegisterArgs, json: bool) -> Result<()> {
-    let client = a.service.client()?;
+    let client = a.card.service.client()?;
     let password = a.password.get()?;
     let factor = match a.factor {
         FactorArg::Password => Factor::Password,
@@ -269,14 +270,14 @@ fn register(a: &RegisterArgs, json: bool) -> Result<()> {
     let nonce = rt.block_on(nonce(&client, Purpose::Register))?;
     let instruction = Instruction {
         format: FORMAT.into(),
-        service: a.service_name.clone(),
+        service: a.card.service_name.clone(),
         purpose: Purpose::Register,
         nonce: nonce.clone(),
         credential: None,
         factor: Some(factor),
         password_binding: Some(rssp::instruction::password_binding(&nonce, &password)),
     };
-    let cms = card_signs(&a.device, &a.pins, &instruction)?;
+    let cms = card_signs(&a.card, &instruction)?;
     let body = serde_json::json!({ "cms": B64.encode(cms), "password": password.as_str() });
     let r: serde_json::Value = rt.block_on(client.call_path("/rssp/v1/register", &body)).map_err(csc_err)?;
     if json {
@@ -374,19 +375,19 @@ fn sign(a: &SignArgs, json: bool) -> Result<()> {
 }
 
 fn change(a: &StateArgs, purpose: Purpose, json: bool) -> Result<()> {
-    let client = a.service.client()?;
+    let client = a.card.service.client()?;
     let rt = runtime()?;
     let nonce = rt.block_on(nonce(&client, purpose))?;
     let instruction = Instruction {
         format: FORMAT.into(),
-        service: a.service_name.clone(),
+        service: a.card.service_name.clone(),
         purpose,
         nonce,
         credential: Some(a.credential.clone()),
         factor: None,
         password_binding: None,
     };
-    let cms = card_signs(&a.device, &a.pins, &instruction)?;
+    let cms = card_signs(&a.card, &instruction)?;
     let r: serde_json::Value = rt
         .block_on(client.call_path("/rssp/v1/instructions", &serde_json::json!({ "cms": B64.encode(cms) })))
         .map_err(csc_err)?;
