@@ -66,7 +66,8 @@ pub fn serialize_changes(tx: &mut Tx<'_>) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Appends an entry inside `tx`; `by` (from [`by`]) goes into the detail.
+/// Appends an entry inside `tx`; `by` (who acted, as the service records
+/// it) goes into the detail.
 pub fn append(
     tx: &mut Tx<'_>,
     at: i64,
