@@ -14,17 +14,26 @@ use tsm_api::PhoneCertType;
 
 const PHONE_AUTH_PIN: &str = "2468";
 
-/// A card and a phone provisioned with it (prepared, applied, PINs set).
-async fn card_and_phone(lab: &Lab, name: &str) -> (mynacard::CardState, phone::app::JpkiApp) {
+/// A card and a phone provisioned with it for `types` (prepared, applied, PINs set).
+async fn card_and_phone_with(
+    lab: &Lab,
+    name: &str,
+    types: &[PhoneCertType],
+) -> (mynacard::CardState, phone::app::JpkiApp) {
     let state = lab.card(name).await;
     let app = openjpki_tests::new_phone(&lab.d, openjpki_tests::jpki_app_identity());
     app.prepare(&lab.d.sei().unwrap()).await.expect("SE prepared");
     let mut card =
         jpki::JpkiCard::new(transport::InProcess::new(mynacard::MynaCard::in_memory(state.clone()).unwrap()));
-    let applied = app.apply(&lab.d.sp().unwrap(), &mut card, "ABC123", &[PhoneCertType::Auth]).await.expect("applied");
+    let applied = app.apply(&lab.d.sp().unwrap(), &mut card, "ABC123", types).await.expect("applied");
     applied.outcome.expect("provisioned");
     app.set_pins(PHONE_AUTH_PIN.as_bytes(), b"PHONE1").unwrap();
     (state, app)
+}
+
+/// A card and a phone with its authentication certificate.
+async fn card_and_phone(lab: &Lab, name: &str) -> (mynacard::CardState, phone::app::JpkiApp) {
+    card_and_phone_with(lab, name, &[PhoneCertType::Auth]).await
 }
 
 async fn register_with_phone(
@@ -154,4 +163,32 @@ async fn registration_refuses_a_phone_that_did_not_sign_it() {
         .unwrap_err();
     assert!(e.description.contains("not a valid JPKI authentication certificate"), "{e}");
     assert_eq!(count(&lab.store().await, "SELECT COUNT(*) AS n FROM signers").await, 0);
+}
+
+/// The phone's *signature* key is an identity like the card's: its
+/// certificate (issued by the JPKI signature CA with the card's holder
+/// attributes) registers the signer and signs their suspension; the
+/// identity is the certificate that registered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_phones_signature_key_registers_and_suspends_like_the_card() {
+    let lab = Lab::new().await;
+    let (card, phone) = card_and_phone_with(&lab, "携帯署名 四子", &[PhoneCertType::Auth, PhoneCertType::Sign]).await;
+    let nonce = lab.nonce("register").await;
+    let content = registration(&nonce, Factor::Password, PASSWORD).to_bytes();
+    let cms = phone.cms_sign(PhoneCertType::Sign, "PHONE1", &content, false).unwrap();
+    let registered = lab.register(&cms, PASSWORD).await.expect("registered with the phone's signature key");
+    assert_eq!(registered["name"], "携帯署名 四子", "the holder's name from the phone's signature certificate");
+    let credential = registered["credential_id"].as_str().unwrap().to_string();
+    let csc = lab.csc().login(registered["signer_id"].as_str().unwrap(), PASSWORD).await.unwrap();
+    let h = vec![sha256(b"signed after a phone registration")];
+    let sad = csc.authorize(&credential, &h, pin(PASSWORD)).await.unwrap();
+    csc.sign_hash(&credential, &sad.sad, &h).await.unwrap();
+    // The card did not register this signer: its instruction is refused.
+    let e = lab.instruct(&card, rssp::instruction::Purpose::Suspend, &credential).await.unwrap_err();
+    assert!(e.description.contains("registered no signer"), "{e}");
+    // The phone suspends it.
+    let nonce = lab.nonce("suspend").await;
+    let ins = instruction(rssp::instruction::Purpose::Suspend, &nonce, &credential).to_bytes();
+    let cms = phone.cms_sign(PhoneCertType::Sign, "PHONE1", &ins, false).unwrap();
+    assert_eq!(lab.send_instruction(&cms).await.unwrap()["status"], "suspended");
 }

@@ -92,7 +92,8 @@ pub struct Signer {
     pub id: String,
     /// The holder's name, from the card's signature certificate.
     pub name: String,
-    /// The card's signature certificate (DER) that registered the signer.
+    /// The signature certificate (DER) that registered the signer — the
+    /// card's, or the JPKI phone's — and signs their later instructions.
     pub card_certificate: Vec<u8>,
     /// Argon2id PHC string of the password.
     pub password_hash: String,

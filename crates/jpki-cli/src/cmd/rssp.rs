@@ -21,8 +21,8 @@ use zeroize::Zeroizing;
 /// `jpki rssp ...`
 #[derive(Debug, Subcommand)]
 pub enum RsspCommand {
-    /// Register as a signer: the card's signature key signs the
-    /// registration (the service's nonce, your password's binding, the
+    /// Register as a signer: the card's (or, with --phone, the JPKI
+    /// phone's) signature key signs the registration (the service's nonce, your password's binding, the
     /// factor); the service checks the card at the JPKI service, makes your
     /// key in its crypto module and certifies it. Prints your signer id
     /// (the login name) and credential id; with `--factor totp`, the TOTP
@@ -110,14 +110,18 @@ pub enum FactorArg {
     Totp,
 }
 
-/// What a card-signed instruction needs: the service, the card and its
-/// signature password, the service's name that the card signs.
+/// What a signed instruction needs: the service, the card (or the JPKI
+/// phone) and its signature password, the service's name that it signs.
 #[derive(Debug, Args)]
 pub struct CardInstructionArgs {
     #[command(flatten)]
     pub service: ServiceArgs,
     #[command(flatten)]
     pub device: DeviceArgs,
+    /// Sign with the JPKI phone in DIR (its signature key and PIN) instead
+    /// of the card: the phone's signature certificate is then the identity.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["card", "reader"])]
+    pub phone: Option<PathBuf>,
     #[command(flatten)]
     pub pins: PinArgs,
     /// The service's name, which the card signs (the RSSP's `service_name`).
@@ -242,8 +246,11 @@ fn csc_err(e: csc_api::CscError) -> anyhow::Error {
     anyhow!("{}", e.description)
 }
 
-/// The card signs `instruction` with its signature key (PIN verified first).
+/// The card (or the phone) signs `instruction` with its signature key (PIN verified first).
 fn card_signs(card: &CardInstructionArgs, instruction: &Instruction) -> Result<Vec<u8>> {
+    if let Some(dir) = &card.phone {
+        return crate::cmd::phone::app::sign_cms_with_phone(dir, &card.pins, &instruction.to_bytes());
+    }
     let mut dev = device::open(&card.device)?;
     pins::verify(&mut dev.card, jpki::PinId::Sign, &card.pins)?;
     let options =

@@ -284,6 +284,14 @@ pub fn cms_sign(a: &PhoneCmsSignArgs) -> Result<()> {
     crate::cmd::cms::write_cms(&der, &a.cms)
 }
 
+/// CMS SignedData (content attached) over `content` with the phone in
+/// `dir`'s signature key, its PIN from `pins` (for `jpki rssp --phone`).
+pub fn sign_cms_with_phone(dir: &std::path::Path, pins: &crate::args::PinArgs, content: &[u8]) -> Result<Vec<u8>> {
+    let phone = Phone::open(&PhoneDirArgs { dir: dir.to_path_buf() })?.with_keys()?;
+    let pin = pins::get(PinId::Sign, pins)?;
+    Ok(phone.app.cms_sign(CertType::Sign, &pin, content, false)?)
+}
+
 /// `jpki phone revoke`
 pub fn revoke(a: &PhoneRevokeArgs, json: bool) -> Result<()> {
     let mut phone = Phone::open(&a.phone)?;
