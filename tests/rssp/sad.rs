@@ -200,3 +200,30 @@ async fn concurrent_right_authorisations_do_not_lock_the_credential() {
         t.await.unwrap().expect("concurrent logins with the right password");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_revoked_or_expired_bearer_token_opens_nothing_and_its_sads_die_with_it() {
+    let lab = Lab::new().await;
+    let s = lab.signer("失効 十二郎", Factor::Password).await;
+    let h = vec![sha256(b"session")];
+    let sad = s.csc.authorize(&s.credential(), &h, pin(PASSWORD)).await.unwrap().sad;
+    let token = s.csc.token().unwrap().to_string();
+    // Another signer cannot revoke this token.
+    let other = lab.signer("他人 十三郎", Factor::Password).await;
+    let (status, _) = other.csc.post_raw("/csc/v2/auth/revoke", &serde_json::json!({ "token": token })).await.unwrap();
+    assert_eq!(status, 400);
+    let (status, _) = s
+        .csc
+        .post_raw("/csc/v2/auth/revoke", &serde_json::json!({ "token": token, "token_type_hint": "access_token" }))
+        .await
+        .unwrap();
+    assert_eq!(status, 204);
+    assert_eq!(s.csc.sign_hash(&s.credential(), &sad, &h).await.unwrap_err().code, Code::InvalidToken);
+    // A new session cannot use the old session's SAD either.
+    let again = lab.csc().login(&s.id(), PASSWORD).await.unwrap();
+    assert_eq!(again.sign_hash(&s.credential(), &sad, &h).await.unwrap_err().description, text::INVALID_SAD);
+    // An expired token: 401 expired_token.
+    lab.store().await.write(|tx| tx.execute("UPDATE tokens SET expires_at = 0", &[])).await.unwrap();
+    let e = again.list().await.unwrap_err();
+    assert_eq!(e.code, Code::ExpiredToken);
+}
