@@ -66,8 +66,25 @@ impl Drop for Deployment {
     }
 }
 
+/// Binds `addr`. A fixed port that is in use is tried again for up to
+/// 10 s: the deployment's ports were free ephemeral ports at `--init`, and
+/// after a restart another program's short-lived outgoing connection may
+/// hold one for a moment.
 async fn bind(addr: &str) -> Result<TcpListener, String> {
-    TcpListener::bind(addr).await.map_err(|e| format!("binding {addr}: {e}"))
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        match TcpListener::bind(addr).await {
+            Ok(l) => return Ok(l),
+            Err(e)
+                if e.kind() == std::io::ErrorKind::AddrInUse
+                    && !addr.ends_with(":0")
+                    && std::time::Instant::now() < deadline =>
+            {
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            Err(e) => return Err(format!("binding {addr}: {e}")),
+        }
+    }
 }
 
 fn port(l: &TcpListener) -> Result<u16, String> {
