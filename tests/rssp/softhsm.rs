@@ -47,8 +47,10 @@ async fn the_signers_keys_live_and_die_in_a_softhsm2_token() {
     for label in [key_label.as_str(), "rssp-ca", "rssp-record-mac", "rssp-seal"] {
         assert!(listed.contains(&format!("label:      {label}\n")), "{label}: {listed}");
     }
-    let signer_key =
-        listed.split("Private Key Object").find(|k| k.contains(&format!("label:      {key_label}\n"))).unwrap();
+    let signer_key = objects(&listed)
+        .into_iter()
+        .find(|o| o.starts_with("Private Key Object") && o.contains(&format!("label:      {key_label}\n")))
+        .unwrap_or_else(|| panic!("no private key {key_label}: {listed}"));
     assert!(signer_key.contains("Access:     sensitive, always sensitive, never extractable, local"), "{signer_key}");
     assert!(signer_key.contains("Usage:      sign\n"), "{signer_key}");
     assert!(!listed.contains("selftest-"), "the self-test's key was destroyed");
@@ -56,6 +58,22 @@ async fn the_signers_keys_live_and_die_in_a_softhsm2_token() {
     assert_eq!(lab.instruct(&s.card, Purpose::Delete, &s.credential()).await.unwrap()["status"], "deleted");
     let listed = list_objects(&keys, &conf);
     assert!(!listed.contains(&format!("label:      {key_label}\n")), "{listed}");
+}
+
+/// pkcs11-tool's listing cut into objects: a header line at column 0, then
+/// its indented attributes (the objects come in the token's order).
+fn objects(listed: &str) -> Vec<String> {
+    let mut out: Vec<String> = vec![];
+    for line in listed.lines() {
+        if !line.starts_with(' ') && !line.is_empty() {
+            out.push(String::new());
+        }
+        if let Some(o) = out.last_mut() {
+            o.push_str(line);
+            o.push('\n');
+        }
+    }
+    out
 }
 
 fn list_objects(keys: &hsm::Pkcs11Config, conf: &std::path::Path) -> String {
