@@ -8,7 +8,7 @@ use apdu::{tlv, Command, StatusWord, Transport};
 use zeroize::Zeroizing;
 
 /// Which certificate to read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum CertType {
     /// User-authentication certificate (EF 000A).
