@@ -64,6 +64,13 @@ pub enum Command {
     /// privileged users' side (`jpki rssp admin`).
     #[command(subcommand)]
     Rssp(RsspCommand),
+    /// SSH login with the card's authentication key: its authorized_keys
+    /// line (the login itself goes through libjpki_pkcs11.so).
+    #[command(subcommand)]
+    Ssh(crate::cmd::desktop::SshCommand),
+    /// Register the PKCS#11 module in Firefox's and Chrome's NSS databases.
+    #[command(subcommand)]
+    Nss(crate::cmd::desktop::NssCommand),
     /// Run an end-to-end demonstration (without a subcommand: the whole
     /// system, `jpki demo phone`).
     Demo(DemoCli),

@@ -138,12 +138,6 @@ pub struct CertFacts {
     exponent: Vec<u8>,
 }
 
-#[derive(der::Sequence)]
-struct RsaPublicKey<'a> {
-    modulus: der::asn1::UintRef<'a>,
-    exponent: der::asn1::UintRef<'a>,
-}
-
 impl CertFacts {
     /// Parses a DER certificate with an RSA key.
     pub fn parse(der: &[u8]) -> Result<Self, String> {
@@ -152,15 +146,15 @@ impl CertFacts {
         fn enc(v: &impl Encode) -> Result<Vec<u8>, String> {
             v.to_der().map_err(|e| e.to_string())
         }
-        let key_bits = tbs.subject_public_key_info.subject_public_key.raw_bytes();
-        let key = RsaPublicKey::from_der(key_bits).map_err(|e| format!("RSA public key: {e}"))?;
+        let spki = enc(&tbs.subject_public_key_info)?;
+        let (modulus, exponent) = pki::rsa::public_numbers(&spki).map_err(|e| format!("RSA public key: {e}"))?;
         Ok(Self {
             der: der.to_vec(),
             subject: enc(&tbs.subject)?,
             issuer: enc(&tbs.issuer)?,
             serial: enc(&tbs.serial_number)?,
-            modulus: key.modulus.as_bytes().to_vec(),
-            exponent: key.exponent.as_bytes().to_vec(),
+            modulus,
+            exponent,
         })
     }
 

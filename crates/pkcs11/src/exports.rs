@@ -386,8 +386,35 @@ pub unsafe extern "C" fn C_SignInit(
         let m = unsafe { get(mechanism as *const CK_MECHANISM)? };
         // SAFETY: the parameter holds ulParameterLen bytes.
         let params = unsafe { bytes(m.pParameter as *const u8, m.ulParameterLen)? };
+        if PSS.contains(&m.mechanism) {
+            explain_no_pss();
+        }
         with_module(|module| module.sign_init(session, m.mechanism, params, key))
     })
+}
+
+/// The RSA-PSS mechanisms a TLS stack asks for.
+const PSS: [CK_MECHANISM_TYPE; 5] = [
+    CKM_RSA_PKCS_PSS,
+    CKM_SHA1_RSA_PKCS_PSS,
+    CKM_SHA256_RSA_PKCS_PSS,
+    CKM_SHA384_RSA_PKCS_PSS,
+    CKM_SHA512_RSA_PKCS_PSS,
+];
+
+/// A TLS client asking for RSA-PSS gets `CKR_MECHANISM_INVALID`, which its
+/// error message does not explain; the module says once, on stderr, what
+/// the user can do (fact sheet §2.5: TLS 1.3 has no PKCS#1 v1.5 handshake
+/// signatures).
+fn explain_no_pss() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        eprintln!(
+            "jpki-pkcs11: a JPKI card signs with PKCS#1 v1.5 only, and RSA-PSS was asked for. TLS 1.3 client \
+             authentication needs RSA-PSS, so it cannot work with a JPKI card: use TLS 1.2 (curl --tls-max 1.2) \
+             with PKCS#1 signature algorithms (OpenSSL: ClientSignatureAlgorithms = RSA+SHA256:RSA+SHA384:RSA+SHA512)."
+        );
+    });
 }
 
 /// Writes a signature answer (P11 §5.2 conventions).

@@ -159,6 +159,20 @@ fn rsa_public_key_bits(spki_der: &[u8]) -> Result<Vec<u8>, RsaError> {
     spki.subject_public_key.as_bytes().map(<[u8]>::to_vec).ok_or(RsaError::BadPublicKey)
 }
 
+/// The modulus and public exponent (big-endian, no leading zeros) of the
+/// RSA key in a `SubjectPublicKeyInfo` (RFC 8017 A.1.1 `RSAPublicKey`).
+pub fn public_numbers(spki_der: &[u8]) -> Result<(Vec<u8>, Vec<u8>), RsaError> {
+    use der::Decode;
+    #[derive(der::Sequence)]
+    struct RsaPublicKey<'a> {
+        modulus: der::asn1::UintRef<'a>,
+        exponent: der::asn1::UintRef<'a>,
+    }
+    let bits = rsa_public_key_bits(spki_der)?;
+    let key = RsaPublicKey::from_der(&bits).map_err(|_| RsaError::BadPublicKey)?;
+    Ok((key.modulus.as_bytes().to_vec(), key.exponent.as_bytes().to_vec()))
+}
+
 /// Verifies a PKCS#1 v1.5 signature over `msg` hashed with `hash`.
 pub fn verify(spki_der: &[u8], hash: HashAlg, msg: &[u8], sig: &[u8]) -> Result<(), RsaError> {
     let key = rsa_public_key_bits(spki_der)?;

@@ -5,6 +5,7 @@ pub mod attack;
 pub mod audit;
 pub mod card;
 pub mod cms;
+pub mod desktop;
 pub mod load;
 pub mod operator;
 pub mod phone;
@@ -30,6 +31,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Audit(c) => audit::run(c, json),
         Command::Operator(c) => operator::run(&c, json),
         Command::Rssp(c) => rssp::run(c, json),
+        Command::Ssh(c) => desktop::run_ssh(c, json),
+        Command::Nss(c) => desktop::run_nss(c, json),
         Command::Demo(d) => crate::demo::run(d, json),
         Command::Bench(c) => crate::bench::run(c, json),
         Command::Attack(c) => attack::run(c, json),
