@@ -338,3 +338,156 @@ pub fn rssp_inputs(data: &[u8]) {
         }
     }
 }
+
+/// The PKCS#11 module's safe core (crates/pkcs11-core) driven by a
+/// sequence of calls with fuzzed attribute templates, mechanism types and
+/// parameters, handles, PINs and data, against an emulated card restored
+/// before each input. Every signature is 256 bytes; nothing panics.
+pub fn pkcs11_calls(data: &[u8]) {
+    use cryptoki_sys::*;
+    use pkcs11_core::config::Emulated;
+    use pkcs11_core::{Config, Module, Signed};
+    thread_local! {
+        static DIR: tempfile::TempDir = tempfile::tempdir().expect("tempdir");
+    }
+    let path = DIR.with(|d| d.path().join("card.json"));
+    std::fs::write(&path, card_state().to_json()).expect("card file");
+    let mut input = Bytes(data);
+    let hide = input.byte().is_some_and(|b| b & 1 == 1);
+    let mut m = Module::new(Config { readers: false, hide_sign_token: hide, emulated: vec![Emulated::Card(path)] });
+    let mut sessions: Vec<CK_SESSION_HANDLE> = vec![0];
+    const TYPES: [CK_ATTRIBUTE_TYPE; 10] = [
+        CKA_CLASS,
+        CKA_ID,
+        CKA_LABEL,
+        CKA_VALUE,
+        CKA_MODULUS,
+        CKA_PRIVATE,
+        CKA_SIGN,
+        CKA_KEY_TYPE,
+        CKA_TOKEN,
+        0x8000_0001,
+    ];
+    const MECHANISMS: [CK_MECHANISM_TYPE; 5] =
+        [CKM_RSA_PKCS, CKM_SHA256_RSA_PKCS, CKM_SHA1_RSA_PKCS, CKM_SHA512_RSA_PKCS, CKM_RSA_PKCS_PSS];
+    while let Some(op) = input.byte() {
+        let pick = |input: &mut Bytes, sessions: &[CK_SESSION_HANDLE]| {
+            let b = input.byte().unwrap_or(0) as usize;
+            sessions[b % sessions.len()]
+        };
+        match op % 11 {
+            0 => {
+                let slot = CK_SLOT_ID::from(input.byte().unwrap_or(0) % 3);
+                let flags = CK_FLAGS::from(input.byte().unwrap_or(6));
+                if let Ok(h) = m.open_session(slot, flags) {
+                    sessions.push(h);
+                }
+            }
+            1 => {
+                let s = pick(&mut input, &sessions);
+                let user = CK_USER_TYPE::from(input.byte().unwrap_or(1) % 4);
+                let pin: &[u8] = match input.byte().unwrap_or(0) % 4 {
+                    0 => b"1234",
+                    1 => b"ABC123",
+                    2 => input.take(20),
+                    _ => b"9999",
+                };
+                let _ = m.login(s, user, Some(pin));
+            }
+            2 => {
+                let s = pick(&mut input, &sessions);
+                let mut template = Vec::new();
+                for _ in 0..input.byte().unwrap_or(0) % 4 {
+                    let ty = TYPES[input.byte().unwrap_or(0) as usize % TYPES.len()];
+                    let len = input.byte().unwrap_or(0) as usize % 12;
+                    template.push((ty, input.take(len).to_vec()));
+                }
+                let _ = m.find_init(s, &template);
+                let _ = m.find(s, input.byte().unwrap_or(1) as usize);
+                let _ = m.find_final(s);
+            }
+            3 => {
+                let s = pick(&mut input, &sessions);
+                let handle = input.handle();
+                let types: Vec<_> = input.take(4).iter().map(|b| TYPES[*b as usize % TYPES.len()]).collect();
+                if let Ok(answers) = m.attributes(s, handle, &types) {
+                    assert_eq!(answers.len(), types.len());
+                }
+            }
+            4 => {
+                let s = pick(&mut input, &sessions);
+                let b = input.byte().unwrap_or(0);
+                let mechanism =
+                    if b < 200 { MECHANISMS[b as usize % MECHANISMS.len()] } else { CK_MECHANISM_TYPE::from(b) << 4 };
+                let len = input.byte().unwrap_or(0) as usize % 3;
+                let params = input.take(len).to_vec();
+                let key = input.handle();
+                let _ = m.sign_init(s, mechanism, &params, key);
+            }
+            5 | 6 => {
+                let s = pick(&mut input, &sessions);
+                let len = input.byte().unwrap_or(0) as usize;
+                let data = input.take(len).to_vec();
+                let capacity = match input.byte().unwrap_or(0) % 3 {
+                    0 => None,
+                    1 => Some(16),
+                    _ => Some(512),
+                };
+                let answer = if op % 11 == 5 { m.sign(s, &data, capacity) } else { m.sign_final(s, capacity) };
+                if let Ok(Signed::Done(sig)) = answer {
+                    assert_eq!(sig.len(), 256);
+                }
+            }
+            7 => {
+                let s = pick(&mut input, &sessions);
+                let len = input.byte().unwrap_or(0) as usize;
+                let part = input.take(len).to_vec();
+                let _ = m.sign_update(s, &part);
+            }
+            8 => {
+                let s = pick(&mut input, &sessions);
+                let _ = m.logout(s);
+                let _ = m.session_info(s);
+            }
+            9 => {
+                let s = pick(&mut input, &sessions);
+                let _ = m.close_session(s);
+            }
+            _ => {
+                let slot = CK_SLOT_ID::from(input.byte().unwrap_or(0) % 3);
+                let _ = m.token_info(slot);
+                let _ = m.slot_info(slot);
+                let _ = m.close_all_sessions(slot);
+            }
+        }
+    }
+}
+
+/// A cursor over fuzz input.
+struct Bytes<'a>(&'a [u8]);
+
+impl<'a> Bytes<'a> {
+    fn byte(&mut self) -> Option<u8> {
+        let (&b, rest) = self.0.split_first()?;
+        self.0 = rest;
+        Some(b)
+    }
+
+    fn take(&mut self, n: usize) -> &'a [u8] {
+        let (head, rest) = self.0.split_at(n.min(self.0.len()));
+        self.0 = rest;
+        head
+    }
+
+    /// An object handle: mostly of the module's form, sometimes anything.
+    fn handle(&mut self) -> cryptoki_sys::CK_OBJECT_HANDLE {
+        let b = self.byte().unwrap_or(0);
+        let slot = u64::from(b % 3) + 1;
+        let index = u64::from(b >> 4) % 6;
+        if b == 0xFF {
+            cryptoki_sys::CK_OBJECT_HANDLE::MAX
+        } else {
+            (slot << 8) | index
+        }
+    }
+}

@@ -15,6 +15,6 @@
 //! `C_GetInterface` ("PKCS 11" v3.0 and v2.40). Usage and decisions:
 //! docs/pkcs11.md.
 
-mod exports;
+pub mod exports;
 mod ffi;
-mod lists;
+pub mod lists;
