@@ -12,7 +12,7 @@ use cryptoki::types::AuthPin;
 use cryptoki_sys::*;
 use jpki_pkcs11::exports::*;
 use jpki_pkcs11::lists::*;
-use std::ptr::{null, null_mut};
+use std::ptr::null_mut;
 
 /// The cdylib cargo built with this test (target/<profile>/deps/, where
 /// `cargo test` leaves it; `cargo build` also copies it one level up).
@@ -212,11 +212,10 @@ unsafe fn raw_calls() {
         assert_eq!(C_WaitForSlotEvent(CKF_DONT_BLOCK, &mut slot, null_mut()), CKR_NO_EVENT, "emulated: always present");
 
         // C_Finalize: pReserved must be NULL; then everything is closed.
-        assert_eq!(C_Finalize(1 as *mut _), CKR_ARGUMENTS_BAD);
+        assert_eq!(C_Finalize(std::ptr::dangling_mut()), CKR_ARGUMENTS_BAD);
         assert_eq!(C_Finalize(null_mut()), CKR_OK);
         assert_eq!(C_Finalize(null_mut()), CKR_CRYPTOKI_NOT_INITIALIZED);
         assert_eq!(C_CloseSession(session), CKR_CRYPTOKI_NOT_INITIALIZED);
-        let _ = null::<u8>();
     }
 }
 
