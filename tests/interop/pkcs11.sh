@@ -240,5 +240,12 @@ else
   echo "FAIL pyHanko venv missing (scripts/deps makes it)"; failed=$((failed + 1))
 fi
 
+# Hot-plug, last (it takes the card out): PyKCS11 waits for slot events.
+if [ -x "$venv/bin/python" ]; then
+  serve_pid=${pids[1]}
+  check "hot-plug (PyKCS11): removal and insertion are slot events; a removed card's session ends" \
+    timeout 90 "$py" "$here/pkcs11_events.py" "$module" "$serve_pid" -- "$jpki" card serve --card card.json --vpcd 127.0.0.1:35963
+fi
+
 echo "pkcs11 interop: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
