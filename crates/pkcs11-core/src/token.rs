@@ -242,11 +242,21 @@ impl Card {
     /// The card signs `digest_info` with `role`'s key. After a signature
     /// with the signature key the card's PIN state is cleared, so the
     /// password it was given is spent on the card too.
+    ///
+    /// The signature is checked with the certificate's public key before it
+    /// is returned: a card fault, or another program selecting another key
+    /// file between our SELECT EF and our command, gives
+    /// `CKR_DEVICE_ERROR`, never a signature by the wrong key.
     pub fn sign(&mut self, role: Role, digest_info: &[u8]) -> Result<Vec<u8>> {
+        let spki = self.facts(role.key().cert())?.spki.clone();
         let result = self.card.sign(role.key(), digest_info).map_err(|e| self.fail(e));
         if role == Role::Sign && !self.removed {
             self.clear_card_pins()?;
         }
-        result
+        let signature = result?;
+        match pki::rsa::recover(&spki, &signature) {
+            Ok(signed) if signed == digest_info => Ok(signature),
+            _ => Err(Rv::DEVICE_ERROR),
+        }
     }
 }

@@ -295,3 +295,40 @@ fn the_sign_token_can_be_hidden_as_for_browsers() {
     assert_eq!(m.token_info(AUTH).unwrap().label, "JPKI");
     assert_eq!(m.open_session(SIGN, CKF_SERIAL_SESSION).unwrap_err(), Rv::SLOT_ID_INVALID);
 }
+
+/// A link that, like another program sharing the reader, selects the
+/// signature key's EF whenever we select the authentication key's, or that
+/// corrupts the card's signature.
+struct Meddler {
+    card: transport::InProcess<mynacard::MynaCard>,
+    swap_key: bool,
+}
+
+impl apdu::Transport for Meddler {
+    fn transmit_raw(&mut self, command: &[u8]) -> Result<Vec<u8>, apdu::TransportError> {
+        let mut command = command.to_vec();
+        if self.swap_key && command.starts_with(&[0x00, 0xA4, 0x02, 0x0C, 0x02, 0x00, 0x17]) {
+            command[6] = 0x1A;
+        }
+        let mut response = self.card.transmit_raw(&command)?;
+        if !self.swap_key && command.get(1) == Some(&0x2A) && response.len() > 2 {
+            response[10] ^= 1;
+        }
+        Ok(response)
+    }
+}
+
+#[test]
+fn a_signature_by_the_wrong_key_or_a_faulty_card_is_never_returned() {
+    for swap_key in [true, false] {
+        let state = mynacard::CardState::load(&fixture().path).unwrap();
+        let card = transport::InProcess::new(mynacard::MynaCard::in_memory(state).unwrap());
+        let mut token = pkcs11_core::token::Card::bind(Box::new(Meddler { card, swap_key })).unwrap();
+        // Both PINs verified: the card would sign with either key.
+        token.login(pkcs11_core::objects::Role::Sign, b"ABC123").unwrap();
+        token.login(pkcs11_core::objects::Role::Auth, b"1234").unwrap();
+        let digest_info = [pkcs11_core::mechanism::Hash::Sha256.digest_info_prefix(), &[7u8; 32]].concat();
+        let refused = token.sign(pkcs11_core::objects::Role::Auth, &digest_info).unwrap_err();
+        assert_eq!(refused, Rv::DEVICE_ERROR, "swap_key={swap_key}");
+    }
+}

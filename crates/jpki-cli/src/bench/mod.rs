@@ -7,7 +7,8 @@
 //! - [`phones`]: whole phones through the deployment;
 //! - [`hsm`]: issuance with the CA keys in SoftHSM2 beside software;
 //! - [`kills`]: SIGKILL at random instants under load, and the invariants;
-//! - [`rssp`]: the remote signing service's signHash beside OpenSSL and the CSC peer.
+//! - [`rssp`]: the remote signing service's signHash beside OpenSSL and the CSC peer;
+//! - [`pkcs11`]: signatures through our PKCS#11 module beside OpenSC's and raw APDUs.
 
 pub mod hsm;
 pub mod issuance;
@@ -15,6 +16,7 @@ pub mod kills;
 pub mod micro;
 pub mod ocsp;
 pub mod phones;
+pub mod pkcs11;
 pub mod rssp;
 
 use anyhow::Result;
@@ -66,6 +68,11 @@ pub enum BenchCommand {
     /// certomancer-csc-dummy (same client, same hashes), the crypto module
     /// in software and (--softhsm) in SoftHSM2; authorize + signHash latency.
     Rssp(RsspBenchArgs),
+    /// Signatures per second through our PKCS#11 module and through
+    /// OpenSC's on the same emulated card in pcscd's vpcd reader (pcscd
+    /// must run), beside the same APDUs sent straight over PC/SC: the
+    /// module's own cost per C_Sign.
+    Pkcs11(pkcs11::Pkcs11BenchArgs),
 }
 
 /// `jpki bench rssp`
@@ -230,5 +237,6 @@ pub fn run(command: BenchCommand, json: bool) -> Result<()> {
         BenchCommand::Kills(a) => kills::kills(&a, json),
         BenchCommand::Hsm(a) => hsm::hsm(&a, json),
         BenchCommand::Rssp(a) => rssp::rssp(&a, json),
+        BenchCommand::Pkcs11(a) => pkcs11::pkcs11(&a, json),
     }
 }
