@@ -236,6 +236,9 @@ if [ -x "$venv/bin/pyhanko" ]; then
     sh -c "$(declare -f pysign validate); pysign 1 ABC123 card.pdf && validate card.pdf | grep -q 'INTACT:TRUSTED'"
   check "pyHanko signs through the module with the phone's signature key; validated" \
     sh -c "$(declare -f pysign validate); pysign 3 PHONE1 phone.pdf && validate phone.pdf | grep -q 'INTACT:TRUSTED'"
+  check "jpki pdf sign with the phone over NFC (PC/SC reader 1); pyHanko and jpki pdf verify: valid" \
+    sh -c "$(declare -f validate); JPKI_SIGN_PIN=PHONE1 '$jpki' pdf sign blank.pdf -o nfc.pdf --reader 'Virtual PCD 00 01' \
+           && validate nfc.pdf | grep -q 'INTACT:TRUSTED,UNTOUCHED' && '$jpki' pdf verify nfc.pdf --ca ca/sign-ca.pem"
 else
   echo "FAIL pyHanko venv missing (scripts/deps makes it)"; failed=$((failed + 1))
 fi

@@ -8,7 +8,11 @@
 #     authorisation per batch), and `pyhanko sign validate` says VALID
 #     with the RSSP CA as the only trust anchor; then six PDFs in batches
 #     of three (two authorisations, as the audit log shows);
-#  3. the SAD probe on both servers: the peer accepts a replayed SAD (200),
+#  3. PAdES with the card itself (`jpki pdf sign`): pyHanko validates B-B
+#     (visible, and on a PDF pyHanko wrote), refuses one changed byte as
+#     `jpki pdf verify` does, and its AdES validation uses the OCSP answer,
+#     CRL and delta CRL `--ocsp-url/--crl-url` put in the DSS;
+#  4. the SAD probe on both servers: the peer accepts a replayed SAD (200),
 #     ours refuses it (400); both refuse an unpinned hash.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -63,6 +67,49 @@ PY
 if "$venv/bin/pyhanko" sign validate --trust "$work/sys/ca/sign-ca.pem" --trust-replace --no-revocation-check --executive-summary "$work/signed.pdf" 2>/dev/null | grep -q ':VALID$'; then
   echo "pyHanko accepted our signature under a foreign trust anchor" >&2; exit 1
 fi
+
+# PAdES with the card itself (`jpki pdf sign`, crate pades): pyHanko
+# validates B-B, and with the JPKI service's OCSP answer, CRL and delta CRL
+# in the DSS its AdES validation finds the revocation data offline (the
+# signature certificate's CRL distribution point is a directory name, which
+# it cannot fetch; without the DSS the same check fails).
+sign_ca=$work/sys/ca/sign-ca.pem
+ocsp=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['ocsp_url'])" "$work/endpoints.json")
+"$jpki" pdf sample -o "$work/contract.pdf"
+"$jpki" pdf sign "$work/contract.pdf" -o "$work/pades-bb.pdf" --card "$work/card.json" \
+  --visible 1,350,60,560,120 --reason "pyHanko interop" > /dev/null
+"$venv/bin/pyhanko" sign validate --trust "$sign_ca" --trust-replace --no-revocation-check "$work/pades-bb.pdf" \
+  | tee "$work/pades-bb.txt" | grep -q ':INTACT:TRUSTED,UNTOUCHED' || { cat "$work/pades-bb.txt" >&2; echo "pyHanko: B-B not valid" >&2; exit 1; }
+echo "jpki pdf sign (B-B, visible): pyHanko: $(cut -d: -f3- "$work/pades-bb.txt")"
+"$jpki" pdf verify "$work/pades-bb.pdf" --ca "$sign_ca" > /dev/null
+"$py" -c "import sys; sys.path.insert(0, 'tests/interop'); from csc_pyhanko import blank_pdf; open(sys.argv[1], 'wb').write(blank_pdf())" "$work/foreign.pdf"
+"$jpki" pdf sign "$work/foreign.pdf" -o "$work/foreign-signed.pdf" --card "$work/card.json" > /dev/null
+"$venv/bin/pyhanko" sign validate --trust "$sign_ca" --trust-replace --no-revocation-check "$work/foreign-signed.pdf" \
+  | grep -q ':INTACT:TRUSTED,UNTOUCHED' || { echo "pyHanko: a PDF pyHanko wrote, signed by jpki, not valid" >&2; exit 1; }
+echo "jpki pdf sign on a PDF written by pyHanko: INTACT:TRUSTED,UNTOUCHED"
+python3 - "$work/pades-bb.pdf" "$work/tampered.pdf" <<'PY'
+import sys
+data = bytearray(open(sys.argv[1], "rb").read())
+at = data.find(b"Contract:")
+data[at] = ord("K")
+open(sys.argv[2], "wb").write(data)
+PY
+if "$jpki" pdf verify "$work/tampered.pdf" --ca "$sign_ca" 2> "$work/tampered.err"; then
+  echo "jpki pdf verify accepted a changed byte" >&2; exit 1
+fi
+grep -q "message digest" "$work/tampered.err" || { cat "$work/tampered.err" >&2; exit 1; }
+if "$venv/bin/pyhanko" sign validate --trust "$sign_ca" --trust-replace --no-revocation-check "$work/tampered.pdf" > /dev/null 2>&1; then
+  echo "pyHanko accepted the changed byte" >&2; exit 1
+fi
+echo "one changed byte in the signed range: jpki pdf verify and pyHanko refuse"
+if "$venv/bin/pyhanko" sign adesverify --trust "$sign_ca" --trust-replace "$work/pades-bb.pdf" > /dev/null 2>&1; then
+  echo "pyHanko's AdES validation found revocation data without a DSS?" >&2; exit 1
+fi
+"$jpki" pdf sign "$work/contract.pdf" -o "$work/pades-dss.pdf" --card "$work/card.json" --ocsp-url "$ocsp" \
+  --crl-url "${ocsp%/ocsp}/crl/sign.crl" --crl-url "${ocsp%/ocsp}/crl/sign-delta.crl" > /dev/null
+"$venv/bin/pyhanko" sign adesverify --trust "$sign_ca" --trust-replace "$work/pades-dss.pdf" 2> "$work/ades.err" \
+  | tee "$work/ades.txt" | grep -q ':INTACT:TRUSTED' || { cat "$work/ades.txt" "$work/ades.err" >&2; echo "pyHanko AdES: DSS not used" >&2; exit 1; }
+echo "jpki pdf sign --ocsp-url --crl-url (DSS): pyHanko adesverify: $(cut -d: -f3- "$work/ades.txt")"
 
 ours=$("$py" tests/interop/csc_pyhanko.py probe "$rssp" "$credential" --token "$token" --pin "$password" --cafile "$work/sys/tls/ca.pem")
 echo "ours: $ours"

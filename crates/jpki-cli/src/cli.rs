@@ -64,6 +64,10 @@ pub enum Command {
     /// privileged users' side (`jpki rssp admin`).
     #[command(subcommand)]
     Rssp(RsspCommand),
+    /// PAdES signatures on PDF files with the card's (or the phone's)
+    /// signature key, and their verification.
+    #[command(subcommand)]
+    Pdf(crate::cmd::pdf::PdfCommand),
     /// SSH login with the card's authentication key: its authorized_keys
     /// line (the login itself goes through libjpki_pkcs11.so).
     #[command(subcommand)]

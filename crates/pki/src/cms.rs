@@ -90,6 +90,82 @@ pub fn sign<E: std::fmt::Display>(
         )?,
         attribute(rfc5911::ID_MESSAGE_DIGEST, Any::encode_from(&OctetString::new(hash.digest(content))?)?)?,
     ])?;
+    let econtent = (!options.detached).then_some(content);
+    assemble(econtent, hash, signed_attrs, signer_cert, extra, sign_digest_info)
+}
+
+/// CAdES-baseline signed attributes for a detached signature (ETSI EN
+/// 319 122-1 §5.2, as PAdES B-B uses them, EN 319 142-1 §5.3): contentType,
+/// messageDigest and signingCertificateV2 (RFC 5035, SHA-256 of the signer's
+/// certificate with its issuer and serial); no signingTime — the claimed
+/// time goes in the PDF's `/M`.
+pub fn sign_cades_detached<E: std::fmt::Display>(
+    content: &[u8],
+    signer_cert: &Certificate,
+    extra: &[Certificate],
+    hash: HashAlg,
+    sign_digest_info: impl FnOnce(&[u8]) -> Result<Vec<u8>, E>,
+) -> Result<Vec<u8>, CmsError> {
+    let signed_attrs: SignedAttributes = SetOfVec::try_from(vec![
+        attribute(rfc5911::ID_CONTENT_TYPE, Any::encode_from(&rfc5911::ID_DATA)?)?,
+        attribute(rfc5911::ID_MESSAGE_DIGEST, Any::encode_from(&OctetString::new(hash.digest(content))?)?)?,
+        attribute(rfc5911::ID_AA_SIGNING_CERTIFICATE_V_2, Any::encode_from(&signing_certificate_v2(signer_cert)?)?)?,
+    ])?;
+    assemble(None, hash, signed_attrs, signer_cert, extra, sign_digest_info)
+}
+
+/// RFC 5035 `ESSCertIDv2` with the default hash (SHA-256, so no
+/// `hashAlgorithm`) and `issuerSerial`.
+#[derive(der::Sequence)]
+struct EssCertIdV2 {
+    cert_hash: OctetString,
+    issuer_serial: IssuerSerial,
+}
+
+/// RFC 5035 `IssuerSerial`.
+#[derive(der::Sequence)]
+struct IssuerSerial {
+    issuer: Vec<x509_cert::ext::pkix::name::GeneralName>,
+    serial_number: x509_cert::serial_number::SerialNumber,
+}
+
+/// RFC 5035 `SigningCertificateV2` (no policies).
+#[derive(der::Sequence)]
+struct SigningCertificateV2 {
+    certs: Vec<EssCertIdV2>,
+}
+
+fn signing_certificate_v2(cert: &Certificate) -> Result<SigningCertificateV2, CmsError> {
+    let tbs = &cert.tbs_certificate;
+    Ok(SigningCertificateV2 {
+        certs: vec![EssCertIdV2 {
+            cert_hash: OctetString::new(HashAlg::Sha256.digest(&cert.to_der()?))?,
+            issuer_serial: IssuerSerial {
+                issuer: vec![x509_cert::ext::pkix::name::GeneralName::DirectoryName(tbs.issuer.clone())],
+                serial_number: tbs.serial_number.clone(),
+            },
+        }],
+    })
+}
+
+/// The SHA-256 certificate hash a `signingCertificateV2` attribute names,
+/// if `attrs` has one (for checking it names the signer).
+pub fn signing_certificate_v2_hash(attrs: &SignedAttributes) -> Result<Option<Vec<u8>>, CmsError> {
+    let Some(attr) = attrs.iter().find(|a| a.oid == rfc5911::ID_AA_SIGNING_CERTIFICATE_V_2) else { return Ok(None) };
+    let value = attr.values.iter().next().ok_or_else(|| CmsError::Invalid("empty signingCertificateV2".into()))?;
+    let v2: SigningCertificateV2 = value.decode_as()?;
+    Ok(v2.certs.first().map(|c| c.cert_hash.as_bytes().to_vec()))
+}
+
+/// Signs the DER of `signed_attrs` and wraps everything in a ContentInfo.
+fn assemble<E: std::fmt::Display>(
+    econtent: Option<&[u8]>,
+    hash: HashAlg,
+    signed_attrs: SignedAttributes,
+    signer_cert: &Certificate,
+    extra: &[Certificate],
+    sign_digest_info: impl FnOnce(&[u8]) -> Result<Vec<u8>, E>,
+) -> Result<Vec<u8>, CmsError> {
     let digest_info = hash.digest_info(&hash.digest(&signed_attrs.to_der()?));
     let signature = sign_digest_info(&digest_info).map_err(|e| CmsError::Signer(e.to_string()))?;
     let signer_info = SignerInfo {
@@ -113,7 +189,10 @@ pub fn sign<E: std::fmt::Display>(
         digest_algorithms: SetOfVec::try_from(vec![algorithm(hash.oid())])?,
         encap_content_info: EncapsulatedContentInfo {
             econtent_type: rfc5911::ID_DATA,
-            econtent: if options.detached { None } else { Some(Any::encode_from(&OctetString::new(content)?)?) },
+            econtent: match econtent {
+                Some(content) => Some(Any::encode_from(&OctetString::new(content)?)?),
+                None => None,
+            },
         },
         certificates: Some(CertificateSet(SetOfVec::try_from(certs)?)),
         crls: None,

@@ -8,6 +8,7 @@ pub mod cms;
 pub mod desktop;
 pub mod load;
 pub mod operator;
+pub mod pdf;
 pub mod phone;
 pub mod rssp;
 pub mod se;
@@ -32,6 +33,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Operator(c) => operator::run(&c, json),
         Command::Rssp(c) => rssp::run(c, json),
         Command::Ssh(c) => desktop::run_ssh(c, json),
+        Command::Pdf(c) => pdf::run(c, json),
         Command::Nss(c) => desktop::run_nss(c, json),
         Command::Demo(d) => crate::demo::run(d, json),
         Command::Bench(c) => crate::bench::run(c, json),

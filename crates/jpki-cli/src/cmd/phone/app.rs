@@ -284,6 +284,14 @@ pub fn cms_sign(a: &PhoneCmsSignArgs) -> Result<()> {
     crate::cmd::cms::write_cms(&der, &a.cms)
 }
 
+/// The JPKI applet of the phone in `dir` (networked or made offline) as a
+/// token, through its JPKI app's OMAPI channel.
+pub fn phone_token(dir: &std::path::Path) -> Result<jpki::JpkiCard<phone::JpkiApplet>> {
+    let dir = PhoneDir::new(dir);
+    let service = phone::SeService::new(dir.open_se()?);
+    Ok(jpki::JpkiCard::new(phone::JpkiApplet::open(&service, &dir.app()?)?))
+}
+
 /// CMS SignedData (content attached) over `content` with the phone in
 /// `dir`'s signature key, its PIN from `pins` (for `jpki rssp --phone`).
 pub fn sign_cms_with_phone(dir: &std::path::Path, pins: &crate::args::PinArgs, content: &[u8]) -> Result<Vec<u8>> {
