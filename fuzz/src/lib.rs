@@ -491,3 +491,27 @@ impl<'a> Bytes<'a> {
         }
     }
 }
+
+/// The PAdES verifier (crate pades) on arbitrary bytes, and the signer's
+/// preparation on them: errors, never a panic; and whatever `verify`
+/// accepts has byte ranges inside the file.
+pub fn pades_verify(data: &[u8]) {
+    static CA: OnceLock<pki::Certificate> = OnceLock::new();
+    let ca = CA.get_or_init(|| pki::cert::parse_certificates(&card_state().jpki.sign_ca_cert).expect("CA").remove(0));
+    if let Ok(reports) = pades::verify(data, std::slice::from_ref(ca)) {
+        for r in reports {
+            assert!(r.byte_range[2] + r.byte_range[3] <= data.len());
+        }
+    }
+    let field = pades::FieldOptions {
+        name: "Fuzz".into(),
+        time: std::time::SystemTime::UNIX_EPOCH,
+        reason: None,
+        location: None,
+        appearance: None,
+        reserve: 64,
+    };
+    if let Ok(prepared) = pades::prepare(data, &field) {
+        assert!(prepared.signed_bytes().len() < prepared.byte_range()[2] + prepared.byte_range()[3]);
+    }
+}

@@ -3,7 +3,7 @@
 #[test]
 fn committed_corpus_replays_without_panic() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus");
-    let targets: [(&str, fn(&[u8])); 13] = [
+    let targets: [(&str, fn(&[u8])); 14] = [
         ("apdu_command", openjpki_fuzz::apdu_command),
         ("ber_tlv", openjpki_fuzz::ber_tlv),
         ("card_process", openjpki_fuzz::card_process),
@@ -17,6 +17,7 @@ fn committed_corpus_replays_without_panic() {
         ("jlis_inputs", openjpki_fuzz::jlis_inputs),
         ("rssp_inputs", openjpki_fuzz::rssp_inputs),
         ("pkcs11_calls", openjpki_fuzz::pkcs11_calls),
+        ("pades_verify", openjpki_fuzz::pades_verify),
     ];
     for (name, harness) in targets {
         let dir = root.join(name);

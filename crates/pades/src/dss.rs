@@ -4,12 +4,12 @@
 //! signature, which it therefore does not disturb.
 
 use crate::Result;
-use lopdf::{dictionary, Document, IncrementalDocument, Object, Stream};
+use lopdf::{dictionary, IncrementalDocument, Object, Stream};
 
 /// Appends a `/DSS` with `certs` (DER), `ocsps` (DER OCSPResponse) and
 /// `crls` (DER) to a signed PDF.
 pub fn add_dss(pdf: &[u8], certs: &[Vec<u8>], ocsps: &[Vec<u8>], crls: &[Vec<u8>]) -> Result<Vec<u8>> {
-    let doc = Document::load_mem(pdf)?;
+    let doc = crate::load(pdf)?;
     let root = doc.trailer.get(b"Root").and_then(Object::as_reference)?;
     let mut inc = IncrementalDocument::create_from(pdf.to_vec(), doc);
     let mut streams = |items: &[Vec<u8>]| -> Vec<Object> {

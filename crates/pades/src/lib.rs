@@ -44,6 +44,17 @@ impl From<lopdf::Error> for PadesError {
 /// Result alias.
 pub type Result<T> = std::result::Result<T, PadesError>;
 
+/// Parses a PDF. lopdf is not hardened against hostile input: a panic
+/// inside it is turned into an error, so a crafted file cannot crash a
+/// verifier.
+fn load(pdf: &[u8]) -> Result<lopdf::Document> {
+    match std::panic::catch_unwind(|| lopdf::Document::load_mem(pdf)) {
+        Ok(Ok(doc)) => Ok(doc),
+        Ok(Err(e)) => Err(PadesError::Unusable(e.to_string())),
+        Err(_) => Err(PadesError::Unusable("the PDF is malformed (the parser gave up)".into())),
+    }
+}
+
 /// Finds `needle` in `haystack` (first occurrence at or after `from`).
 fn find(haystack: &[u8], needle: &[u8], from: usize) -> Option<usize> {
     haystack.get(from..)?.windows(needle.len()).position(|w| w == needle).map(|p| p + from)

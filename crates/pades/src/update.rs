@@ -68,7 +68,7 @@ fn ascii(text: &str) -> Vec<u8> {
 /// Makes the incremental update with an empty signature of `options.reserve`
 /// bytes; the result says which bytes the signature covers.
 pub fn prepare(pdf: &[u8], options: &FieldOptions) -> Result<Prepared> {
-    let doc = Document::load_mem(pdf)?;
+    let doc = crate::load(pdf)?;
     if doc.is_encrypted() {
         return Err(PadesError::Unusable("the PDF is encrypted".into()));
     }

@@ -34,7 +34,7 @@ pub struct SignatureReport {
 /// Verifies every signature in `pdf` against `anchors`; an error names the
 /// field and what failed.
 pub fn verify(pdf: &[u8], anchors: &[pki::Certificate]) -> Result<Vec<SignatureReport>> {
-    let doc = Document::load_mem(pdf).map_err(|e| PadesError::Invalid(format!("not a readable PDF: {e}")))?;
+    let doc = crate::load(pdf).map_err(|e| PadesError::Invalid(format!("not a readable PDF: {e}")))?;
     let catalog = doc.catalog().map_err(|e| PadesError::Invalid(format!("no catalog: {e}")))?;
     let dss = catalog.get(b"DSS").is_ok();
     let mut reports = Vec::new();
