@@ -354,7 +354,7 @@ pub fn pkcs11_calls(data: &[u8]) {
     std::fs::write(&path, card_state().to_json()).expect("card file");
     let mut input = Bytes(data);
     let hide = input.byte().is_some_and(|b| b & 1 == 1);
-    let mut m = Module::new(Config { readers: false, hide_sign_token: hide, emulated: vec![Emulated::Card(path)] });
+    let mut m = Module::new(Config { readers: false, reader: None, hide_sign_token: hide, emulated: vec![Emulated::Card(path)] });
     let mut sessions: Vec<CK_SESSION_HANDLE> = vec![0];
     const TYPES: [CK_ATTRIBUTE_TYPE; 10] = [
         CKA_CLASS,

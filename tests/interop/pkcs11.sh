@@ -182,6 +182,18 @@ pids+=("$SSH_AGENT_PID")
 check "ssh-add -s loads the card into ssh-agent; ssh logs in through the agent" \
   sh -c "ssh-add -s '$module' && ssh-add -l | grep -q RSA \
          && ssh -F none -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -p 38022 root@127.0.0.1 echo via-agent | grep -q via-agent"
+# The phone over NFC: its authentication key shows only after the PIN, so
+# through ssh-add -s, which logs in before it lists keys; the module offers
+# only the phone's reader to that agent (JPKI_PKCS11_READER).
+printf '#!/bin/sh\necho 2468\n' > ssh/askpass-phone && chmod +x ssh/askpass-phone
+JPKI_AUTH_PIN=2468 "$jpki" ssh pubkey --reader "Virtual PCD 00 01" --comment phone > ssh/phone.pub 2>/dev/null
+cat ssh/phone.pub >> ssh/authorized_keys
+(export JPKI_PKCS11_READER="PCD 00 01"; ssh-agent -a "$work/ssh/agent-phone.sock" -P "$(dirname "$module")/*" > ssh/agent-phone.env)
+pids+=("$(sed -n 's/^SSH_AGENT_PID=\([0-9]*\);.*/\1/p' ssh/agent-phone.env)")
+check "phone: ssh-add -s with its PIN loads the key jpki ssh pubkey printed; ssh logs in through the agent" \
+  sh -c "export SSH_AUTH_SOCK='$work/ssh/agent-phone.sock' SSH_ASKPASS='$work/ssh/askpass-phone'; \
+         ssh-add -s '$module' && ssh-add -L | grep -qF \"\$(cut -d' ' -f2 ssh/phone.pub)\" \
+         && ssh -F none -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -p 38022 root@127.0.0.1 echo via-phone | grep -q via-phone"
 unset SSH_ASKPASS SSH_ASKPASS_REQUIRE
 
 # TLS client authentication: curl + libp11's engine with the key on the

@@ -5,10 +5,11 @@
 //! 1. `/etc/jpki/pkcs11.toml`, 2. `$XDG_CONFIG_HOME/jpki/pkcs11.toml`
 //!    (or `~/.config/…`), 3. the file named by `JPKI_PKCS11_CONFIG`,
 //! 4. the environment: `JPKI_PKCS11_CARDS`, `JPKI_PKCS11_READERS`,
-//!    `JPKI_PKCS11_HIDE_SIGN`.
+//!    `JPKI_PKCS11_READER`, `JPKI_PKCS11_HIDE_SIGN`.
 //!
 //! ```toml
 //! readers = true                  # offer every PC/SC reader
+//! reader = "SCR3310"              # … or only those whose name contains this
 //! hide_sign_token = false         # true: only the authentication token
 //! emulated = ["card:/home/me/card.json", "phone:/home/me/phone"]
 //! ```
@@ -54,6 +55,8 @@ impl Emulated {
 pub struct Config {
     /// Offer PC/SC readers.
     pub readers: bool,
+    /// Only readers whose name contains this (case-insensitive).
+    pub reader: Option<String>,
     /// Offer only the authentication token of each card (what OpenSC does
     /// for browsers).
     pub hide_sign_token: bool,
@@ -63,7 +66,7 @@ pub struct Config {
 
 impl Default for Config {
     fn default() -> Self {
-        Self { readers: true, hide_sign_token: false, emulated: Vec::new() }
+        Self { readers: true, reader: None, hide_sign_token: false, emulated: Vec::new() }
     }
 }
 
@@ -71,6 +74,7 @@ impl Default for Config {
 #[serde(deny_unknown_fields)]
 struct File {
     readers: Option<bool>,
+    reader: Option<String>,
     hide_sign_token: Option<bool>,
     emulated: Option<Vec<String>>,
 }
@@ -98,6 +102,9 @@ impl Config {
         }
         let var = |name: &str| std::env::var(name).ok();
         config.apply_env(var("JPKI_PKCS11_CARDS"), var("JPKI_PKCS11_READERS"), var("JPKI_PKCS11_HIDE_SIGN"))?;
+        if let Some(r) = var("JPKI_PKCS11_READER") {
+            config.reader = Some(r);
+        }
         Ok(config)
     }
 
@@ -106,6 +113,9 @@ impl Config {
         let file: File = toml::from_str(text).map_err(|e| e.to_string())?;
         if let Some(r) = file.readers {
             self.readers = r;
+        }
+        if file.reader.is_some() {
+            self.reader = file.reader;
         }
         if let Some(h) = file.hide_sign_token {
             self.hide_sign_token = h;
@@ -144,6 +154,11 @@ impl Config {
         }
         Ok(())
     }
+
+    /// Whether the reader `name` is offered.
+    pub fn offers_reader(&self, name: &str) -> bool {
+        self.readers && self.reader.as_ref().is_none_or(|r| name.to_lowercase().contains(&r.to_lowercase()))
+    }
 }
 
 /// Whether the host program is a browser, to which OpenSC ≥ 0.24 shows one
@@ -161,9 +176,11 @@ mod tests {
     #[test]
     fn files_and_variables_are_applied_and_bad_ones_named() {
         let mut c = Config::default();
-        c.apply_file("readers = false\nemulated = [\"card:/a.json\", \"phone:/p\"]").unwrap();
+        c.apply_file("reader = \"pcd 00 01\"\nreaders = false\nemulated = [\"card:/a.json\", \"phone:/p\"]").unwrap();
         assert_eq!(c.emulated, vec![Emulated::Card("/a.json".into()), Emulated::Phone("/p".into())]);
-        assert!(!c.readers);
+        assert!(!c.readers && !c.offers_reader("Virtual PCD 00 01"));
+        c.readers = true;
+        assert!(c.offers_reader("Virtual PCD 00 01") && !c.offers_reader("Virtual PCD 00 00"));
         c.apply_env(Some("card:/b.json;".into()), Some("1".into()), Some("yes".into())).unwrap();
         assert_eq!(c.emulated, vec![Emulated::Card("/b.json".into())]);
         assert!(c.readers && c.hide_sign_token);

@@ -149,6 +149,9 @@ impl Module {
         };
         for name in names {
             let name = name.to_string_lossy().into_owned();
+            if !self.config.offers_reader(&name) {
+                continue;
+            }
             if !self.devices.iter().any(|d| d.source == Source::Reader(name.clone())) {
                 self.devices.push(Device { source: Source::Reader(name), card: None, reported_present: false });
             }

@@ -36,7 +36,8 @@ fn fixture() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("card.json");
     std::fs::write(&path, &card_json().1).unwrap();
-    let config = Config { readers: false, hide_sign_token: false, emulated: vec![Emulated::Card(path.clone())] };
+    let config =
+        Config { readers: false, reader: None, hide_sign_token: false, emulated: vec![Emulated::Card(path.clone())] };
     Fixture { _dir: dir, path, module: Module::new(config) }
 }
 
@@ -79,6 +80,7 @@ impl Fixture {
     fn tries(&self, role: CK_SLOT_ID) -> u8 {
         let mut m = Module::new(Config {
             readers: false,
+            reader: None,
             hide_sign_token: false,
             emulated: vec![Emulated::Card(self.path.clone())],
         });
@@ -290,7 +292,12 @@ fn logins_belong_to_the_token_and_end_with_its_last_session() {
 #[test]
 fn the_sign_token_can_be_hidden_as_for_browsers() {
     let f = fixture();
-    let mut m = Module::new(Config { readers: false, hide_sign_token: true, emulated: vec![Emulated::Card(f.path)] });
+    let mut m = Module::new(Config {
+        readers: false,
+        reader: None,
+        hide_sign_token: true,
+        emulated: vec![Emulated::Card(f.path)],
+    });
     assert_eq!(m.slot_list(false), vec![AUTH]);
     assert_eq!(m.token_info(AUTH).unwrap().label, "JPKI");
     assert_eq!(m.open_session(SIGN, CKF_SERIAL_SESSION).unwrap_err(), Rv::SLOT_ID_INVALID);
