@@ -225,6 +225,13 @@ check "TLS 1.2: curl with the card's key (libp11 engine) is accepted by a server
   sh -c "OPENSSL_CONF=client-openssl.cnf curl -sS --tls-max 1.2 --cacert server.pem --cert '$uri;object=User%20Authentication%20Certificate;type=cert' \
          --key '$uri;object=User%20Authentication%20Key;type=private;pin-value=1234' https://127.0.0.1:38443/ > tls12.html \
          && grep -q 'Client certificate' tls12.html"
+phone_uri="pkcs11:model=JPKIAPGPSETOKEN;token=JPKI%20(User%20Authentication%20PIN)"
+check "TLS 1.2: curl with the phone's key over NFC (its certificate behind the PIN) is accepted" \
+  sh -c "OPENSSL_CONF=client-openssl.cnf curl -sS --tls-max 1.2 --cacert server.pem \
+         --cert '$phone_uri;object=User%20Authentication%20Certificate;type=cert;pin-value=2468' \
+         --key '$phone_uri;object=User%20Authentication%20Key;type=private;pin-value=2468' https://127.0.0.1:38443/ > tls12-phone.html \
+         && sed -n '/BEGIN CERTIFICATE/,/END CERTIFICATE/p' tls12-phone.html | openssl x509 -noout -fingerprint > seen.fp \
+         && openssl x509 -in pauth.pem -noout -fingerprint | cmp - seen.fp"
 check "TLS 1.2: curl without a client certificate is refused" \
   sh -c "! curl -sS --tls-max 1.2 --cacert server.pem https://127.0.0.1:38443/ >/dev/null 2>&1"
 check "TLS 1.3: refused, and the module says why (the card signs PKCS#1 v1.5 only; use TLS 1.2)" \
