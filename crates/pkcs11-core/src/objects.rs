@@ -131,8 +131,8 @@ impl Object {
 #[derive(Debug, Clone)]
 pub struct CertFacts {
     der: Vec<u8>,
-    /// The DER SubjectPublicKeyInfo.
-    pub spki: Vec<u8>,
+    /// The public key, parsed once, to check the card's signatures.
+    pub key: pki::rsa::RsaPublicKey,
     subject: Vec<u8>,
     issuer: Vec<u8>,
     serial: Vec<u8>,
@@ -152,7 +152,7 @@ impl CertFacts {
         let (modulus, exponent) = pki::rsa::public_numbers(&spki).map_err(|e| format!("RSA public key: {e}"))?;
         Ok(Self {
             der: der.to_vec(),
-            spki: spki.clone(),
+            key: pki::rsa::RsaPublicKey::from_spki(&spki).map_err(|e| format!("RSA public key: {e}"))?,
             subject: enc(&tbs.subject)?,
             issuer: enc(&tbs.issuer)?,
             serial: enc(&tbs.serial_number)?,

@@ -248,13 +248,13 @@ impl Card {
     /// file between our SELECT EF and our command, gives
     /// `CKR_DEVICE_ERROR`, never a signature by the wrong key.
     pub fn sign(&mut self, role: Role, digest_info: &[u8]) -> Result<Vec<u8>> {
-        let spki = self.facts(role.key().cert())?.spki.clone();
+        let key = self.facts(role.key().cert())?.key.clone();
         let result = self.card.sign(role.key(), digest_info).map_err(|e| self.fail(e));
         if role == Role::Sign && !self.removed {
             self.clear_card_pins()?;
         }
         let signature = result?;
-        match pki::rsa::recover(&spki, &signature) {
+        match key.recover(&signature) {
             Ok(signed) if signed == digest_info => Ok(signature),
             _ => Err(Rv::DEVICE_ERROR),
         }

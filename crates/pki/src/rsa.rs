@@ -188,12 +188,37 @@ pub fn verify(spki_der: &[u8], hash: HashAlg, msg: &[u8], sig: &[u8]) -> Result<
 /// Applies the public key to `sig` and strips PKCS#1 v1.5 type-1 padding:
 /// returns what was signed (`myna jpki pkey verify`). Public operation only.
 pub fn recover(spki_der: &[u8], sig: &[u8]) -> Result<Vec<u8>, RsaError> {
-    let pem_free =
-        openssl::pkey::PKey::public_key_from_der(spki_der).and_then(|k| k.rsa()).map_err(|_| RsaError::BadPublicKey)?;
-    let mut out = vec![0u8; pem_free.size() as usize];
-    let n = pem_free.public_decrypt(sig, &mut out, openssl::rsa::Padding::PKCS1).map_err(|_| RsaError::BadSignature)?;
-    out.truncate(n);
-    Ok(out)
+    RsaPublicKey::from_spki(spki_der)?.recover(sig)
+}
+
+/// An RSA public key parsed once, for many [`RsaPublicKey::recover`]s.
+#[derive(Clone)]
+pub struct RsaPublicKey(openssl::rsa::Rsa<openssl::pkey::Public>);
+
+impl std::fmt::Debug for RsaPublicKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "RsaPublicKey({} bits)", self.0.size() * 8)
+    }
+}
+
+impl RsaPublicKey {
+    /// Parses a DER `SubjectPublicKeyInfo` holding an RSA key.
+    pub fn from_spki(spki_der: &[u8]) -> Result<Self, RsaError> {
+        openssl::pkey::PKey::public_key_from_der(spki_der)
+            .and_then(|k| k.rsa())
+            .map(Self)
+            .map_err(|_| RsaError::BadPublicKey)
+    }
+
+    /// What `sig` signed: the public operation, PKCS#1 v1.5 type-1 padding
+    /// checked and stripped.
+    pub fn recover(&self, sig: &[u8]) -> Result<Vec<u8>, RsaError> {
+        let mut out = vec![0u8; self.0.size() as usize];
+        let n =
+            self.0.public_decrypt(sig, &mut out, openssl::rsa::Padding::PKCS1).map_err(|_| RsaError::BadSignature)?;
+        out.truncate(n);
+        Ok(out)
+    }
 }
 
 /// The modulus size in bits of an RSA `SubjectPublicKeyInfo`.

@@ -7,6 +7,7 @@
 
 use crate::output;
 use anyhow::{bail, Context, Result};
+use apdu::Transport;
 use clap::Args;
 use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
 use cryptoki::mechanism::Mechanism;
@@ -43,6 +44,10 @@ struct Report {
     machine: String,
     signatures_per_round: u32,
     rounds: u32,
+    pcsc_apdu_round_trip_ms: f64,
+    inprocess_raw_sign_per_s: f64,
+    inprocess_ours_sign_per_s: f64,
+    inprocess_ours_overhead: f64,
     raw_apdus_sign_per_s: f64,
     ours_sign_per_s: f64,
     opensc_sign_per_s: f64,
@@ -55,18 +60,24 @@ const DATA: &[u8] = b"the same 32 bytes for every sign";
 
 /// Signs `n` times through `module`'s auth token in `READER`; signatures/s.
 fn through_module(module: &Path, n: u32) -> Result<f64> {
+    through_module_slot(module, n, |reader, label| reader.contains(READER) && label.contains("User Authentication"))
+}
+
+/// Signs `n` times with the auth key of the first slot `pick(reader, label)`
+/// accepts.
+fn through_module_slot(module: &Path, n: u32, pick: impl Fn(&str, &str) -> bool) -> Result<f64> {
     let p11 = Pkcs11::new(module).with_context(|| format!("loading {}", module.display()))?;
     p11.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK))?;
     let mut slot = None;
     for s in p11.get_slots_with_token()? {
         let reader = p11.get_slot_info(s)?.slot_description().to_string();
         let label = p11.get_token_info(s)?.label().to_string();
-        if reader.contains(READER) && label.contains("User Authentication") {
+        if pick(&reader, &label) {
             slot = Some(s);
             break;
         }
     }
-    let slot = slot.with_context(|| format!("{}: no JPKI auth token in {READER}", module.display()))?;
+    let slot = slot.with_context(|| format!("{}: no matching JPKI auth token", module.display()))?;
     let session = p11.open_rw_session(slot)?;
     session.login(UserType::User, Some(&AuthPin::new("1234".into())))?;
     let key = session.find_objects(&[Attribute::Class(ObjectClass::PRIVATE_KEY), Attribute::Id(vec![1])])?;
@@ -78,7 +89,45 @@ fn through_module(module: &Path, n: u32) -> Result<f64> {
     }
     let rate = f64::from(n) / start.elapsed().as_secs_f64();
     session.logout()?;
+    drop(session);
+    // The modules stay loaded (ours is linked -z nodelete): finalize, so the
+    // next round initialises afresh.
+    p11.finalize()?;
     Ok(rate)
+}
+
+/// Milliseconds per APDU round trip over PC/SC (a SELECT of an EF).
+fn pcsc_round_trip_ms(n: u32) -> Result<f64> {
+    let mut link = transport::pcsc::PcscCard::connect(Some(READER))?;
+    let select_ef = [0x00, 0xA4, 0x02, 0x0C, 0x02, 0x00, 0x0A];
+    let start = Instant::now();
+    for _ in 0..n {
+        link.transmit_raw(&select_ef)?;
+    }
+    Ok(start.elapsed().as_secs_f64() * 1000.0 / f64::from(n))
+}
+
+/// The emulated card in-process, no PC/SC: the APDUs cost only the card's
+/// own work (its RSA signature), so the module's cost per C_Sign shows
+/// against the smallest possible APDU time. `card` is the card file.
+fn inprocess(module: &Path, card: &Path, n: u32) -> Result<(f64, f64)> {
+    // The card as the module opens it: from its file, committing changes.
+    let mut raw = jpki::JpkiCard::new(transport::InProcess::new(mynacard::MynaCard::open(card)?));
+    raw.verify(jpki::PinId::Auth, "1234")?;
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, DATA);
+    let di = [&hex::decode("3031300d060960864801650304020105000420")?[..], digest.as_ref()].concat();
+    let start = Instant::now();
+    for _ in 0..n {
+        raw.sign(jpki::KeyType::Auth, &di)?;
+    }
+    let raw_rate = f64::from(n) / start.elapsed().as_secs_f64();
+    // The module reads its configuration at C_Initialize.
+    std::env::set_var("JPKI_PKCS11_CARDS", format!("card:{}", card.display()));
+    std::env::set_var("JPKI_PKCS11_READERS", "0");
+    let ours = through_module_slot(module, n, |reader, _| reader.contains("emulated card"));
+    std::env::remove_var("JPKI_PKCS11_CARDS");
+    std::env::remove_var("JPKI_PKCS11_READERS");
+    Ok((raw_rate, ours?))
 }
 
 /// The same card operations with the client library over PC/SC.
@@ -124,6 +173,8 @@ pub fn pkcs11(a: &Pkcs11BenchArgs, json: bool) -> Result<()> {
         "123456789018",
         mynacard::personalize::InitialPins::test_card(),
     )?;
+    let card_file = dir.path().join("card.json");
+    std::fs::write(&card_file, state.to_json())?;
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let (vpcd, stop_flag) = (a.vpcd.clone(), stop.clone());
     let server = std::thread::spawn(move || -> Result<()> {
@@ -141,6 +192,8 @@ pub fn pkcs11(a: &Pkcs11BenchArgs, json: bool) -> Result<()> {
     }
 
     let (mut raw, mut ours, mut opensc) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut in_raw, mut in_ours) = (Vec::new(), Vec::new());
+    let round_trip = pcsc_round_trip_ms(100)?;
     for round in 1..=a.rounds {
         if !json {
             eprintln!("round {round}/{}: {} signatures each: raw APDUs, ours, OpenSC's…", a.rounds, a.signatures);
@@ -148,13 +201,21 @@ pub fn pkcs11(a: &Pkcs11BenchArgs, json: bool) -> Result<()> {
         raw.push(raw_apdus(a.signatures)?);
         ours.push(through_module(&module, a.signatures)?);
         opensc.push(through_module(&a.opensc, a.signatures)?);
+        let (r, o) = inprocess(&module, &card_file, 10 * a.signatures)?;
+        in_raw.push(r);
+        in_ours.push(o);
     }
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let (raw, ours, opensc) = (median(raw), median(ours), median(opensc));
+    let (in_raw, in_ours) = (median(in_raw), median(in_ours));
     let report = Report {
         machine: super::micro::machine(),
         signatures_per_round: a.signatures,
         rounds: a.rounds,
+        pcsc_apdu_round_trip_ms: round_trip,
+        inprocess_raw_sign_per_s: in_raw,
+        inprocess_ours_sign_per_s: in_ours,
+        inprocess_ours_overhead: in_raw / in_ours - 1.0,
         raw_apdus_sign_per_s: raw,
         ours_sign_per_s: ours,
         opensc_sign_per_s: opensc,
@@ -174,9 +235,13 @@ pub fn pkcs11(a: &Pkcs11BenchArgs, json: bool) -> Result<()> {
     output::line(format_args!("| client library, raw APDUs over PC/SC | {raw:.1} |"))?;
     output::line(format_args!("| our module (libjpki_pkcs11.so) | {ours:.1} |"))?;
     output::line(format_args!("| OpenSC's module (opensc-pkcs11.so) | {opensc:.1} |"))?;
+    output::line(format_args!("| emulated card in-process: client library, raw APDUs | {in_raw:.1} |"))?;
+    output::line(format_args!("| emulated card in-process: our module | {in_ours:.1} |"))?;
     output::line(format_args!(
-        "ours ÷ OpenSC's: {:.2}; our module's own cost per C_Sign: {:.1} % of the APDUs' time",
+        "one APDU round trip over pcscd + vpcd: {round_trip:.2} ms; ours ÷ OpenSC's: {:.2}; our module's own cost \
+         per C_Sign: {:.1} % of the APDUs' time over PC/SC, {:.1} % in-process",
         report.ours_vs_opensc,
-        100.0 * report.ours_overhead_vs_raw_apdus
+        100.0 * report.ours_overhead_vs_raw_apdus,
+        100.0 * report.inprocess_ours_overhead
     ))
 }
