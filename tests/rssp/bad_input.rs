@@ -88,14 +88,20 @@ async fn malformed_requests_get_csc_errors_and_leave_the_sad_whole() {
     assert_eq!((got, body["error"].as_str().unwrap()), (400, "invalid_request"));
     let (got, _) = s.csc.post_raw("/csc/v2/credentials/sendOTP", &serde_json::json!({})).await.unwrap();
     assert_eq!(got, 501);
-    // An oversized body: 413.
+    // An oversized body: 413 — or, when the server has answered and closed
+    // before the client finished writing the rest (HTTP/1.1's race; it
+    // stops reading at the limit), a connection the server broke off. It
+    // failed once in CI that way: "Broken pipe".
     let huge = "A".repeat(5 * 1024 * 1024);
-    let (got, _) = s
-        .csc
-        .post_raw("/csc/v2/signatures/signDoc", &serde_json::json!({ "documents": [{ "document": huge }] }))
-        .await
-        .unwrap();
-    assert_eq!(got, 413);
+    let answer =
+        s.csc.post_raw("/csc/v2/signatures/signDoc", &serde_json::json!({ "documents": [{ "document": huge }] })).await;
+    match answer {
+        Ok((got, _)) => assert_eq!(got, 413),
+        Err(e) => assert!(
+            ["Broken pipe", "reset by peer", "connection closed"].iter().any(|m| e.contains(m)),
+            "neither 413 nor a connection the server closed: {e}"
+        ),
+    }
     // Nothing was consumed: the SAD signs its hash.
     s.csc.sign_hash(&s.credential(), &sad, &[h]).await.expect("the SAD is whole");
 }
