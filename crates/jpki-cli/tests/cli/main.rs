@@ -5,6 +5,7 @@ mod attack;
 mod commands;
 mod durability;
 mod jlis;
+mod pdf;
 mod phone;
 mod rssp;
 mod se;
