@@ -15,6 +15,8 @@
 //! - [`ec`], [`x509`]: ES256 and the certificates all this rides on.
 
 pub mod android;
+pub mod eat;
+pub mod se_key;
 pub mod ec;
 pub mod x509;
 
