@@ -12,7 +12,7 @@ use der::{Decode, Encode, Enumerated, Sequence};
 /// The extension's OID.
 pub const OID: &str = "1.3.6.1.4.1.11129.2.1.17";
 /// The same, as arcs (for rcgen).
-pub const OID_ARCS: [u64; 9] = [1, 3, 6, 1, 4, 1, 11129, 2, 1];
+pub const OID_ARCS: [u64; 10] = [1, 3, 6, 1, 4, 1, 11129, 2, 1, 17];
 
 /// KeyMint 4 writes 400 in both version fields.
 pub const KEYMINT_V4: i64 = 400;

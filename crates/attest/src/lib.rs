@@ -15,7 +15,10 @@
 //! - [`ec`], [`x509`]: ES256 and the certificates all this rides on.
 
 pub mod android;
+pub mod appraisal;
+pub mod ear;
 pub mod eat;
+pub mod keystore;
 pub mod se_key;
 pub mod ec;
 pub mod x509;
