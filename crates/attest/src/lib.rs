@@ -16,6 +16,7 @@
 
 pub mod android;
 pub mod appraisal;
+pub mod confirm;
 pub mod ear;
 pub mod eat;
 pub mod keystore;
