@@ -40,6 +40,20 @@ impl EcKey {
         Ok(Self { pkcs8: Zeroizing::new(pkcs8.to_vec()), pair })
     }
 
+    /// From PKCS#8 PEM (`PRIVATE KEY`).
+    pub fn from_pkcs8_pem(pem: &str) -> Result<Self, crate::Error> {
+        let (label, der) = der07::pem::decode_vec(pem.as_bytes()).map_err(|e| crate::Error::Malformed(e.to_string()))?;
+        if label != "PRIVATE KEY" {
+            return Err(crate::Error::Malformed(format!("a {label} where a PRIVATE KEY belongs")));
+        }
+        Self::from_pkcs8(&der)
+    }
+
+    /// As PKCS#8 PEM (secret).
+    pub fn to_pkcs8_pem(&self) -> Zeroizing<String> {
+        Zeroizing::new(der07::pem::encode_string("PRIVATE KEY", der07::pem::LineEnding::LF, &self.pkcs8).expect("PEM"))
+    }
+
     /// Its PKCS#8 DER (secret).
     pub fn pkcs8(&self) -> &[u8] {
         &self.pkcs8
@@ -87,6 +101,20 @@ pub fn point_of_spki(spki: &[u8]) -> Option<&[u8]> {
     spki.strip_prefix(prefix.as_slice()).filter(|p| p.len() == 65 && p[0] == 4)
 }
 
+/// A SubjectPublicKeyInfo as PEM (`PUBLIC KEY`).
+pub fn spki_to_pem(spki: &[u8]) -> String {
+    der07::pem::encode_string("PUBLIC KEY", der07::pem::LineEnding::LF, spki).expect("PEM")
+}
+
+/// A P-256 SubjectPublicKeyInfo from PEM (`PUBLIC KEY`).
+pub fn spki_from_pem(pem: &str) -> Result<Vec<u8>, crate::Error> {
+    let (label, der) = der07::pem::decode_vec(pem.as_bytes()).map_err(|e| crate::Error::Malformed(e.to_string()))?;
+    if label != "PUBLIC KEY" || point_of_spki(&der).is_none() {
+        return Err(crate::Error::Malformed("not a P-256 PUBLIC KEY".into()));
+    }
+    Ok(der)
+}
+
 /// Checks an ASN.1 DER ES256 signature under a P-256 SubjectPublicKeyInfo.
 pub fn verify_der(spki: &[u8], message: &[u8], signature: &[u8]) -> bool {
     point_of_spki(spki).is_some_and(|p| {
@@ -116,5 +144,8 @@ mod tests {
         assert!(!verify_fixed(&k.spki(), b"n", &k.sign_fixed(b"m")));
         assert!(!verify_der(b"not a key", b"m", &k.sign_der(b"m")));
         assert!(EcKey::from_pkcs8(b"junk").is_err());
+        assert_eq!(EcKey::from_pkcs8_pem(&k.to_pkcs8_pem()).unwrap().spki(), k.spki());
+        assert_eq!(spki_from_pem(&spki_to_pem(&k.spki())).unwrap(), k.spki());
+        assert!(spki_from_pem(&k.to_pkcs8_pem()).is_err());
     }
 }

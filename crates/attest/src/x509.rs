@@ -224,6 +224,24 @@ impl Parsed {
     }
 }
 
+/// Splits concatenated DER certificates (as the applet answers ATTEST KEY)
+/// into their exact bytes; `None` if anything is not a DER SEQUENCE.
+pub fn split_concatenated(bytes: &[u8]) -> Option<Vec<Vec<u8>>> {
+    let mut out = Vec::new();
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        let mut reader = der07::SliceReader::new(rest).ok()?;
+        let any: der07::asn1::AnyRef<'_> = der07::Decode::decode(&mut reader).ok()?;
+        if der07::Tagged::tag(&any) != der07::Tag::Sequence {
+            return None;
+        }
+        let len = usize::try_from(der07::Reader::position(&reader)).ok()?;
+        out.push(rest[..len].to_vec());
+        rest = &rest[len..];
+    }
+    (!out.is_empty()).then_some(out)
+}
+
 /// Why a chain was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ChainError {
@@ -315,6 +333,9 @@ mod tests {
         assert_eq!(verify_chain(&chain, &[root.certificate.clone()], late).unwrap_err(), ChainError::Expired(0));
         assert_eq!(verify_chain(&[b"x".to_vec()], &[], now).unwrap_err(), ChainError::Malformed(0));
         assert_eq!(verify_chain(&[], &[], now).unwrap_err(), ChainError::Empty);
+        assert_eq!(split_concatenated(&chain.concat()).unwrap(), chain);
+        assert_eq!(split_concatenated(&[chain.concat(), vec![0x30]].concat()), None);
+        assert_eq!(split_concatenated(&[0x04, 0x00]), None);
     }
 
     #[test]

@@ -14,6 +14,9 @@ svc::error_codes! {
         InvalidRequest = "invalid_request", 400;
         /// The card-signed application does not stand behind this request.
         BadApplication = "bad_application", 403;
+        /// Device trust: no affirming attestation result, or the SE's key
+        /// attestation does not bind the key to this SE and application.
+        DeviceNotTrusted = "device_not_trusted", 403;
         /// The caller is not authorized for this route.
         Forbidden = "forbidden", 403;
         /// The body is larger than the route takes.

@@ -56,6 +56,15 @@ pub struct PhoneRequest {
     pub se_id: String,
     /// Auth or sign.
     pub cert_type: PhoneCertType,
+    /// Device trust (docs/device-trust.md): the verifier's attestation
+    /// result (EAR, a JWT signed ES256) for this phone and application.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attestation_result: Option<String>,
+    /// Device trust: the SE's attestation of `phone_public_key` (DER
+    /// certificates, leaf first), which the service checks itself.
+    #[serde(default, skip_serializing_if = "Vec::is_empty", with = "secret::b64_list")]
+    #[schema(value_type = Vec<String>)]
+    pub key_attestation: Vec<Vec<u8>>,
 }
 
 /// The answer to [`PhoneRequest`].

@@ -58,6 +58,42 @@ pub struct Config {
     /// How often the audit log's head is signed, when it moved.
     #[serde(default = "default_audit_checkpoint_secs")]
     pub audit_checkpoint_secs: u64,
+    /// Device trust (`[device_trust]`, docs/device-trust.md): a phone
+    /// certificate is issued only with an affirming attestation result from
+    /// the pinned verifier and the SE's attestation of the key, checked here.
+    #[serde(default)]
+    pub device_trust: Option<DeviceTrustConfig>,
+}
+
+/// `[device_trust]` of `jlis.toml`.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceTrustConfig {
+    /// The verifier's (SP-TSM's) attestation-result key (PEM `PUBLIC KEY`, P-256).
+    pub verifier_public_key: PathBuf,
+    /// The SE issuers' attestation roots (PEM or DER certificates).
+    pub se_issuer_certificates: Vec<PathBuf>,
+}
+
+impl DeviceTrustConfig {
+    /// The check these files describe.
+    pub fn check(&self) -> Result<crate::device::DeviceTrust, String> {
+        let read = |p: &Path| std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()));
+        let pem = String::from_utf8(read(&self.verifier_public_key)?).unwrap_or_default();
+        let verifier = attest::ec::spki_from_pem(&pem).map_err(|e| format!("{}: {e}", self.verifier_public_key.display()))?;
+        let mut roots = Vec::new();
+        for p in &self.se_issuer_certificates {
+            let bytes = read(p)?;
+            let der = match std::str::from_utf8(&bytes) {
+                Ok(t) if t.contains("-----BEGIN") => {
+                    der::pem::decode_vec(t.as_bytes()).map_err(|e| format!("{}: {e}", p.display()))?.1
+                }
+                _ => bytes,
+            };
+            roots.push(der);
+        }
+        Ok(crate::device::DeviceTrust { verifier, se_issuer_roots: roots })
+    }
 }
 
 fn default_interval() -> u64 {
@@ -98,6 +134,9 @@ impl Config {
         .chain(c.ca_key_passphrase_file.as_mut())
         .chain(c.pkcs11.as_mut().map(|k| &mut k.pin_file))
         .chain(c.operators.iter_mut().map(|o| &mut o.token_file))
+        .chain(c.device_trust.iter_mut().flat_map(|d| {
+            std::iter::once(&mut d.verifier_public_key).chain(d.se_issuer_certificates.iter_mut())
+        }))
         {
             if p.is_relative() {
                 *p = base.join(&*p);

@@ -34,6 +34,10 @@ pub enum JlisError {
     /// not verify, is not this card's, is too old, or is not for this type.
     #[error("{0}")]
     Application(String),
+    /// Device trust: the attestation result or the SE's key attestation was
+    /// missing or refused.
+    #[error("the phone is not trusted: {0}")]
+    DeviceNotTrusted(String),
     /// The application already has an active certificate of this type.
     #[error("this application already has an active {0} certificate; the holder must apply again")]
     ApplicationUsed(&'static str),
@@ -79,6 +83,7 @@ impl JlisError {
             JlisError::CardOnHold => Code::CardOnHold,
             JlisError::WrongCertificate(_) => Code::WrongCertificate,
             JlisError::Application(_) => Code::BadApplication,
+            JlisError::DeviceNotTrusted(_) => Code::DeviceNotTrusted,
             JlisError::ApplicationUsed(_) => Code::ApplicationUsed,
             JlisError::Replay(_) => Code::Replay,
             JlisError::Conflict(_) => Code::Conflict,

@@ -23,6 +23,7 @@
 pub mod application;
 pub mod audit;
 pub mod config;
+pub mod device;
 pub mod error;
 pub mod http;
 pub mod metrics;

@@ -47,6 +47,9 @@ pub async fn serve_with_ca(
     }
     let mut jlis = Jlis::open(&config.database, ca).await?;
     jlis.require_dual_control(config.dual_control_key_compromise);
+    if let Some(d) = &config.device_trust {
+        jlis.require_device_trust(d.check().map_err(cannot_run)?);
+    }
     let audit_key = crate::audit::AuditKey::load_or_create(&config.audit_key_file).map_err(cannot_run)?;
     let crls = CrlCache { interval: std::time::Duration::from_secs(config.crl_interval_secs), ..Default::default() };
     let state = Arc::new(AppState { jlis, operators, crls: tokio::sync::Mutex::new(crls) });

@@ -28,6 +28,8 @@ pub struct Jlis {
     /// Whether revoking a card certificate for key compromise needs two
     /// operators ([`Jlis::require_dual_control`]).
     dual_control: bool,
+    /// Device trust: what a phone request must prove ([`Jlis::require_device_trust`]).
+    device_trust: Option<crate::device::DeviceTrust>,
 }
 
 /// Pre-signed OCSP responses by serial (upper-case hex), then by the DER of
@@ -92,6 +94,7 @@ impl Jlis {
             generation: Default::default(),
             metrics: Default::default(),
             dual_control: false,
+            device_trust: None,
         })
     }
 
@@ -227,6 +230,9 @@ impl Jlis {
             JlisError::WrongCertificate("the application must be signed with the card's signature certificate".into())
         })?;
         let applied = crate::application::check(&req.application, &req.card_certificate, sign_ca, req.cert_type, at)?;
+        if let Some(trust) = &self.device_trust {
+            trust.check(req, &applied.application, at)?;
+        }
         let card_serial = serial_hex(&card);
         let kind = req.cert_type.ca();
         let ca = self.ca.ca(kind);
@@ -341,6 +347,14 @@ impl Jlis {
     /// and is not held to it.)
     pub fn require_dual_control(&mut self, on: bool) {
         self.dual_control = on;
+    }
+
+    /// Device trust (docs/device-trust.md): from now on a phone certificate
+    /// is issued only for a request carrying an affirming attestation result
+    /// of the pinned verifier for this application and SE, and the SE's
+    /// attestation of the very key, bound to the application's commitment.
+    pub fn require_device_trust(&mut self, trust: crate::device::DeviceTrust) {
+        self.device_trust = Some(trust);
     }
 
     /// [`Jlis::revoke`] for `requester`: an SP-TSM may revoke only the phone

@@ -60,6 +60,10 @@ pub mod provision {
     pub const WRITE_CA_CERT: u32 = 0xDF04;
     /// Delete keys, certificates, PINs and R (revocation).
     pub const DELETE_ALL: u32 = 0xDF05;
+    /// Attest the key generated in a slot: value = type; response = the
+    /// key attestation certificate ‖ the SE attestation certificate (DER,
+    /// docs/device-trust.md "SE key attestation").
+    pub const ATTEST_KEY: u32 = 0xDF06;
     /// Type byte: user authentication.
     pub const TYPE_AUTH: u8 = 0x01;
     /// Type byte: signature.
@@ -85,6 +89,11 @@ pub mod provision {
     /// The READ IDENTITY data object.
     pub fn read_identity() -> Vec<u8> {
         apdu::tlv::encode(READ_IDENTITY, &[])
+    }
+
+    /// The ATTEST KEY data object for `key`.
+    pub fn attest_key(key: KeyType) -> Vec<u8> {
+        apdu::tlv::encode(ATTEST_KEY, &[type_byte(key)])
     }
 
     /// The GENERATE KEY data object for `key`.

@@ -160,6 +160,34 @@ fn set_pin(se: &mut SecureElement, aid: &[u8], cmd: &Command) -> Result<(), Sw> 
 /// Provisioning data objects in STORE DATA (docs/decisions/se-provisioning.md).
 pub use jpki::phone_applet::provision;
 
+/// Attests the key generated in the slot (`auth` or sign): a certificate for
+/// it signed by the SE's attestation key, binding it to this SE, the applet,
+/// the slot and the commitment S = SHA-256(R). `6A 88` without a key there,
+/// `69 85` without R or without an attestation key.
+fn attest_key(se: &mut SecureElement, aid: &[u8], auth: bool) -> Result<Response, Sw> {
+    let state = se.state();
+    let id = state.se_identifier();
+    let ak = state.attestation.as_ref().ok_or(Sw::ConditionsNotSatisfied)?;
+    let applet = state.entry(aid).and_then(|e| e.jpki.as_ref()).ok_or(Sw::FileNotFound)?;
+    let j = &applet.card.jpki;
+    let key = if auth { &j.auth_key } else { &j.sign_key };
+    if key.expose().is_empty() {
+        return Err(Sw::ReferencedDataNotFound);
+    }
+    let r = applet.commitment.expose();
+    if r.is_empty() {
+        return Err(Sw::ConditionsNotSatisfied);
+    }
+    let spki = RsaPrivateKey::from_pkcs8_der(key.expose()).map_err(|_| Sw::NoPreciseDiagnosis)?.public_key_der();
+    let signer = attest::ec::EcKey::from_pkcs8(ak.key.expose()).map_err(|_| Sw::NoPreciseDiagnosis)?;
+    let name = format!("openjpki SE attestation {}", hex::encode_upper(id));
+    let authority = attest::x509::Authority::from_parts(&name, signer, ak.certificate.0.clone());
+    let attesting = attest::se_key::SeAttestationKey { authority, issuer_root: ak.issuer_root.0.clone() };
+    let slot = if auth { attest::se_key::KeySlot::Auth } else { attest::se_key::KeySlot::Sign };
+    let chain = attesting.attest(&spki, &id, aid, slot, &HashAlg::Sha256.digest(r)).map_err(|_| Sw::NoPreciseDiagnosis)?;
+    Ok(Response::new(chain.concat(), Sw::Ok))
+}
+
 /// Handles one provisioning STORE DATA for the applet `aid`.
 fn store_data(se: &mut SecureElement, aid: &[u8], data: &[u8]) -> Result<Response, Sw> {
     use provision::*;
@@ -228,6 +256,13 @@ fn store_data(se: &mut SecureElement, aid: &[u8], data: &[u8]) -> Result<Respons
                 Ok(())
             })?;
             Ok(Response::status(Sw::Ok))
+        }
+        ATTEST_KEY => {
+            let (auth, rest) = typed(t.value)?;
+            if !rest.is_empty() {
+                return Err(Sw::IncorrectData);
+            }
+            attest_key(se, aid, auth)
         }
         DELETE_ALL if t.value.is_empty() => {
             se.transact_applet(aid, |a| {

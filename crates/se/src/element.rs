@@ -50,7 +50,27 @@ impl SecureElement {
             registry: vec![isd, ara],
             ara_rules: vec![],
             refresh_tag: vec![0; 8],
+            attestation: None,
         }
+    }
+
+    /// [`SecureElement::manufacture`] with an attestation key that the SE
+    /// issuer `issuer` certifies for this SE's identifier, so the JPKI
+    /// applet can attest the keys it generates.
+    pub fn manufacture_attested(
+        master: &AesKey,
+        issuer: &attest::x509::Authority,
+        serial: [u8; 4],
+        batch: [u8; 2],
+    ) -> Result<SeState, attest::Error> {
+        let mut state = Self::manufacture(master, serial, batch);
+        let key = attest::se_key::certify_se(issuer, &state.se_identifier())?;
+        state.attestation = Some(crate::state::SeAttestation {
+            key: crate::secret::SecretBytes::new(key.authority.key().pkcs8()),
+            certificate: crate::secret::HexBytes(key.authority.certificate.clone()),
+            issuer_root: crate::secret::HexBytes(key.issuer_root),
+        });
+        Ok(state)
     }
 
     /// An SE with `state`, committing to `nvm`, running the ROM's applets.

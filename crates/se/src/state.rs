@@ -179,6 +179,22 @@ pub struct SeState {
     /// ARA-M refresh tag.
     #[serde(with = "crate::secret::hex_bytes")]
     pub refresh_tag: Vec<u8>,
+    /// The SE's attestation key, certified by the SE issuer at manufacture
+    /// (docs/device-trust.md "SE key attestation"); none on an SE made
+    /// without one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attestation: Option<SeAttestation>,
+}
+
+/// The SE's attestation key (P-256, PKCS#8) and its certificate chain.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SeAttestation {
+    /// The key (PKCS#8).
+    pub key: crate::secret::SecretBytes,
+    /// Its certificate, issued by the SE issuer (DER).
+    pub certificate: crate::secret::HexBytes,
+    /// The SE issuer's root (DER).
+    pub issuer_root: crate::secret::HexBytes,
 }
 
 impl SeState {

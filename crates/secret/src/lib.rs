@@ -77,6 +77,26 @@ pub mod b64 {
     }
 }
 
+/// `#[serde(with = "b64_list")]` for `Vec<Vec<u8>>` fields: a list of
+/// standard base64 strings (certificate chains).
+pub mod b64_list {
+    use super::*;
+
+    /// Serializes each element as standard base64.
+    pub fn serialize<S: Serializer>(list: &[Vec<u8>], s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(list.iter().map(|b| STANDARD.encode(b)))
+    }
+
+    /// Deserializes a list of standard base64 strings.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Vec<u8>>, D::Error> {
+        let texts = Vec::<String>::deserialize(d)?;
+        texts
+            .iter()
+            .map(|t| STANDARD.decode(t.as_bytes()).map_err(|_| serde::de::Error::custom("must be base64")))
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

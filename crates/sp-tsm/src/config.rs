@@ -61,6 +61,37 @@ pub struct SpConfig {
     /// Seconds an interrupted application may be resumed.
     #[serde(default = "default_resume_window")]
     pub resume_window_secs: u64,
+    /// Device trust (`[device_trust]`, docs/device-trust.md): the SP-TSM
+    /// appraises each application's device evidence and the SE's key
+    /// attestations, and sends its attestation result to the JPKI service.
+    /// Without it, phones are trusted as they declare themselves.
+    #[serde(default)]
+    pub device_trust: Option<DeviceTrustConfig>,
+}
+
+/// `[device_trust]`: the verifier's inputs and key.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceTrustConfig {
+    /// The appraisal policy (JSON, `attest::appraisal::Policy`).
+    pub policy: PathBuf,
+    /// The device-vendor metadata list (JSON, `attest::appraisal::Metadata`).
+    pub metadata: PathBuf,
+    /// The key attestation results are signed with (PKCS#8 PEM, P-256).
+    pub verifier_key: PathBuf,
+}
+
+impl DeviceTrustConfig {
+    /// The verifier these files describe.
+    pub fn verifier(&self) -> Result<attest::appraisal::Verifier, String> {
+        let json = |p: &Path| -> Result<String, String> { std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display())) };
+        let policy = serde_json::from_str(&json(&self.policy)?).map_err(|e| format!("{}: {e}", self.policy.display()))?;
+        let metadata =
+            serde_json::from_str(&json(&self.metadata)?).map_err(|e| format!("{}: {e}", self.metadata.display()))?;
+        let key = attest::ec::EcKey::from_pkcs8_pem(&json(&self.verifier_key)?)
+            .map_err(|e| format!("{}: {e}", self.verifier_key.display()))?;
+        Ok(attest::appraisal::Verifier::new(policy, metadata, key, concat!("sp-tsm ", env!("CARGO_PKG_VERSION"))))
+    }
 }
 
 fn default_jlis_server_name() -> String {
@@ -96,6 +127,16 @@ impl SpConfig {
             ],
         )?;
         tsm::config::one_key_source(path, "vault_key_file", c.vault_key_file.as_mut(), c.pkcs11.as_mut())?;
+        if let Some(d) = c.device_trust.as_mut() {
+            resolve_files(
+                path,
+                &mut [
+                    ("device_trust.policy", &mut d.policy),
+                    ("device_trust.metadata", &mut d.metadata),
+                    ("device_trust.verifier_key", &mut d.verifier_key),
+                ],
+            )?;
+        }
         if let Some(file) = c.metrics_token_file.as_mut() {
             resolve_files(path, &mut [("metrics_token_file", file)])?;
         }

@@ -127,7 +127,11 @@ async fn application(
     JsonBody(body): JsonBody<ApplicationBody>,
 ) -> Result<Response, ApiError> {
     let cms = STANDARD.decode(&body.application).map_err(|_| FlowError::invalid("application must be base64 CMS"))?;
-    Ok(started(sp.apply(&cms).await?))
+    let evidence = match &body.evidence {
+        Some(e) => Some(STANDARD.decode(e).map_err(|_| FlowError::invalid("evidence must be base64 (an EAT)"))?),
+        None => None,
+    };
+    Ok(started(sp.apply(&cms, evidence.as_deref()).await?))
 }
 
 #[utoipa::path(post, path = "/v1/applications/{id}/provisioning", tag = "phones",

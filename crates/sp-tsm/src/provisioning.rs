@@ -118,6 +118,9 @@ pub struct Generated {
     pub se_identifier: [u8; 10],
     /// Per type, the public key (DER SubjectPublicKeyInfo), in order.
     pub public_keys: Vec<(PhoneCertType, Vec<u8>)>,
+    /// Per type, in the same order, the SE's key attestation chain (DER,
+    /// leaf first), when asked for.
+    pub attestations: Vec<Vec<Vec<u8>>>,
     session: Box<SecureSession>,
 }
 
@@ -126,6 +129,8 @@ pub struct Generated {
 pub struct GenerateKeys {
     commitment: Vec<u8>,
     types: Vec<PhoneCertType>,
+    /// Ask the applet to attest each key (device trust).
+    attest: bool,
     state: Generating,
 }
 
@@ -139,32 +144,42 @@ enum Generating {
         awaiting: Awaiting,
         se_identifier: [u8; 10],
         public_keys: Vec<(PhoneCertType, Vec<u8>)>,
+        attestations: Vec<Vec<Vec<u8>>>,
     },
 }
 
 impl GenerateKeys {
     /// Starts with the SP domain's `keys`, for an application committing to
-    /// `commitment` (SHA-256(R)) and asking for `types`.
-    pub fn start(keys: StaticKeys, commitment: &[u8], types: &[PhoneCertType]) -> Result<Step<Self>, TsmError> {
+    /// `commitment` (SHA-256(R)) and asking for `types`; with `attest`, the
+    /// applet attests each key it generates.
+    pub fn start(
+        keys: StaticKeys,
+        commitment: &[u8],
+        types: &[PhoneCertType],
+        attest: bool,
+    ) -> Result<Step<Self>, TsmError> {
         let (commitment, types) = (commitment.to_vec(), types.to_vec());
-        opening(keys, |o| GenerateKeys { commitment, types, state: Generating::Opening(o) })
+        opening(keys, |o| GenerateKeys { commitment, types, attest, state: Generating::Opening(o) })
     }
 
     /// Generates the next type's key, or ends with them all.
     fn next_key(
-        commitment: Vec<u8>,
-        types: Vec<PhoneCertType>,
+        (commitment, types, attest): (Vec<u8>, Vec<PhoneCertType>, bool),
         session: Box<SecureSession>,
         se_identifier: [u8; 10],
         public_keys: Vec<(PhoneCertType, Vec<u8>)>,
+        attestations: Vec<Vec<Vec<u8>>>,
     ) -> Result<Step<Self>, TsmError> {
         let Some(&t) = types.get(public_keys.len()) else {
-            return Ok(Step::Done(Generated { se_identifier, public_keys, session }));
+            return Ok(Step::Done(Generated { se_identifier, public_keys, attestations, session }));
         };
-        let generate = store(provision::generate_key(key(t)));
-        let (script, awaiting) = Awaiting::wrap(session, &[("generating the key on chip", generate)])?;
-        let state = Generating::Key { awaiting, se_identifier, public_keys };
-        Ok(Step::Send(script, GenerateKeys { commitment, types, state }))
+        let mut script = vec![("generating the key on chip", store(provision::generate_key(key(t))))];
+        if attest {
+            script.push(("attesting the key", store(provision::attest_key(key(t)))));
+        }
+        let (wire, awaiting) = Awaiting::wrap(session, &script)?;
+        let state = Generating::Key { awaiting, se_identifier, public_keys, attestations };
+        Ok(Step::Send(wire, GenerateKeys { commitment, types, attest, state }))
     }
 }
 
@@ -172,11 +187,11 @@ impl Machine for GenerateKeys {
     type Output = Generated;
 
     fn answered(self, responses: &[Vec<u8>]) -> Result<Step<Self>, TsmError> {
-        let GenerateKeys { commitment, types, state } = self;
+        let GenerateKeys { commitment, types, attest, state } = self;
         match state {
             Generating::Opening(o) => match o.answered(responses)? {
                 Step::Send(script, o) => {
-                    Ok(Step::Send(script, GenerateKeys { commitment, types, state: Generating::Opening(o) }))
+                    Ok(Step::Send(script, GenerateKeys { commitment, types, attest, state: Generating::Opening(o) }))
                 }
                 Step::Done(session) => {
                     let script = [
@@ -184,7 +199,7 @@ impl Machine for GenerateKeys {
                         ("reading the SE identifier and R", store(provision::read_identity())),
                     ];
                     let (wire, awaiting) = Awaiting::wrap(session, &script)?;
-                    Ok(Step::Send(wire, GenerateKeys { commitment, types, state: Generating::Identity(awaiting) }))
+                    Ok(Step::Send(wire, GenerateKeys { commitment, types, attest, state: Generating::Identity(awaiting) }))
                 }
             },
             Generating::Identity(awaiting) => {
@@ -194,12 +209,17 @@ impl Machine for GenerateKeys {
                 if !secret::ct_eq(&pki::HashAlg::Sha256.digest(r), &commitment) {
                     return Err(TsmError::CommitmentMismatch);
                 }
-                GenerateKeys::next_key(commitment, types, session, se_identifier, Vec::new())
+                GenerateKeys::next_key((commitment, types, attest), session, se_identifier, Vec::new(), Vec::new())
             }
-            Generating::Key { awaiting, se_identifier, mut public_keys } => {
+            Generating::Key { awaiting, se_identifier, mut public_keys, mut attestations } => {
                 let (mut data, session) = awaiting.unwrap_ok(responses)?;
                 public_keys.push((types[public_keys.len()], data.remove(0)));
-                GenerateKeys::next_key(commitment, types, session, se_identifier, public_keys)
+                if attest {
+                    let chain = attest::x509::split_concatenated(&data.remove(0))
+                        .ok_or(TsmError::Malformed("key attestation"))?;
+                    attestations.push(chain);
+                }
+                GenerateKeys::next_key((commitment, types, attest), session, se_identifier, public_keys, attestations)
             }
         }
     }
@@ -310,7 +330,7 @@ pub fn provision<T: Transport + ?Sized>(
     types: &[PhoneCertType],
     issue: impl FnOnce(&[(PhoneCertType, Vec<u8>)], &[u8; 10]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, String>,
 ) -> Result<Provisioned, TsmError> {
-    let generated = drive(GenerateKeys::start(keys, commitment, types)?, transport)?;
+    let generated = drive(GenerateKeys::start(keys, commitment, types, false)?, transport)?;
     let issued = issue(&generated.public_keys, &generated.se_identifier).map_err(TsmError::Issuance)?;
     drive(generated.write(issued)?, transport)
 }

@@ -34,6 +34,13 @@ const SCHEMA: &[store::Migration] = &[
     // service: what they issued is revoked there, and an id that never
     // arrived is spent.
     ("3-pending-cancels", "CREATE TABLE pending_cancels (request_id TEXT PRIMARY KEY, created_at BIGINT NOT NULL)"),
+    // Device trust: the phone's evidence and the nonce it was made for,
+    // appraised again with the SE's key attestations in provisioning.
+    (
+        "4-device-evidence",
+        "ALTER TABLE applications ADD COLUMN evidence BYTEA;
+         ALTER TABLE applications ADD COLUMN evidence_nonce TEXT",
+    ),
 ];
 
 store::stored_state! {
@@ -101,6 +108,9 @@ pub struct ApplicationRow {
     pub created_at: i64,
     /// SHA-256 (hex) of the token only the applying phone was given.
     pub resume_token: Option<String>,
+    /// The phone's device evidence (EAT) and the nonce it was made for
+    /// (the application's), when device trust is on.
+    pub evidence: Option<(Vec<u8>, Vec<u8>)>,
 }
 
 /// An SP domain's keys as stored.
@@ -234,14 +244,16 @@ impl Records {
             row.created_at,
             &row.application,
             row.resume_token.clone(),
+            row.evidence.as_ref().map(|(e, _)| e.clone()),
+            row.evidence.as_ref().map(|(_, n)| hex::encode(n)),
         ]
         .to_vec();
         self.store
             .write(move |tx| {
                 tx.execute(
                     "INSERT INTO applications (id, state, card_certificate, commitment, cert_types, model, se_id, attempts, detail,
-                        created_at, updated_at, application, resume_token)
-                     VALUES ($1, 'provisioning', $2, $3, $4, $5, NULL, 1, NULL, $6, $6, $7, $8)",
+                        created_at, updated_at, application, resume_token, evidence, evidence_nonce)
+                     VALUES ($1, 'provisioning', $2, $3, $4, $5, NULL, 1, NULL, $6, $6, $7, $8, $9, $10)",
                     &record,
                 )
             })
@@ -257,7 +269,7 @@ impl Records {
             .read(move |tx| {
                 tx.optional(
                     "SELECT id, state, card_certificate, application, commitment, cert_types, model, attempts, created_at,
-                        resume_token FROM applications WHERE id = $1",
+                        resume_token, evidence, evidence_nonce FROM applications WHERE id = $1",
                     params![key],
                 )
             })
@@ -275,6 +287,10 @@ impl Records {
             attempts: row.int("attempts")?,
             created_at: row.int("created_at")?,
             resume_token: row.opt_text("resume_token")?,
+            evidence: match (row.opt_blob("evidence")?, row.opt_text("evidence_nonce")?) {
+                (Some(e), Some(n)) => Some((e, decode_hex(&n, "evidence_nonce")?)),
+                _ => None,
+            },
         }))
     }
 

@@ -130,15 +130,17 @@ impl TsmClient {
         self.drive(first, se).await
     }
 
-    /// `POST /v1/applications` (SP-TSM) with the card-signed CMS, then the
-    /// provisioning relay. The application (id and resume token) comes
-    /// back even when provisioning is interrupted, so it can be resumed.
+    /// `POST /v1/applications` (SP-TSM) with the card-signed CMS and the
+    /// phone's device evidence, then the provisioning relay. The
+    /// application (id and resume token) comes back even when provisioning
+    /// is interrupted, so it can be resumed.
     pub async fn apply(
         &self,
         cms: &[u8],
+        evidence: Option<&[u8]>,
         se: &mut (dyn Transport + Send),
     ) -> (Option<ApplicationRef>, Result<Outcome, ClientError>) {
-        let first = match self.submit(cms).await {
+        let first = match self.submit(cms, evidence).await {
             Ok(v) => v,
             Err(e) => return (None, Err(e)),
         };
@@ -147,8 +149,8 @@ impl TsmClient {
 
     /// `POST /v1/applications` alone: the SP-TSM's first relay step (with
     /// the application id), to be given to [`TsmClient::drive`].
-    pub async fn submit(&self, cms: &[u8]) -> Result<Value, ClientError> {
-        let body = ApplicationBody { application: secret_b64(cms) };
+    pub async fn submit(&self, cms: &[u8], evidence: Option<&[u8]>) -> Result<Value, ClientError> {
+        let body = ApplicationBody { application: secret_b64(cms), evidence: evidence.map(secret_b64) };
         self.call(reqwest::Method::POST, "/v1/applications", Some(&body)).await
     }
 

@@ -28,6 +28,9 @@ svc::error_codes! {
         CardUnknown = "card_unknown", 403;
         /// The commitment does not match the SE's random (another phone's).
         CommitmentMismatch = "commitment_mismatch", 403;
+        /// The phone's device evidence or the SE's key attestation was not
+        /// affirmed (the message names the reason code).
+        DeviceNotTrusted = "device_not_trusted", 403;
         /// Only the phone that applied may resume.
         NotApplicant = "not_applicant", 403;
         /// A revocation must be signed with an active phone certificate.

@@ -22,6 +22,12 @@ pub struct NonceAnswer {
 pub struct ApplicationBody {
     /// CMS SignedData over an [`crate::Application`] (base64).
     pub application: String,
+    /// The phone's device evidence for the application's nonce: an EAT
+    /// (COSE_Sign1, base64) signed by a TEE key whose Android key
+    /// attestation rides inside (docs/device-trust.md). Required when the
+    /// SP-TSM checks device trust.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<String>,
 }
 
 /// `POST /v1/revocations` (SP-TSM): the holder's signed request.

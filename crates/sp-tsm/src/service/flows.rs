@@ -108,6 +108,8 @@ impl ProvisioningRun {
                         let message = format!("SE {se_id} is not prepared: ask the SEI-TSM to prepare it first");
                         return Err(Box::new((self, FlowError::new(Code::NotPrepared, message))));
                     };
+                    // Evidence from another phone is refused before anything is generated.
+                    attempt!(self.same_phone(&se_id));
                     if domain.state == DomainState::Own {
                         return self.generate(se_id, domain.keys);
                     }
@@ -154,7 +156,9 @@ impl ProvisioningRun {
                             TsmError::Issuance("the SE identifier inside the secure channel differs from CPLC".into());
                         return Err(Box::new((self, e.into())));
                     }
-                    let (issued, serials) = attempt!(self.issue(&se_id, &generated).await.map_err(TsmError::Issuance));
+                    let result = attempt!(self.attestation_result(&se_id, &generated));
+                    let (issued, serials) =
+                        attempt!(self.issue(&se_id, &generated, result).await.map_err(TsmError::Issuance));
                     match attempt!(generated.write(issued)) {
                         Step::Send(script, machine) => {
                             Ok(self.send(script, Phase::Writing { se_id, serials, machine }))
@@ -187,9 +191,42 @@ impl ProvisioningRun {
         }
     }
 
+    /// Device trust: the SE the keys are about to be made in is the one the
+    /// phone's evidence names.
+    fn same_phone(&self, se_id: &str) -> Result<(), FlowError> {
+        let (Some(_), Some((evidence, _))) = (&self.sp.device, &self.app.evidence) else { return Ok(()) };
+        let named = attest::eat::open(evidence).map(|e| hex::encode_upper(e.claims.se_identifier)).unwrap_or_default();
+        if named != se_id {
+            let reason = attest::appraisal::Reason::AnotherPhone(named, se_id.to_string());
+            return Err(FlowError::new(Code::DeviceNotTrusted, format!("the phone is not trusted ({}): {reason}", reason.code())));
+        }
+        Ok(())
+    }
+
+    /// Device trust after generation: the evidence appraised again (as of
+    /// the application) with the SE's attestation of each generated key;
+    /// the signed attestation result for the JPKI service.
+    fn attestation_result(&self, se_id: &str, generated: &Generated) -> Result<Option<String>, FlowError> {
+        let (Some(verifier), Some((evidence, nonce))) = (&self.sp.device, &self.app.evidence) else { return Ok(None) };
+        let accepted = std::time::UNIX_EPOCH + std::time::Duration::from_secs(self.app.created_at.max(0) as u64);
+        let mut appraised = verifier.appraise(evidence, nonce, accepted);
+        let keys: Vec<_> = generated
+            .public_keys
+            .iter()
+            .zip(&generated.attestations)
+            .map(|((t, spki), chain)| (slot(*t), spki.clone(), chain.clone()))
+            .collect();
+        let se = hex::decode(se_id).map_err(FlowError::internal)?;
+        let now = std::time::SystemTime::now();
+        appraised.appraise_se_keys(&verifier.metadata, &keys, &se, &self.app.commitment, now);
+        super::device_verdict(&appraised)?;
+        Ok(Some(verifier.result(&appraised, now).1))
+    }
+
     /// Starts generating the keys with the domain's `keys`.
     fn generate(self, se_id: String, keys: gp::StaticKeys) -> Result<Next<SpFlow>, Failure> {
-        match GenerateKeys::start(keys, &self.app.commitment, &self.app.cert_types) {
+        let attest = self.sp.device.is_some();
+        match GenerateKeys::start(keys, &self.app.commitment, &self.app.cert_types, attest) {
             Ok(Step::Send(script, machine)) => Ok(self.send(script, Phase::Generating { se_id, machine })),
             Ok(Step::Done(_)) => Err(Box::new((self, FlowError::internal("keys generated without a round trip")))),
             Err(e) => Err(Box::new((self, e.into()))),
@@ -204,10 +241,11 @@ impl ProvisioningRun {
         &mut self,
         se_id: &str,
         generated: &Generated,
+        attestation_result: Option<String>,
     ) -> Result<(Vec<(Vec<u8>, Vec<u8>)>, Vec<String>), String> {
         let mut certificates = Vec::with_capacity(generated.public_keys.len());
         let mut failure = None;
-        for (t, spki) in &generated.public_keys {
+        for (i, (t, spki)) in generated.public_keys.iter().enumerate() {
             let request = jlis_api::PhoneRequest {
                 request_id: request_id(&self.app.id, self.attempt, *t),
                 card_certificate: self.app.card_certificate.clone(),
@@ -215,6 +253,8 @@ impl ProvisioningRun {
                 phone_public_key: spki.to_vec(),
                 se_id: se_id.to_string(),
                 cert_type: *t,
+                attestation_result: attestation_result.clone(),
+                key_attestation: generated.attestations.get(i).cloned().unwrap_or_default(),
             };
             match issue_phone(&self.sp.jlis, &request).await {
                 Ok(cert) => {
@@ -255,8 +295,11 @@ impl ProvisioningRun {
             return Next::Failed(FlowError::internal(store));
         }
         self.sp.revoke_unwritten(&self.app.id).await;
-        let state =
-            if e.code == Code::CommitmentMismatch { ApplicationState::Refused } else { ApplicationState::Interrupted };
+        let state = if matches!(e.code, Code::CommitmentMismatch | Code::DeviceNotTrusted) {
+            ApplicationState::Refused
+        } else {
+            ApplicationState::Interrupted
+        };
         tracing::warn!(application = %self.app.id, code = %e.code, error = %e.message, "provisioning ended");
         match self.sp.records.end_attempt(&self.app.id, state, &e.message, self.taken.take()).await {
             Ok(()) => Next::Failed(e),
@@ -289,6 +332,14 @@ impl WipeRun {
             Ok(Step::Done(())) => Next::Done(self.result),
             Err(e) => Next::Failed(e.into()),
         }
+    }
+}
+
+/// The applet's key slot of a certificate type.
+fn slot(t: tsm_api::PhoneCertType) -> attest::se_key::KeySlot {
+    match t {
+        tsm_api::PhoneCertType::Auth => attest::se_key::KeySlot::Auth,
+        tsm_api::PhoneCertType::Sign => attest::se_key::KeySlot::Sign,
     }
 }
 

@@ -40,6 +40,8 @@ pub struct SpTsm {
     hub: Arc<RelayHub<SpFlow>>,
     resume_window: Duration,
     metrics: Arc<tsm::metrics::Metrics>,
+    /// The device-trust verifier, when device trust is on.
+    pub(crate) device: Option<attest::appraisal::Verifier>,
 }
 
 impl std::fmt::Debug for SpTsm {
@@ -76,6 +78,16 @@ fn refused(code: Code, message: impl Into<String>) -> FlowError {
 /// What the store keeps of a resume token: its SHA-256, hex.
 fn token_digest(token: &str) -> String {
     hex::encode(pki::HashAlg::Sha256.digest(token.as_bytes()))
+}
+
+/// Refuses an appraisal that is not affirming, naming the worst reason.
+pub(crate) fn device_verdict(appraised: &attest::appraisal::Appraised) -> Result<(), FlowError> {
+    if appraised.status() == attest::ear::Status::Affirming {
+        return Ok(());
+    }
+    let (code, why) = appraised.worst().map_or(("unknown", String::new()), |r| (r.code(), r.to_string()));
+    tracing::warn!(reason = code, status = ?appraised.status(), "device not trusted");
+    Err(refused(Code::DeviceNotTrusted, format!("the phone is not trusted ({code}): {why}")))
 }
 
 /// A new provisioning's relay session: its id, the first step, the
@@ -131,6 +143,7 @@ impl SpTsm {
                 "sp_tsm",
                 tsm::metrics::token_from(config.metrics_token_file.as_deref())?,
             )),
+            device: config.device_trust.as_ref().map(|d| d.verifier()).transpose()?,
         })
     }
 
@@ -178,15 +191,17 @@ impl SpTsm {
         }
     }
 
-    /// A card-signed application (CMS DER): signature and chain, nonce, the
-    /// app is the registered one, the card's status; then its first
-    /// provisioning attempt begins over the relay.
-    pub async fn apply(self: &Arc<Self>, cms: &[u8]) -> Result<Started, FlowError> {
+    /// A card-signed application (CMS DER) with the phone's device
+    /// `evidence`: signature and chain, nonce, the app is the registered
+    /// one, the card's status, the device's evidence (when device trust is
+    /// on); then its first provisioning attempt begins over the relay.
+    pub async fn apply(self: &Arc<Self>, cms: &[u8], evidence: Option<&[u8]>) -> Result<Started, FlowError> {
         let verified = crate::application::verify(cms, &self.nonces, &self.cas, std::time::SystemTime::now())?;
         let app = &verified.application;
         if !self.apps.contains(&app.device.app_certificate_hash.to_uppercase()) {
             return Err(refused(Code::AppNotRegistered, "the application was made by an app this SP does not know"));
         }
+        let evidence = self.appraise_device(&app.nonce, evidence)?;
         self.card_status(&verified.card_certificate).await?;
         let mut id = [0u8; 16];
         pki::fill_random(&mut id);
@@ -204,6 +219,7 @@ impl SpTsm {
             attempts: 1,
             created_at: now_secs(),
             resume_token: Some(token_digest(&token)),
+            evidence,
         };
         // Accepted and its first provisioning attempt begun in one transaction.
         self.records.accept(&row).await?;
@@ -212,6 +228,21 @@ impl SpTsm {
         let mut started = self.provisioning(row, 1).await;
         started.resume_token = Some(token);
         Ok(started)
+    }
+
+    /// Device trust at application (background-check model, RFC 9334
+    /// §5.2): the phone's `evidence` for the application's `nonce` (hex)
+    /// must be affirmed; refused before anything is stored or generated.
+    /// Returns what to keep for provisioning (evidence and nonce).
+    fn appraise_device(&self, nonce: &str, evidence: Option<&[u8]>) -> Result<Option<(Vec<u8>, Vec<u8>)>, FlowError> {
+        let Some(verifier) = &self.device else { return Ok(None) };
+        let evidence = evidence.ok_or_else(|| {
+            refused(Code::DeviceNotTrusted, "the application carries no device evidence (evidence_missing): update the JPKI app")
+        })?;
+        let nonce = hex::decode(nonce).map_err(|_| FlowError::invalid("the application's nonce is not hex"))?;
+        let appraised = verifier.appraise(evidence, &nonce, std::time::SystemTime::now());
+        device_verdict(&appraised)?;
+        Ok(Some((evidence.to_vec(), nonce)))
     }
 
     /// Resumes application `id` for the phone presenting `token` (the one
