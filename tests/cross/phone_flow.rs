@@ -152,16 +152,19 @@ async fn attacks_on_the_application_are_refused() {
 
     // Pattern 6: an application signed for the victim's SE, provisioned
     // into the attacker's SE, fails on SHA-256(R) ≠ S and issues nothing.
-    let cms = victim.signed_application(&sp, &mut card, "ABC123", &BOTH).await.unwrap();
+    let signed = victim.signed_application(&sp, &mut card, "ABC123", &BOTH).await.unwrap();
     attacker.commitment().unwrap();
-    let (id, outcome) = sp.apply(&cms, &mut attacker.relay()).await;
+    // The attacker's phone is genuine: its own evidence for the nonce passes;
+    // the commitment does not.
+    let attackers_evidence = attacker.evidence(&signed.nonce).unwrap();
+    let (id, outcome) = sp.apply(&signed.cms, attackers_evidence.as_deref(), &mut attacker.relay()).await;
     assert_eq!(outcome.unwrap_err().code(), Some("commitment_mismatch"));
     let state = sp.application(&id.unwrap().id).await.unwrap();
     assert_eq!(state["state"], "refused");
     assert!(d.sp.certificates(&attacker.se_identifier()).await.unwrap().is_empty());
 
     // The same application again: the nonce is used up.
-    let (id, outcome) = sp.apply(&cms, &mut victim.relay()).await;
+    let (id, outcome) = sp.apply(&signed.cms, signed.evidence.as_deref(), &mut victim.relay()).await;
     assert!(id.is_none());
     assert_eq!(outcome.unwrap_err().code(), Some("unknown_nonce"));
 
@@ -188,7 +191,7 @@ async fn attacks_on_the_application_are_refused() {
         signing_time: std::time::SystemTime::now(),
     };
     let cms = jpki::sign_cms(&mut card, jpki::KeyType::Sign, &naming_evil.to_content(), &options).unwrap();
-    let (id, outcome) = sp.apply(&cms, &mut victim.relay()).await;
+    let (id, outcome) = sp.apply(&cms, victim.evidence(&nonce).unwrap().as_deref(), &mut victim.relay()).await;
     assert!(id.is_none());
     assert_eq!(outcome.unwrap_err().code(), Some("app_not_registered"));
 
@@ -244,9 +247,9 @@ async fn a_tampered_or_replayed_relay_apdu_ends_the_session_and_issues_nothing()
     for fault in [Fault::FlipByteOf(11), Fault::ReplayAt(11), Fault::FlipByteOf(13)] {
         let app = phone(&d, jpki_app_identity());
         app.prepare(&sei).await.unwrap();
-        let cms = app.signed_application(&sp, &mut card, "ABC123", &BOTH).await.unwrap();
+        let signed = app.signed_application(&sp, &mut card, "ABC123", &BOTH).await.unwrap();
         let mut relay = Faulty { inner: app.relay(), seen: 0, fault, last: Vec::new() };
-        let (_, outcome) = sp.apply(&cms, &mut relay).await;
+        let (_, outcome) = sp.apply(&signed.cms, signed.evidence.as_deref(), &mut relay).await;
         assert!(outcome.is_err(), "{fault:?} must end the session");
         let certs = d.sp.certificates(&app.se_identifier()).await.unwrap();
         assert!(active(&certs).is_empty(), "{fault:?}: {certs:?}");
@@ -270,9 +273,9 @@ async fn a_phone_disconnecting_at_any_step_can_resume_and_never_leaves_half_issu
             tokio::time::sleep(Duration::from_millis(2500)).await;
             app.prepare(&sei).await.expect("preparation again after an interruption");
         }
-        let cms = app.signed_application(&sp, &mut card, "ABC123", &BOTH).await.unwrap();
+        let signed = app.signed_application(&sp, &mut card, "ABC123", &BOTH).await.unwrap();
         let mut relay = Faulty { inner: app.relay(), seen: 0, fault: Fault::DisconnectAfter(step), last: Vec::new() };
-        let (id, outcome) = sp.apply(&cms, &mut relay).await;
+        let (id, outcome) = sp.apply(&signed.cms, signed.evidence.as_deref(), &mut relay).await;
         let id = id.expect("accepted");
         let finished = outcome.is_ok();
         if !finished {
@@ -319,7 +322,7 @@ async fn malformed_requests_get_clear_errors_and_change_nothing() {
     let (sei, sp) = clients(&d);
     let app = phone(&d, jpki_app_identity());
     // Not CMS at all, then a relay session that does not exist.
-    let (id, outcome) = sp.apply(b"not a CMS SignedData", &mut app.relay()).await;
+    let (id, outcome) = sp.apply(b"not a CMS SignedData", None, &mut app.relay()).await;
     assert!(id.is_none());
     let e = outcome.unwrap_err();
     assert!(
@@ -365,9 +368,9 @@ async fn attempts_left_by_a_killed_sp_tsm_are_ended_at_the_next_start_and_resume
         assert!(step < 40, "no step left certificates issued and unwritten");
         let app = phone(&d, jpki_app_identity());
         app.prepare(&sei).await.unwrap();
-        let cms = app.signed_application(&sp, &mut card, "ABC123", &BOTH).await.unwrap();
+        let signed = app.signed_application(&sp, &mut card, "ABC123", &BOTH).await.unwrap();
         let mut relay = Faulty { inner: app.relay(), seen: 0, fault: Fault::DisconnectAfter(step), last: Vec::new() };
-        let (id, outcome) = sp.apply(&cms, &mut relay).await;
+        let (id, outcome) = sp.apply(&signed.cms, signed.evidence.as_deref(), &mut relay).await;
         assert!(outcome.is_err(), "step {step}: the phone went quiet");
         let certs = d.sp.certificates(&app.se_identifier()).await.unwrap();
         if certs.iter().any(|c| c.2 == "issued") {

@@ -65,10 +65,6 @@ pub fn jpki_app_identity() -> phone::App {
 /// A new phone whose SE was made with the deployment's ISD master key,
 /// running the app `identity`.
 pub fn new_phone(d: &testbed::Deployment, identity: phone::App) -> phone::app::JpkiApp {
-    let master = tsm::keys::key_file(&d.dir.join("isd-master.key"), false).expect("the deployment's ISD master key");
-    let mut serial = [0u8; 4];
-    pki::fill_random(&mut serial);
-    let state = se::SecureElement::manufacture(&master, serial, [0x20, 0x26]);
-    let se = se::SecureElement::new(state, Box::new(se::MemoryNvm)).expect("SE");
-    phone::app::JpkiApp::new(phone::SeService::new(se), identity, "openjpki test phone")
+    let factory = testbed::devices::Factory::open(&d.dir).expect("the deployment's device factory");
+    factory.phone(identity, testbed::devices::PhoneState::Good, "openjpki test phone").expect("a phone")
 }

@@ -10,7 +10,7 @@ use crate::tap::Tap;
 use jpki::JpkiCard;
 use mynacard::personalize::InitialPins;
 use phone::app::JpkiApp;
-use phone::{App, SeService};
+use phone::App;
 use svc::tls::Service;
 use testbed::Databases;
 use testbed::Deployment;
@@ -95,15 +95,16 @@ impl Lab {
         Ok(JpkiCard::new(transport::InProcess::new(card)))
     }
 
-    /// A new phone (SE made with the deployment's ISD master key) with the
-    /// genuine JPKI app, not yet prepared.
+    /// A new phone (SE made with the deployment's ISD master key, its
+    /// attestation key certified by the SE issuer; a TEE in a good state)
+    /// with the genuine JPKI app, not yet prepared.
     pub fn phone(&self) -> Result<JpkiApp, String> {
-        let master = self.deployment.isd_master_key()?;
-        let mut serial = [0u8; 4];
-        pki::fill_random(&mut serial);
-        let state = se::SecureElement::manufacture(&master, serial, [0x20, 0x26]);
-        let se = se::SecureElement::new(state, Box::new(se::MemoryNvm))?;
-        Ok(JpkiApp::new(SeService::new(se), jpki_app_identity(), "openjpki attack lab phone"))
+        self.phone_in(testbed::devices::PhoneState::Good)
+    }
+
+    /// [`Lab::phone`] whose TEE attests device `state`.
+    pub fn phone_in(&self, state: testbed::devices::PhoneState) -> Result<JpkiApp, String> {
+        testbed::devices::Factory::open(self.dir())?.phone(jpki_app_identity(), state, "openjpki attack lab phone")
     }
 
     /// A phone prepared by the SEI-TSM (security domain, applet, ARA-M rule).

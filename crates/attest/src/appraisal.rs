@@ -5,8 +5,8 @@
 
 use crate::android::{self, KeyDescription, SecurityLevel, VerifiedBootState};
 use crate::ear::{self, Appraisal, Ear, Status, Vector, VerifierId};
-use crate::ec::EcKey;
 use crate::eat::{self, EatError};
+use crate::ec::EcKey;
 use crate::se_key::{self, KeySlot, SeKeyError};
 use crate::x509::{verify_chain, ChainError};
 use base64::Engine;
@@ -278,7 +278,13 @@ fn secs(t: SystemTime) -> i64 {
 
 impl Appraised {
     fn new(nonce: &[u8]) -> Self {
-        let affirming = Vector { instance_identity: Some(2), hardware: Some(2), executables: Some(2), configuration: Some(2), ..Default::default() };
+        let affirming = Vector {
+            instance_identity: Some(2),
+            hardware: Some(2),
+            executables: Some(2),
+            configuration: Some(2),
+            ..Default::default()
+        };
         let vectors = [
             ("tee", Vector { runtime_opaque: Some(2), storage_opaque: Some(2), ..affirming.clone() }),
             ("app", Vector { executables: Some(2), ..Default::default() }),
@@ -325,7 +331,8 @@ impl Appraised {
             self.found(Reason::AnotherPhone(hex::encode_upper(&self.se_identifier), hex::encode_upper(se_identifier)));
         }
         let roots = metadata.se_issuer_roots();
-        let mut vector = Vector { instance_identity: Some(2), hardware: Some(2), storage_opaque: Some(2), ..Default::default() };
+        let mut vector =
+            Vector { instance_identity: Some(2), hardware: Some(2), storage_opaque: Some(2), ..Default::default() };
         for (slot, spki, chain) in keys {
             let expected = se_key::Expected { spki, se_identifier, slot: *slot, commitment };
             if let Err(e) = se_key::verify(chain, &roots, &|s| metadata.is_revoked(s), &expected, now) {
@@ -482,8 +489,11 @@ impl Verifier {
         match d.application_id() {
             None => out.found(Reason::AppPackage(String::new())),
             Some(app) => {
-                let names: Vec<String> =
-                    app.package_infos.iter().map(|p| String::from_utf8_lossy(p.package_name.as_bytes()).into_owned()).collect();
+                let names: Vec<String> = app
+                    .package_infos
+                    .iter()
+                    .map(|p| String::from_utf8_lossy(p.package_name.as_bytes()).into_owned())
+                    .collect();
                 if names != [self.policy.app_package.clone()] {
                     out.found(Reason::AppPackage(names.join(",")));
                 }
@@ -503,12 +513,8 @@ impl Verifier {
             .vectors
             .iter()
             .map(|(name, vector)| {
-                let reasons = appraised
-                    .findings
-                    .iter()
-                    .filter(|r| r.claim().0 == *name)
-                    .map(|r| r.code().to_string())
-                    .collect();
+                let reasons =
+                    appraised.findings.iter().filter(|r| r.claim().0 == *name).map(|r| r.code().to_string()).collect();
                 let appraisal = Appraisal {
                     ear_status: vector.status(),
                     ear_trustworthiness_vector: vector.clone(),

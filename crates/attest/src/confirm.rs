@@ -141,7 +141,10 @@ mod tests {
         assert_eq!(verify(&msg, &other.sign_der(&msg), &key.spki(), prompt, |_| true), Err(ConfirmError::BadSignature));
         // No token (declined) or a token for another message: KeyMint refuses.
         assert_eq!(sign_confirmed(&key, &TEST_SECRET, &msg, &[0; 32]), Err(ConfirmError::NoUserConfirmation));
-        assert_eq!(sign_confirmed(&key, &TEST_SECRET, &msg, &token(&TEST_SECRET, &altered)), Err(ConfirmError::NoUserConfirmation));
+        assert_eq!(
+            sign_confirmed(&key, &TEST_SECRET, &msg, &token(&TEST_SECRET, &altered)),
+            Err(ConfirmError::NoUserConfirmation)
+        );
         assert_eq!(parse(&msg).unwrap(), (prompt.to_string(), nonce.to_vec()));
         assert!(matches!(parse(b"\xa0"), Err(ConfirmError::Malformed(_))));
     }

@@ -209,8 +209,9 @@ mod tests {
         old.eat_profile = "tag:ietf.org,2023:rats/ear#02".into();
         assert!(matches!(verify(&sign(&old, &key), &key.spki(), now), Err(EarError::Profile(_))));
         let mut parts: Vec<String> = token.split('.').map(str::to_string).collect();
-        parts[1] = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .encode(serde_json::to_vec(&Ear { ear_status: Status::Affirming, exp: now + 9999, ..sample(now) }).unwrap());
+        parts[1] = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(
+            serde_json::to_vec(&Ear { ear_status: Status::Affirming, exp: now + 9999, ..sample(now) }).unwrap(),
+        );
         assert!(matches!(verify(&parts.join("."), &key.spki(), now), Err(EarError::Invalid(_))));
         assert_eq!(Status::of(2), Status::Affirming);
         assert_eq!(Status::of(33), Status::Warning);

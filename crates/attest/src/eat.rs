@@ -163,7 +163,8 @@ pub fn open(token: &[u8]) -> Result<Evidence, EatError> {
         .map(|c| c.as_bytes().cloned().ok_or_else(|| malformed("x5chain holds a non-bstr")))
         .collect::<Result<_, _>>()?;
     let leaf = chain.first().ok_or_else(|| malformed("empty x5chain"))?;
-    let spki = crate::x509::Parsed::from_der(leaf).map_err(|_| malformed("the x5chain leaf is not a certificate"))?.spki();
+    let spki =
+        crate::x509::Parsed::from_der(leaf).map_err(|_| malformed("the x5chain leaf is not a certificate"))?.spki();
     sign1
         .verify_signature(b"", |sig, tbs| if ec::verify_fixed(&spki, tbs, sig) { Ok(()) } else { Err(()) })
         .map_err(|()| EatError::BadSignature)?;
@@ -181,8 +182,10 @@ pub fn open(token: &[u8]) -> Result<Evidence, EatError> {
     };
     let issued_at = integer(IAT, "no iat")?;
     let submods = claim(set, SUBMODS).and_then(Value::as_map).ok_or_else(|| malformed("no submods"))?;
-    let se = get(submods, &Value::Text("se".into())).and_then(Value::as_map).ok_or_else(|| malformed("no submod se"))?;
-    let app = get(submods, &Value::Text("app".into())).and_then(Value::as_map).ok_or_else(|| malformed("no submod app"))?;
+    let se =
+        get(submods, &Value::Text("se".into())).and_then(Value::as_map).ok_or_else(|| malformed("no submod se"))?;
+    let app =
+        get(submods, &Value::Text("app".into())).and_then(Value::as_map).ok_or_else(|| malformed("no submod app"))?;
     let digests = get(app, &int(CLAIM_APP_SIGNING_DIGESTS))
         .and_then(Value::as_array)
         .ok_or_else(|| malformed("no app signing digests"))?

@@ -42,7 +42,8 @@ impl EcKey {
 
     /// From PKCS#8 PEM (`PRIVATE KEY`).
     pub fn from_pkcs8_pem(pem: &str) -> Result<Self, crate::Error> {
-        let (label, der) = der07::pem::decode_vec(pem.as_bytes()).map_err(|e| crate::Error::Malformed(e.to_string()))?;
+        let (label, der) =
+            der07::pem::decode_vec(pem.as_bytes()).map_err(|e| crate::Error::Malformed(e.to_string()))?;
         if label != "PRIVATE KEY" {
             return Err(crate::Error::Malformed(format!("a {label} where a PRIVATE KEY belongs")));
         }
@@ -76,8 +77,8 @@ impl EcKey {
 
     /// A fixed-size `r ‖ s` signature (COSE, JWS).
     pub fn sign_fixed(&self, message: &[u8]) -> Vec<u8> {
-        let pair = EcdsaKeyPair::from_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, &self.pkcs8)
-            .expect("it was valid");
+        let pair =
+            EcdsaKeyPair::from_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, &self.pkcs8).expect("it was valid");
         pair.sign(&SystemRandom::new(), message).expect("ECDSA signing").as_ref().to_vec()
     }
 

@@ -83,12 +83,9 @@ impl Preset {
                 verified_boot_key: hex::encode(pki::HashAlg::Sha256.digest(b"a user's own boot signing key")),
                 ..good
             },
-            Preset::OldPatch => DeviceState {
-                os_patch_level: 202203,
-                vendor_patch_level: 20220301,
-                boot_patch_level: 20220301,
-                ..good
-            },
+            Preset::OldPatch => {
+                DeviceState { os_patch_level: 202203, vendor_patch_level: 20220301, boot_patch_level: 20220301, ..good }
+            }
             Preset::Software => DeviceState { security_level: 0, ..good },
         }
     }
@@ -126,7 +123,11 @@ impl Vendor {
 
     /// A batch attestation key for a phone model.
     pub fn attestation_key(&self, model: &str) -> Result<Authority, crate::Error> {
-        self.root.subordinate(&format!("{} {model} Attestation", self.root.name().trim_end_matches(" Attestation Root")), 20, None)
+        self.root.subordinate(
+            &format!("{} {model} Attestation", self.root.name().trim_end_matches(" Attestation Root")),
+            20,
+            None,
+        )
     }
 }
 
@@ -174,8 +175,10 @@ impl Keystore {
                 version: app.version,
             }])
             .expect("one"),
-            signature_digests: SetOfVec::try_from(app.signing_digests.iter().map(|d| android::octets(d)).collect::<Vec<_>>())
-                .expect("distinct digests"),
+            signature_digests: SetOfVec::try_from(
+                app.signing_digests.iter().map(|d| android::octets(d)).collect::<Vec<_>>(),
+            )
+            .expect("distinct digests"),
         };
         let hardware = AuthorizationList {
             purpose: Some(android::int_set(&[values::PURPOSE_SIGN])),
@@ -259,7 +262,9 @@ impl Keystore {
         let verified = self.state.locked && self.state.verified_boot_state == 0;
         let claims = crate::eat::PhoneClaims {
             nonce: nonce.to_vec(),
-            issued_at: std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64),
+            issued_at: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs() as i64),
             ueid: platform.ueid.clone(),
             hwmodel: platform.model.clone(),
             dbgstat: if verified { 1 } else { 0 },

@@ -19,9 +19,9 @@ pub mod appraisal;
 pub mod confirm;
 pub mod ear;
 pub mod eat;
+pub mod ec;
 pub mod keystore;
 pub mod se_key;
-pub mod ec;
 pub mod x509;
 
 /// What went wrong outside an appraisal (which answers with reasons).

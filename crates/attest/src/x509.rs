@@ -198,13 +198,23 @@ impl Parsed {
     pub fn serial_hex(&self) -> String {
         let s = hex::encode(self.cert.tbs_certificate.serial_number.as_bytes());
         let t = s.trim_start_matches('0');
-        if t.is_empty() { "0".into() } else { t.into() }
+        if t.is_empty() {
+            "0".into()
+        } else {
+            t.into()
+        }
     }
 
     /// The content of extension `oid`, if present.
     pub fn extension(&self, oid: &str) -> Option<&[u8]> {
         let oid = der07::asn1::ObjectIdentifier::new(oid).ok()?;
-        self.cert.tbs_certificate.extensions.as_ref()?.iter().find(|e| e.extn_id == oid).map(|e| e.extn_value.as_bytes())
+        self.cert
+            .tbs_certificate
+            .extensions
+            .as_ref()?
+            .iter()
+            .find(|e| e.extn_id == oid)
+            .map(|e| e.extn_value.as_bytes())
     }
 
     fn is_ca(&self) -> bool {
@@ -272,8 +282,11 @@ pub fn verify_chain(chain: &[Vec<u8>], roots: &[Vec<u8>], at: SystemTime) -> Res
     if chain.is_empty() {
         return Err(ChainError::Empty);
     }
-    let parsed: Vec<Parsed> =
-        chain.iter().enumerate().map(|(i, d)| Parsed::from_der(d).map_err(|_| ChainError::Malformed(i))).collect::<Result<_, _>>()?;
+    let parsed: Vec<Parsed> = chain
+        .iter()
+        .enumerate()
+        .map(|(i, d)| Parsed::from_der(d).map_err(|_| ChainError::Malformed(i)))
+        .collect::<Result<_, _>>()?;
     for (i, c) in parsed.iter().enumerate() {
         if !c.valid_at(at) {
             return Err(ChainError::Expired(i));

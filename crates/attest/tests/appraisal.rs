@@ -69,15 +69,23 @@ impl World {
     }
 
     fn evidence(&self, ks: &Keystore, app: &AppIdentity, nonce: &[u8]) -> Vec<u8> {
-        let platform =
-            Platform { ueid: [&[1u8][..], &[4; 16]].concat(), model: "X1".into(), se_identifier: SE.to_vec(), applet: "JPKI applet".into() };
+        let platform = Platform {
+            ueid: [&[1u8][..], &[4; 16]].concat(),
+            model: "X1".into(),
+            se_identifier: SE.to_vec(),
+            applet: "JPKI applet".into(),
+        };
         ks.evidence(nonce, app, &platform).unwrap()
     }
 
     /// The codes found for a phone in `preset` (fresh nonce).
     fn codes(&self, preset: Preset) -> (Status, Vec<&'static str>) {
         let nonce = [5u8; 32];
-        let a = self.verifier.appraise(&self.evidence(&self.keystore(preset), &self.app, &nonce), &nonce, SystemTime::now());
+        let a = self.verifier.appraise(
+            &self.evidence(&self.keystore(preset), &self.app, &nonce),
+            &nonce,
+            SystemTime::now(),
+        );
         (a.status(), a.findings.iter().map(Reason::code).collect())
     }
 }
@@ -97,10 +105,15 @@ fn another_vendor_a_revoked_key_or_vendor_and_a_repackaged_app_are_refused() {
     let mut w = world();
     let nonce = [5u8; 32];
     let now = SystemTime::now();
-    let codes = |v: &Verifier, ev: &[u8]| v.appraise(ev, &nonce, now).findings.iter().map(Reason::code).collect::<Vec<_>>();
+    let codes =
+        |v: &Verifier, ev: &[u8]| v.appraise(ev, &nonce, now).findings.iter().map(Reason::code).collect::<Vec<_>>();
     // A vendor the metadata does not list.
     let stranger = Vendor::new("Unknown Phones").unwrap();
-    let ks = Keystore::new(Preset::Good.state(&stranger.boot_key), stranger.attestation_key("Z").unwrap(), stranger.root.certificate.clone());
+    let ks = Keystore::new(
+        Preset::Good.state(&stranger.boot_key),
+        stranger.attestation_key("Z").unwrap(),
+        stranger.root.certificate.clone(),
+    );
     assert_eq!(codes(&w.verifier, &w.evidence(&ks, &w.app, &nonce)), ["unknown_vendor"]);
     // The JPKI app's name, another signing key (repackaged).
     let repackaged = AppIdentity { signing_digests: vec![vec![0xCD; 32]], ..w.app.clone() };
@@ -110,7 +123,10 @@ fn another_vendor_a_revoked_key_or_vendor_and_a_repackaged_app_are_refused() {
     // The batch attestation key revoked.
     let good = w.evidence(&w.keystore(Preset::Good), &w.app, &nonce);
     let serial = Parsed::from_der(&w.batch.certificate).unwrap().serial_hex();
-    w.verifier.metadata.status.insert(serial, StatusEntry { status: "REVOKED".into(), reason: "KEY_COMPROMISE".into() });
+    w.verifier
+        .metadata
+        .status
+        .insert(serial, StatusEntry { status: "REVOKED".into(), reason: "KEY_COMPROMISE".into() });
     assert_eq!(codes(&w.verifier, &good), ["attestation_key_revoked"]);
     w.verifier.metadata.status.clear();
     w.verifier.metadata.entries[0].status = "REVOKED".into();
@@ -122,7 +138,9 @@ fn evidence_for_another_nonce_or_too_old_or_tampered_is_refused() {
     let w = world();
     let now = SystemTime::now();
     let ev = w.evidence(&w.keystore(Preset::Good), &w.app, &[5; 32]);
-    let codes = |ev: &[u8], nonce: &[u8], at| w.verifier.appraise(ev, nonce, at).findings.iter().map(Reason::code).collect::<Vec<_>>();
+    let codes = |ev: &[u8], nonce: &[u8], at| {
+        w.verifier.appraise(ev, nonce, at).findings.iter().map(Reason::code).collect::<Vec<_>>()
+    };
     assert_eq!(codes(&ev, &[6; 32], now), ["nonce_mismatch", "nonce_mismatch"]);
     assert_eq!(codes(&ev, &[5; 32], now + std::time::Duration::from_secs(301)), ["evidence_stale"]);
     let mut tampered = ev.clone();
@@ -154,9 +172,15 @@ fn se_key_attestations_bind_the_phone_the_application_and_the_key() {
     let se_hex = hex::encode_upper(SE);
     assert!(check_result(&token, &w.verifier.public_key(), &nonce, &se_hex, now).is_ok());
     // The relying party's refusals.
-    assert_eq!(check_result(&token, &w.verifier.public_key(), &[6; 32], &se_hex, now).unwrap_err(), ResultError::AnotherNonce);
+    assert_eq!(
+        check_result(&token, &w.verifier.public_key(), &[6; 32], &se_hex, now).unwrap_err(),
+        ResultError::AnotherNonce
+    );
     assert_eq!(check_result(&token, &w.verifier.public_key(), &nonce, "00", now).unwrap_err(), ResultError::AnotherSe);
-    assert!(matches!(check_result(&token, &EcKey::generate().spki(), &nonce, &se_hex, now), Err(ResultError::Token(_))));
+    assert!(matches!(
+        check_result(&token, &EcKey::generate().spki(), &nonce, &se_hex, now),
+        Err(ResultError::Token(_))
+    ));
     // Evidence from another phone than the SE the keys are made in.
     let other_se = [1u8; 10];
     let other_key = se_key::certify_se(&w.se_issuer, &other_se).unwrap();
@@ -169,10 +193,19 @@ fn se_key_attestations_bind_the_phone_the_application_and_the_key() {
         Err(ResultError::NotAffirming(Status::Contraindicated, _))
     ));
     // A key attestation not bound to this application's commitment, or from another SE.
-    assert_eq!(appraise(&SE, &[8; 32], &chain).findings.iter().map(Reason::code).collect::<Vec<_>>(), ["se_another_commitment"]);
-    assert_eq!(appraise(&SE, &commitment, &other_chain).findings.iter().map(Reason::code).collect::<Vec<_>>(), ["se_another_se"]);
+    assert_eq!(
+        appraise(&SE, &[8; 32], &chain).findings.iter().map(Reason::code).collect::<Vec<_>>(),
+        ["se_another_commitment"]
+    );
+    assert_eq!(
+        appraise(&SE, &commitment, &other_chain).findings.iter().map(Reason::code).collect::<Vec<_>>(),
+        ["se_another_se"]
+    );
     // A rogue SE issuer.
     let rogue = se_key::certify_se(&Authority::new_root("openjpki SE issuer", 30).unwrap(), &SE).unwrap();
     let forged = rogue.attest(&spki, &SE, b"aid", KeySlot::Sign, &commitment).unwrap();
-    assert_eq!(appraise(&SE, &commitment, &forged).findings.iter().map(Reason::code).collect::<Vec<_>>(), ["se_unknown_issuer"]);
+    assert_eq!(
+        appraise(&SE, &commitment, &forged).findings.iter().map(Reason::code).collect::<Vec<_>>(),
+        ["se_unknown_issuer"]
+    );
 }

@@ -80,7 +80,8 @@ impl DeviceTrustConfig {
     pub fn check(&self) -> Result<crate::device::DeviceTrust, String> {
         let read = |p: &Path| std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()));
         let pem = String::from_utf8(read(&self.verifier_public_key)?).unwrap_or_default();
-        let verifier = attest::ec::spki_from_pem(&pem).map_err(|e| format!("{}: {e}", self.verifier_public_key.display()))?;
+        let verifier =
+            attest::ec::spki_from_pem(&pem).map_err(|e| format!("{}: {e}", self.verifier_public_key.display()))?;
         let mut roots = Vec::new();
         for p in &self.se_issuer_certificates {
             let bytes = read(p)?;
@@ -134,10 +135,11 @@ impl Config {
         .chain(c.ca_key_passphrase_file.as_mut())
         .chain(c.pkcs11.as_mut().map(|k| &mut k.pin_file))
         .chain(c.operators.iter_mut().map(|o| &mut o.token_file))
-        .chain(c.device_trust.iter_mut().flat_map(|d| {
-            std::iter::once(&mut d.verifier_public_key).chain(d.se_issuer_certificates.iter_mut())
-        }))
-        {
+        .chain(
+            c.device_trust
+                .iter_mut()
+                .flat_map(|d| std::iter::once(&mut d.verifier_public_key).chain(d.se_issuer_certificates.iter_mut())),
+        ) {
             if p.is_relative() {
                 *p = base.join(&*p);
             }

@@ -24,7 +24,8 @@ fn refused(why: impl std::fmt::Display) -> JlisError {
 impl DeviceTrust {
     /// Checks `req` for `application` (already verified) at `now`.
     pub fn check(&self, req: &PhoneRequest, application: &Application, now: SystemTime) -> Result<(), JlisError> {
-        let token = req.attestation_result.as_deref().ok_or_else(|| refused("the request carries no attestation result"))?;
+        let token =
+            req.attestation_result.as_deref().ok_or_else(|| refused("the request carries no attestation result"))?;
         let nonce = hex::decode(&application.nonce).map_err(|_| refused("the application's nonce is not hex"))?;
         attest::appraisal::check_result(token, &self.verifier, &nonce, &req.se_id, now).map_err(refused)?;
         let commitment =
@@ -34,8 +35,10 @@ impl DeviceTrust {
             PhoneCertType::Auth => attest::se_key::KeySlot::Auth,
             PhoneCertType::Sign => attest::se_key::KeySlot::Sign,
         };
-        let expected = attest::se_key::Expected { spki: &req.phone_public_key, se_identifier: &se, slot, commitment: &commitment };
-        attest::se_key::verify(&req.key_attestation, &self.se_issuer_roots, &|_| false, &expected, now).map_err(refused)?;
+        let expected =
+            attest::se_key::Expected { spki: &req.phone_public_key, se_identifier: &se, slot, commitment: &commitment };
+        attest::se_key::verify(&req.key_attestation, &self.se_issuer_roots, &|_| false, &expected, now)
+            .map_err(refused)?;
         Ok(())
     }
 }

@@ -862,6 +862,8 @@ mod tests {
             phone_public_key: keys[0].public_key_der(),
             se_id: "00112233445566778899".into(),
             cert_type: jlis_api::PhoneCertType::Sign,
+            attestation_result: None,
+            key_attestation: vec![],
         })
         .unwrap();
         let (status, _, body) = call(&app, request("POST", "/v1/phone-certificates", Some(phone), sp_tsm())).await;

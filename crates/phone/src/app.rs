@@ -45,12 +45,24 @@ pub struct Applied {
     pub outcome: Result<Outcome, ClientError>,
 }
 
+/// An application ready to submit.
+#[derive(Debug, Clone)]
+pub struct SignedApplication {
+    /// The card-signed CMS.
+    pub cms: Vec<u8>,
+    /// The SP-TSM's nonce it answers.
+    pub nonce: Vec<u8>,
+    /// The phone's device evidence for that nonce (none without a TEE).
+    pub evidence: Option<Vec<u8>>,
+}
+
 /// The JPKI app on one phone.
 #[derive(Debug, Clone)]
 pub struct JpkiApp {
     se: SeService,
     identity: App,
     model: String,
+    tee: Option<crate::tee::Tee>,
 }
 
 /// What a business app may ask the JPKI app for.
@@ -114,7 +126,25 @@ impl JpkiApp {
     /// The app (identity = package name and signing certificate) on the
     /// phone whose SE is `se`.
     pub fn new(se: SeService, identity: App, model: &str) -> Self {
-        Self { se, identity, model: model.into() }
+        Self { se, identity, model: model.into(), tee: None }
+    }
+
+    /// The same app on a phone with `tee`: its applications carry device
+    /// evidence (docs/device-trust.md).
+    pub fn with_tee(self, tee: crate::tee::Tee) -> Self {
+        Self { tee: Some(tee), ..self }
+    }
+
+    /// The phone's TEE, if it has one.
+    pub fn tee(&self) -> Option<&crate::tee::Tee> {
+        self.tee.as_ref()
+    }
+
+    /// The device evidence for the SP-TSM's `nonce` (none without a TEE).
+    pub fn evidence(&self, nonce: &[u8]) -> Result<Option<Vec<u8>>, AppError> {
+        let Some(tee) = &self.tee else { return Ok(None) };
+        let se = self.se.with_se(|s| s.state().se_identifier());
+        tee.evidence(nonce, &self.identity, &se, &self.model).map(Some).map_err(|e| AppError::Other(e.to_string()))
     }
 
     /// SHA-256 of the app's signing certificate (hex), as the ARA-M rule
@@ -144,8 +174,9 @@ impl JpkiApp {
     }
 
     /// The application: a nonce from the SP-TSM, the commitment from the
-    /// applet, the card's signature (signature password), submission; then
-    /// provisioning through the relay.
+    /// applet, the card's signature (signature password), the TEE's device
+    /// evidence for the same nonce, submission; then provisioning through
+    /// the relay.
     pub async fn apply<T: Transport>(
         &self,
         sp: &TsmClient,
@@ -153,24 +184,29 @@ impl JpkiApp {
         sign_password: &str,
         types: &[PhoneCertType],
     ) -> Result<Applied, AppError> {
-        let cms = self.signed_application(sp, card, sign_password, types).await?;
-        let (application, outcome) = sp.apply(&cms, &mut self.relay()).await;
+        let nonce = sp.nonce().await?;
+        let cms = self.sign_application(&nonce, card, sign_password, types)?;
+        let evidence = self.evidence(&nonce)?;
+        let (application, outcome) = sp.apply(&cms, evidence.as_deref(), &mut self.relay()).await;
         if application.is_none() {
             return Err(outcome.expect_err("no application id only on refusal").into());
         }
         Ok(Applied { application, outcome })
     }
 
-    /// The card-signed application (CMS), without submitting it.
+    /// The card-signed application (CMS) and this phone's device evidence
+    /// for its nonce, without submitting them.
     pub async fn signed_application<T: Transport>(
         &self,
         sp: &TsmClient,
         card: &mut JpkiCard<T>,
         sign_password: &str,
         types: &[PhoneCertType],
-    ) -> Result<Vec<u8>, AppError> {
+    ) -> Result<SignedApplication, AppError> {
         let nonce = sp.nonce().await?;
-        self.sign_application(&nonce, card, sign_password, types)
+        let cms = self.sign_application(&nonce, card, sign_password, types)?;
+        let evidence = self.evidence(&nonce)?;
+        Ok(SignedApplication { cms, nonce: nonce.to_vec(), evidence })
     }
 
     /// The application for `nonce` (from the SP-TSM): commitment from the

@@ -94,6 +94,24 @@ impl PhoneDir {
         self.path.join("app.json")
     }
 
+    fn tee_file(&self) -> PathBuf {
+        self.path.join("tee.json")
+    }
+
+    /// Writes the phone's TEE (`tee.json`: device state, attestation key).
+    pub fn write_tee(&self, tee: &crate::tee::Tee) -> Result<(), DirError> {
+        let json = serde_json::to_vec_pretty(&tee.to_file()).map_err(|e| io(&self.tee_file(), e))?;
+        pki::fs::write_atomically(&self.tee_file(), &json).map_err(|e| io(&self.tee_file(), e))
+    }
+
+    /// The phone's TEE, if it has one (phones made before device trust do not).
+    pub fn tee(&self) -> Result<Option<crate::tee::Tee>, DirError> {
+        let path = self.tee_file();
+        let Ok(text) = std::fs::read_to_string(&path) else { return Ok(None) };
+        let file: crate::tee::TeeFile = serde_json::from_str(&text).map_err(|e| io(&path, e))?;
+        crate::tee::Tee::from_file(&file).map(Some).map_err(|e| io(&path, e))
+    }
+
     fn record_file(&self) -> PathBuf {
         self.path.join("phone.json")
     }

@@ -13,6 +13,8 @@
 //!   intents.
 //! - [`dir`]: an emulated phone on disk (SE, app identity, what the app
 //!   remembers), as `jpki phone` keeps it.
+//! - [`tee`]: the TEE — KeyMint with Android key attestation of the
+//!   device's state, the device evidence, the trusted confirmation UI.
 #![forbid(unsafe_code)]
 
 pub mod ace;
@@ -20,6 +22,7 @@ pub mod app;
 pub mod device;
 pub mod dir;
 pub mod omapi;
+pub mod tee;
 
 pub use device::{JpkiApplet, NfcEmulation, Relay};
 pub use dir::{PhoneDir, PhoneRecord};

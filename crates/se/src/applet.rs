@@ -164,7 +164,7 @@ pub use jpki::phone_applet::provision;
 /// it signed by the SE's attestation key, binding it to this SE, the applet,
 /// the slot and the commitment S = SHA-256(R). `6A 88` without a key there,
 /// `69 85` without R or without an attestation key.
-fn attest_key(se: &mut SecureElement, aid: &[u8], auth: bool) -> Result<Response, Sw> {
+fn attest_generated_key(se: &mut SecureElement, aid: &[u8], auth: bool) -> Result<Response, Sw> {
     let state = se.state();
     let id = state.se_identifier();
     let ak = state.attestation.as_ref().ok_or(Sw::ConditionsNotSatisfied)?;
@@ -184,7 +184,8 @@ fn attest_key(se: &mut SecureElement, aid: &[u8], auth: bool) -> Result<Response
     let authority = attest::x509::Authority::from_parts(&name, signer, ak.certificate.0.clone());
     let attesting = attest::se_key::SeAttestationKey { authority, issuer_root: ak.issuer_root.0.clone() };
     let slot = if auth { attest::se_key::KeySlot::Auth } else { attest::se_key::KeySlot::Sign };
-    let chain = attesting.attest(&spki, &id, aid, slot, &HashAlg::Sha256.digest(r)).map_err(|_| Sw::NoPreciseDiagnosis)?;
+    let chain =
+        attesting.attest(&spki, &id, aid, slot, &HashAlg::Sha256.digest(r)).map_err(|_| Sw::NoPreciseDiagnosis)?;
     Ok(Response::new(chain.concat(), Sw::Ok))
 }
 
@@ -262,7 +263,7 @@ fn store_data(se: &mut SecureElement, aid: &[u8], data: &[u8]) -> Result<Respons
             if !rest.is_empty() {
                 return Err(Sw::IncorrectData);
             }
-            attest_key(se, aid, auth)
+            attest_generated_key(se, aid, auth)
         }
         DELETE_ALL if t.value.is_empty() => {
             se.transact_applet(aid, |a| {

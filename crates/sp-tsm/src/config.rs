@@ -84,8 +84,11 @@ pub struct DeviceTrustConfig {
 impl DeviceTrustConfig {
     /// The verifier these files describe.
     pub fn verifier(&self) -> Result<attest::appraisal::Verifier, String> {
-        let json = |p: &Path| -> Result<String, String> { std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display())) };
-        let policy = serde_json::from_str(&json(&self.policy)?).map_err(|e| format!("{}: {e}", self.policy.display()))?;
+        let json = |p: &Path| -> Result<String, String> {
+            std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))
+        };
+        let policy =
+            serde_json::from_str(&json(&self.policy)?).map_err(|e| format!("{}: {e}", self.policy.display()))?;
         let metadata =
             serde_json::from_str(&json(&self.metadata)?).map_err(|e| format!("{}: {e}", self.metadata.display()))?;
         let key = attest::ec::EcKey::from_pkcs8_pem(&json(&self.verifier_key)?)

@@ -249,6 +249,7 @@ mod tests {
             relay_timeout_secs: 5,
             resume_window_secs: 600,
             metrics_token_file: Some(dir.join("metrics.token")),
+            device_trust: None,
         };
         std::fs::write(dir.join("metrics.token"), METRICS_TOKEN).unwrap();
         tsm::keys::key_file(config.vault_key_file.as_ref().unwrap(), true).unwrap();

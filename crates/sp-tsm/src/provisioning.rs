@@ -199,7 +199,10 @@ impl Machine for GenerateKeys {
                         ("reading the SE identifier and R", store(provision::read_identity())),
                     ];
                     let (wire, awaiting) = Awaiting::wrap(session, &script)?;
-                    Ok(Step::Send(wire, GenerateKeys { commitment, types, attest, state: Generating::Identity(awaiting) }))
+                    Ok(Step::Send(
+                        wire,
+                        GenerateKeys { commitment, types, attest, state: Generating::Identity(awaiting) },
+                    ))
                 }
             },
             Generating::Identity(awaiting) => {

@@ -126,19 +126,25 @@ pub fn init(dir: &Path, layout: &Layout) -> Result<(PathBuf, PathBuf), String> {
          app_certificate_sha256 = [\"{app}\"]\n\
          relay_timeout_secs = {timeout}\n\
          resume_window_secs = 600\n\
-         metrics_token_file = \"metrics.token\"\n{table}",
+         metrics_token_file = \"metrics.token\"\n{table}{device}",
         sp = layout.sp_port,
         jlis_url =
             layout.sp_jlis_url.clone().unwrap_or_else(|| format!("https://127.0.0.1:{}", layout.jlis_https_port)),
         app = layout.app_certificate_sha256,
         timeout = layout.relay_timeout_secs,
         db = layout.databases.sp,
+        device = crate::devices::SP_TSM_TABLE,
     );
     let write = |name: &str, text: &str| -> Result<PathBuf, String> {
         let p = dir.join(name);
         pki::fs::write_atomically(&p, text.as_bytes()).map_err(|e| format!("{}: {e}", p.display()))?;
         Ok(p)
     };
+    crate::devices::init(dir, &layout.app_certificate_sha256)?;
+    let jlis_toml = dir.join("jlis.toml");
+    let mut jlis = std::fs::read_to_string(&jlis_toml).map_err(|e| format!("{}: {e}", jlis_toml.display()))?;
+    jlis.push_str(crate::devices::JLIS_TABLE);
+    write("jlis.toml", &jlis)?;
     let paths = (write("sei-tsm.toml", &sei)?, write("sp-tsm.toml", &sp)?);
     init_rssp(dir, layout)?;
     Ok(paths)

@@ -6,10 +6,13 @@
 //!
 //! - [`deployment`]: [`Deployment`] (create, open, stop on drop) and
 //!   [`Endpoints`];
-//! - [`layout`]: the deployment's files: ports, peers and stores.
+//! - [`layout`]: the deployment's files: ports, peers and stores;
+//! - [`devices`]: device trust — SE issuer, phone vendor, the verifier's
+//!   files — and a [`devices::Factory`] of phones in any device state.
 #![forbid(unsafe_code)]
 
 pub mod deployment;
+pub mod devices;
 pub mod layout;
 
 pub use deployment::{Deployment, Endpoints};

@@ -31,6 +31,8 @@ fn request(card_certificate: &[u8], application: Vec<u8>, cert_type: PhoneCertTy
         phone_public_key: key.public_key_der(),
         se_id: ATTACKER_SE.into(),
         cert_type,
+        attestation_result: None,
+        key_attestation: vec![],
     })
 }
 
@@ -77,9 +79,10 @@ pub async fn run(lab: &Lab) -> Result<Vec<Refusal>, Breach> {
     // A genuine application for an auth certificate, provisioned.
     let phone = lab.prepared_phone().await?;
     let sp_tsm = lab.sp()?;
-    let auth_only =
+    let auth_only_signed =
         phone.signed_application(&sp_tsm, &mut card, CARD_SIGN_PASSWORD, &[CertType::Auth]).await.map_err(lab_err)?;
-    let (_, outcome) = sp_tsm.apply(&auth_only, &mut phone.relay()).await;
+    let (auth_only, auth_only_evidence) = (auth_only_signed.cms, auth_only_signed.evidence);
+    let (_, outcome) = sp_tsm.apply(&auth_only, auth_only_evidence.as_deref(), &mut phone.relay()).await;
     outcome.map_err(|e| Breach::Lab(format!("the genuine provisioning: {e}")))?;
 
     let r = sp.issue_phone(&request(&card_cert, auth_only.clone(), PhoneCertType::Sign)?).await.map(|c| c.serial);
@@ -92,7 +95,9 @@ pub async fn run(lab: &Lab) -> Result<Vec<Refusal>, Breach> {
     a.refused("it reuses the holder's provisioned application for its own key", "409 application_used", r)?;
 
     let mut other = lab.card().await?;
-    let others = phone.signed_application(&sp_tsm, &mut other, CARD_SIGN_PASSWORD, &BOTH).await.map_err(lab_err)?;
+    let others_signed =
+        phone.signed_application(&sp_tsm, &mut other, CARD_SIGN_PASSWORD, &BOTH).await.map_err(lab_err)?;
+    let others = others_signed.cms;
     let r = sp.issue_phone(&request(&card_cert, others, PhoneCertType::Sign)?).await.map(|c| c.serial);
     a.refused("it presents another holder's application for this card", "403 bad_application", r)?;
 

@@ -38,10 +38,11 @@ pub async fn run(lab: &Lab) -> Result<Vec<Refusal>, Breach> {
 
     let holders = lab.prepared_phone().await?;
     let attackers = lab.prepared_phone().await?;
-    let cms = holders.signed_application(&sp, &mut card, CARD_SIGN_PASSWORD, &BOTH).await.map_err(lab_err)?;
+    let cms_signed = holders.signed_application(&sp, &mut card, CARD_SIGN_PASSWORD, &BOTH).await.map_err(lab_err)?;
+    let (cms, cms_evidence) = (cms_signed.cms, cms_signed.evidence);
     // The attacker's applet holds an R of its own.
     attackers.commitment().map_err(lab_err)?;
-    let (reference, outcome) = sp.apply(&cms, &mut attackers.relay()).await;
+    let (reference, outcome) = sp.apply(&cms, cms_evidence.as_deref(), &mut attackers.relay()).await;
     a.refused(
         "the application signed on the holder's phone is provisioned into the attacker's phone",
         "403 commitment_mismatch",
@@ -51,10 +52,11 @@ pub async fn run(lab: &Lab) -> Result<Vec<Refusal>, Breach> {
     let state = lab.application(&id).await?;
     a.saw("the SP-TSM's record of that application", "refused", state["state"].to_string())?;
 
-    let cms = holders.signed_application(&sp, &mut card, CARD_SIGN_PASSWORD, &BOTH).await.map_err(lab_err)?;
+    let cms_signed = holders.signed_application(&sp, &mut card, CARD_SIGN_PASSWORD, &BOTH).await.map_err(lab_err)?;
+    let (cms, cms_evidence) = (cms_signed.cms, cms_signed.evidence);
     // SELECT ISD and GET DATA CPLC go to the holder's phone, the rest to the attacker's.
     let mut split = SplitRelay { first: holders.relay(), second: attackers.relay(), split: 2, sent: 0 };
-    let (_, outcome) = sp.apply(&cms, &mut split).await;
+    let (_, outcome) = sp.apply(&cms, cms_evidence.as_deref(), &mut split).await;
     a.refused(
         "the SE identity is read on the holder's phone, the secure channel opened on the attacker's",
         "secure_channel_failed",

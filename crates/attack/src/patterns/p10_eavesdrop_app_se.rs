@@ -24,12 +24,13 @@ pub async fn run(lab: &Lab) -> Result<Vec<Refusal>, Breach> {
     let phone = lab.prepared_phone().await?;
     let sp = lab.sp()?;
     let mut a = Attempts::default();
-    let cms = phone.signed_application(&sp, &mut card, CARD_SIGN_PASSWORD, &BOTH).await.map_err(lab_err)?;
+    let cms_signed = phone.signed_application(&sp, &mut card, CARD_SIGN_PASSWORD, &BOTH).await.map_err(lab_err)?;
+    let (cms, cms_evidence) = (cms_signed.cms, cms_signed.evidence);
     let (application, _) = lab.application_of(&cms)?;
     let s = hex::decode(&application.commitment).map_err(lab_err)?;
 
     let mut recorder = RelayTap::new(phone.relay(), Tamper::None);
-    let (_, outcome) = sp.apply(&cms, &mut recorder).await;
+    let (_, outcome) = sp.apply(&cms, cms_evidence.as_deref(), &mut recorder).await;
     outcome.map_err(|e| Breach::Lab(format!("the recorded provisioning failed: {e}")))?;
     phone.set_pins(PHONE_PINS.0.as_bytes(), PHONE_PINS.1.as_bytes()).map_err(lab_err)?;
     let transcript = recorder.transcript();

@@ -56,9 +56,10 @@ pub async fn run(lab: &Lab) -> Result<Vec<Refusal>, Breach> {
     for (tamper, tried, expected) in relay_attacks {
         // A phone of its own each, so the commands are the first contact's.
         let target = lab.prepared_phone().await?;
-        let cms = target.signed_application(&sp, &mut card, CARD_SIGN_PASSWORD, &BOTH).await.map_err(lab_err)?;
+        let cms_signed = target.signed_application(&sp, &mut card, CARD_SIGN_PASSWORD, &BOTH).await.map_err(lab_err)?;
+        let (cms, cms_evidence) = (cms_signed.cms, cms_signed.evidence);
         let mut relay = RelayTap::new(target.relay(), tamper);
-        let (_, outcome) = sp.apply(&cms, &mut relay).await;
+        let (_, outcome) = sp.apply(&cms, cms_evidence.as_deref(), &mut relay).await;
         a.refused(tried, expected, outcome.map(|o| o.result))?;
         let linked = lab.issued_to(&target.se_identifier()).await?;
         a.unchanged(tried, "the certificates linked to the phone", &0, &linked)?;
@@ -66,7 +67,8 @@ pub async fn run(lab: &Lab) -> Result<Vec<Refusal>, Breach> {
 
     // The commitment inside the card's signature: the attacker swaps its
     // first hex digit.
-    let cms = phone.signed_application(&sp, &mut card, CARD_SIGN_PASSWORD, &BOTH).await.map_err(lab_err)?;
+    let cms_signed = phone.signed_application(&sp, &mut card, CARD_SIGN_PASSWORD, &BOTH).await.map_err(lab_err)?;
+    let (cms, cms_evidence) = (cms_signed.cms, cms_signed.evidence);
     let at = cms
         .windows(14)
         .position(|w| w == b"\"commitment\":\"")
@@ -74,7 +76,7 @@ pub async fn run(lab: &Lab) -> Result<Vec<Refusal>, Breach> {
         + 14;
     let mut altered = cms.clone();
     altered[at] = if altered[at] == b'0' { b'1' } else { b'0' };
-    let (_, outcome) = sp.apply(&altered, &mut phone.relay()).await;
+    let (_, outcome) = sp.apply(&altered, cms_evidence.as_deref(), &mut phone.relay()).await;
     a.refused(
         "altering the commitment S inside the card-signed application",
         "403 bad_signature",

@@ -22,8 +22,9 @@ pub async fn run(lab: &Lab) -> Result<Vec<Refusal>, Breach> {
     let mut a = Attempts::default();
 
     // The victim's application is interrupted: the phone stops relaying.
-    let cms = victim.signed_application(&sp, &mut card, CARD_SIGN_PASSWORD, &BOTH).await.map_err(lab_err)?;
-    let first = sp.submit(&cms).await.map_err(lab_err)?;
+    let cms_signed = victim.signed_application(&sp, &mut card, CARD_SIGN_PASSWORD, &BOTH).await.map_err(lab_err)?;
+    let (cms, cms_evidence) = (cms_signed.cms, cms_signed.evidence);
+    let first = sp.submit(&cms, cms_evidence.as_deref()).await.map_err(lab_err)?;
     let genuine = ApplicationRef::from_answer(&first).ok_or_else(|| Breach::Lab("no application reference".into()))?;
     let session = first["session"].as_str().unwrap_or_default().to_string();
     let mut state = lab.application(&genuine.id).await?;
@@ -65,7 +66,7 @@ pub async fn run(lab: &Lab) -> Result<Vec<Refusal>, Breach> {
         format!("{} hex digits", session.len()),
     )?;
 
-    let r = sp.submit(&cms).await.map(|_| ());
+    let r = sp.submit(&cms, cms_evidence.as_deref()).await.map(|_| ());
     a.refused("replaying the victim's signed application", "403 unknown_nonce", r)?;
 
     // A finished application cannot be run again, even by its applicant.

@@ -3,6 +3,7 @@
 //! then each test gets a database of its own.
 #![allow(missing_docs)]
 
+mod device_trust;
 mod rules;
 mod status;
 
@@ -67,6 +68,12 @@ pub fn application(card_sign: &[u8], types: &[PhoneCertType]) -> Vec<u8> {
     jlis::application::Application::example(types).sign_with(key, card_sign).unwrap()
 }
 
+/// `app` signed by the card whose signature certificate is `card_sign`.
+pub fn sign_application(card_sign: &[u8], app: &jlis::application::Application) -> Vec<u8> {
+    let keys = card_keys().lock().unwrap();
+    app.sign_with(keys.get(card_sign).expect("a card of this test"), card_sign).unwrap()
+}
+
 /// [`application`] with the signing time `at` (the card's clock).
 pub fn application_signed_at(card_sign: &[u8], types: &[PhoneCertType], at: std::time::SystemTime) -> Vec<u8> {
     let keys = card_keys().lock().unwrap();
@@ -85,6 +92,8 @@ pub fn phone_request(card_sign: &[u8], t: PhoneCertType, se: &str) -> PhoneReque
         phone_public_key: key(),
         se_id: se.into(),
         cert_type: t,
+        attestation_result: None,
+        key_attestation: vec![],
     }
 }
 

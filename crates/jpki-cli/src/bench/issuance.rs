@@ -94,6 +94,9 @@ pub(super) async fn issue_phones(
                     phone_public_key: key,
                     se_id: format!("{n:020X}"),
                     cert_type: jlis::PhoneCertType::Sign,
+                    // The in-process service here does not require device trust.
+                    attestation_result: None,
+                    key_attestation: vec![],
                 };
                 service.issue_phone(&req).await?;
                 anyhow::Ok(())

@@ -32,7 +32,7 @@ use jlis_api::PhoneRequest;
 use jpki::JpkiCard;
 use mynacard::personalize::InitialPins;
 use phone::app::JpkiApp;
-use phone::{App, SeService};
+use phone::App;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
@@ -135,7 +135,7 @@ struct Harness {
     dir: PathBuf,
     exe: PathBuf,
     endpoints: Endpoints,
-    master: gp::AesKey,
+    factory: testbed::devices::Factory,
     rng: Rng,
     ledger: Mutex<Ledger>,
     /// Every phone made, by SE id.
@@ -322,7 +322,7 @@ impl Harness {
         Ok(Self {
             dir: dir.to_path_buf(),
             exe,
-            master: endpoints.isd_master_key().map_err(|e| anyhow!(e))?,
+            factory: testbed::devices::Factory::open(dir).map_err(|e| anyhow!(e))?,
             endpoints,
             rng: Rng(AtomicU64::new(seed)),
             ledger: Mutex::default(),
@@ -423,10 +423,9 @@ impl Harness {
     }
 
     fn new_phone(&self) -> Result<Arc<JpkiApp>> {
-        let state = se::SecureElement::manufacture(&self.master, crate::cmd::se::random_bytes(), [0x20, 0x26]);
-        let se = se::SecureElement::new(state, Box::new(se::MemoryNvm)).map_err(|e| anyhow!(e))?;
         let app = App::new("jp.go.jpki.app", crate::demo::phone::APP_CERTIFICATE.to_vec());
-        let phone = Arc::new(JpkiApp::new(SeService::new(se), app, "kill-harness phone"));
+        let good = testbed::devices::PhoneState::Good;
+        let phone = Arc::new(self.factory.phone(app, good, "kill-harness phone").map_err(|e| anyhow!(e))?);
         self.phones.lock().map_err(|_| anyhow!("phones"))?.insert(phone.se_identifier(), phone.clone());
         Ok(phone)
     }
@@ -496,13 +495,24 @@ impl Harness {
         let cms = jpki::sign_cms(&mut c, jpki::KeyType::Sign, &application.to_content(), &options)?;
         let n = self.direct_ids.fetch_add(1, Ordering::Relaxed);
         let se: [u8; 8] = crate::cmd::se::random_bytes();
+        let se_id: [u8; 10] = [[0xFF, 0xD0].as_slice(), &se].concat().try_into().expect("10 bytes");
+        let key = self.direct_keys[self.rng.below(self.direct_keys.len() as u64) as usize].clone();
+        let slot = match cert_type {
+            CertType::Auth => attest::se_key::KeySlot::Auth,
+            CertType::Sign => attest::se_key::KeySlot::Sign,
+        };
+        // Device trust: the harness plays the SP-TSM and an SE here.
+        let (result, chain) =
+            self.factory.direct_trust(&self.dir, &nonce, &se_id, &key, slot, &commitment).map_err(|e| anyhow!(e))?;
         Ok(PhoneRequest {
             request_id: format!("kill-harness-{n}"),
             card_certificate: card_sign.clone(),
             application: cms,
-            phone_public_key: self.direct_keys[self.rng.below(self.direct_keys.len() as u64) as usize].clone(),
-            se_id: format!("FFD0{}", hex::encode_upper(se)),
+            phone_public_key: key,
+            se_id: hex::encode_upper(se_id),
             cert_type,
+            attestation_result: Some(result),
+            key_attestation: chain,
         })
     }
 

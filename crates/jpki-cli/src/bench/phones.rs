@@ -15,7 +15,7 @@ use apdu::{Transport, TransportError};
 use jpki::JpkiCard;
 use mynacard::personalize::InitialPins;
 use phone::app::JpkiApp;
-use phone::{App, SeService};
+use phone::App;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::process::{Command, Stdio};
@@ -120,11 +120,10 @@ pub(super) fn start_services_with(
     Ok((child, Endpoints::read(dir).map_err(|e| anyhow!(e))?))
 }
 
-fn new_phone(master: &gp::AesKey, n: usize) -> Result<JpkiApp> {
-    let state = se::SecureElement::manufacture(master, crate::cmd::se::random_bytes(), [0x20, 0x26]);
-    let se = se::SecureElement::new(state, Box::new(se::MemoryNvm)).map_err(|e| anyhow!(e))?;
+fn new_phone(factory: &testbed::devices::Factory, n: usize) -> Result<JpkiApp> {
     let app = App::new("jp.go.jpki.app", crate::demo::phone::APP_CERTIFICATE.to_vec());
-    Ok(JpkiApp::new(SeService::new(se), app, &format!("bench phone {n}")))
+    let good = testbed::devices::PhoneState::Good;
+    factory.phone(app, good, &format!("bench phone {n}")).map_err(|e| anyhow!(e))
 }
 
 /// One phone's application, step by step; returns the certificates issued.
@@ -139,8 +138,11 @@ async fn apply(phone: &JpkiApp, sp: &TsmClient, card: mynacard::CardState, steps
     let cms = phone.sign_application(&nonce, &mut card, "ABC123", &BOTH)?;
     timed.push(("3 commitment + card signature (phone)", t.elapsed()));
     let t = Instant::now();
-    let first = sp.submit(&cms).await?;
-    timed.push(("4 submission: CMS, chain, card OCSP (SP-TSM + JPKI)", t.elapsed()));
+    let evidence = phone.evidence(&nonce)?;
+    timed.push(("3b device evidence: TEE key attestation + EAT (phone)", t.elapsed()));
+    let t = Instant::now();
+    let first = sp.submit(&cms, evidence.as_deref()).await?;
+    timed.push(("4 submission: CMS, chain, card OCSP, device appraisal (SP-TSM + JPKI)", t.elapsed()));
     let t = Instant::now();
     let mut se = TimedSe { inner: phone.relay(), spent: Duration::ZERO };
     let outcome = sp.drive(first, &mut se).await?;
@@ -184,7 +186,7 @@ pub fn phones(a: &PhonesBenchArgs, json: bool) -> Result<()> {
     let cpu = || cpu_seconds_of(&pid).context("reading the services' CPU time from /proc");
     let workers = at_once_levels.iter().copied().max().unwrap_or(1) + 2;
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(workers).enable_all().build()?;
-    let master = e.isd_master_key().map_err(|e| anyhow!(e))?;
+    let factory = testbed::devices::Factory::open(&e.dir).map_err(|e| anyhow!(e))?;
     let (sei, sp) = (e.sei().map_err(|e| anyhow!(e))?, e.sp().map_err(|e| anyhow!(e))?);
 
     progress(format!("issuing {} cards at the JPKI service…", phones_per_level));
@@ -200,7 +202,7 @@ pub fn phones(a: &PhonesBenchArgs, json: bool) -> Result<()> {
     let mut levels = Vec::new();
     for &at_once in &at_once_levels {
         let phones: Vec<Arc<JpkiApp>> =
-            (0..phones_per_level).map(|i| new_phone(&master, i).map(Arc::new)).collect::<Result<_>>()?;
+            (0..phones_per_level).map(|i| new_phone(&factory, i).map(Arc::new)).collect::<Result<_>>()?;
         let steps = Arc::new(Mutex::new(Steps::default()));
         progress(format!("{at_once} at once: preparing {} phones (SEI-TSM)…", phones_per_level));
         let cpu_before = cpu()?;

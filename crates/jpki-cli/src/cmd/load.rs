@@ -15,7 +15,7 @@ use clap::Args;
 use jpki::JpkiCard;
 use mynacard::personalize::InitialPins;
 use phone::app::JpkiApp;
-use phone::{App, SeService};
+use phone::App;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -127,7 +127,7 @@ struct Load {
     sp: TsmClient,
     http: jlis_api::status::HttpClient,
     cas: Vec<pki::Certificate>,
-    master: gp::AesKey,
+    factory: testbed::devices::Factory,
     slots: Vec<tokio::sync::Mutex<Slot>>,
     next: AtomicUsize,
 }
@@ -181,11 +181,10 @@ fn print(r: &LoadReport) -> Result<()> {
     Ok(())
 }
 
-fn new_phone(master: &gp::AesKey) -> Result<Arc<JpkiApp>> {
-    let state = se::SecureElement::manufacture(master, super::se::random_bytes(), [0x20, 0x26]);
-    let se = se::SecureElement::new(state, Box::new(se::MemoryNvm)).map_err(|e| anyhow!(e))?;
+fn new_phone(factory: &testbed::devices::Factory) -> Result<Arc<JpkiApp>> {
     let app = App::new("jp.go.jpki.app", crate::demo::phone::APP_CERTIFICATE.to_vec());
-    Ok(Arc::new(JpkiApp::new(SeService::new(se), app, "jpki load phone")))
+    let good = testbed::devices::PhoneState::Good;
+    Ok(Arc::new(factory.phone(app, good, "jpki load phone").map_err(|e| anyhow!(e))?))
 }
 
 fn card(state: &mynacard::CardState) -> Result<JpkiCard<transport::InProcess<mynacard::MynaCard>>> {
@@ -197,7 +196,7 @@ impl Load {
     async fn populate(endpoints: Endpoints, phones: usize, json: bool) -> Result<Self> {
         let (sei, sp) = (endpoints.sei().map_err(|e| anyhow!(e))?, endpoints.sp().map_err(|e| anyhow!(e))?);
         let load = Self {
-            master: endpoints.isd_master_key().map_err(|e| anyhow!(e))?,
+            factory: testbed::devices::Factory::open(&endpoints.dir).map_err(|e| anyhow!(e))?,
             cas: endpoints.jpki_cas().map_err(|e| anyhow!(e))?,
             http: jlis_api::status::client(),
             slots: Vec::with_capacity(phones),
@@ -226,7 +225,7 @@ impl Load {
 
     /// A new phone for the slot's card: prepared, applied, PINs set.
     async fn apply(&self, slot: &mut Slot) -> Result<()> {
-        let phone = new_phone(&self.master)?;
+        let phone = new_phone(&self.factory)?;
         phone.prepare(&self.sei).await?;
         let mut card = card(&slot.card)?;
         let applied = phone.apply(&self.sp, &mut card, SIGN_PASSWORD, &[CertType::Auth, CertType::Sign]).await?;

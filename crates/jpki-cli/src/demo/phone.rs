@@ -12,7 +12,7 @@ use jlis_api::status::Status;
 use jpki::JpkiCard;
 use mynacard::personalize::InitialPins;
 use phone::app::JpkiApp;
-use phone::{App, SeService};
+use phone::App;
 use testbed::Deployment;
 use tokio::runtime::Runtime;
 use tsm_api::PhoneCertType as CertType;
@@ -30,10 +30,13 @@ pub fn run(a: &DemoArgs, json: bool) -> Result<()> {
 }
 
 fn new_phone(d: &Deployment, model: &str) -> Result<JpkiApp> {
-    let master = d.isd_master_key().map_err(|e| anyhow!(e))?;
-    let state = se::SecureElement::manufacture(&master, crate::cmd::se::random_bytes(), [0x20, 0x26]);
-    let se = se::SecureElement::new(state, Box::new(se::MemoryNvm)).map_err(|e| anyhow!(e))?;
-    Ok(JpkiApp::new(SeService::new(se), App::new("jp.go.jpki.app", APP_CERTIFICATE.to_vec()), model))
+    phone_in_state(d, model, testbed::devices::PhoneState::Good)
+}
+
+/// A phone of the deployment's vendor whose TEE attests `state`.
+fn phone_in_state(d: &Deployment, model: &str, state: testbed::devices::PhoneState) -> Result<JpkiApp> {
+    let factory = testbed::devices::Factory::open(&d.dir).map_err(|e| anyhow!(e))?;
+    factory.phone(App::new("jp.go.jpki.app", APP_CERTIFICATE.to_vec()), state, model).map_err(|e| anyhow!(e))
 }
 
 fn serial(der: &[u8]) -> Result<String> {

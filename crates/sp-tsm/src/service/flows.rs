@@ -198,7 +198,10 @@ impl ProvisioningRun {
         let named = attest::eat::open(evidence).map(|e| hex::encode_upper(e.claims.se_identifier)).unwrap_or_default();
         if named != se_id {
             let reason = attest::appraisal::Reason::AnotherPhone(named, se_id.to_string());
-            return Err(FlowError::new(Code::DeviceNotTrusted, format!("the phone is not trusted ({}): {reason}", reason.code())));
+            return Err(FlowError::new(
+                Code::DeviceNotTrusted,
+                format!("the phone is not trusted ({}): {reason}", reason.code()),
+            ));
         }
         Ok(())
     }

@@ -237,7 +237,10 @@ impl SpTsm {
     fn appraise_device(&self, nonce: &str, evidence: Option<&[u8]>) -> Result<Option<(Vec<u8>, Vec<u8>)>, FlowError> {
         let Some(verifier) = &self.device else { return Ok(None) };
         let evidence = evidence.ok_or_else(|| {
-            refused(Code::DeviceNotTrusted, "the application carries no device evidence (evidence_missing): update the JPKI app")
+            refused(
+                Code::DeviceNotTrusted,
+                "the application carries no device evidence (evidence_missing): update the JPKI app",
+            )
         })?;
         let nonce = hex::decode(nonce).map_err(|_| FlowError::invalid("the application's nonce is not hex"))?;
         let appraised = verifier.appraise(evidence, &nonce, std::time::SystemTime::now());

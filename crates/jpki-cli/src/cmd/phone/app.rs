@@ -43,7 +43,10 @@ impl Phone {
         let services = Endpoints::read(&record.services).map_err(|e| {
             anyhow!("the deployment in {} is not readable ({e}); is it still there?", record.services.display())
         })?;
-        let app = JpkiApp::new(SeService::new(dir.open_se()?), dir.app()?, &record.model);
+        let mut app = JpkiApp::new(SeService::new(dir.open_se()?), dir.app()?, &record.model);
+        if let Some(tee) = dir.tee()? {
+            app = app.with_tee(tee);
+        }
         Ok(Self { dir, record, services, app })
     }
 
@@ -98,20 +101,18 @@ fn serial_hex(der: &[u8]) -> Result<String> {
 }
 
 /// `jpki phone new --services SYS`: the SE made for the deployment's
-/// SEI-TSM (the SE issuer shares the ISD master key with it), the JPKI app
+/// SEI-TSM (the SE issuer shares the ISD master key with it, and certifies
+/// its attestation key), a TEE attesting device `state`, the JPKI app
 /// installed, and the SE prepared at once.
-pub fn new_networked(dir: &Path, services_dir: &Path, json: bool) -> Result<()> {
+pub fn new_networked(dir: &Path, services_dir: &Path, state: &str, json: bool) -> Result<()> {
     let services_dir = std::fs::canonicalize(services_dir).with_context(|| {
         format!("{}: make a deployment with `jpki serve all --init --dir DIR`", services_dir.display())
     })?;
-    let services = Endpoints::read(&services_dir).map_err(|e| anyhow!(e))?;
-    let master = services.isd_master_key().map_err(|e| anyhow!(e))?;
+    let state = testbed::devices::PhoneState::parse(state).ok_or_else(|| anyhow!("unknown device state {state:?}"))?;
+    let factory = testbed::devices::Factory::open(&services_dir).map_err(|e| anyhow!(e))?;
     let phone_dir = PhoneDir::new(dir);
-    phone_dir.write_se(&se::SecureElement::manufacture(
-        &master,
-        crate::cmd::se::random_bytes(),
-        crate::cmd::se::random_bytes(),
-    ))?;
+    phone_dir.write_se(&factory.se().map_err(|e| anyhow!(e))?)?;
+    phone_dir.write_tee(&factory.tee(state).map_err(|e| anyhow!(e))?)?;
     phone_dir.install_app(crate::demo::phone::APP_CERTIFICATE)?;
     let mut record =
         PhoneRecord { services: services_dir, model: "openjpki emulated phone".into(), ..Default::default() };
@@ -149,12 +150,14 @@ pub fn apply(a: &PhoneApplyArgs, json: bool) -> Result<()> {
     let sp = phone.sp()?;
     let t = Instant::now();
     let password = pins::get(PinId::Sign, &a.pins)?;
-    let cms = rt.block_on(phone.app.signed_application(&sp, &mut dev.card, &password, types))?;
+    let signed = rt.block_on(phone.app.signed_application(&sp, &mut dev.card, &password, types))?;
     // The signature password is still verified: the card's signature certificate.
     let card_cert = dev.card.read_certificate(jpki::CertType::Sign)?;
     step(json, "application signed by the card", t, &format!("card: {}", dev.reader));
     let t = Instant::now();
-    let first = rt.block_on(sp.submit(&cms)).context("the SP-TSM refused the application")?;
+    let first = rt
+        .block_on(sp.submit(&signed.cms, signed.evidence.as_deref()))
+        .context("the SP-TSM refused the application")?;
     let reference = tsm_api::client::ApplicationRef::from_answer(&first)
         .ok_or_else(|| anyhow!("the SP-TSM answered the application without its id and resume token"))?;
     let application = reference.id.clone();
@@ -162,7 +165,7 @@ pub fn apply(a: &PhoneApplyArgs, json: bool) -> Result<()> {
     phone.record.resume_token = Some(reference.resume_token);
     phone.record.card_certificate = Some(serial_hex(&card_cert)?);
     phone.save()?;
-    step(json, "SP-TSM: signature, card status, nonce checked", t, &format!("application {application}"));
+    step(json, "SP-TSM: signature, card status, nonce, device checked", t, &format!("application {application}"));
     let t = Instant::now();
     let outcome = rt.block_on(sp.drive(first, &mut phone.app.relay()));
     let outcome = outcome.with_context(|| {

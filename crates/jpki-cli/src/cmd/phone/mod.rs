@@ -3,6 +3,7 @@
 //! the JPKI app ([`app`]).
 
 pub mod app;
+pub mod attest;
 pub mod offline;
 
 use crate::args::{DeviceArgs, KeyName, PinArgs};
@@ -43,6 +44,11 @@ pub enum PhoneCommand {
     /// The phone's certificates and their status at the JPKI service's OCSP
     /// responder, with the card they are linked to.
     Status(PhoneDirArgs),
+    /// The phone's device evidence, decoded: the EAT its TEE signs for a
+    /// verifier's nonce (platform, SE and app claims), the Android key
+    /// attestation inside (boot state, patch levels, app), and how the
+    /// deployment's verifier appraises it (affirming, or why not).
+    Attest(PhoneAttestArgs),
     /// Expose the phone to an external reader by NFC card emulation: the JPKI
     /// applet appears as a card in pcscd's vpcd reader.
     ServeNfc(PhoneServeArgs),
@@ -187,6 +193,28 @@ pub struct PhoneNewArgs {
     /// Replace an existing phone in DIR.
     #[arg(long)]
     pub force: bool,
+    /// The device state its TEE attests (with --services), to demonstrate
+    /// device trust: good (locked, verified boot, patched), unlocked
+    /// (bootloader unlocked), rooted (an OS image not signed by the vendor),
+    /// old-patch (2022 patches), software (no TEE), other-vendor (a vendor
+    /// the verifier does not list), revoked-key (an attestation key on the
+    /// status list). All but good are refused at application.
+    #[arg(long, default_value = "good", value_name = "STATE", requires = "services",
+          value_parser = clap::builder::PossibleValuesParser::new(testbed::devices::PhoneState::NAMES))]
+    pub state: String,
+}
+
+/// `jpki phone attest`
+#[derive(Debug, Args)]
+pub struct PhoneAttestArgs {
+    #[command(flatten)]
+    pub phone: PhoneDirArgs,
+    /// The verifier's nonce (hex, 8-64 bytes); a random one by default.
+    #[arg(long, value_name = "HEX")]
+    pub nonce: Option<String>,
+    /// Also write the evidence (an EAT, COSE_Sign1 CBOR) to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
 }
 
 /// `jpki phone serve-nfc`
@@ -215,6 +243,7 @@ pub fn run(command: PhoneCommand, json: bool) -> Result<()> {
         PhoneCommand::Cms(PhoneCmsCommand::Sign(a)) => app::cms_sign(&a),
         PhoneCommand::Revoke(a) => app::revoke(&a, json),
         PhoneCommand::Status(a) => app::status(&a, json),
+        PhoneCommand::Attest(a) => crate::cmd::phone::attest::run(&a, json),
         PhoneCommand::ServeNfc(a) => offline::serve_nfc(&a),
     }
 }

@@ -21,7 +21,7 @@ pub fn new(a: &PhoneNewArgs, json: bool) -> Result<()> {
         bail!("{} already holds a phone; pass --force to replace it", a.dir.display());
     }
     if let Some(services) = &a.services {
-        return super::app::new_networked(&a.dir, services, json);
+        return super::app::new_networked(&a.dir, services, &a.state, json);
     }
     let master_key_file = a.master_key_file.as_ref().expect("clap requires --master-key-file without --services");
     let auth_pin = PinId::Auth.normalize(&a.auth_pin).map_err(anyhow::Error::msg)?;

@@ -1,0 +1,165 @@
+//! The phone's TEE (docs/device-trust.md): KeyMint with hardware-backed
+//! keys and Android key attestation ([`attest::keystore`]), the device's
+//! state as the TEE sees it, and the trusted confirmation UI
+//! ([`attest::confirm`]). `tee.json` in a phone directory keeps it.
+
+use crate::omapi::App;
+use attest::confirm::{self, ConfirmError};
+use attest::ec::EcKey;
+use attest::keystore::{AppIdentity, DeviceState, Keystore, Platform};
+use attest::x509::Authority;
+use base64::{engine::general_purpose::STANDARD, Engine};
+use serde::{Deserialize, Serialize};
+
+/// The TEE of one phone.
+#[derive(Debug, Clone)]
+pub struct Tee {
+    keystore: Keystore,
+    ueid: Vec<u8>,
+    secret: [u8; 32],
+}
+
+/// A confirmation key made in the TEE (`[508]`), with its attestation.
+#[derive(Debug, Clone)]
+pub struct ConfirmationKey {
+    key: EcKey,
+    /// Its Android attestation chain, leaf first.
+    pub chain: Vec<Vec<u8>>,
+}
+
+impl ConfirmationKey {
+    /// Its SubjectPublicKeyInfo (DER), what the relying party registers.
+    pub fn public_key(&self) -> Vec<u8> {
+        self.key.spki()
+    }
+}
+
+/// What the holder confirmed: the exact message and KeyMint's signature.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Confirmed {
+    /// CBOR `{"prompt", "extra"}`.
+    pub message: Vec<u8>,
+    /// ES256 (ASN.1) by the confirmation key.
+    pub signature: Vec<u8>,
+}
+
+/// The keystore's view of an app (package, SHA-256 of its signing certificate).
+pub fn app_identity(app: &App) -> AppIdentity {
+    AppIdentity {
+        package: app.name.clone(),
+        version: 1,
+        signing_digests: vec![pki::HashAlg::Sha256.digest(&app.signing_certificate)],
+    }
+}
+
+impl Tee {
+    /// A TEE in `state`, attesting with `attestation` (certified by `root`).
+    pub fn new(state: DeviceState, attestation: Authority, root: Vec<u8>) -> Self {
+        let mut ueid = vec![0x01; 17];
+        pki::fill_random(&mut ueid[1..]);
+        Self { keystore: Keystore::new(state, attestation, root), ueid, secret: confirm::TEST_SECRET }
+    }
+
+    /// The device state it attests.
+    pub fn state(&self) -> &DeviceState {
+        &self.keystore.state
+    }
+
+    /// The device evidence for a verifier's `nonce`: an EAT signed by a key
+    /// made now for `app` and attested with `nonce` as challenge.
+    pub fn evidence(
+        &self,
+        nonce: &[u8],
+        app: &App,
+        se_identifier: &[u8],
+        model: &str,
+    ) -> Result<Vec<u8>, attest::Error> {
+        let platform = Platform {
+            ueid: self.ueid.clone(),
+            model: model.into(),
+            se_identifier: se_identifier.to_vec(),
+            applet: "JPKI applet".into(),
+        };
+        self.keystore.evidence(nonce, &app_identity(app), &platform)
+    }
+
+    /// A confirmation key for `app`, attested with `challenge`.
+    pub fn confirmation_key(&self, challenge: &[u8], app: &App) -> Result<ConfirmationKey, attest::Error> {
+        let (key, chain) = self.keystore.generate_attested(challenge, &app_identity(app), true)?;
+        Ok(ConfirmationKey { key, chain })
+    }
+
+    /// The trusted UI shows `prompt`; `holder` sees the text and confirms or
+    /// declines. Only on confirmation does the UI's token let KeyMint sign
+    /// `{"prompt", "extra"}` with `key`.
+    pub fn confirm(
+        &self,
+        key: &ConfirmationKey,
+        prompt: &str,
+        extra: &[u8],
+        holder: impl FnOnce(&str) -> bool,
+    ) -> Result<Confirmed, ConfirmError> {
+        let message = confirm::message(prompt, extra);
+        if message.len() > confirm::MAX_MESSAGE {
+            return Err(ConfirmError::Malformed("the prompt is too long for the trusted UI".into()));
+        }
+        if !holder(prompt) {
+            return Err(ConfirmError::Declined);
+        }
+        let token = confirm::token(&self.secret, &message);
+        let signature = confirm::sign_confirmed(&key.key, &self.secret, &message, &token)?;
+        Ok(Confirmed { message, signature })
+    }
+
+    /// KeyMint asked to sign with a confirmation key without the trusted
+    /// UI's token (what an app on a compromised OS would try).
+    pub fn sign_unconfirmed(&self, key: &ConfirmationKey, message: &[u8]) -> Result<Vec<u8>, ConfirmError> {
+        confirm::sign_confirmed(&key.key, &self.secret, message, &[0; 32])
+    }
+}
+
+/// `tee.json`.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TeeFile {
+    /// The device state.
+    pub state: DeviceState,
+    /// The attestation key's name (its certificate's subject CN).
+    pub attestation_name: String,
+    /// The attestation key (PKCS#8, base64).
+    pub attestation_key: String,
+    /// Its certificate (DER, base64).
+    pub attestation_certificate: String,
+    /// The vendor root (DER, base64).
+    pub vendor_root: String,
+    /// The device instance id (hex).
+    pub ueid: String,
+}
+
+impl Tee {
+    /// As stored.
+    pub fn to_file(&self) -> TeeFile {
+        let a = self.keystore.attestation();
+        TeeFile {
+            state: self.keystore.state.clone(),
+            attestation_name: a.name().into(),
+            attestation_key: STANDARD.encode(a.key().pkcs8()),
+            attestation_certificate: STANDARD.encode(&a.certificate),
+            vendor_root: STANDARD.encode(self.keystore.root()),
+            ueid: hex::encode(&self.ueid),
+        }
+    }
+
+    /// From storage.
+    pub fn from_file(f: &TeeFile) -> Result<Self, String> {
+        let b = |s: &str, what: &str| STANDARD.decode(s).map_err(|_| format!("{what} is not base64"));
+        let key = EcKey::from_pkcs8(&b(&f.attestation_key, "attestation_key")?).map_err(|e| e.to_string())?;
+        let authority =
+            Authority::from_parts(&f.attestation_name, key, b(&f.attestation_certificate, "attestation_certificate")?);
+        Ok(Self {
+            keystore: Keystore::new(f.state.clone(), authority, b(&f.vendor_root, "vendor_root")?),
+            ueid: hex::decode(&f.ueid).map_err(|_| "ueid is not hex".to_string())?,
+            secret: confirm::TEST_SECRET,
+        })
+    }
+}
