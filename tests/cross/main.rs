@@ -4,6 +4,7 @@
 
 mod application;
 mod client;
+mod device_trust;
 mod lost_answers;
 mod openssl_oracle;
 mod phone_flow;

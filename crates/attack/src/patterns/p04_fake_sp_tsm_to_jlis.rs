@@ -36,6 +36,47 @@ fn request(card_certificate: &[u8], application: Vec<u8>, cert_type: PhoneCertTy
     })
 }
 
+/// An affirming EAR the compromised SP-TSM signs with the verifier key it holds.
+fn forged_result(verifier: &attest::ec::EcKey, nonce: &[u8], se: &[u8]) -> String {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
+    let affirming = attest::ear::Appraisal {
+        ear_status: attest::ear::Status::Affirming,
+        ear_trustworthiness_vector: attest::ear::Vector { hardware: Some(2), ..Default::default() },
+        ear_appraisal_policy_ids: vec!["forged".into()],
+        openjpki_reasons: vec![],
+    };
+    let ear = attest::ear::Ear {
+        eat_profile: attest::ear::PROFILE.into(),
+        iat: now,
+        exp: now + 300,
+        ear_verifier_id: attest::ear::VerifierId { developer: "openjpki".into(), build: "forged".into() },
+        eat_nonce: attest::ear::encode_nonce(nonce),
+        ear_status: attest::ear::Status::Affirming,
+        submods: ["tee", "app", "se"].into_iter().map(|n| (n.to_string(), affirming.clone())).collect(),
+        openjpki_se_identifier: hex::encode_upper(se),
+    };
+    attest::ear::sign(&ear, verifier)
+}
+
+/// A genuine SE's attestation of a key generated in it — what a
+/// compromised SP-TSM gets by having an SE it holds domain keys for
+/// generate and attest (ATTEST KEY) a key: the applet attests the key it
+/// generated, never `_wanted`. The bytes are made here with the emulated
+/// SE's attestation key, as the applet makes them, without the relay.
+fn borrowed_attestation(genuine: &phone::app::JpkiApp, _wanted: &[u8]) -> Result<Vec<Vec<u8>>, Breach> {
+    let se = genuine.se_service();
+    se.with_se(|s| {
+        let id = s.state().se_identifier();
+        let ak = s.state().attestation.clone().ok_or_else(|| Breach::Lab("no SE attestation key".into()))?;
+        let key = attest::ec::EcKey::from_pkcs8(ak.key.expose()).map_err(lab_err)?;
+        let name = format!("openjpki SE attestation {}", hex::encode_upper(id));
+        let authority = attest::x509::Authority::from_parts(&name, key, ak.certificate.0.clone());
+        let real = pki::RsaPrivateKey::generate_2048().map_err(lab_err)?.public_key_der();
+        let signer = attest::se_key::SeAttestationKey { authority, issuer_root: ak.issuer_root.0.clone() };
+        signer.attest(&real, &id, b"JPKI", attest::se_key::KeySlot::Sign, &[0; 32]).map_err(lab_err)
+    })
+}
+
 fn client(lab: &Lab, identity: Option<(&std::path::Path, &std::path::Path)>) -> Result<JlisClient, Breach> {
     JlisClient::new(&lab.deployment.jlis_url, &lab.deployment.tls_ca, identity, None).map_err(lab_err)
 }
@@ -92,7 +133,34 @@ pub async fn run(lab: &Lab) -> Result<Vec<Refusal>, Breach> {
         r,
     )?;
     let r = sp.issue_phone(&request(&card_cert, auth_only, PhoneCertType::Auth)?).await.map(|c| c.serial);
-    a.refused("it reuses the holder's provisioned application for its own key", "409 application_used", r)?;
+    a.refused("it reuses the holder's provisioned application for its own key", "403 device_not_trusted", r)?;
+
+    // Device trust: the compromised SP-TSM also holds the verifier's key,
+    // so it can sign an affirming attestation result for a fresh genuine
+    // application — but the key it wants certified was never attested by
+    // an SE, and an SE attestation of another key does not stand for it.
+    let fresh =
+        phone.signed_application(&sp_tsm, &mut card, CARD_SIGN_PASSWORD, &[CertType::Sign]).await.map_err(lab_err)?;
+    let verifier = std::fs::read_to_string(lab.dir().join("device-trust/verifier.key")).map_err(lab_err)?;
+    let verifier = attest::ec::EcKey::from_pkcs8_pem(&verifier).map_err(lab_err)?;
+    let se: [u8; 10] =
+        hex::decode(ATTACKER_SE).map_err(lab_err)?.try_into().map_err(|_| Breach::Lab("SE id".into()))?;
+    let forged = forged_result(&verifier, &fresh.nonce, &se);
+    let mut forged_request = request(&card_cert, fresh.cms.clone(), PhoneCertType::Sign)?;
+    forged_request.attestation_result = Some(forged.clone());
+    let r = sp.issue_phone(&forged_request).await.map(|c| c.serial);
+    a.refused(
+        "it forges an affirming attestation result for its own key, without an SE's attestation",
+        "403 device_not_trusted",
+        r,
+    )?;
+    let genuine = lab.prepared_phone().await?;
+    let other_key = pki::RsaPrivateKey::generate_2048().map_err(lab_err)?.public_key_der();
+    let borrowed = borrowed_attestation(&genuine, &other_key)?;
+    forged_request.request_id.push_str("-2");
+    forged_request.key_attestation = borrowed;
+    let r = sp.issue_phone(&forged_request).await.map(|c| c.serial);
+    a.refused("it adds a genuine SE's attestation of another key", "403 device_not_trusted", r)?;
 
     let mut other = lab.card().await?;
     let others_signed =

@@ -38,13 +38,25 @@ pub async fn run(lab: &Lab) -> Result<Vec<Refusal>, Breach> {
 
     let holders = lab.prepared_phone().await?;
     let attackers = lab.prepared_phone().await?;
-    let cms_signed = holders.signed_application(&sp, &mut card, CARD_SIGN_PASSWORD, &BOTH).await.map_err(lab_err)?;
-    let (cms, cms_evidence) = (cms_signed.cms, cms_signed.evidence);
+    // With the holder's device evidence: it names the holder's SE, and the
+    // SP-TSM refuses before any key is generated in the attacker's.
+    let signed = holders.signed_application(&sp, &mut card, CARD_SIGN_PASSWORD, &BOTH).await.map_err(lab_err)?;
+    attackers.commitment().map_err(lab_err)?;
+    let (_, outcome) = sp.apply(&signed.cms, signed.evidence.as_deref(), &mut attackers.relay()).await;
+    a.refused(
+        "the holder's application and evidence are provisioned into the attacker's phone",
+        "403 device_not_trusted",
+        outcome.map(|o| o.result),
+    )?;
+    // With the attacker's own (genuine) phone's evidence for the same nonce:
+    // the device is trusted, the commitment is not its SE's.
+    let signed = holders.signed_application(&sp, &mut card, CARD_SIGN_PASSWORD, &BOTH).await.map_err(lab_err)?;
+    let attackers_evidence = attackers.evidence(&signed.nonce).map_err(lab_err)?;
     // The attacker's applet holds an R of its own.
     attackers.commitment().map_err(lab_err)?;
-    let (reference, outcome) = sp.apply(&cms, cms_evidence.as_deref(), &mut attackers.relay()).await;
+    let (reference, outcome) = sp.apply(&signed.cms, attackers_evidence.as_deref(), &mut attackers.relay()).await;
     a.refused(
-        "the application signed on the holder's phone is provisioned into the attacker's phone",
+        "the application signed on the holder's phone is provisioned into the attacker's phone, with its own evidence",
         "403 commitment_mismatch",
         outcome.map(|o| o.result),
     )?;
@@ -52,11 +64,10 @@ pub async fn run(lab: &Lab) -> Result<Vec<Refusal>, Breach> {
     let state = lab.application(&id).await?;
     a.saw("the SP-TSM's record of that application", "refused", state["state"].to_string())?;
 
-    let cms_signed = holders.signed_application(&sp, &mut card, CARD_SIGN_PASSWORD, &BOTH).await.map_err(lab_err)?;
-    let (cms, cms_evidence) = (cms_signed.cms, cms_signed.evidence);
+    let signed = holders.signed_application(&sp, &mut card, CARD_SIGN_PASSWORD, &BOTH).await.map_err(lab_err)?;
     // SELECT ISD and GET DATA CPLC go to the holder's phone, the rest to the attacker's.
     let mut split = SplitRelay { first: holders.relay(), second: attackers.relay(), split: 2, sent: 0 };
-    let (_, outcome) = sp.apply(&cms, cms_evidence.as_deref(), &mut split).await;
+    let (_, outcome) = sp.apply(&signed.cms, signed.evidence.as_deref(), &mut split).await;
     a.refused(
         "the SE identity is read on the holder's phone, the secure channel opened on the attacker's",
         "secure_channel_failed",
