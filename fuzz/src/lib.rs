@@ -515,3 +515,68 @@ pub fn pades_verify(data: &[u8]) {
         assert!(prepared.signed_bytes().len() < prepared.byte_range()[2] + prepared.byte_range()[3]);
     }
 }
+
+/// Device trust's parsers (crate attest) on arbitrary bytes — the first
+/// byte picks one: Android KeyDescription, EAT evidence (and a whole
+/// appraisal of it), EAR JWT, confirmation message, concatenated
+/// attestation certificates (and the SE key attestation check), the
+/// verifier's policy and metadata JSON. Errors, never a panic.
+pub fn attest_inputs(data: &[u8]) {
+    static VERIFIER: OnceLock<attest::appraisal::Verifier> = OnceLock::new();
+    let verifier = VERIFIER.get_or_init(|| {
+        let policy = attest::appraisal::Policy {
+            id: "fuzz".into(),
+            app_package: "jp.go.jpki.app".into(),
+            app_signing_digests: vec!["ab".repeat(32)],
+            min_os_patch_level: 202501,
+            min_vendor_patch_level: 20250101,
+            max_evidence_age_secs: 300,
+            result_lifetime_secs: 600,
+        };
+        let metadata = attest::appraisal::Metadata { no: 1, next_update: "2027-01-01".into(), entries: vec![], status: Default::default() };
+        attest::appraisal::Verifier::new(policy, metadata, attest::ec::EcKey::generate(), "fuzz")
+    });
+    let Some((&which, rest)) = data.split_first() else { return };
+    let now = std::time::SystemTime::now();
+    match which % 7 {
+        0 => {
+            if let Ok(kd) = attest::android::KeyDescription::from_der(rest) {
+                // What parses re-encodes to the same DER (strict).
+                assert_eq!(kd.to_der(), rest);
+                let _ = kd.application_id();
+            }
+        }
+        1 => {
+            let _ = attest::eat::open(rest);
+            let appraised = verifier.appraise(rest, &[0; 32], now);
+            assert!(appraised.findings.is_empty() == (appraised.status() == attest::ear::Status::Affirming));
+        }
+        2 => {
+            let key = verifier.public_key();
+            let _ = attest::ear::verify(&String::from_utf8_lossy(rest), &key, 1_800_000_000);
+        }
+        3 => {
+            let _ = attest::confirm::parse(rest);
+            let _ = attest::confirm::verify(rest, rest, &verifier.public_key(), "p", |_| true);
+        }
+        4 => {
+            if let Some(chain) = attest::x509::split_concatenated(rest) {
+                assert_eq!(chain.concat(), rest);
+                let expected = attest::se_key::Expected {
+                    spki: &[],
+                    se_identifier: &[0; 10],
+                    slot: attest::se_key::KeySlot::Sign,
+                    commitment: &[0; 32],
+                };
+                let _ = attest::se_key::verify(&chain, &chain, &|_| false, &expected, now);
+            }
+        }
+        5 => {
+            let _ = serde_json::from_slice::<attest::appraisal::Policy>(rest);
+            let _ = serde_json::from_slice::<attest::appraisal::Metadata>(rest);
+        }
+        _ => {
+            let _ = attest::x509::Parsed::from_der(rest).map(|p| (p.spki(), p.serial_hex()));
+        }
+    }
+}

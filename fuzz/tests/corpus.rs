@@ -3,7 +3,7 @@
 #[test]
 fn committed_corpus_replays_without_panic() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus");
-    let targets: [(&str, fn(&[u8])); 14] = [
+    let targets: [(&str, fn(&[u8])); 15] = [
         ("apdu_command", openjpki_fuzz::apdu_command),
         ("ber_tlv", openjpki_fuzz::ber_tlv),
         ("card_process", openjpki_fuzz::card_process),
@@ -18,6 +18,7 @@ fn committed_corpus_replays_without_panic() {
         ("rssp_inputs", openjpki_fuzz::rssp_inputs),
         ("pkcs11_calls", openjpki_fuzz::pkcs11_calls),
         ("pades_verify", openjpki_fuzz::pades_verify),
+        ("attest_inputs", openjpki_fuzz::attest_inputs),
     ];
     for (name, harness) in targets {
         let dir = root.join(name);
