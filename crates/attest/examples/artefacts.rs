@@ -30,7 +30,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let vendor = Vendor::new("Oracle Phones")?;
     let batch = vendor.attestation_key("O1")?;
     let keystore = Keystore::new(Preset::Good.state(&vendor.boot_key), batch.clone(), vendor.root.certificate.clone());
-    let platform = Platform { ueid: [&[1u8][..], &[7; 16]].concat(), model: "O1".into(), se_identifier: se_id.to_vec(), applet: "JPKI applet".into() };
+    let platform = Platform {
+        ueid: [&[1u8][..], &[7; 16]].concat(),
+        model: "O1".into(),
+        se_identifier: se_id.to_vec(),
+        applet: "JPKI applet".into(),
+    };
     let evidence = keystore.evidence(&nonce, &app, &platform)?;
     let opened = attest::eat::open(&evidence)?;
     write("evidence.cbor", &evidence)?;
@@ -45,7 +50,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let se_key = se_key::certify_se(&se_issuer, &se_id)?;
     let rsa = pki::RsaPrivateKey::generate_2048()?.public_key_der();
     let commitment = [0x5A; 32];
-    let chain = se_key.attest(&rsa, &se_id, &[0xD3, 0x92, 0xF0, 0x00, 0x26, 0x01, 0x00, 0x00, 0x00, 0x01], KeySlot::Sign, &commitment)?;
+    let chain = se_key.attest(
+        &rsa,
+        &se_id,
+        &[0xD3, 0x92, 0xF0, 0x00, 0x26, 0x01, 0x00, 0x00, 0x00, 0x01],
+        KeySlot::Sign,
+        &commitment,
+    )?;
     write("se-key-attestation.pem", pem("CERTIFICATE", &chain[0]).as_bytes())?;
     write("se-attestation.pem", pem("CERTIFICATE", &chain[1]).as_bytes())?;
     write("se-issuer.pem", pem("CERTIFICATE", &se_issuer.certificate).as_bytes())?;
@@ -65,8 +76,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         no: 1,
         next_update: "2027-01-01".into(),
         entries: vec![
-            Entry { kind: EntryKind::TeeVendor, description: "Oracle Phones".into(), attestation_root_certificates: vec![b64(&vendor.root.certificate)], verified_boot_keys: vec![vendor.boot_key.clone()], status: "CERTIFIED".into() },
-            Entry { kind: EntryKind::SeIssuer, description: "Oracle SE Issuer".into(), attestation_root_certificates: vec![b64(&se_issuer.certificate)], verified_boot_keys: vec![], status: "CERTIFIED".into() },
+            Entry {
+                kind: EntryKind::TeeVendor,
+                description: "Oracle Phones".into(),
+                attestation_root_certificates: vec![b64(&vendor.root.certificate)],
+                verified_boot_keys: vec![vendor.boot_key.clone()],
+                status: "CERTIFIED".into(),
+            },
+            Entry {
+                kind: EntryKind::SeIssuer,
+                description: "Oracle SE Issuer".into(),
+                attestation_root_certificates: vec![b64(&se_issuer.certificate)],
+                verified_boot_keys: vec![],
+                status: "CERTIFIED".into(),
+            },
         ],
         status: Default::default(),
     };
@@ -84,7 +107,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let prompt = "契約書 contract.pdf に署名します SHA-256 0123abcd";
     let message = attest::confirm::message(prompt, &nonce);
     let token = attest::confirm::token(&attest::confirm::TEST_SECRET, &message);
-    let signature = attest::confirm::sign_confirmed(&confirmation_key, &attest::confirm::TEST_SECRET, &message, &token)?;
+    let signature =
+        attest::confirm::sign_confirmed(&confirmation_key, &attest::confirm::TEST_SECRET, &message, &token)?;
     write("confirmation.cbor", &message)?;
     write("confirmation.sig", &signature)?;
     write("confirmation-key.pem", spki_to_pem(&confirmation_key.spki()).as_bytes())?;

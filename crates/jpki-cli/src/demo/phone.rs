@@ -77,7 +77,10 @@ fn steps(r: &mut Runner, rt: &Runtime, dir: &std::path::Path) -> Result<()> {
             let out = applied.outcome?;
             let n = out.result["certificates"].as_array().map_or(0, Vec::len);
             ensure!(n == 2, "expected 2 certificates, got {n}");
-            Ok(((), format!("device affirmed · S = SHA-256(R) checked · 2 keys on chip, attested · {} APDUs", out.apdus)))
+            Ok((
+                (),
+                format!("device affirmed · S = SHA-256(R) checked · 2 keys on chip, attested · {} APDUs", out.apdus),
+            ))
         })?;
         r.run(&format!("{label}: PINs set in the applet"), || {
             phone.set_pins(b"2468", b"PHONE1")?;
@@ -87,7 +90,8 @@ fn steps(r: &mut Runner, rt: &Runtime, dir: &std::path::Path) -> Result<()> {
     };
 
     r.run("a rooted phone applies: refused by device trust, nothing made", || {
-        let rooted = phone_in_state(&d, "rooted phone", testbed::devices::PhoneState::Preset(attest::keystore::Preset::Rooted))?;
+        let rooted =
+            phone_in_state(&d, "rooted phone", testbed::devices::PhoneState::Preset(attest::keystore::Preset::Rooted))?;
         rt.block_on(rooted.prepare(&sei))?;
         let refused = match rt.block_on(rooted.apply(&sp, &mut card, "ABC123", &BOTH)) {
             Ok(_) => anyhow::bail!("the rooted phone was provisioned"),
@@ -96,7 +100,8 @@ fn steps(r: &mut Runner, rt: &Runtime, dir: &std::path::Path) -> Result<()> {
         ensure!(refused.contains("device_not_trusted"), "refused for another reason: {refused}");
         let issued = rt.block_on(d.sp.certificates(&rooted.se_identifier())).map_err(|e| anyhow!("{e:?}"))?;
         ensure!(issued.is_empty(), "certificates were issued to the rooted phone");
-        let reason = refused.split("the phone is not trusted (").nth(1).and_then(|r| r.split(')').next()).unwrap_or("?");
+        let reason =
+            refused.split("the phone is not trusted (").nth(1).and_then(|r| r.split(')').next()).unwrap_or("?");
         Ok(((), format!("SP-TSM's appraisal of the TEE's evidence: {reason} · 0 certificates")))
     })?;
 

@@ -493,3 +493,63 @@ fn jpki_load_runs_a_small_launch_day_with_no_error() {
     let o = run(jpki().args(["load", "--services"]).arg(s.dir.path()).args(["--rate", "0"]));
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
 }
+
+/// Device trust from the command line (issue 18): `jpki phone new --state`
+/// makes a phone whose TEE attests that state, `jpki phone attest` prints
+/// its evidence decoded and the deployment's appraisal, and the SP-TSM
+/// refuses the unlocked phone's application while the good one's goes on.
+#[test]
+fn phone_attest_shows_the_evidence_and_an_unlocked_phone_is_refused() {
+    let s = Services::start();
+    let work = tempfile::tempdir().unwrap();
+    let card = s.new_card(work.path());
+    let (good, unlocked) = (work.path().join("good"), work.path().join("unlocked"));
+    ok(phone(&good).args(["phone", "new", "--dir"]).arg(&good).arg("--services").arg(s.dir.path()));
+    ok(phone(&unlocked)
+        .args(["phone", "new", "--state", "unlocked", "--dir"])
+        .arg(&unlocked)
+        .arg("--services")
+        .arg(s.dir.path()));
+
+    let evidence = work.path().join("evidence.cbor");
+    let nonce = "00112233445566778899aabbccddeeff";
+    let report = json(&ok(phone(&good).args(["--json", "phone", "attest", "--nonce", nonce, "--out"]).arg(&evidence)));
+    assert_eq!(report["appraisal"]["status"], "affirming", "{report}");
+    assert_eq!(report["evidence"]["nonce"], nonce);
+    assert_eq!(report["key_attestation"]["device_locked"], true);
+    assert_eq!(report["key_attestation"]["verified_boot_state"], "Verified");
+    assert_eq!(report["app"]["package"], "jp.go.jpki.app");
+    assert_eq!(std::fs::metadata(&evidence).unwrap().len(), report["evidence"]["bytes"].as_u64().unwrap());
+    let text_report = text(&ok(phone(&good).args(["phone", "attest"])));
+    assert!(
+        text_report.contains("Appraisal by the deployment's verifier") && text_report.contains("Affirming"),
+        "{text_report}"
+    );
+
+    let report = json(&ok(phone(&unlocked).args(["--json", "phone", "attest"])));
+    assert_eq!(report["appraisal"]["status"], "contraindicated", "{report}");
+    assert_eq!(report["appraisal"]["reasons"][0]["code"], "bootloader_unlocked", "{report}");
+    let o = run(phone(&unlocked).args(["phone", "apply", "--card"]).arg(&card).env("JPKI_SIGN_PIN", "ABC123"));
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("device_not_trusted") && text(&o).contains("bootloader_unlocked"), "{}", text(&o));
+
+    // Bad input: a nonce that is not hex or too short; a state that does not exist.
+    for bad in ["zz", "0011"] {
+        let o = run(phone(&good).args(["phone", "attest", "--nonce", bad]));
+        assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    }
+    let o = run(phone(&work.path().join("x"))
+        .args(["phone", "new", "--state", "jailbroken", "--dir"])
+        .arg(work.path().join("x"))
+        .arg("--services")
+        .arg(s.dir.path()));
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(!work.path().join("x").exists());
+
+    ok(phone(&good)
+        .args(["phone", "apply", "--card"])
+        .arg(&card)
+        .env("JPKI_SIGN_PIN", "ABC123")
+        .env("JPKI_NEW_AUTH_PIN", "2468")
+        .env("JPKI_NEW_SIGN_PIN", "PHONE1"));
+}
