@@ -10,6 +10,7 @@
 //! - [`rssp`]: the remote signing service's signHash beside OpenSSL and the CSC peer;
 //! - [`pkcs11`]: signatures through our PKCS#11 module beside OpenSC's and raw APDUs.
 
+pub mod attest;
 pub mod hsm;
 pub mod issuance;
 pub mod kills;
@@ -73,6 +74,11 @@ pub enum BenchCommand {
     /// must run), beside the same APDUs sent straight over PC/SC: the
     /// module's own cost per C_Sign.
     Pkcs11(pkcs11::Pkcs11BenchArgs),
+    /// Device trust's added server CPU per issuance (the SP-TSM's appraisal
+    /// of the phone's evidence and the SE's key attestations, the JPKI
+    /// service's own checks) beside one RSA-2048 signature, and the
+    /// evidence's size on the wire.
+    Attest(attest::AttestBenchArgs),
 }
 
 /// `jpki bench rssp`
@@ -238,5 +244,6 @@ pub fn run(command: BenchCommand, json: bool) -> Result<()> {
         BenchCommand::Hsm(a) => hsm::hsm(&a, json),
         BenchCommand::Rssp(a) => rssp::rssp(&a, json),
         BenchCommand::Pkcs11(a) => pkcs11::pkcs11(&a, json),
+        BenchCommand::Attest(a) => attest::attest(&a, json),
     }
 }
