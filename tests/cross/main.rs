@@ -4,6 +4,7 @@
 
 mod application;
 mod client;
+mod confirmation;
 mod device_trust;
 mod lost_answers;
 mod openssl_oracle;

@@ -167,6 +167,9 @@ pub enum Reason {
     /// The EAT says one thing, the attestation another.
     #[error("the evidence's app claims differ from the key attestation's")]
     ClaimsInconsistent,
+    /// A key registered for confirmations without `[508]`.
+    #[error("the key is not a trusted-confirmation key (no TRUSTED_CONFIRMATION_REQUIRED in hardware)")]
+    NotConfirmationKey,
     /// Evidence from another phone.
     #[error("the evidence names SE {0}, but the keys are being made in SE {1}")]
     AnotherPhone(String, String),
@@ -198,6 +201,7 @@ impl Reason {
             Reason::AppSigningKey => "app_signing_key",
             Reason::ClaimsInconsistent => "claims_inconsistent",
             Reason::AnotherPhone(..) => "another_phone",
+            Reason::NotConfirmationKey => "not_confirmation_key",
             Reason::SeKey(SeKeyError::Chain(ChainError::UnknownRoot)) => "se_unknown_issuer",
             Reason::SeKey(SeKeyError::Chain(_)) => "se_attestation_chain_invalid",
             Reason::SeKey(SeKeyError::Revoked(_)) => "se_attestation_key_revoked",
@@ -234,7 +238,7 @@ impl Reason {
             Reason::AttestationKeyRevoked(_) => ("tee", identity, 96),
             Reason::NonceMismatch | Reason::EvidenceStale => ("tee", identity, 96),
             Reason::SoftwareKeystore(_) => ("tee", hardware, 96),
-            Reason::KeyProperties => ("tee", storage, 96),
+            Reason::KeyProperties | Reason::NotConfirmationKey => ("tee", storage, 96),
             Reason::BootloaderUnlocked | Reason::BootNotVerified(_) => ("tee", executables, 96),
             Reason::BootKeyUnknown => ("tee", executables, 33),
             Reason::PatchLevel(..) => ("tee", configuration, 32),
@@ -503,6 +507,38 @@ impl Verifier {
                     out.found(Reason::AppSigningKey);
                 }
             }
+        }
+    }
+
+    /// A relying party registering a holder's confirmation key: its
+    /// attestation `chain` (for `challenge`) must pass every check evidence
+    /// passes, and the key must need the trusted UI's confirmation (`[508]`,
+    /// device-trust.md §3). Returns the key (SubjectPublicKeyInfo DER).
+    pub fn confirmation_key(
+        &self,
+        chain: &[Vec<u8>],
+        challenge: &[u8],
+        now: SystemTime,
+    ) -> Result<Vec<u8>, Vec<Reason>> {
+        let mut out = Appraised::new(challenge);
+        if !self.appraise_chain(&mut out, chain, now) {
+            return Err(out.findings);
+        }
+        let leaf = crate::x509::Parsed::from_der(&chain[0]).map_err(|e| vec![Reason::KeyDescription(e.to_string())])?;
+        match leaf.extension(android::OID).map(KeyDescription::from_der) {
+            Some(Ok(d)) => {
+                self.appraise_description(&mut out, &d, challenge);
+                if d.hardware_enforced.trusted_confirmation_required.is_none() {
+                    out.found(Reason::NotConfirmationKey);
+                }
+            }
+            Some(Err(e)) => out.found(Reason::KeyDescription(e.to_string())),
+            None => out.found(Reason::KeyDescription("the leaf carries no KeyDescription".into())),
+        }
+        if out.status() == Status::Affirming {
+            Ok(leaf.spki())
+        } else {
+            Err(out.findings)
         }
     }
 

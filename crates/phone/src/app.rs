@@ -299,6 +299,40 @@ impl JpkiApp {
         Ok(sp.revoke(&cms, &mut self.relay()).await?)
     }
 
+    /// A business app's signature request confirmed on the trusted UI
+    /// (docs/device-trust.md, Protected Confirmation): the holder sees
+    /// [`confirmation_prompt`] for `document` and `data`, and confirms by
+    /// entering the signature PIN (`holder` returns it) or declines (`None`).
+    /// Only on confirmation does the TEE sign `{prompt, nonce}` with the
+    /// registered confirmation `key`, and the SE sign `data`. The relying
+    /// party then gets what the holder saw, signed.
+    pub fn confirmed_sign(
+        &self,
+        caller: &App,
+        key: &crate::tee::ConfirmationKey,
+        document: &str,
+        data: &[u8],
+        nonce: &[u8],
+        holder: impl FnOnce(&str) -> Option<Zeroizing<String>>,
+    ) -> Result<(IntentAnswer, crate::tee::Confirmed), IntentError> {
+        let tee = self.tee.as_ref().ok_or(IntentError::NotAllowed("a confirmed signature without a TEE"))?;
+        let prompt = confirmation_prompt(&caller.name, document, data);
+        let mut pin = None;
+        let confirmed = tee
+            .confirm(key, &prompt, nonce, |shown| {
+                pin = holder(shown);
+                pin.is_some()
+            })
+            .map_err(|_| IntentError::Declined)?;
+        let pin = pin.ok_or(IntentError::Declined)?;
+        let answer = self.sign(PhoneCertType::Sign, &pin, data).map_err(|e| match e {
+            AppError::Card(c) => IntentError::Card(c),
+            AppError::Applet(a) => IntentError::Applet(a),
+            other => IntentError::Card(jpki::Error::Malformed(other.to_string())),
+        })?;
+        Ok((answer, confirmed))
+    }
+
     /// A business app's intent. `consent` shows the prompt and returns the
     /// PIN the user entered, or `None` to decline.
     pub fn handle_intent(
@@ -321,6 +355,13 @@ impl JpkiApp {
             other => IntentError::Card(jpki::Error::Malformed(other.to_string())),
         })
     }
+}
+
+/// The text the trusted UI shows for a confirmed signature: who asks, the
+/// document's name and its SHA-256 — what the relying party expects back.
+pub fn confirmation_prompt(caller: &str, document: &str, data: &[u8]) -> String {
+    let digest = hex::encode(pki::HashAlg::Sha256.digest(data));
+    format!("{caller} asks you to sign {document} (SHA-256 {digest}) with your signature certificate")
 }
 
 fn sign_options() -> pki::cms::SignOptions {

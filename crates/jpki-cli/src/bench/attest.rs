@@ -55,7 +55,8 @@ pub fn attest(a: &AttestBenchArgs, json: bool) -> Result<()> {
     let se_id = [0x4F, 0x4A, 0x53, 0x45, 1, 2, 3, 4, 0x20, 0x26];
     let nonce = [7u8; 32];
     let commitment = [0x5A; 32];
-    let platform = Platform { ueid: vec![1; 17], model: "B1".into(), se_identifier: se_id.to_vec(), applet: "JPKI applet".into() };
+    let platform =
+        Platform { ueid: vec![1; 17], model: "B1".into(), se_identifier: se_id.to_vec(), applet: "JPKI applet".into() };
     let evidence = keystore.evidence(&nonce, &app, &platform).map_err(err)?;
     let se_key = attest::se_key::certify_se(&se_issuer, &se_id).map_err(err)?;
     let rsa = pki::RsaPrivateKey::generate_2048()?;
@@ -77,8 +78,20 @@ pub fn attest(a: &AttestBenchArgs, json: bool) -> Result<()> {
         no: 1,
         next_update: "2027-01-01".into(),
         entries: vec![
-            Entry { kind: EntryKind::TeeVendor, description: "v".into(), attestation_root_certificates: vec![b64(&vendor.root.certificate)], verified_boot_keys: vec![vendor.boot_key.clone()], status: "CERTIFIED".into() },
-            Entry { kind: EntryKind::SeIssuer, description: "s".into(), attestation_root_certificates: vec![b64(&se_issuer.certificate)], verified_boot_keys: vec![], status: "CERTIFIED".into() },
+            Entry {
+                kind: EntryKind::TeeVendor,
+                description: "v".into(),
+                attestation_root_certificates: vec![b64(&vendor.root.certificate)],
+                verified_boot_keys: vec![vendor.boot_key.clone()],
+                status: "CERTIFIED".into(),
+            },
+            Entry {
+                kind: EntryKind::SeIssuer,
+                description: "s".into(),
+                attestation_root_certificates: vec![b64(&se_issuer.certificate)],
+                verified_boot_keys: vec![],
+                status: "CERTIFIED".into(),
+            },
         ],
         status: Default::default(),
     };
@@ -94,8 +107,10 @@ pub fn attest(a: &AttestBenchArgs, json: bool) -> Result<()> {
     let jpki_check = || {
         attest::appraisal::check_result(&token, &verifier.public_key(), &nonce, &se_hex, now).expect("affirming");
         for (slot, spki, chain) in &keys {
-            let expected = attest::se_key::Expected { spki, se_identifier: &se_id, slot: *slot, commitment: &commitment };
-            attest::se_key::verify(chain, &[se_issuer.certificate.clone()], &|_| false, &expected, now).expect("attested");
+            let expected =
+                attest::se_key::Expected { spki, se_identifier: &se_id, slot: *slot, commitment: &commitment };
+            attest::se_key::verify(chain, &[se_issuer.certificate.clone()], &|_| false, &expected, now)
+                .expect("attested");
         }
     };
     let digest_info = pki::HashAlg::Sha256.digest_info(&[0; 32]);
@@ -114,7 +129,8 @@ pub fn attest(a: &AttestBenchArgs, json: bool) -> Result<()> {
     let (sp, jp, rsa_sign) = (median(sp), median(jp), median(rsa_sign));
     let chain_bytes: usize = keys.iter().map(|(_, _, c)| c.iter().map(Vec::len).sum::<usize>()).sum();
     let wire_app = b64(&evidence).len();
-    let wire_jlis = 2 * token.len() + keys.iter().map(|(_, _, c)| c.iter().map(|d| b64(d).len()).sum::<usize>()).sum::<usize>();
+    let wire_jlis =
+        2 * token.len() + keys.iter().map(|(_, _, c)| c.iter().map(|d| b64(d).len()).sum::<usize>()).sum::<usize>();
     let report = serde_json::json!({
         "machine": crate::bench::micro::machine(),
         "per_issuance_ms": {
@@ -136,12 +152,22 @@ pub fn attest(a: &AttestBenchArgs, json: bool) -> Result<()> {
     if json {
         return crate::output::json(&report);
     }
-    println!("device trust per issuance (median of {} rounds × {}), {}", a.rounds, a.count, crate::bench::micro::machine());
+    println!(
+        "device trust per issuance (median of {} rounds × {}), {}",
+        a.rounds,
+        a.count,
+        crate::bench::micro::machine()
+    );
     println!("  SP-TSM: appraise evidence + 2 SE key attestations, sign EAR   {:8.3} ms", ms(sp));
     println!("  JPKI service: check EAR + 2 SE key attestations               {:8.3} ms", ms(jp));
     println!("  added server CPU per issuance                                  {:8.3} ms", ms(sp + jp));
     println!("  peer: one RSA-2048 signature (each certificate costs one)     {:8.3} ms", ms(rsa_sign));
-    println!("  evidence (EAT) {} B · EAR {} B · SE key attestations {} B DER", evidence.len(), token.len(), chain_bytes);
+    println!(
+        "  evidence (EAT) {} B · EAR {} B · SE key attestations {} B DER",
+        evidence.len(),
+        token.len(),
+        chain_bytes
+    );
     println!("  on the wire: +{wire_app} B in the application, +{wire_jlis} B over the 2 JPKI requests (base64)");
     Ok(())
 }
