@@ -214,7 +214,7 @@ impl Reason {
     }
 
     /// The submodule and AR4SI claim it lowers, and the value.
-    fn claim(&self) -> (&'static str, fn(&mut Vector) -> &mut Option<i8>, i8) {
+    fn claim(&self) -> (&'static str, ClaimSlot, i8) {
         fn identity(v: &mut Vector) -> &mut Option<i8> {
             &mut v.instance_identity
         }
@@ -250,6 +250,13 @@ impl Reason {
         }
     }
 }
+
+/// Picks one AR4SI claim of a trustworthiness vector.
+type ClaimSlot = fn(&mut Vector) -> &mut Option<i8>;
+
+/// One generated key to appraise: its slot, its SubjectPublicKeyInfo and
+/// the SE's attestation chain of it (leaf first).
+pub type AttestedKey = (KeySlot, Vec<u8>, Vec<Vec<u8>>);
 
 /// The verifier: policy, metadata, and the key its results are signed with.
 #[derive(Debug, Clone)]
@@ -326,7 +333,7 @@ impl Appraised {
     pub fn appraise_se_keys(
         &mut self,
         metadata: &Metadata,
-        keys: &[(KeySlot, Vec<u8>, Vec<Vec<u8>>)],
+        keys: &[AttestedKey],
         se_identifier: &[u8],
         commitment: &[u8],
         now: SystemTime,

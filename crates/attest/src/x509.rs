@@ -325,25 +325,37 @@ mod tests {
         let leaf = inter.issue(&CertSpec::new("Android Keystore Key", 1, false), SubjectKey::Ec(&leaf_key)).unwrap();
         let now = SystemTime::now();
         let chain = vec![leaf.clone(), inter.certificate.clone(), root.certificate.clone()];
-        let (parsed, r) = verify_chain(&chain, &[root.certificate.clone()], now).unwrap();
+        let (parsed, r) = verify_chain(&chain, std::slice::from_ref(&root.certificate), now).unwrap();
         assert_eq!((parsed.len(), r), (3, 0));
         assert_eq!(parsed[0].spki(), leaf_key.spki());
         // Without the root, it is found among the pinned ones.
-        assert!(verify_chain(&chain[..2], &[root.certificate.clone()], now).is_ok());
+        assert!(verify_chain(&chain[..2], std::slice::from_ref(&root.certificate), now).is_ok());
         let other = Authority::new_root("Vendor Root", 20).unwrap();
-        assert_eq!(verify_chain(&chain, &[other.certificate.clone()], now).unwrap_err(), ChainError::UnknownRoot);
+        assert_eq!(
+            verify_chain(&chain, std::slice::from_ref(&other.certificate), now).unwrap_err(),
+            ChainError::UnknownRoot
+        );
         // A leaf certified by another intermediate with the same name.
         let twin = other.subordinate("Vendor Attestation 1", 10, None).unwrap();
         let forged = twin.issue(&CertSpec::new("Android Keystore Key", 1, false), SubjectKey::Ec(&leaf_key)).unwrap();
         let spliced = vec![forged, inter.certificate.clone(), root.certificate.clone()];
-        assert_eq!(verify_chain(&spliced, &[root.certificate.clone()], now).unwrap_err(), ChainError::BadSignature(0));
+        assert_eq!(
+            verify_chain(&spliced, std::slice::from_ref(&root.certificate), now).unwrap_err(),
+            ChainError::BadSignature(0)
+        );
         // A leaf used as an issuer.
         let below = Authority::from_parts("Android Keystore Key", leaf_key.clone(), leaf.clone());
         let grand = below.issue(&CertSpec::new("x", 1, false), SubjectKey::Ec(&EcKey::generate())).unwrap();
         let chain2 = vec![grand, leaf.clone(), inter.certificate.clone()];
-        assert_eq!(verify_chain(&chain2, &[root.certificate.clone()], now).unwrap_err(), ChainError::NotCa(1));
+        assert_eq!(
+            verify_chain(&chain2, std::slice::from_ref(&root.certificate), now).unwrap_err(),
+            ChainError::NotCa(1)
+        );
         let late = now + Duration::from_secs(2 * 365 * 86_400);
-        assert_eq!(verify_chain(&chain, &[root.certificate.clone()], late).unwrap_err(), ChainError::Expired(0));
+        assert_eq!(
+            verify_chain(&chain, std::slice::from_ref(&root.certificate), late).unwrap_err(),
+            ChainError::Expired(0)
+        );
         assert_eq!(verify_chain(&[b"x".to_vec()], &[], now).unwrap_err(), ChainError::Malformed(0));
         assert_eq!(verify_chain(&[], &[], now).unwrap_err(), ChainError::Empty);
         assert_eq!(split_concatenated(&chain.concat()).unwrap(), chain);

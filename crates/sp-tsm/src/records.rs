@@ -85,6 +85,9 @@ store::stored_state! {
     }
 }
 
+/// A phone's device evidence (EAT) and the nonce it was made for.
+pub type StoredEvidence = (Vec<u8>, Vec<u8>);
+
 /// One application's row.
 #[derive(Debug, Clone)]
 pub struct ApplicationRow {
@@ -110,7 +113,7 @@ pub struct ApplicationRow {
     pub resume_token: Option<String>,
     /// The phone's device evidence (EAT) and the nonce it was made for
     /// (the application's), when device trust is on.
-    pub evidence: Option<(Vec<u8>, Vec<u8>)>,
+    pub evidence: Option<StoredEvidence>,
 }
 
 /// An SP domain's keys as stored.

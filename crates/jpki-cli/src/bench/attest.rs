@@ -109,7 +109,7 @@ pub fn attest(a: &AttestBenchArgs, json: bool) -> Result<()> {
         for (slot, spki, chain) in &keys {
             let expected =
                 attest::se_key::Expected { spki, se_identifier: &se_id, slot: *slot, commitment: &commitment };
-            attest::se_key::verify(chain, &[se_issuer.certificate.clone()], &|_| false, &expected, now)
+            attest::se_key::verify(chain, std::slice::from_ref(&se_issuer.certificate), &|_| false, &expected, now)
                 .expect("attested");
         }
     };

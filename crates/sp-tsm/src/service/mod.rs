@@ -234,7 +234,11 @@ impl SpTsm {
     /// §5.2): the phone's `evidence` for the application's `nonce` (hex)
     /// must be affirmed; refused before anything is stored or generated.
     /// Returns what to keep for provisioning (evidence and nonce).
-    fn appraise_device(&self, nonce: &str, evidence: Option<&[u8]>) -> Result<Option<(Vec<u8>, Vec<u8>)>, FlowError> {
+    fn appraise_device(
+        &self,
+        nonce: &str,
+        evidence: Option<&[u8]>,
+    ) -> Result<Option<crate::records::StoredEvidence>, FlowError> {
         let Some(verifier) = &self.device else { return Ok(None) };
         let evidence = evidence.ok_or_else(|| {
             refused(
