@@ -114,8 +114,11 @@ pub fn attest(a: &AttestBenchArgs, json: bool) -> Result<()> {
         }
     };
     let digest_info = pki::HashAlg::Sha256.digest_info(&[0; 32]);
-    let (mut sp, mut jp, mut rsa_sign) = (vec![], vec![], vec![]);
+    let (mut ev, mut sp, mut jp, mut rsa_sign) = (vec![], vec![], vec![], vec![]);
     for _ in 0..a.rounds {
+        ev.push(per_op(a.count, || {
+            assert!(verifier.appraise(&evidence, &nonce, now).findings.is_empty());
+        }));
         sp.push(per_op(a.count, || {
             let appraised = appraise();
             assert_eq!(appraised.status(), attest::ear::Status::Affirming);
@@ -126,7 +129,10 @@ pub fn attest(a: &AttestBenchArgs, json: bool) -> Result<()> {
             rsa.sign_raw(&digest_info).expect("RSA");
         }));
     }
-    let (sp, jp, rsa_sign) = (median(sp), median(jp), median(rsa_sign));
+    let (ev, sp, jp, rsa_sign) = (median(ev), median(sp), median(jp), median(rsa_sign));
+    // The SP-TSM appraises the evidence at application, then again with the
+    // SE's key attestations in provisioning.
+    let total = ev + sp + jp;
     let chain_bytes: usize = keys.iter().map(|(_, _, c)| c.iter().map(Vec::len).sum::<usize>()).sum();
     let wire_app = b64(&evidence).len();
     let wire_jlis =
@@ -134,9 +140,10 @@ pub fn attest(a: &AttestBenchArgs, json: bool) -> Result<()> {
     let report = serde_json::json!({
         "machine": crate::bench::micro::machine(),
         "per_issuance_ms": {
-            "sp_tsm_appraisal_and_result": ms(sp),
+            "sp_tsm_evidence_at_application": ms(ev),
+            "sp_tsm_appraisal_and_result_in_provisioning": ms(sp),
             "jpki_service_checks": ms(jp),
-            "total": ms(sp + jp),
+            "total": ms(total),
             "peer_rsa2048_sign": ms(rsa_sign),
         },
         "bytes": {
@@ -158,9 +165,10 @@ pub fn attest(a: &AttestBenchArgs, json: bool) -> Result<()> {
         a.count,
         crate::bench::micro::machine()
     );
-    println!("  SP-TSM: appraise evidence + 2 SE key attestations, sign EAR   {:8.3} ms", ms(sp));
+    println!("  SP-TSM at application: appraise the evidence                  {:8.3} ms", ms(ev));
+    println!("  SP-TSM in provisioning: evidence + 2 SE key attestations, EAR {:8.3} ms", ms(sp));
     println!("  JPKI service: check EAR + 2 SE key attestations               {:8.3} ms", ms(jp));
-    println!("  added server CPU per issuance                                  {:8.3} ms", ms(sp + jp));
+    println!("  added server CPU per issuance                                  {:8.3} ms", ms(total));
     println!("  peer: one RSA-2048 signature (each certificate costs one)     {:8.3} ms", ms(rsa_sign));
     println!(
         "  evidence (EAT) {} B · EAR {} B · SE key attestations {} B DER",
