@@ -192,7 +192,7 @@ fn demo_runs_the_whole_system_and_every_check_passes() {
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["ok"], true);
     let steps = v["steps"].as_array().unwrap();
-    assert_eq!(steps.len(), 11, "{v}");
+    assert_eq!(steps.len(), 12, "{v}");
     assert!(steps.iter().all(|s| s["ok"] == true), "{v}");
     assert!(dir.path().join("sp-tsm.toml").is_file() && dir.path().join("jlis.sqlite").is_file());
 }
