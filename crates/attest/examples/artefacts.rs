@@ -3,7 +3,7 @@
 //! webauthn's KeyDescription, pycose + cbor2, PyJWT, OpenSSL):
 //! `cargo run -p attest --example artefacts -- OUTDIR`.
 
-use attest::appraisal::{Entry, EntryKind, Metadata, Policy, Verifier};
+use attest::appraisal::{Metadata, Policy, Verifier};
 use attest::ec::{spki_to_pem, EcKey};
 use attest::keystore::{AppIdentity, Keystore, Platform, Preset, Vendor};
 use attest::se_key::{self, KeySlot};
@@ -62,37 +62,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     write("se-issuer.pem", pem("CERTIFICATE", &se_issuer.certificate).as_bytes())?;
 
     // The verifier's result.
-    let policy = Policy {
-        id: "oracle-policy".into(),
-        app_package: app.package.clone(),
-        app_signing_digests: vec![hex::encode([0xAB; 32])],
-        min_os_patch_level: 202501,
-        min_vendor_patch_level: 20250101,
-        max_evidence_age_secs: 300,
-        result_lifetime_secs: 600,
-    };
-    let b64 = |d: &[u8]| base64::engine::general_purpose::STANDARD.encode(d);
-    let metadata = Metadata {
-        no: 1,
-        next_update: "2027-01-01".into(),
-        entries: vec![
-            Entry {
-                kind: EntryKind::TeeVendor,
-                description: "Oracle Phones".into(),
-                attestation_root_certificates: vec![b64(&vendor.root.certificate)],
-                verified_boot_keys: vec![vendor.boot_key.clone()],
-                status: "CERTIFIED".into(),
-            },
-            Entry {
-                kind: EntryKind::SeIssuer,
-                description: "Oracle SE Issuer".into(),
-                attestation_root_certificates: vec![b64(&se_issuer.certificate)],
-                verified_boot_keys: vec![],
-                status: "CERTIFIED".into(),
-            },
-        ],
-        status: Default::default(),
-    };
+    let policy = Policy::jpki("oracle-policy", &app.package, &hex::encode([0xAB; 32]));
+    let metadata = Metadata::of(
+        ("Oracle Phones", &vendor.root.certificate, &vendor.boot_key),
+        ("Oracle SE Issuer", &se_issuer.certificate),
+    );
     let verifier_key = EcKey::generate();
     let verifier = Verifier::new(policy, metadata, verifier_key.clone(), "oracle");
     let now = std::time::SystemTime::now();

@@ -34,6 +34,24 @@ pub struct Policy {
     pub result_lifetime_secs: i64,
 }
 
+impl Policy {
+    /// A JPKI issuance policy named `id` for the app `app_package` signed
+    /// by the certificate with SHA-256 `app_signing_digest` (hex): patches
+    /// from January 2025 on, evidence at most 5 minutes old, results good
+    /// for 15 minutes.
+    pub fn jpki(id: &str, app_package: &str, app_signing_digest: &str) -> Self {
+        Self {
+            id: id.into(),
+            app_package: app_package.into(),
+            app_signing_digests: vec![app_signing_digest.to_lowercase()],
+            min_os_patch_level: 202501,
+            min_vendor_patch_level: 20250101,
+            max_evidence_age_secs: 300,
+            result_lifetime_secs: 900,
+        }
+    }
+}
+
 /// What a metadata entry vouches for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -91,6 +109,28 @@ fn b64(s: &str) -> Option<Vec<u8>> {
 }
 
 impl Metadata {
+    /// A list of one phone vendor (its attestation root, DER, and the key
+    /// its OS images are signed with, hex) and one SE issuer (its root),
+    /// both certified, nothing revoked.
+    pub fn of(vendor: (&str, &[u8], &str), se_issuer: (&str, &[u8])) -> Self {
+        let entry = |kind, description: &str, root: &[u8], boot_keys: Vec<String>| Entry {
+            kind,
+            description: description.into(),
+            attestation_root_certificates: vec![base64::engine::general_purpose::STANDARD.encode(root)],
+            verified_boot_keys: boot_keys,
+            status: "CERTIFIED".into(),
+        };
+        Self {
+            no: 1,
+            next_update: "2027-06-01".into(),
+            entries: vec![
+                entry(EntryKind::TeeVendor, vendor.0, vendor.1, vec![vendor.2.to_string()]),
+                entry(EntryKind::SeIssuer, se_issuer.0, se_issuer.1, vec![]),
+            ],
+            status: BTreeMap::new(),
+        }
+    }
+
     fn roots(&self, kind: EntryKind) -> Vec<(Vec<u8>, &Entry)> {
         self.entries
             .iter()

@@ -1,13 +1,12 @@
 //! The verifier against each way a phone can be untrustworthy
 //! (issue 18's list), and the relying party's check of its results.
 
-use attest::appraisal::{check_result, Entry, EntryKind, Metadata, Policy, Reason, ResultError, StatusEntry, Verifier};
+use attest::appraisal::{check_result, Metadata, Policy, Reason, ResultError, StatusEntry, Verifier};
 use attest::ear::Status;
 use attest::ec::EcKey;
 use attest::keystore::{AppIdentity, Keystore, Platform, Preset, Vendor};
 use attest::se_key::{self, KeySlot};
 use attest::x509::{Authority, Parsed};
-use base64::Engine;
 use std::time::SystemTime;
 
 const SE: [u8; 10] = [0x47, 0x90, 0x51, 0x00, 0x12, 0x34, 0x56, 0x78, 0x20, 0x26];
@@ -20,45 +19,17 @@ struct World {
     verifier: Verifier,
 }
 
-fn b64(d: &[u8]) -> String {
-    base64::engine::general_purpose::STANDARD.encode(d)
-}
-
 fn world() -> World {
     let vendor = Vendor::new("Example Phones").unwrap();
     let batch = vendor.attestation_key("X1").unwrap();
     let se_issuer = Authority::new_root("openjpki SE issuer", 30).unwrap();
     let app = AppIdentity { package: "jp.go.jpki.app".into(), version: 7, signing_digests: vec![vec![0xAB; 32]] };
-    let policy = Policy {
-        id: "openjpki:jpki-issuance:1".into(),
-        app_package: app.package.clone(),
-        app_signing_digests: vec![hex::encode([0xAB; 32])],
-        min_os_patch_level: 202501,
-        min_vendor_patch_level: 20250101,
-        max_evidence_age_secs: 300,
-        result_lifetime_secs: 600,
-    };
-    let metadata = Metadata {
-        no: 1,
-        next_update: "2027-01-01".into(),
-        entries: vec![
-            Entry {
-                kind: EntryKind::TeeVendor,
-                description: "Example Phones".into(),
-                attestation_root_certificates: vec![b64(&vendor.root.certificate)],
-                verified_boot_keys: vec![vendor.boot_key.clone()],
-                status: "CERTIFIED".into(),
-            },
-            Entry {
-                kind: EntryKind::SeIssuer,
-                description: "openjpki SE issuer".into(),
-                attestation_root_certificates: vec![b64(&se_issuer.certificate)],
-                verified_boot_keys: vec![],
-                status: "CERTIFIED".into(),
-            },
-        ],
-        status: Default::default(),
-    };
+    let mut policy = Policy::jpki("openjpki:jpki-issuance:1", &app.package, &hex::encode([0xAB; 32]));
+    policy.result_lifetime_secs = 600;
+    let metadata = Metadata::of(
+        ("Example Phones", &vendor.root.certificate, &vendor.boot_key),
+        ("openjpki SE issuer", &se_issuer.certificate),
+    );
     let verifier = Verifier::new(policy, metadata, EcKey::generate(), "test");
     World { vendor, batch, se_issuer, app, verifier }
 }

@@ -10,11 +10,10 @@
 //! `revoked-batch.{key,pem}` (one on the status list), `policy.json`,
 //! `metadata.json`, `verifier.key`, `verifier.pub.pem`.
 
-use attest::appraisal::{Entry, EntryKind, Metadata, Policy, StatusEntry};
+use attest::appraisal::{EntryKind, Metadata, Policy, StatusEntry};
 use attest::ec::{self, EcKey};
 use attest::keystore::{Preset, Vendor};
 use attest::x509::{Authority, Parsed};
-use base64::Engine;
 use std::path::{Path, PathBuf};
 
 /// The phone model the factory makes.
@@ -52,10 +51,6 @@ impl PhoneState {
 
 fn dir_of(deployment: &Path) -> PathBuf {
     deployment.join("device-trust")
-}
-
-fn b64(d: &[u8]) -> String {
-    base64::engine::general_purpose::STANDARD.encode(d)
 }
 
 fn write(path: &Path, bytes: &[u8]) -> Result<(), String> {
@@ -97,37 +92,13 @@ pub fn init(deployment: &Path, app_sha256: &str) -> Result<(), String> {
     save(&dir, "vendor", &vendor.root)?;
     save(&dir, "batch", &batch)?;
     save(&dir, "revoked-batch", &revoked)?;
-    let policy = Policy {
-        id: "openjpki:jpki-phone-issuance:1".into(),
-        app_package: phone::dir::JPKI_APP.into(),
-        app_signing_digests: vec![app_sha256.to_lowercase()],
-        min_os_patch_level: 202501,
-        min_vendor_patch_level: 20250101,
-        max_evidence_age_secs: 300,
-        result_lifetime_secs: 900,
-    };
+    let policy = Policy::jpki("openjpki:jpki-phone-issuance:1", phone::dir::JPKI_APP, app_sha256);
     let revoked_serial = Parsed::from_der(&revoked.certificate).map_err(err)?.serial_hex();
-    let metadata = Metadata {
-        no: 1,
-        next_update: "2027-06-01".into(),
-        entries: vec![
-            Entry {
-                kind: EntryKind::TeeVendor,
-                description: VENDOR.into(),
-                attestation_root_certificates: vec![b64(&vendor.root.certificate)],
-                verified_boot_keys: vec![vendor.boot_key.clone()],
-                status: "CERTIFIED".into(),
-            },
-            Entry {
-                kind: EntryKind::SeIssuer,
-                description: "openjpki SE Issuer".into(),
-                attestation_root_certificates: vec![b64(&se_issuer.certificate)],
-                verified_boot_keys: vec![],
-                status: "CERTIFIED".into(),
-            },
-        ],
-        status: [(revoked_serial, StatusEntry { status: "REVOKED".into(), reason: "KEY_COMPROMISE".into() })].into(),
-    };
+    let mut metadata = Metadata::of(
+        (VENDOR, &vendor.root.certificate, &vendor.boot_key),
+        ("openjpki SE Issuer", &se_issuer.certificate),
+    );
+    metadata.status.insert(revoked_serial, StatusEntry { status: "REVOKED".into(), reason: "KEY_COMPROMISE".into() });
     let json = |v: &dyn erased::Json| v.pretty();
     write(&dir.join("policy.json"), json(&policy).as_bytes())?;
     write(&dir.join("metadata.json"), json(&metadata).as_bytes())?;

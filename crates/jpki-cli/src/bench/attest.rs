@@ -6,7 +6,7 @@
 //! (measured in the same run) — and the bytes on the wire.
 
 use anyhow::{anyhow, Result};
-use attest::appraisal::{Entry, EntryKind, Metadata, Policy, Verifier};
+use attest::appraisal::{Metadata, Policy, Verifier};
 use attest::ec::EcKey;
 use attest::keystore::{AppIdentity, Keystore, Platform, Preset, Vendor};
 use attest::se_key::KeySlot;
@@ -65,36 +65,11 @@ pub fn attest(a: &AttestBenchArgs, json: bool) -> Result<()> {
         .into_iter()
         .map(|slot| Ok((slot, spki.clone(), se_key.attest(&spki, &se_id, b"aid", slot, &commitment).map_err(err)?)))
         .collect::<Result<_>>()?;
-    let policy = Policy {
-        id: "bench".into(),
-        app_package: app.package.clone(),
-        app_signing_digests: vec![hex::encode([0xAB; 32])],
-        min_os_patch_level: 202501,
-        min_vendor_patch_level: 20250101,
-        max_evidence_age_secs: 300,
-        result_lifetime_secs: 900,
-    };
-    let metadata = Metadata {
-        no: 1,
-        next_update: "2027-01-01".into(),
-        entries: vec![
-            Entry {
-                kind: EntryKind::TeeVendor,
-                description: "v".into(),
-                attestation_root_certificates: vec![b64(&vendor.root.certificate)],
-                verified_boot_keys: vec![vendor.boot_key.clone()],
-                status: "CERTIFIED".into(),
-            },
-            Entry {
-                kind: EntryKind::SeIssuer,
-                description: "s".into(),
-                attestation_root_certificates: vec![b64(&se_issuer.certificate)],
-                verified_boot_keys: vec![],
-                status: "CERTIFIED".into(),
-            },
-        ],
-        status: Default::default(),
-    };
+    let policy = Policy::jpki("bench", &app.package, &hex::encode([0xAB; 32]));
+    let metadata = Metadata::of(
+        ("Bench Phones", &vendor.root.certificate, &vendor.boot_key),
+        ("Bench SE Issuer", &se_issuer.certificate),
+    );
     let verifier = Verifier::new(policy, metadata, EcKey::generate(), "bench");
     let now = SystemTime::now();
     let appraise = || {
