@@ -89,9 +89,10 @@ fn serve_reconnects_after_the_reader_goes_away() {
 /// of (found within 20 kills).
 #[test]
 fn two_hundred_sigkills_under_load_break_no_invariant() {
-    // Up to 1.5 s under load per cycle: whole phone flows complete between
-    // kills even when the test runs beside others on two cores.
-    let o = run(jpki().args(["--json", "bench", "kills", "--kills", "200", "--window-ms", "1500"]));
+    // Up to 2.5 s under load per cycle: whole phone flows (with device
+    // trust's evidence and key attestations) complete between kills even
+    // when the test runs beside others on two cores.
+    let o = run(jpki().args(["--json", "bench", "kills", "--kills", "200", "--window-ms", "2500"]));
     let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&o)));
     assert_eq!(report["violations"], serde_json::json!([]), "{report:#}");
     assert!(o.status.success(), "{}", text(&o));
