@@ -199,9 +199,15 @@ pub struct KeyDescription {
 }
 
 impl KeyDescription {
-    /// Strict DER decoding.
+    /// Strict DER decoding: what does not re-encode to the same bytes (an
+    /// unsorted SET OF, which the decoder sorts) is refused too.
     pub fn from_der(der: &[u8]) -> Result<Self, crate::Error> {
-        <Self as Decode>::from_der(der).map_err(|e| crate::Error::Malformed(format!("KeyDescription: {e}")))
+        let kd =
+            <Self as Decode>::from_der(der).map_err(|e| crate::Error::Malformed(format!("KeyDescription: {e}")))?;
+        if kd.to_der() != der {
+            return Err(crate::Error::Malformed("KeyDescription: not in DER (an unsorted SET OF?)".into()));
+        }
+        Ok(kd)
     }
 
     /// DER.
@@ -271,5 +277,17 @@ mod tests {
         let mut trailing = kd.to_der();
         trailing.push(0);
         assert!(KeyDescription::from_der(&trailing).is_err());
+        // A SET OF purposes in the wrong order: BER, not DER.
+        let sorted = KeyDescription {
+            hardware_enforced: AuthorizationList { purpose: Some(int_set(&[2, 3])), ..Default::default() },
+            ..kd.clone()
+        }
+        .to_der();
+        let at = sorted.windows(6).position(|w| w == [0x31, 0x06, 0x02, 0x01, 0x02, 0x02]).expect("the SET");
+        let mut unsorted = sorted.clone();
+        unsorted[at + 4] = 3;
+        unsorted[at + 7] = 2;
+        assert!(KeyDescription::from_der(&unsorted).is_err());
+        assert!(KeyDescription::from_der(&sorted).is_ok());
     }
 }
