@@ -126,6 +126,28 @@ pub struct Ear {
 }
 
 impl Ear {
+    /// An EAR affirming "tee", "app" and "se" for `nonce` and SE
+    /// `se_identifier`, valid `lifetime_secs` from `now` (seconds): what
+    /// harnesses and attack tests that play the verifier sign.
+    pub fn affirming(nonce: &[u8], se_identifier: &[u8], now: i64, lifetime_secs: i64, build: &str) -> Self {
+        let sub = Appraisal {
+            ear_status: Status::Affirming,
+            ear_trustworthiness_vector: Vector { instance_identity: Some(2), hardware: Some(2), ..Default::default() },
+            ear_appraisal_policy_ids: vec![build.into()],
+            openjpki_reasons: vec![],
+        };
+        Ear {
+            eat_profile: PROFILE.into(),
+            iat: now,
+            exp: now + lifetime_secs,
+            ear_verifier_id: VerifierId { developer: "openjpki".into(), build: build.into() },
+            eat_nonce: encode_nonce(nonce),
+            ear_status: Status::Affirming,
+            submods: ["tee", "app", "se"].into_iter().map(|n| (n.to_string(), sub.clone())).collect(),
+            openjpki_se_identifier: hex::encode_upper(se_identifier),
+        }
+    }
+
     /// The nonce, decoded.
     pub fn nonce(&self) -> Option<Vec<u8>> {
         base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(&self.eat_nonce).ok()

@@ -228,23 +228,8 @@ impl Factory {
             &std::fs::read_to_string(&key_file).map_err(|e| format!("{}: {e}", key_file.display()))?,
         )
         .map_err(|e| e.to_string())?;
-        let affirming = attest::ear::Appraisal {
-            ear_status: attest::ear::Status::Affirming,
-            ear_trustworthiness_vector: attest::ear::Vector { instance_identity: Some(2), ..Default::default() },
-            ear_appraisal_policy_ids: vec!["openjpki:harness".into()],
-            openjpki_reasons: vec![],
-        };
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
-        let ear = attest::ear::Ear {
-            eat_profile: attest::ear::PROFILE.into(),
-            iat: now,
-            exp: now + 900,
-            ear_verifier_id: attest::ear::VerifierId { developer: "openjpki".into(), build: "harness".into() },
-            eat_nonce: attest::ear::encode_nonce(nonce),
-            ear_status: attest::ear::Status::Affirming,
-            submods: ["tee", "app", "se"].into_iter().map(|n| (n.to_string(), affirming.clone())).collect(),
-            openjpki_se_identifier: hex::encode_upper(se_identifier),
-        };
+        let ear = attest::ear::Ear::affirming(nonce, se_identifier, now, 900, "harness");
         let se_key = attest::se_key::certify_se(&self.se_issuer, se_identifier).map_err(|e| e.to_string())?;
         let chain = se_key.attest(spki, se_identifier, b"harness", slot, commitment).map_err(|e| e.to_string())?;
         Ok((attest::ear::sign(&ear, &verifier), chain))

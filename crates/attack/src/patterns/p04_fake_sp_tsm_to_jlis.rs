@@ -39,22 +39,7 @@ fn request(card_certificate: &[u8], application: Vec<u8>, cert_type: PhoneCertTy
 /// An affirming EAR the compromised SP-TSM signs with the verifier key it holds.
 fn forged_result(verifier: &attest::ec::EcKey, nonce: &[u8], se: &[u8]) -> String {
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
-    let affirming = attest::ear::Appraisal {
-        ear_status: attest::ear::Status::Affirming,
-        ear_trustworthiness_vector: attest::ear::Vector { hardware: Some(2), ..Default::default() },
-        ear_appraisal_policy_ids: vec!["forged".into()],
-        openjpki_reasons: vec![],
-    };
-    let ear = attest::ear::Ear {
-        eat_profile: attest::ear::PROFILE.into(),
-        iat: now,
-        exp: now + 300,
-        ear_verifier_id: attest::ear::VerifierId { developer: "openjpki".into(), build: "forged".into() },
-        eat_nonce: attest::ear::encode_nonce(nonce),
-        ear_status: attest::ear::Status::Affirming,
-        submods: ["tee", "app", "se"].into_iter().map(|n| (n.to_string(), affirming.clone())).collect(),
-        openjpki_se_identifier: hex::encode_upper(se),
-    };
+    let ear = attest::ear::Ear::affirming(nonce, se, now, 300, "forged");
     attest::ear::sign(&ear, verifier)
 }
 
