@@ -102,9 +102,10 @@ async fn malformed_requests_get_csc_errors_and_leave_the_sad_whole() {
             "neither 413 nor a connection the server closed: {e}"
         ),
     }
-    // Nothing was consumed: the SAD signs its hash — over a new connection,
-    // as the server may have closed the one the oversized body came on
-    // (CI saw "connection closed before message completed" reusing it).
-    let fresh = lab.csc().login(s.registered["signer_id"].as_str().unwrap(), PASSWORD).await.unwrap();
+    // Nothing was consumed: the SAD signs its hash — in the same session
+    // (a SAD is bound to its access token) but over a new connection, as
+    // the server may have closed the one the oversized body came on (CI saw
+    // "connection closed before message completed" reusing it).
+    let fresh = lab.csc().with_token(s.csc.token().expect("the signer is logged in"));
     fresh.sign_hash(&s.credential(), &sad, &[h]).await.expect("the SAD is whole");
 }

@@ -52,7 +52,7 @@ mod tests {
     fn every_code_has_an_error_status() {
         assert!(Code::ALL.iter().all(|c| (400..600).contains(&c.http_status())));
         assert_eq!(Code::parse("card_on_hold"), Some(Code::CardOnHold));
-        assert_eq!(Code::ALL.len(), 17);
+        assert_eq!(Code::ALL.len(), 18);
         assert_eq!(Code::parse("busy").map(Code::http_status), Some(503));
     }
 }
