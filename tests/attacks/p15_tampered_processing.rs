@@ -9,6 +9,8 @@ async fn the_sp_tsm_state_machine_moves_only_for_its_applicant() {
         &[
             "403 not_applicant",
             "403 not_applicant",
+            "assertion_missing",
+            "assertion_signature",
             "404 unknown_session",
             "404 unknown_session",
             "404 unknown_session",

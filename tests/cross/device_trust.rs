@@ -98,3 +98,134 @@ async fn phones_in_a_bad_state_are_refused_and_a_good_one_gets_its_certificates(
 fn evidence_for_old_nonce(app: &JpkiApp) -> Option<Vec<u8>> {
     app.evidence(&[0x42; 32]).unwrap()
 }
+
+/// Records the assertions of the app it wraps (what malware beside the app
+/// could capture) so a test can replay one.
+#[derive(Debug)]
+struct Recording {
+    tee: phone::tee::Tee,
+    last: std::sync::Mutex<Option<Vec<u8>>>,
+}
+
+impl tsm_api::client::Asserter for Recording {
+    fn assertion(&self, method: &str, path: &str, body: &[u8]) -> Option<Vec<u8>> {
+        let a = self.tee.assertion(method, path, body);
+        *self.last.lock().unwrap() = a.clone();
+        a
+    }
+}
+
+/// Sends one recorded assertion with every request.
+#[derive(Debug)]
+struct Replaying(Vec<u8>);
+
+impl tsm_api::client::Asserter for Replaying {
+    fn assertion(&self, _: &str, _: &str, _: &[u8]) -> Option<Vec<u8>> {
+        Some(self.0.clone())
+    }
+}
+
+/// The relay of a phone that goes quiet after `n` commands.
+struct QuietAfter<T: apdu::Transport> {
+    inner: T,
+    left: usize,
+}
+
+impl<T: apdu::Transport> apdu::Transport for QuietAfter<T> {
+    fn transmit_raw(&mut self, command: &[u8]) -> Result<Vec<u8>, apdu::TransportError> {
+        if self.left == 0 {
+            return Err(apdu::TransportError::backend("phone", "the phone went quiet"));
+        }
+        self.left -= 1;
+        self.inner.transmit_raw(command)
+    }
+}
+
+/// Per-request app assertions (item 4, docs/device-trust.md): after the
+/// application, every request acting on it — resuming, each relay post,
+/// the holder's revocation — must be signed by the app key its evidence
+/// attested. A clone of the app with the stolen resume token, with no key
+/// or its own, is refused; so is a replayed assertion; the genuine app
+/// goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_cloned_app_with_the_stolen_token_and_replayed_assertions_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = deployment(dir.path()).await;
+    let factory = Factory::open(&d.dir).unwrap();
+    let (sei, sp) = (d.sei().unwrap(), d.sp().unwrap());
+    let mut card = card(&d, 2).await;
+    let app = factory.phone(jpki_app_identity(), PhoneState::Good, "test").unwrap();
+    app.prepare(&sei).await.unwrap();
+
+    // The relay posts of an application need the app key: without it the
+    // first post is refused and nothing is generated.
+    let signed = app.signed_application(&sp, &mut card, "ABC123", &BOTH).await.unwrap();
+    let (_, outcome) = sp.apply(&signed.cms, signed.evidence.as_deref(), &mut app.relay()).await;
+    let message = outcome.unwrap_err().to_string();
+    assert!(message.contains("device_not_trusted") && message.contains("assertion_missing"), "{message}");
+    assert!(!keys_generated(&app));
+
+    // The genuine app applies and goes quiet after opening the channel.
+    let signed = app.signed_application(&sp, &mut card, "ABC123", &BOTH).await.unwrap();
+    let mut quiet = QuietAfter { inner: app.relay(), left: 4 };
+    let (reference, outcome) = app.attesting(&sp).apply(&signed.cms, signed.evidence.as_deref(), &mut quiet).await;
+    assert!(outcome.is_err());
+    let reference = reference.expect("accepted");
+
+    // A clone of the app with the stolen resume token: no app key, then a
+    // key of its own (its TEE attested it for another nonce).
+    let clone = factory.phone(jpki_app_identity(), PhoneState::Good, "test").unwrap();
+    let refused = |r: Result<tsm_api::client::Outcome, tsm_api::client::ClientError>| r.unwrap_err().to_string();
+    let message = refused(sp.resume(&reference, &mut clone.relay()).await);
+    assert!(message.contains("assertion_missing"), "{message}");
+    clone.evidence(&[0x5a; 32]).unwrap();
+    let message = refused(clone.attesting(&sp).resume(&reference, &mut clone.relay()).await);
+    assert!(message.contains("assertion_signature"), "{message}");
+    assert!(d.sp.certificates(&app.se_identifier()).await.unwrap().iter().all(|c| c.2 != "written"));
+
+    // The SP-TSM ends the silent attempt; the genuine app resumes, its
+    // assertions recorded.
+    let mut waited = 0;
+    while sp.application(&reference.id).await.unwrap()["state"] == "provisioning" {
+        waited += 1;
+        assert!(waited < 150, "the quiet attempt never ended");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let recording = std::sync::Arc::new(Recording { tee: app.tee().unwrap().clone(), last: Default::default() });
+    let genuine = sp.with_asserter(recording.clone());
+    let outcome = genuine.resume(&reference, &mut app.relay()).await.expect("the genuine app resumes");
+    assert_eq!(outcome.result["certificates"].as_array().unwrap().len(), 2);
+
+    // Its last assertion (the last relay post) replayed on the resume
+    // request: the signature covers another request.
+    let last = recording.last.lock().unwrap().clone().unwrap();
+    let replayed = sp.with_asserter(std::sync::Arc::new(Replaying(last)));
+    let message = refused(replayed.resume(&reference, &mut app.relay()).await);
+    assert!(message.contains("assertion_signature"), "{message}");
+    // An assertion over the very resume request, used once, then replayed.
+    let path = format!("/v1/applications/{}/provisioning", reference.id);
+    let once = app.tee().unwrap().assertion("POST", &path, b"").unwrap();
+    let replayed = sp.with_asserter(std::sync::Arc::new(Replaying(once)));
+    let message = refused(replayed.resume(&reference, &mut app.relay()).await);
+    assert!(message.contains("not_resumable"), "used once: it passes, and the application is done: {message}");
+    let message = refused(replayed.resume(&reference, &mut app.relay()).await);
+    assert!(message.contains("assertion_replayed"), "{message}");
+
+    // The holder's revocation from a client without the app key is refused
+    // and revokes nothing; from the genuine app it goes through.
+    app.set_pins(b"2468", b"PHONE1").unwrap();
+    let nonce = sp.nonce().await.unwrap();
+    let request = tsm_api::types::RevocationRequest {
+        nonce: hex::encode(nonce),
+        action: "revoke".into(),
+        se_id: app.se_identifier(),
+    };
+    let content = serde_json::to_vec(&request).unwrap();
+    let cms = app.cms_sign(CertType::Auth, "2468", &content, false).unwrap();
+    let message = refused(sp.revoke(&cms, &mut app.relay()).await);
+    assert!(message.contains("assertion_missing"), "{message}");
+    let written = |certs: &[(String, String, String)]| certs.iter().filter(|c| c.2 == "written").count();
+    assert_eq!(written(&d.sp.certificates(&app.se_identifier()).await.unwrap()), 2, "nothing revoked");
+    let outcome = app.revoke(&sp, "2468").await.expect("the genuine app revokes");
+    assert_eq!(outcome.result["revoked"].as_array().unwrap().len(), 2);
+}

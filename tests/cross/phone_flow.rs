@@ -157,14 +157,15 @@ async fn attacks_on_the_application_are_refused() {
     // The attacker's phone is genuine: its own evidence for the nonce passes;
     // the commitment does not.
     let attackers_evidence = attacker.evidence(&signed.nonce).unwrap();
-    let (id, outcome) = sp.apply(&signed.cms, attackers_evidence.as_deref(), &mut attacker.relay()).await;
+    let (id, outcome) =
+        attacker.attesting(&sp).apply(&signed.cms, attackers_evidence.as_deref(), &mut attacker.relay()).await;
     assert_eq!(outcome.unwrap_err().code(), Some("commitment_mismatch"));
     let state = sp.application(&id.unwrap().id).await.unwrap();
     assert_eq!(state["state"], "refused");
     assert!(d.sp.certificates(&attacker.se_identifier()).await.unwrap().is_empty());
 
     // The same application again: the nonce is used up.
-    let (id, outcome) = sp.apply(&signed.cms, signed.evidence.as_deref(), &mut victim.relay()).await;
+    let (id, outcome) = victim.attesting(&sp).apply(&signed.cms, signed.evidence.as_deref(), &mut victim.relay()).await;
     assert!(id.is_none());
     assert_eq!(outcome.unwrap_err().code(), Some("unknown_nonce"));
 
@@ -249,7 +250,7 @@ async fn a_tampered_or_replayed_relay_apdu_ends_the_session_and_issues_nothing()
         app.prepare(&sei).await.unwrap();
         let signed = app.signed_application(&sp, &mut card, "ABC123", &BOTH).await.unwrap();
         let mut relay = Faulty { inner: app.relay(), seen: 0, fault, last: Vec::new() };
-        let (_, outcome) = sp.apply(&signed.cms, signed.evidence.as_deref(), &mut relay).await;
+        let (_, outcome) = app.attesting(&sp).apply(&signed.cms, signed.evidence.as_deref(), &mut relay).await;
         assert!(outcome.is_err(), "{fault:?} must end the session");
         let certs = d.sp.certificates(&app.se_identifier()).await.unwrap();
         assert!(active(&certs).is_empty(), "{fault:?}: {certs:?}");
@@ -275,7 +276,7 @@ async fn a_phone_disconnecting_at_any_step_can_resume_and_never_leaves_half_issu
         }
         let signed = app.signed_application(&sp, &mut card, "ABC123", &BOTH).await.unwrap();
         let mut relay = Faulty { inner: app.relay(), seen: 0, fault: Fault::DisconnectAfter(step), last: Vec::new() };
-        let (id, outcome) = sp.apply(&signed.cms, signed.evidence.as_deref(), &mut relay).await;
+        let (id, outcome) = app.attesting(&sp).apply(&signed.cms, signed.evidence.as_deref(), &mut relay).await;
         let id = id.expect("accepted");
         let finished = outcome.is_ok();
         if !finished {
@@ -370,7 +371,7 @@ async fn attempts_left_by_a_killed_sp_tsm_are_ended_at_the_next_start_and_resume
         app.prepare(&sei).await.unwrap();
         let signed = app.signed_application(&sp, &mut card, "ABC123", &BOTH).await.unwrap();
         let mut relay = Faulty { inner: app.relay(), seen: 0, fault: Fault::DisconnectAfter(step), last: Vec::new() };
-        let (id, outcome) = sp.apply(&signed.cms, signed.evidence.as_deref(), &mut relay).await;
+        let (id, outcome) = app.attesting(&sp).apply(&signed.cms, signed.evidence.as_deref(), &mut relay).await;
         assert!(outcome.is_err(), "step {step}: the phone went quiet");
         let certs = d.sp.certificates(&app.se_identifier()).await.unwrap();
         if certs.iter().any(|c| c.2 == "issued") {

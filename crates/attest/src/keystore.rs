@@ -258,6 +258,17 @@ impl Keystore {
     /// attested with the nonce as challenge signs an EAT with the platform's
     /// claims (device-trust.md §10.1).
     pub fn evidence(&self, nonce: &[u8], app: &AppIdentity, platform: &Platform) -> Result<Vec<u8>, crate::Error> {
+        self.evidence_and_key(nonce, app, platform).map(|(evidence, _)| evidence)
+    }
+
+    /// [`Keystore::evidence`] and the key that signed it: the app key the
+    /// app keeps for its per-request assertions ([`crate::assertion`]).
+    pub fn evidence_and_key(
+        &self,
+        nonce: &[u8],
+        app: &AppIdentity,
+        platform: &Platform,
+    ) -> Result<(Vec<u8>, EcKey), crate::Error> {
         let (key, chain) = self.generate_attested(nonce, app, false)?;
         let verified = self.state.locked && self.state.verified_boot_state == 0;
         let claims = crate::eat::PhoneClaims {
@@ -273,6 +284,6 @@ impl Keystore {
             app_package: app.package.clone(),
             app_signing_digests: app.signing_digests.clone(),
         };
-        Ok(crate::eat::sign(&claims, &chain, &key))
+        Ok((crate::eat::sign(&claims, &chain, &key), key))
     }
 }

@@ -10,12 +10,15 @@
 //!   TEE key whose Android attestation chain rides inside;
 //! - [`appraisal`]: the verifier (RFC 9334 background-check model): policy,
 //!   vendor metadata, every check, and the result as an [`ear`] token;
+//! - [`assertion`]: per-request app assertions (the App Attest model) by
+//!   the key that signed the evidence, with a counter;
 //! - [`confirm`]: trusted confirmation (the Android Protected Confirmation
 //!   format) and its relying-party check;
 //! - [`ec`], [`x509`]: ES256 and the certificates all this rides on.
 
 pub mod android;
 pub mod appraisal;
+pub mod assertion;
 pub mod confirm;
 pub mod ear;
 pub mod eat;

@@ -187,6 +187,7 @@ impl JpkiApp {
         let nonce = sp.nonce().await?;
         let cms = self.sign_application(&nonce, card, sign_password, types)?;
         let evidence = self.evidence(&nonce)?;
+        let sp = self.attesting(sp);
         let (application, outcome) = sp.apply(&cms, evidence.as_deref(), &mut self.relay()).await;
         if application.is_none() {
             return Err(outcome.expect_err("no application id only on refusal").into());
@@ -236,7 +237,18 @@ impl JpkiApp {
 
     /// Resumes an interrupted provisioning.
     pub async fn resume(&self, sp: &TsmClient, application: &ApplicationRef) -> Result<Outcome, AppError> {
-        Ok(sp.resume(application, &mut self.relay()).await?)
+        Ok(self.attesting(sp).resume(application, &mut self.relay()).await?)
+    }
+
+    /// `sp` with each request signed by the TEE's app key (the key that
+    /// signed the last application's evidence): the SP-TSM refuses calls
+    /// about that application without it (docs/device-trust.md
+    /// "Per-request app assertions"). Unchanged on a phone without a TEE.
+    pub fn attesting(&self, sp: &TsmClient) -> TsmClient {
+        match &self.tee {
+            Some(tee) => sp.with_asserter(std::sync::Arc::new(tee.clone())),
+            None => sp.clone(),
+        }
     }
 
     /// Sets the two PINs, offline, once after provisioning.
@@ -296,7 +308,7 @@ impl JpkiApp {
         };
         let content = serde_json::to_vec(&request).map_err(|e| AppError::Other(e.to_string()))?;
         let cms = self.cms_sign(PhoneCertType::Auth, auth_pin, &content, false)?;
-        Ok(sp.revoke(&cms, &mut self.relay()).await?)
+        Ok(self.attesting(sp).revoke(&cms, &mut self.relay()).await?)
     }
 
     /// A business app's signature request confirmed on the trusted UI

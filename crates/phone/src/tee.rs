@@ -4,19 +4,32 @@
 //! ([`attest::confirm`]). `tee.json` in a phone directory keeps it.
 
 use crate::omapi::App;
+use attest::assertion;
 use attest::confirm::{self, ConfirmError};
 use attest::ec::EcKey;
 use attest::keystore::{AppIdentity, DeviceState, Keystore, Platform};
 use attest::x509::Authority;
 use base64::{engine::general_purpose::STANDARD, Engine};
 use serde::{Deserialize, Serialize};
+use std::sync::{Arc, Mutex};
 
-/// The TEE of one phone.
+/// The TEE of one phone. Clones share the app key and its counter.
 #[derive(Debug, Clone)]
 pub struct Tee {
     keystore: Keystore,
     ueid: Vec<u8>,
     secret: [u8; 32],
+    app_key: Arc<Mutex<Option<AppKey>>>,
+}
+
+/// The app key (App Attest's attested key): the TEE key that signed the
+/// last application's evidence, kept for per-request assertions
+/// ([`attest::assertion`]) with its counter.
+#[derive(Debug, Clone)]
+struct AppKey {
+    key: EcKey,
+    rp_id_hash: [u8; 32],
+    counter: u32,
 }
 
 /// A confirmation key made in the TEE (`[508]`), with its attestation.
@@ -57,7 +70,12 @@ impl Tee {
     pub fn new(state: DeviceState, attestation: Authority, root: Vec<u8>) -> Self {
         let mut ueid = vec![0x01; 17];
         pki::fill_random(&mut ueid[1..]);
-        Self { keystore: Keystore::new(state, attestation, root), ueid, secret: confirm::TEST_SECRET }
+        Self {
+            keystore: Keystore::new(state, attestation, root),
+            ueid,
+            secret: confirm::TEST_SECRET,
+            app_key: Arc::default(),
+        }
     }
 
     /// The device state it attests.
@@ -66,7 +84,8 @@ impl Tee {
     }
 
     /// The device evidence for a verifier's `nonce`: an EAT signed by a key
-    /// made now for `app` and attested with `nonce` as challenge.
+    /// made now for `app` and attested with `nonce` as challenge. That key
+    /// becomes the app key (counter 0) that signs the app's later requests.
     pub fn evidence(
         &self,
         nonce: &[u8],
@@ -80,7 +99,21 @@ impl Tee {
             se_identifier: se_identifier.to_vec(),
             applet: "JPKI applet".into(),
         };
-        self.keystore.evidence(nonce, &app_identity(app), &platform)
+        let identity = app_identity(app);
+        let (evidence, key) = self.keystore.evidence_and_key(nonce, &identity, &platform)?;
+        let rp_id_hash = assertion::rp_id_hash(&identity);
+        *self.app_key.lock().unwrap_or_else(|e| e.into_inner()) = Some(AppKey { key, rp_id_hash, counter: 0 });
+        Ok(evidence)
+    }
+
+    /// The app's assertion over a request (`method`, `path`, `body`) with
+    /// the next counter; none before the app key exists (no application yet).
+    pub fn assertion(&self, method: &str, path: &str, body: &[u8]) -> Option<Vec<u8>> {
+        let mut slot = self.app_key.lock().unwrap_or_else(|e| e.into_inner());
+        let app_key = slot.as_mut()?;
+        app_key.counter = app_key.counter.checked_add(1)?;
+        let request = assertion::client_data_hash(method, path, body);
+        Some(assertion::assert(&app_key.key, &app_key.rp_id_hash, app_key.counter, &request))
     }
 
     /// A confirmation key for `app`, attested with `challenge`.
@@ -118,6 +151,13 @@ impl Tee {
     }
 }
 
+/// The JPKI app's requests to the TSMs, signed with the app key.
+impl tsm_api::client::Asserter for Tee {
+    fn assertion(&self, method: &str, path: &str, body: &[u8]) -> Option<Vec<u8>> {
+        Tee::assertion(self, method, path, body)
+    }
+}
+
 /// `tee.json`.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -134,12 +174,22 @@ pub struct TeeFile {
     pub vendor_root: String,
     /// The device instance id (hex).
     pub ueid: String,
+    /// The app key (PKCS#8, base64), once the app has applied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app_key: Option<String>,
+    /// Its rpIdHash (hex).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app_rp_id_hash: Option<String>,
+    /// Its counter: the last assertion's.
+    #[serde(default)]
+    pub app_counter: u32,
 }
 
 impl Tee {
     /// As stored.
     pub fn to_file(&self) -> TeeFile {
         let a = self.keystore.attestation();
+        let app_key = self.app_key.lock().unwrap_or_else(|e| e.into_inner()).clone();
         TeeFile {
             state: self.keystore.state.clone(),
             attestation_name: a.name().into(),
@@ -147,6 +197,9 @@ impl Tee {
             attestation_certificate: STANDARD.encode(&a.certificate),
             vendor_root: STANDARD.encode(self.keystore.root()),
             ueid: hex::encode(&self.ueid),
+            app_key: app_key.as_ref().map(|k| STANDARD.encode(k.key.pkcs8())),
+            app_rp_id_hash: app_key.as_ref().map(|k| hex::encode(k.rp_id_hash)),
+            app_counter: app_key.map_or(0, |k| k.counter),
         }
     }
 
@@ -156,10 +209,21 @@ impl Tee {
         let key = EcKey::from_pkcs8(&b(&f.attestation_key, "attestation_key")?).map_err(|e| e.to_string())?;
         let authority =
             Authority::from_parts(&f.attestation_name, key, b(&f.attestation_certificate, "attestation_certificate")?);
+        let app_key = match (&f.app_key, &f.app_rp_id_hash) {
+            (Some(k), Some(h)) => {
+                let mut rp_id_hash = [0u8; 32];
+                hex::decode_to_slice(h, &mut rp_id_hash).map_err(|_| "app_rp_id_hash is not 32 bytes of hex")?;
+                let key = EcKey::from_pkcs8(&b(k, "app_key")?).map_err(|e| e.to_string())?;
+                Some(AppKey { key, rp_id_hash, counter: f.app_counter })
+            }
+            (None, None) => None,
+            _ => return Err("app_key and app_rp_id_hash go together".into()),
+        };
         Ok(Self {
             keystore: Keystore::new(f.state.clone(), authority, b(&f.vendor_root, "vendor_root")?),
             ueid: hex::decode(&f.ueid).map_err(|_| "ueid is not hex".to_string())?,
             secret: confirm::TEST_SECRET,
+            app_key: Arc::new(Mutex::new(app_key)),
         })
     }
 }

@@ -16,7 +16,7 @@
 //! Who may call a route is an extractor in the handler's signature
 //! ([`SeiTsmCaller`], [`ResumeToken`]).
 
-use crate::service::{se_identifier, Started};
+use crate::service::{se_identifier, SignedRequest, Started};
 use crate::SpTsm;
 use axum::extract::{DefaultBodyLimit, FromRequestParts, Path, State};
 use axum::http::request::Parts;
@@ -26,8 +26,9 @@ use axum::{Json, Router};
 use base64::{engine::general_purpose::STANDARD, Engine};
 use gp::StaticKeys;
 use std::sync::Arc;
-use tsm::http::{relay, step_answer, ApiError, JsonBody};
+use tsm::http::{step_answer, ApiError, JsonBody};
 use tsm::FlowError;
+use tsm_api::client::APP_ASSERTION_HEADER;
 use tsm_api::types::{ApplicationBody, DomainKeys, NonceAnswer, RevocationBody, RESUME_TOKEN_HEADER};
 
 #[utoipa::path(get, path = "/healthz", tag = "health",
@@ -74,6 +75,51 @@ impl<S: Send + Sync> FromRequestParts<S> for ResumeToken {
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
         let token = parts.headers.get(RESUME_TOKEN_HEADER).and_then(|v| v.to_str().ok()).map(str::to_string);
         Ok(ResumeToken(token))
+    }
+}
+
+/// A phone's request with what its app assertion covers: method, path,
+/// the body as received and the `x-app-assertion` header (docs/device-trust.md
+/// "Per-request app assertions"). The body is parsed with [`Signed::json`].
+#[derive(Debug)]
+pub struct Signed {
+    method: String,
+    path: String,
+    body: axum::body::Bytes,
+    assertion: Option<Vec<u8>>,
+}
+
+impl<S: Send + Sync> axum::extract::FromRequest<S> for Signed {
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
+        let (method, path) = (req.method().to_string(), req.uri().path().to_string());
+        let assertion = match req.headers().get(APP_ASSERTION_HEADER) {
+            None => None,
+            Some(v) => Some(v.to_str().ok().and_then(|t| STANDARD.decode(t).ok()).ok_or_else(|| {
+                FlowError::new(
+                    tsm_api::Code::DeviceNotTrusted,
+                    format!("assertion_malformed: the {APP_ASSERTION_HEADER} header is not base64"),
+                )
+            })?),
+        };
+        let body = axum::body::Bytes::from_request(req, state).await.map_err(|e| match e.status() {
+            axum::http::StatusCode::PAYLOAD_TOO_LARGE => FlowError::new(tsm_api::Code::TooLarge, e.body_text()),
+            _ => FlowError::invalid(e.body_text()),
+        })?;
+        Ok(Signed { method, path, body, assertion })
+    }
+}
+
+impl Signed {
+    /// The request as the service checks its assertion.
+    fn request(&self) -> SignedRequest<'_> {
+        SignedRequest { method: &self.method, path: &self.path, body: &self.body, assertion: self.assertion.as_deref() }
+    }
+
+    /// The body as JSON (`invalid_request` with serde's explanation).
+    fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T, FlowError> {
+        serde_json::from_slice(&self.body).map_err(|e| FlowError::invalid(format!("malformed JSON body: {e}")))
     }
 }
 
@@ -136,14 +182,15 @@ async fn application(
 
 #[utoipa::path(post, path = "/v1/applications/{id}/provisioning", tag = "phones",
     description = "Resumes an interrupted provisioning within the resume window; only the applying phone (its resume token in `x-resume-token`).",
-    params(("id" = String, Path, description = "the application's id"), ("x-resume-token" = Option<String>, Header, description = "the token the application's answer gave")),
+    params(("id" = String, Path, description = "the application's id"), ("x-resume-token" = Option<String>, Header, description = "the token the application's answer gave"), ("x-app-assertion" = Option<String>, Header, description = "the JPKI app's assertion over this request (base64 CBOR, App Attest format) by the app key that signed the application's evidence; required when the application carried evidence")),
     responses((status = 200, description = "the resumed provisioning's first step", body = tsm_api::RelayStep), (status = 400, description = "refused: the error's code says why", body = svc::codes::ErrorBody), (status = 403, description = "not the applicant", body = svc::codes::ErrorBody)))]
 async fn resume(
     State(sp): State<Arc<SpTsm>>,
     Path(id): Path<String>,
     ResumeToken(token): ResumeToken,
+    signed: Signed,
 ) -> Result<Response, ApiError> {
-    Ok(started(sp.resume(&id, token.as_deref()).await?))
+    Ok(started(sp.resume(&id, token.as_deref(), &signed.request()).await?))
 }
 
 #[utoipa::path(get, path = "/v1/applications/{id}", tag = "phones",
@@ -156,14 +203,13 @@ async fn application_state(State(sp): State<Arc<SpTsm>>, Path(id): Path<String>)
 
 #[utoipa::path(post, path = "/v1/revocations", tag = "phones",
     description = "The holder's revocation, a request signed with the phone's auth key (CMS, base64); the answer is the wipe's first relay step.",
+    params(("x-app-assertion" = Option<String>, Header, description = "the JPKI app's assertion over this request (base64 CBOR, App Attest format) by the app key that signed the application's evidence; required when the application carried evidence")),
     request_body = RevocationBody,
     responses((status = 200, description = "revoked; the wipe's first step", body = tsm_api::RelayStep), (status = 400, description = "refused: the error's code says why", body = svc::codes::ErrorBody)))]
-async fn revocation(
-    State(sp): State<Arc<SpTsm>>,
-    JsonBody(body): JsonBody<RevocationBody>,
-) -> Result<Response, ApiError> {
+async fn revocation(State(sp): State<Arc<SpTsm>>, signed: Signed) -> Result<Response, ApiError> {
+    let body: RevocationBody = signed.json()?;
     let cms = STANDARD.decode(&body.request).map_err(|_| FlowError::invalid("request must be base64 CMS"))?;
-    let (session, answer) = sp.revoke_for_holder(&cms).await?;
+    let (session, answer) = sp.revoke_for_holder(&cms, &signed.request()).await?;
     Ok(step_answer(&session, &answer, |_| {}))
 }
 
@@ -180,15 +226,20 @@ const SECURITY: tsm::http::TsmSecurity = tsm::http::TsmSecurity("the SEI-TSM's c
 
 #[utoipa::path(post, path = "/v1/relay/{session}", tag = "phones",
     description = "The SE's responses to the last step's commands, in order; the answer is the next step (commands to relay, or `done`, or a failure with `code` and `message`). Anyone who holds the session.",
-    params(("session" = String, Path, description = "the relay session (64 hex digits)")),
+    params(("session" = String, Path, description = "the relay session (64 hex digits)"), ("x-app-assertion" = Option<String>, Header, description = "the JPKI app's assertion over this request (base64 CBOR, App Attest format) by the app key that signed the application's evidence; required when the application carried evidence")),
     request_body = tsm_api::RelayResponses,
     responses((status = 200, description = "the next step", body = tsm_api::RelayStep), (status = 400, description = "refused: the error's code says why", body = svc::codes::ErrorBody), (status = 404, description = "no such session (expired or ended)", body = svc::codes::ErrorBody)))]
 async fn relay_step(
-    state: State<Arc<SpTsm>>,
-    session: Path<String>,
-    body: JsonBody<tsm_api::RelayResponses>,
+    State(sp): State<Arc<SpTsm>>,
+    Path(session): Path<String>,
+    signed: Signed,
 ) -> Result<Response, ApiError> {
-    relay::<SpTsm>(state, session, body).await
+    let body: tsm_api::RelayResponses = signed.json()?;
+    let responses = body
+        .into_bytes()
+        .ok_or_else(|| FlowError::invalid("responses must be R-APDUs in hex (data and a 2-byte status word)"))?;
+    let answer = sp.relay_step(&session, &signed.request(), responses).await?;
+    Ok(step_answer(&session, &answer, |_| {}))
 }
 
 #[utoipa::path(get, path = "/metrics", tag = "operators",

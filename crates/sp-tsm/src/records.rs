@@ -41,6 +41,9 @@ const SCHEMA: &[store::Migration] = &[
         "ALTER TABLE applications ADD COLUMN evidence BYTEA;
          ALTER TABLE applications ADD COLUMN evidence_nonce TEXT",
     ),
+    // Per-request app assertions: the highest counter seen from the app
+    // key that signed the evidence (docs/device-trust.md).
+    ("5-app-assertion-counter", "ALTER TABLE applications ADD COLUMN assertion_counter BIGINT NOT NULL DEFAULT 0"),
 ];
 
 store::stored_state! {
@@ -295,6 +298,52 @@ impl Records {
                 _ => None,
             },
         }))
+    }
+
+    /// Application `id`'s evidence (whose signing key is the app key) and
+    /// the highest assertion counter seen, if it has evidence.
+    pub async fn app_key_state(&self, id: &str) -> Result<Option<(Vec<u8>, u32)>, StoreError> {
+        let key = id.to_string();
+        let row = self
+            .store
+            .read(move |tx| {
+                tx.optional("SELECT evidence, assertion_counter FROM applications WHERE id = $1", params![key])
+            })
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let Some(evidence) = row.opt_blob("evidence")? else { return Ok(None) };
+        let counter = u32::try_from(row.int("assertion_counter")?)
+            .map_err(|_| StoreError::Decode("assertion_counter out of range".into()))?;
+        Ok(Some((evidence, counter)))
+    }
+
+    /// Raises application `id`'s assertion counter to `counter`, durably,
+    /// if it is still below it; false when another request got there first
+    /// (the assertion is then a replay).
+    pub async fn advance_assertion_counter(&self, id: &str, counter: u32) -> Result<bool, StoreError> {
+        let record = params![id.to_string(), i64::from(counter)].to_vec();
+        let changed = self
+            .store
+            .write(move |tx| {
+                tx.execute(
+                    "UPDATE applications SET assertion_counter = $2 WHERE id = $1 AND assertion_counter < $2",
+                    &record,
+                )
+            })
+            .await?;
+        Ok(changed == 1)
+    }
+
+    /// The application that certificate `serial` was issued for.
+    pub async fn application_of(&self, serial: &str) -> Result<Option<String>, StoreError> {
+        let key = serial.to_string();
+        let row = self
+            .store
+            .read(move |tx| {
+                tx.optional("SELECT application_id FROM phone_certificates WHERE serial = $1", params![key])
+            })
+            .await?;
+        row.map(|r| r.text("application_id")).transpose()
     }
 
     /// An application as its applicant sees it: state, SE, detail,

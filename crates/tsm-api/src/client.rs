@@ -43,11 +43,23 @@ pub struct Outcome {
 
 pub use crate::types::ApplicationRef;
 
+/// What signs the app's requests (docs/device-trust.md "Per-request app
+/// assertions"): given a request's method, path and body, the assertion
+/// to send in [`APP_ASSERTION_HEADER`], or none before there is an app key.
+pub trait Asserter: Send + Sync + std::fmt::Debug {
+    /// The assertion over this request (raw bytes; sent base64).
+    fn assertion(&self, method: &str, path: &str, body: &[u8]) -> Option<Vec<u8>>;
+}
+
+/// The header carrying a per-request app assertion (base64).
+pub const APP_ASSERTION_HEADER: &str = "x-app-assertion";
+
 /// One TSM's HTTPS API.
 #[derive(Debug, Clone)]
 pub struct TsmClient {
     base: String,
     http: reqwest::Client,
+    asserter: Option<std::sync::Arc<dyn Asserter>>,
 }
 
 impl TsmClient {
@@ -71,7 +83,13 @@ impl TsmClient {
         identity: Option<(&Path, &Path)>,
     ) -> Result<Self, ClientError> {
         let http = svc::client::https_client(tls_ca, server_name, identity).map_err(ServiceError::Config)?;
-        Ok(Self { base: base.trim_end_matches('/').to_string(), http })
+        Ok(Self { base: base.trim_end_matches('/').to_string(), http, asserter: None })
+    }
+
+    /// The same client, each request signed by `asserter` (the JPKI app's
+    /// TEE app key).
+    pub fn with_asserter(&self, asserter: std::sync::Arc<dyn Asserter>) -> Self {
+        Self { asserter: Some(asserter), ..self.clone() }
     }
 
     async fn call(
@@ -90,13 +108,25 @@ impl TsmClient {
         body: Option<&impl serde::Serialize>,
         header: Option<(&str, &str)>,
     ) -> Result<Value, ClientError> {
+        use base64::Engine;
         let url = format!("{}{path}", self.base);
+        let bytes = match body {
+            Some(b) => Some(serde_json::to_vec(b).map_err(|e| ServiceError::transport(&self.base, e.to_string()))?),
+            None => None,
+        };
+        let assertion = self
+            .asserter
+            .as_ref()
+            .and_then(|a| a.assertion(method.as_str(), path, bytes.as_deref().unwrap_or_default()));
         let mut req = self.http.request(method, &url);
         if let Some((name, value)) = header {
             req = req.header(name, value);
         }
-        if let Some(b) = body {
-            req = req.json(b);
+        if let Some(a) = assertion {
+            req = req.header(APP_ASSERTION_HEADER, base64::engine::general_purpose::STANDARD.encode(a));
+        }
+        if let Some(b) = bytes {
+            req = req.header(reqwest::header::CONTENT_TYPE, "application/json").body(b);
         }
         Ok(svc::client::call_json(&self.base, req).await?)
     }

@@ -114,6 +114,12 @@ impl<S: Session> RelayHub<S> {
         (id, answer)
     }
 
+    /// `f` of session `id`'s parked flow, if it is parked (not expired,
+    /// ended, or in the middle of a step).
+    pub fn peek<R>(&self, id: &str, f: impl FnOnce(&S) -> R) -> Option<R> {
+        self.sessions.lock().expect("relay sessions").get(id).map(|parked| f(&parked.flow))
+    }
+
     /// The phone posts the SE's responses to the commands it was given and
     /// gets the next step.
     pub async fn exchange(self: &Arc<Self>, id: &str, responses: Vec<Vec<u8>>) -> Answer {

@@ -108,7 +108,8 @@ pub async fn run(lab: &Lab) -> Result<Vec<Refusal>, Breach> {
     let auth_only_signed =
         phone.signed_application(&sp_tsm, &mut card, CARD_SIGN_PASSWORD, &[CertType::Auth]).await.map_err(lab_err)?;
     let (auth_only, auth_only_evidence) = (auth_only_signed.cms, auth_only_signed.evidence);
-    let (_, outcome) = sp_tsm.apply(&auth_only, auth_only_evidence.as_deref(), &mut phone.relay()).await;
+    let (_, outcome) =
+        phone.attesting(&sp_tsm).apply(&auth_only, auth_only_evidence.as_deref(), &mut phone.relay()).await;
     outcome.map_err(|e| Breach::Lab(format!("the genuine provisioning: {e}")))?;
 
     let r = sp.issue_phone(&request(&card_cert, auth_only.clone(), PhoneCertType::Sign)?).await.map(|c| c.serial);

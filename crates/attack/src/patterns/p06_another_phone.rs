@@ -38,14 +38,26 @@ pub async fn run(lab: &Lab) -> Result<Vec<Refusal>, Breach> {
 
     let holders = lab.prepared_phone().await?;
     let attackers = lab.prepared_phone().await?;
-    // With the holder's device evidence: it names the holder's SE, and the
-    // SP-TSM refuses before any key is generated in the attacker's.
+    // With the holder's device evidence, relayed by the attacker's app: its
+    // relay posts carry no assertion by the holder's app key.
     let signed = holders.signed_application(&sp, &mut card, CARD_SIGN_PASSWORD, &BOTH).await.map_err(lab_err)?;
     attackers.commitment().map_err(lab_err)?;
     let (_, outcome) = sp.apply(&signed.cms, signed.evidence.as_deref(), &mut attackers.relay()).await;
     a.refused(
+        "the holder's application and evidence are relayed into the attacker's phone by the attacker's app",
+        "assertion_missing",
+        outcome.map(|o| o.result),
+    )?;
+    // Even with the holder's app signing the relay posts: the evidence names
+    // the holder's SE, and the SP-TSM refuses before any key is generated in
+    // the attacker's.
+    let signed = holders.signed_application(&sp, &mut card, CARD_SIGN_PASSWORD, &BOTH).await.map_err(lab_err)?;
+    attackers.commitment().map_err(lab_err)?;
+    let holders_app = holders.attesting(&sp);
+    let (_, outcome) = holders_app.apply(&signed.cms, signed.evidence.as_deref(), &mut attackers.relay()).await;
+    a.refused(
         "the holder's application and evidence are provisioned into the attacker's phone",
-        "403 device_not_trusted",
+        "another_phone",
         outcome.map(|o| o.result),
     )?;
     // With the attacker's own (genuine) phone's evidence for the same nonce:
@@ -54,7 +66,9 @@ pub async fn run(lab: &Lab) -> Result<Vec<Refusal>, Breach> {
     let attackers_evidence = attackers.evidence(&signed.nonce).map_err(lab_err)?;
     // The attacker's applet holds an R of its own.
     attackers.commitment().map_err(lab_err)?;
-    let (reference, outcome) = sp.apply(&signed.cms, attackers_evidence.as_deref(), &mut attackers.relay()).await;
+    let attackers_app = attackers.attesting(&sp);
+    let (reference, outcome) =
+        attackers_app.apply(&signed.cms, attackers_evidence.as_deref(), &mut attackers.relay()).await;
     a.refused(
         "the application signed on the holder's phone is provisioned into the attacker's phone, with its own evidence",
         "403 commitment_mismatch",
@@ -67,7 +81,8 @@ pub async fn run(lab: &Lab) -> Result<Vec<Refusal>, Breach> {
     let signed = holders.signed_application(&sp, &mut card, CARD_SIGN_PASSWORD, &BOTH).await.map_err(lab_err)?;
     // SELECT ISD and GET DATA CPLC go to the holder's phone, the rest to the attacker's.
     let mut split = SplitRelay { first: holders.relay(), second: attackers.relay(), split: 2, sent: 0 };
-    let (_, outcome) = sp.apply(&signed.cms, signed.evidence.as_deref(), &mut split).await;
+    let holders_app = holders.attesting(&sp);
+    let (_, outcome) = holders_app.apply(&signed.cms, signed.evidence.as_deref(), &mut split).await;
     a.refused(
         "the SE identity is read on the holder's phone, the secure channel opened on the attacker's",
         "secure_channel_failed",

@@ -30,7 +30,7 @@ pub async fn run(lab: &Lab) -> Result<Vec<Refusal>, Breach> {
     let s = hex::decode(&application.commitment).map_err(lab_err)?;
 
     let mut recorder = RelayTap::new(phone.relay(), Tamper::None);
-    let (_, outcome) = sp.apply(&cms, cms_evidence.as_deref(), &mut recorder).await;
+    let (_, outcome) = phone.attesting(&sp).apply(&cms, cms_evidence.as_deref(), &mut recorder).await;
     outcome.map_err(|e| Breach::Lab(format!("the recorded provisioning failed: {e}")))?;
     phone.set_pins(PHONE_PINS.0.as_bytes(), PHONE_PINS.1.as_bytes()).map_err(lab_err)?;
     let transcript = recorder.transcript();

@@ -28,7 +28,7 @@ pub async fn run(lab: &Lab) -> Result<Vec<Refusal>, Breach> {
     lab.phone_tap.clear();
     let cms_signed = phone.signed_application(&sp, &mut card, CARD_SIGN_PASSWORD, &BOTH).await.map_err(lab_err)?;
     let (cms, cms_evidence) = (cms_signed.cms, cms_signed.evidence);
-    let (_, outcome) = sp.apply(&cms, cms_evidence.as_deref(), &mut phone.relay()).await;
+    let (_, outcome) = phone.attesting(&sp).apply(&cms, cms_evidence.as_deref(), &mut phone.relay()).await;
     let result = outcome.map_err(lab_err)?.result;
     let (up, down) = (lab.phone_tap.recorded(Direction::ToServer), lab.phone_tap.recorded(Direction::ToClient));
     if !crate::tap::is_tls(&up) || !crate::tap::is_tls(&down) {

@@ -23,7 +23,7 @@ pub async fn run(lab: &Lab) -> Result<Vec<Refusal>, Breach> {
     lab.jlis_tap.clear();
     let cms_signed = phone.signed_application(&sp, &mut card, CARD_SIGN_PASSWORD, &BOTH).await.map_err(lab_err)?;
     let (cms, cms_evidence) = (cms_signed.cms, cms_signed.evidence);
-    sp.apply(&cms, cms_evidence.as_deref(), &mut phone.relay()).await.1.map_err(lab_err)?;
+    phone.attesting(&sp).apply(&cms, cms_evidence.as_deref(), &mut phone.relay()).await.1.map_err(lab_err)?;
     let (up, down) = (lab.jlis_tap.recorded(Direction::ToServer), lab.jlis_tap.recorded(Direction::ToClient));
     if !crate::tap::is_tls(&up) || !crate::tap::is_tls(&down) {
         return Err(Breach::Lab("the SP-TSM's calls did not cross the tap as TLS".into()));

@@ -59,7 +59,7 @@ pub async fn run(lab: &Lab) -> Result<Vec<Refusal>, Breach> {
         let cms_signed = target.signed_application(&sp, &mut card, CARD_SIGN_PASSWORD, &BOTH).await.map_err(lab_err)?;
         let (cms, cms_evidence) = (cms_signed.cms, cms_signed.evidence);
         let mut relay = RelayTap::new(target.relay(), tamper);
-        let (_, outcome) = sp.apply(&cms, cms_evidence.as_deref(), &mut relay).await;
+        let (_, outcome) = target.attesting(&sp).apply(&cms, cms_evidence.as_deref(), &mut relay).await;
         a.refused(tried, expected, outcome.map(|o| o.result))?;
         let linked = lab.issued_to(&target.se_identifier()).await?;
         a.unchanged(tried, "the certificates linked to the phone", &0, &linked)?;

@@ -44,6 +44,13 @@ pub async fn run(lab: &Lab) -> Result<Vec<Refusal>, Breach> {
     let forged = ApplicationRef { id: genuine.id.clone(), resume_token: "00".repeat(32) };
     let r = sp.resume(&forged, &mut attacker.relay()).await.map(|o| o.result);
     a.refused("resuming it with a forged resume token", "403 not_applicant", r)?;
+    // A clone of the app (same package name) that stole the resume token:
+    // it has no app key in its TEE, or one of its own.
+    let r = sp.resume(&genuine, &mut attacker.relay()).await.map(|o| o.result);
+    a.refused("a cloned app resumes with the stolen resume token", "assertion_missing", r)?;
+    attacker.evidence(&[0x5a; 32]).map_err(lab_err)?;
+    let r = attacker.attesting(&sp).resume(&genuine, &mut attacker.relay()).await.map(|o| o.result);
+    a.refused("a cloned app resumes with the stolen token, signing with its own app key", "assertion_signature", r)?;
     a.unchanged("the resumption attempts", "the victim's application", &before, &lab.application(&genuine.id).await?)?;
 
     // Relay sessions: the attacker's own id, and guesses next to it.
@@ -73,7 +80,7 @@ pub async fn run(lab: &Lab) -> Result<Vec<Refusal>, Breach> {
     let done = victim.apply(&sp, &mut card, CARD_SIGN_PASSWORD, &BOTH).await.map_err(lab_err)?;
     done.outcome.map_err(lab_err)?;
     let reference = done.application.ok_or_else(|| Breach::Lab("no application reference".into()))?;
-    let r = sp.resume(&reference, &mut victim.relay()).await.map(|o| o.result);
+    let r = victim.attesting(&sp).resume(&reference, &mut victim.relay()).await.map(|o| o.result);
     a.refused("resuming a finished application (a second provisioning from one application)", "409 not_resumable", r)?;
 
     audit_log(lab, &mut a).await?;

@@ -128,6 +128,8 @@ fn new_phone(factory: &testbed::devices::Factory, n: usize) -> Result<JpkiApp> {
 
 /// One phone's application, step by step; returns the certificates issued.
 async fn apply(phone: &JpkiApp, sp: &TsmClient, card: mynacard::CardState, steps: &Mutex<Steps>) -> Result<usize> {
+    // Each request signed by the TEE's app key, as the JPKI app does.
+    let sp = &phone.attesting(sp);
     let mut timed = Vec::new();
     let start = Instant::now();
     let t = Instant::now();

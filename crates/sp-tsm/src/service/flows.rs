@@ -20,6 +20,16 @@ pub enum SpFlow {
     Wipe(WipeRun),
 }
 
+impl SpFlow {
+    /// The application the flow works for: its app key signs the relay posts.
+    pub fn application(&self) -> Option<&str> {
+        match self {
+            SpFlow::Provisioning(run) => Some(&run.app.id),
+            SpFlow::Wipe(run) => run.application.as_deref(),
+        }
+    }
+}
+
 impl Session for SpFlow {
     async fn resume(self, responses: Vec<Vec<u8>>) -> Next<Self> {
         match self {
@@ -315,13 +325,18 @@ impl ProvisioningRun {
 pub struct WipeRun {
     machine: Wipe,
     result: serde_json::Value,
+    /// The application whose app key signs the wipe's relay posts.
+    application: Option<String>,
 }
 
 impl WipeRun {
-    /// The wipe's first step with the domain's `keys`.
-    pub fn start(keys: gp::StaticKeys, result: serde_json::Value) -> Next<SpFlow> {
+    /// The wipe's first step with the domain's `keys`, for the holder of
+    /// `application`'s certificates.
+    pub fn start(keys: gp::StaticKeys, result: serde_json::Value, application: Option<String>) -> Next<SpFlow> {
         match Wipe::start(keys) {
-            Ok(Step::Send(script, machine)) => Next::Send(script, SpFlow::Wipe(WipeRun { machine, result })),
+            Ok(Step::Send(script, machine)) => {
+                Next::Send(script, SpFlow::Wipe(WipeRun { machine, result, application }))
+            }
             Ok(Step::Done(())) => Next::Done(result),
             Err(e) => Next::Failed(e.into()),
         }
@@ -329,9 +344,10 @@ impl WipeRun {
 
     fn resume(self, responses: &[Vec<u8>]) -> Next<SpFlow> {
         match self.machine.answered(responses) {
-            Ok(Step::Send(script, machine)) => {
-                Next::Send(script, SpFlow::Wipe(WipeRun { machine, result: self.result }))
-            }
+            Ok(Step::Send(script, machine)) => Next::Send(
+                script,
+                SpFlow::Wipe(WipeRun { machine, result: self.result, application: self.application }),
+            ),
             Ok(Step::Done(())) => Next::Done(self.result),
             Err(e) => Next::Failed(e.into()),
         }

@@ -9,7 +9,10 @@
 //! resumable for `resume_window_secs`, and a resumed attempt generates a new
 //! key. Revocations the JPKI service cannot take at once are retried.
 
+mod assertions;
 pub mod flows;
+
+pub use assertions::SignedRequest;
 
 use crate::application::{NonceBook, NONCE_LIFETIME};
 use crate::config::SpConfig;
@@ -254,7 +257,14 @@ impl SpTsm {
 
     /// Resumes application `id` for the phone presenting `token` (the one
     /// that applied), within the resume window.
-    pub async fn resume(self: &Arc<Self>, id: &str, token: Option<&str>) -> Result<Started, FlowError> {
+    /// The phone's `request` must carry its app assertion when the
+    /// application has an app key (a cloned app with the token is refused).
+    pub async fn resume(
+        self: &Arc<Self>,
+        id: &str,
+        token: Option<&str>,
+        request: &SignedRequest<'_>,
+    ) -> Result<Started, FlowError> {
         let app = self
             .records
             .application(id)
@@ -272,6 +282,7 @@ impl SpTsm {
                 ),
             ));
         }
+        self.check_app_assertion(id, request).await?;
         if !matches!(app.state, ApplicationState::Accepted | ApplicationState::Interrupted) {
             return Err(refused(
                 Code::NotResumable,
@@ -294,7 +305,8 @@ impl SpTsm {
         Started { session, answer, application, resume_token: None }
     }
 
-    /// An application as its applicant sees it.
+    /// An application as its applicant sees it (read-only: no app
+    /// assertion needed, docs/device-trust.md).
     pub async fn application_view(&self, id: &str) -> Result<serde_json::Value, FlowError> {
         self.records
             .application_view(id)
@@ -302,10 +314,30 @@ impl SpTsm {
             .ok_or_else(|| refused(Code::UnknownApplication, format!("no application {id:?}")))
     }
 
+    /// The phone's relay post to `session`: checked against the app key of
+    /// the session's application, then given to the flow.
+    pub async fn relay_step(
+        &self,
+        session: &str,
+        request: &SignedRequest<'_>,
+        responses: Vec<Vec<u8>>,
+    ) -> Result<Answer, FlowError> {
+        if let Some(Some(application)) = self.hub.peek(session, |flow| flow.application().map(str::to_string)) {
+            self.check_app_assertion(&application, request).await?;
+        }
+        Ok(self.hub.exchange(session, responses).await)
+    }
+
     /// The holder's revocation, signed on the phone with a phone key of the
     /// SE (CMS DER): the SE's phone certificates are revoked at the JPKI
     /// service, then the applet's keys are deleted over the relay.
-    pub async fn revoke_for_holder(&self, cms: &[u8]) -> Result<(String, Answer), FlowError> {
+    /// The phone's `request` must carry the app assertion of the
+    /// application the signing certificate was issued for.
+    pub async fn revoke_for_holder(
+        &self,
+        cms: &[u8],
+        request: &SignedRequest<'_>,
+    ) -> Result<(String, Answer), FlowError> {
         let options = pki::cms::VerifyOptions {
             anchors: &self.cas,
             detached_content: None,
@@ -315,11 +347,15 @@ impl SpTsm {
         let (nonce, se_id) = parse_revocation(&checked.content)?;
         let signer = checked.signer.to_der().map_err(FlowError::internal)?;
         let (active, keys) = self.records.active(&se_id).await?;
-        if !active.iter().any(|(_, certificate)| *certificate == signer) {
+        let Some((signer_serial, _)) = active.iter().find(|(_, certificate)| *certificate == signer) else {
             return Err(refused(
                 Code::NotActivePhoneCertificate,
                 "the request must be signed with an active phone certificate of that SE",
             ));
+        };
+        let application = self.records.application_of(signer_serial).await?;
+        if let Some(id) = &application {
+            self.check_app_assertion(id, request).await?;
         }
         self.nonces.consume(&nonce)?;
         let mut revoked = Vec::new();
@@ -333,7 +369,7 @@ impl SpTsm {
             FlowError::internal(format!("SE {se_id} has written certificates but no own domain keys"))
         })?;
         let result = serde_json::json!({ "revoked": revoked, "wiped": true });
-        Ok(self.hub.open(WipeRun::start(keys, result)))
+        Ok(self.hub.open(WipeRun::start(keys, result, application)))
     }
 
     /// Revokes the certificates an ended attempt issued but did not write.

@@ -53,7 +53,22 @@ impl Phone {
     fn save(&self) -> Result<()> {
         Ok(self.dir.save_record(&self.record)?)
     }
+}
 
+/// The TEE's app key and its assertion counter are kept whatever the
+/// command's outcome: a counter that went back would make the SP-TSM
+/// refuse the next request as a replay.
+impl Drop for Phone {
+    fn drop(&mut self) {
+        if let Some(tee) = self.app.tee() {
+            if let Err(e) = self.dir.write_tee(tee) {
+                eprintln!("warning: the phone's TEE state could not be saved: {e}");
+            }
+        }
+    }
+}
+
+impl Phone {
     /// Refuses early, with what to do, when the keys are gone.
     fn with_keys(self) -> Result<Self> {
         if self.record.keys_deleted {
@@ -147,7 +162,7 @@ pub fn apply(a: &PhoneApplyArgs, json: bool) -> Result<()> {
     };
     let mut dev = device::open(&a.device)?;
     let rt = runtime()?;
-    let sp = phone.sp()?;
+    let sp = phone.app.attesting(&phone.sp()?);
     let t = Instant::now();
     let password = pins::get(PinId::Sign, &a.pins)?;
     let signed = rt.block_on(phone.app.signed_application(&sp, &mut dev.card, &password, types))?;
