@@ -354,7 +354,12 @@ pub fn pkcs11_calls(data: &[u8]) {
     std::fs::write(&path, card_state().to_json()).expect("card file");
     let mut input = Bytes(data);
     let hide = input.byte().is_some_and(|b| b & 1 == 1);
-    let mut m = Module::new(Config { readers: false, reader: None, hide_sign_token: hide, emulated: vec![Emulated::Card(path)] });
+    let mut m = Module::new(Config {
+        readers: false,
+        reader: None,
+        hide_sign_token: hide,
+        emulated: vec![Emulated::Card(path)],
+    });
     let mut sessions: Vec<CK_SESSION_HANDLE> = vec![0];
     const TYPES: [CK_ATTRIBUTE_TYPE; 10] = [
         CKA_CLASS,
@@ -533,12 +538,17 @@ pub fn attest_inputs(data: &[u8]) {
             max_evidence_age_secs: 300,
             result_lifetime_secs: 600,
         };
-        let metadata = attest::appraisal::Metadata { no: 1, next_update: "2027-01-01".into(), entries: vec![], status: Default::default() };
+        let metadata = attest::appraisal::Metadata {
+            no: 1,
+            next_update: "2027-01-01".into(),
+            entries: vec![],
+            status: Default::default(),
+        };
         attest::appraisal::Verifier::new(policy, metadata, attest::ec::EcKey::generate(), "fuzz")
     });
     let Some((&which, rest)) = data.split_first() else { return };
     let now = std::time::SystemTime::now();
-    match which % 7 {
+    match which % 8 {
         0 => {
             if let Ok(kd) = attest::android::KeyDescription::from_der(rest) {
                 // What parses re-encodes to the same DER (strict).
@@ -574,6 +584,16 @@ pub fn attest_inputs(data: &[u8]) {
         5 => {
             let _ = serde_json::from_slice::<attest::appraisal::Policy>(rest);
             let _ = serde_json::from_slice::<attest::appraisal::Metadata>(rest);
+        }
+        7 => {
+            // A per-request app assertion: what parses has a 37-byte
+            // authenticatorData; nothing verifies under a key of our own.
+            if let Ok(parsed) = attest::assertion::parse(rest) {
+                assert_eq!(parsed.authenticator_data.len(), attest::assertion::AUTHENTICATOR_DATA_LEN);
+                let _ = parsed.counter();
+            }
+            let spki = verifier.public_key();
+            assert!(attest::assertion::verify(rest, &spki, &[0; 32], &[0; 32], 0).is_err());
         }
         _ => {
             let _ = attest::x509::Parsed::from_der(rest).map(|p| (p.spki(), p.serial_hex()));

@@ -7,7 +7,8 @@
 #     Android extension, re-encodes it byte for byte, and reads the
 #     challenge, root of trust, patch levels and app id;
 #  3. pycose + cbor2 verify the EAT evidence under the attested key, PyJWT
-#     the EAR under the verifier key, cryptography the confirmation.
+#     the EAR under the verifier key, cryptography the confirmation;
+#  4. pyattest (App Attest) verifies the per-request app assertion.
 # Two venvs: webauthn needs cbor2 >= 6, pycose needs cbor2 5.x
 # (device-trust.md §8); scripts/deps makes both.
 set -euo pipefail
@@ -26,5 +27,6 @@ if openssl verify -CAfile "$work/se-issuer.pem" -untrusted "$work/android-batch.
   echo "FAIL: the Android leaf verified under the SE issuer" >&2; exit 1
 fi
 "$asn1" tests/interop/device_trust_asn1.py "$work"
+"$asn1" tests/interop/device_trust_assertion.py "$work"
 "$cose" tests/interop/device_trust_cose.py "$work"
-echo "device trust: OpenSSL, pyasn1 (webauthn), pycose/cbor2, PyJWT and cryptography agree"
+echo "device trust: OpenSSL, pyasn1 (webauthn), pycose/cbor2, PyJWT, pyattest and cryptography agree"

@@ -1,6 +1,6 @@
 //! Writes one of each device-trust artefact into a directory, for the
 //! outside oracles of tests/interop/device-trust.sh (pyasn1 through
-//! webauthn's KeyDescription, pycose + cbor2, PyJWT, OpenSSL):
+//! webauthn's KeyDescription, pycose + cbor2, PyJWT, pyattest, OpenSSL):
 //! `cargo run -p attest --example artefacts -- OUTDIR`.
 
 use attest::appraisal::{Metadata, Policy, Verifier};
@@ -36,7 +36,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         se_identifier: se_id.to_vec(),
         applet: "JPKI applet".into(),
     };
-    let evidence = keystore.evidence(&nonce, &app, &platform)?;
+    let (evidence, app_key) = keystore.evidence_and_key(&nonce, &app, &platform)?;
     let opened = attest::eat::open(&evidence)?;
     write("evidence.cbor", &evidence)?;
     write("android-leaf.pem", pem("CERTIFICATE", &opened.chain[0]).as_bytes())?;
@@ -87,7 +87,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     write("confirmation.sig", &signature)?;
     write("confirmation-key.pem", spki_to_pem(&confirmation_key.spki()).as_bytes())?;
 
+    // A per-request app assertion by the key that signed the evidence.
+    let body = br#"{"responses":["9000"]}"#;
+    let request = attest::assertion::client_data_hash("POST", "/v1/relay/00", body);
+    let assertion = attest::assertion::assert(&app_key, &attest::assertion::rp_id_hash(&app), 3, &request);
+    write("assertion.cbor", &assertion)?;
+    write("app-key.pem", spki_to_pem(&app_key.spki()).as_bytes())?;
+
     let expected = serde_json::json!({
+        "assertion_rp_id": attest::assertion::rp_id(&app),
+        "assertion_client_data_hash": hex::encode(request),
+        "assertion_counter": 3,
         "nonce": hex::encode(&nonce),
         "se_identifier": hex::encode_upper(se_id),
         "package": app.package,

@@ -39,6 +39,7 @@ fn attack_run_one_pattern_as_json() {
     let pattern = &report["patterns"][0];
     assert_eq!(pattern["pattern"]["number"], 6);
     assert_eq!(pattern["outcome"]["held"], true);
-    assert_eq!(pattern["outcome"]["refusals"][0]["expected"], "403 device_not_trusted");
-    assert_eq!(pattern["outcome"]["refusals"][1]["expected"], "403 commitment_mismatch");
+    assert_eq!(pattern["outcome"]["refusals"][0]["expected"], "assertion_missing");
+    assert_eq!(pattern["outcome"]["refusals"][1]["expected"], "another_phone");
+    assert_eq!(pattern["outcome"]["refusals"][2]["expected"], "403 commitment_mismatch");
 }
