@@ -146,7 +146,8 @@ impl<T: apdu::Transport> apdu::Transport for QuietAfter<T> {
 /// the holder's revocation — must be signed by the app key its evidence
 /// attested. A clone of the app with the stolen resume token, with no key
 /// or its own, is refused; so is a replayed assertion; the genuine app
-/// goes on.
+/// goes on. The holder's revocation also needs the trusted UI's
+/// confirmation of its exact prompt (item 5).
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_cloned_app_with_the_stolen_token_and_replayed_assertions_are_refused() {
     let dir = tempfile::tempdir().unwrap();
@@ -222,10 +223,39 @@ async fn a_cloned_app_with_the_stolen_token_and_replayed_assertions_are_refused(
     };
     let content = serde_json::to_vec(&request).unwrap();
     let cms = app.cms_sign(CertType::Auth, "2468", &content, false).unwrap();
-    let message = refused(sp.revoke(&cms, &mut app.relay()).await);
+    let confirmed = app.revocation_confirmation(&nonce, |_| true).unwrap();
+    let message = refused(sp.revoke(&cms, confirmed.clone(), &mut app.relay()).await);
     assert!(message.contains("assertion_missing"), "{message}");
     let written = |certs: &[(String, String, String)]| certs.iter().filter(|c| c.2 == "written").count();
     assert_eq!(written(&d.sp.certificates(&app.se_identifier()).await.unwrap()), 2, "nothing revoked");
-    let outcome = app.revoke(&sp, "2468").await.expect("the genuine app revokes");
+
+    // Trusted confirmation (item 5): the genuine app's request without the
+    // holder's confirmation, with a confirmation of another prompt, and
+    // with one made for another nonce — each refused, nothing revoked.
+    let message = refused(app.attesting(&sp).revoke(&cms, None, &mut app.relay()).await);
+    assert!(message.contains("confirmation_missing"), "{message}");
+    let tee = app.tee().unwrap();
+    let key = tee.confirmation_key(&nonce, &jpki_app_identity()).unwrap();
+    let other_prompt = tsm_api::types::revocation_prompt("00112233445566778899");
+    let other = tee.confirm(&key, &other_prompt, &nonce, |_| true).unwrap();
+    let b64 = |b: &[u8]| base64::Engine::encode(&base64::engine::general_purpose::STANDARD, b);
+    let altered = tsm_api::types::RevocationConfirmation {
+        key_chain: key.chain.iter().map(|c| b64(c)).collect(),
+        message: b64(&other.message),
+        signature: b64(&other.signature),
+    };
+    let message = refused(app.attesting(&sp).revoke(&cms, Some(altered), &mut app.relay()).await);
+    assert!(message.contains("confirmation_invalid") && message.contains("another prompt"), "{message}");
+    let stale = app.revocation_confirmation(&[0x33; 32], |_| true).unwrap();
+    let message = refused(app.attesting(&sp).revoke(&cms, stale, &mut app.relay()).await);
+    assert!(message.contains("confirmation_key"), "{message}");
+    assert_eq!(written(&d.sp.certificates(&app.se_identifier()).await.unwrap()), 2, "nothing revoked");
+    // The holder declines the prompt: nothing is sent.
+    let declined = app.confirmed_revoke(&sp, "2468", |_| false).await.unwrap_err();
+    assert!(declined.to_string().contains("declined"), "{declined}");
+    assert_eq!(written(&d.sp.certificates(&app.se_identifier()).await.unwrap()), 2, "nothing revoked");
+
+    // Confirmed: revoked and wiped.
+    let outcome = app.attesting(&sp).revoke(&cms, confirmed, &mut app.relay()).await.expect("the holder revokes");
     assert_eq!(outcome.result["revoked"].as_array().unwrap().len(), 2);
 }

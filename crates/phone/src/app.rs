@@ -296,11 +296,27 @@ impl JpkiApp {
         Ok(jpki::sign_cms(&mut card, key_for(t), content, &options)?)
     }
 
-    /// The holder's revocation: a request signed with the phone's auth key
-    /// (auth PIN), the SP-TSM revokes at the JPKI service and deletes the
-    /// applet's keys through the relay.
+    /// The holder's revocation, started by the holder in the JPKI app (who
+    /// confirms the trusted UI's prompt). See [`JpkiApp::confirmed_revoke`].
     pub async fn revoke(&self, sp: &TsmClient, auth_pin: &str) -> Result<Outcome, AppError> {
+        self.confirmed_revoke(sp, auth_pin, |_| true).await
+    }
+
+    /// The holder's revocation: on a phone with a TEE the trusted UI first
+    /// shows [`tsm_api::types::revocation_prompt`] and `holder` confirms or
+    /// declines (nothing is sent then); a confirmation key made for the
+    /// SP-TSM's nonce signs the prompt and the nonce. The request is signed
+    /// with the phone's auth key (auth PIN); the SP-TSM checks both,
+    /// revokes at the JPKI service and deletes the applet's keys through
+    /// the relay.
+    pub async fn confirmed_revoke(
+        &self,
+        sp: &TsmClient,
+        auth_pin: &str,
+        holder: impl FnOnce(&str) -> bool,
+    ) -> Result<Outcome, AppError> {
         let nonce = sp.nonce().await?;
+        let confirmation = self.revocation_confirmation(&nonce, holder)?;
         let request = tsm_api::types::RevocationRequest {
             nonce: hex::encode(nonce),
             action: "revoke".into(),
@@ -308,7 +324,27 @@ impl JpkiApp {
         };
         let content = serde_json::to_vec(&request).map_err(|e| AppError::Other(e.to_string()))?;
         let cms = self.cms_sign(PhoneCertType::Auth, auth_pin, &content, false)?;
-        Ok(self.attesting(sp).revoke(&cms, &mut self.relay()).await?)
+        Ok(self.attesting(sp).revoke(&cms, confirmation, &mut self.relay()).await?)
+    }
+
+    /// The trusted UI's confirmation of revoking this phone's certificates
+    /// for the SP-TSM's `nonce` (none without a TEE); `holder` sees the
+    /// prompt and confirms or declines.
+    pub fn revocation_confirmation(
+        &self,
+        nonce: &[u8],
+        holder: impl FnOnce(&str) -> bool,
+    ) -> Result<Option<tsm_api::types::RevocationConfirmation>, AppError> {
+        use base64::{engine::general_purpose::STANDARD, Engine};
+        let Some(tee) = &self.tee else { return Ok(None) };
+        let key = tee.confirmation_key(nonce, &self.identity).map_err(|e| AppError::Other(e.to_string()))?;
+        let prompt = tsm_api::types::revocation_prompt(&self.se_identifier());
+        let confirmed = tee.confirm(&key, &prompt, nonce, holder).map_err(|e| AppError::Other(e.to_string()))?;
+        Ok(Some(tsm_api::types::RevocationConfirmation {
+            key_chain: key.chain.iter().map(|c| STANDARD.encode(c)).collect(),
+            message: STANDARD.encode(&confirmed.message),
+            signature: STANDARD.encode(&confirmed.signature),
+        }))
     }
 
     /// A business app's signature request confirmed on the trusted UI

@@ -202,14 +202,14 @@ async fn application_state(State(sp): State<Arc<SpTsm>>, Path(id): Path<String>)
 }
 
 #[utoipa::path(post, path = "/v1/revocations", tag = "phones",
-    description = "The holder's revocation, a request signed with the phone's auth key (CMS, base64); the answer is the wipe's first relay step.",
+    description = "The holder's revocation, a request signed with the phone's auth key (CMS, base64), with what the holder confirmed on the trusted UI when device trust is on; the answer is the wipe's first relay step.",
     params(("x-app-assertion" = Option<String>, Header, description = "the JPKI app's assertion over this request (base64 CBOR, App Attest format) by the app key that signed the application's evidence; required when the application carried evidence")),
     request_body = RevocationBody,
     responses((status = 200, description = "revoked; the wipe's first step", body = tsm_api::RelayStep), (status = 400, description = "refused: the error's code says why", body = svc::codes::ErrorBody)))]
 async fn revocation(State(sp): State<Arc<SpTsm>>, signed: Signed) -> Result<Response, ApiError> {
     let body: RevocationBody = signed.json()?;
     let cms = STANDARD.decode(&body.request).map_err(|_| FlowError::invalid("request must be base64 CMS"))?;
-    let (session, answer) = sp.revoke_for_holder(&cms, &signed.request()).await?;
+    let (session, answer) = sp.revoke_for_holder(&cms, body.confirmation.as_ref(), &signed.request()).await?;
     Ok(step_answer(&session, &answer, |_| {}))
 }
 

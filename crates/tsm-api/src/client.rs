@@ -5,7 +5,9 @@
 //! with their client certificates.
 
 use crate::relay::{RelayResponses, RelayStep};
-use crate::types::{ApplicationBody, AppsBody, DomainKeys, NonceAnswer, RevocationBody, RESUME_TOKEN_HEADER};
+use crate::types::{
+    ApplicationBody, AppsBody, DomainKeys, NonceAnswer, RevocationBody, RevocationConfirmation, RESUME_TOKEN_HEADER,
+};
 use apdu::Transport;
 use serde_json::Value;
 use std::path::Path;
@@ -202,9 +204,15 @@ impl TsmClient {
         self.call(reqwest::Method::GET, &format!("/v1/applications/{application}"), None::<&()>).await
     }
 
-    /// `POST /v1/revocations` with the phone-signed CMS, then the wipe relay.
-    pub async fn revoke(&self, cms: &[u8], se: &mut (dyn Transport + Send)) -> Result<Outcome, ClientError> {
-        let body = RevocationBody { request: secret_b64(cms) };
+    /// `POST /v1/revocations` with the phone-signed CMS and the holder's
+    /// trusted confirmation, then the wipe relay.
+    pub async fn revoke(
+        &self,
+        cms: &[u8],
+        confirmation: Option<RevocationConfirmation>,
+        se: &mut (dyn Transport + Send),
+    ) -> Result<Outcome, ClientError> {
+        let body = RevocationBody { request: secret_b64(cms), confirmation };
         let first = self.call(reqwest::Method::POST, "/v1/revocations", Some(&body)).await?;
         self.drive(first, se).await
     }

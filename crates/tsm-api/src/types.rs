@@ -37,6 +37,35 @@ pub struct RevocationBody {
     /// CMS SignedData (base64) over a [`RevocationRequest`], signed with a
     /// phone key of that SE.
     pub request: String,
+    /// What the holder confirmed on the phone's trusted UI
+    /// (docs/device-trust.md "Trusted confirmation of a revocation");
+    /// required when the SP-TSM checks device trust and the application
+    /// carried evidence.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirmation: Option<RevocationConfirmation>,
+}
+
+/// The holder's trusted confirmation of a revocation (the Android
+/// Protected Confirmation model): a `[508]` key made in the TEE and
+/// attested with the revocation's nonce, the message it signed
+/// (`{prompt: revocation_prompt(se_id), extra: nonce}`) and the signature.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RevocationConfirmation {
+    /// The confirmation key's Android attestation chain, leaf first (DER, base64 each).
+    pub key_chain: Vec<String>,
+    /// The confirmed message (CBOR, base64).
+    pub message: String,
+    /// ES256 over it (ASN.1, base64).
+    pub signature: String,
+}
+
+/// The text the phone's trusted UI shows for the holder's revocation of
+/// SE `se_id`'s certificates; the SP-TSM expects exactly this back.
+pub fn revocation_prompt(se_id: &str) -> String {
+    format!(
+        "Revoke the JPKI certificates on this phone (SE {se_id})? They stop working at once; the My Number card is not affected."
+    )
 }
 
 /// What a holder's revocation request says (the CMS content).

@@ -37,7 +37,8 @@ pub async fn run(lab: &Lab) -> Result<Vec<Refusal>, Breach> {
     };
     let content = serde_json::to_vec(&request).map_err(lab_err)?;
     let cms = app.cms_sign(CertType::Auth, PHONE_PINS.0, &content, false).map_err(lab_err)?;
-    let r = app.attesting(&sp).revoke(&cms, &mut Withheld).await.map(|o| o.result);
+    let confirmation = app.revocation_confirmation(&nonce, |_| true).map_err(lab_err)?;
+    let r = app.attesting(&sp).revoke(&cms, confirmation, &mut Withheld).await.map(|o| o.result);
     a.refused("the modified app revokes but withholds the wipe", "the wipe is not relayed", r)?;
 
     let signed = app

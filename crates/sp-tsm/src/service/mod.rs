@@ -10,6 +10,7 @@
 //! key. Revocations the JPKI service cannot take at once are retried.
 
 mod assertions;
+mod confirmation;
 pub mod flows;
 
 pub use assertions::SignedRequest;
@@ -333,9 +334,11 @@ impl SpTsm {
     /// service, then the applet's keys are deleted over the relay.
     /// The phone's `request` must carry the app assertion of the
     /// application the signing certificate was issued for.
+    /// With device trust, the holder's trusted `confirmation` too.
     pub async fn revoke_for_holder(
         &self,
         cms: &[u8],
+        confirmation: Option<&tsm_api::types::RevocationConfirmation>,
         request: &SignedRequest<'_>,
     ) -> Result<(String, Answer), FlowError> {
         let options = pki::cms::VerifyOptions {
@@ -356,6 +359,7 @@ impl SpTsm {
         let application = self.records.application_of(signer_serial).await?;
         if let Some(id) = &application {
             self.check_app_assertion(id, request).await?;
+            self.check_revocation_confirmation(id, &nonce, &se_id, confirmation).await?;
         }
         self.nonces.consume(&nonce)?;
         let mut revoked = Vec::new();

@@ -323,7 +323,15 @@ pub fn revoke(a: &PhoneRevokeArgs, json: bool) -> Result<()> {
     let mut phone = Phone::open(&a.phone)?;
     let pin = pins::get(PinId::Auth, &a.pins)?;
     let t = Instant::now();
-    let outcome = runtime()?.block_on(phone.app.revoke(&phone.sp()?, &pin))?;
+    // The trusted UI's prompt (docs/device-trust.md): running this command
+    // is the holder's confirmation; the prompt is shown so it is on record.
+    let shown = |prompt: &str| {
+        if !json {
+            eprintln!("[trusted UI] {prompt} — confirmed");
+        }
+        true
+    };
+    let outcome = runtime()?.block_on(phone.app.confirmed_revoke(&phone.sp()?, &pin, shown))?;
     phone.record.keys_deleted = true;
     phone.save()?;
     step(json, "SP-TSM: revoked at the JPKI service, keys deleted", t, &format!("{} APDUs", outcome.apdus));
