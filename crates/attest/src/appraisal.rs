@@ -328,7 +328,8 @@ fn secs(t: SystemTime) -> i64 {
 }
 
 impl Appraised {
-    fn new(nonce: &[u8]) -> Self {
+    /// An appraisal of evidence for `nonce` with nothing found yet.
+    pub fn new(nonce: &[u8]) -> Self {
         let affirming = Vector {
             instance_identity: Some(2),
             hardware: Some(2),

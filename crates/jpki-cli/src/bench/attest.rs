@@ -78,6 +78,7 @@ pub fn attest(a: &AttestBenchArgs, json: bool) -> Result<()> {
         a
     };
     let (_, token) = verifier.result(&appraise(), now);
+    let verdict = verifier.appraise(&evidence, &nonce, now);
     let se_hex = hex::encode_upper(se_id);
     let jpki_check = || {
         attest::appraisal::check_result(&token, &verifier.public_key(), &nonce, &se_hex, now).expect("affirming");
@@ -94,8 +95,10 @@ pub fn attest(a: &AttestBenchArgs, json: bool) -> Result<()> {
         ev.push(per_op(a.count, || {
             assert!(verifier.appraise(&evidence, &nonce, now).findings.is_empty());
         }));
+        // Provisioning completes the verdict kept from the application.
         sp.push(per_op(a.count, || {
-            let appraised = appraise();
+            let mut appraised = verdict.clone();
+            appraised.appraise_se_keys(&verifier.metadata, &keys, &se_id, &commitment, now);
             assert_eq!(appraised.status(), attest::ear::Status::Affirming);
             let _ = verifier.result(&appraised, now);
         }));
@@ -105,8 +108,8 @@ pub fn attest(a: &AttestBenchArgs, json: bool) -> Result<()> {
         }));
     }
     let (ev, sp, jp, rsa_sign) = (median(ev), median(sp), median(jp), median(rsa_sign));
-    // The SP-TSM appraises the evidence at application, then again with the
-    // SE's key attestations in provisioning.
+    // The SP-TSM appraises the evidence at application and, in
+    // provisioning, adds the SE's key attestations to that verdict.
     let total = ev + sp + jp;
     let chain_bytes: usize = keys.iter().map(|(_, _, c)| c.iter().map(Vec::len).sum::<usize>()).sum();
     let wire_app = b64(&evidence).len();
@@ -116,7 +119,8 @@ pub fn attest(a: &AttestBenchArgs, json: bool) -> Result<()> {
         "machine": crate::bench::micro::machine(),
         "per_issuance_ms": {
             "sp_tsm_evidence_at_application": ms(ev),
-            "sp_tsm_appraisal_and_result_in_provisioning": ms(sp),
+            "sp_tsm_se_keys_and_result_in_provisioning": ms(sp),
+            "sp_tsm_total": ms(ev + sp),
             "jpki_service_checks": ms(jp),
             "total": ms(total),
             "peer_rsa2048_sign": ms(rsa_sign),
@@ -141,7 +145,8 @@ pub fn attest(a: &AttestBenchArgs, json: bool) -> Result<()> {
         crate::bench::micro::machine()
     );
     println!("  SP-TSM at application: appraise the evidence                  {:8.3} ms", ms(ev));
-    println!("  SP-TSM in provisioning: evidence + 2 SE key attestations, EAR {:8.3} ms", ms(sp));
+    println!("  SP-TSM in provisioning: 2 SE key attestations, EAR           {:8.3} ms", ms(sp));
+    println!("  SP-TSM (the verifier) per issuance                            {:8.3} ms", ms(ev + sp));
     println!("  JPKI service: check EAR + 2 SE key attestations               {:8.3} ms", ms(jp));
     println!("  added server CPU per issuance                                  {:8.3} ms", ms(total));
     println!("  peer: one RSA-2048 signature (each certificate costs one)     {:8.3} ms", ms(rsa_sign));

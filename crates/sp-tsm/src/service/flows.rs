@@ -216,13 +216,15 @@ impl ProvisioningRun {
         Ok(())
     }
 
-    /// Device trust after generation: the evidence appraised again (as of
-    /// the application) with the SE's attestation of each generated key;
-    /// the signed attestation result for the JPKI service.
+    /// Device trust after generation: the verdict given at application
+    /// (or, after a restart or for a second attempt, the evidence appraised
+    /// again as of the application) with the SE's attestation of each
+    /// generated key; the signed attestation result for the JPKI service.
     fn attestation_result(&self, se_id: &str, generated: &Generated) -> Result<Option<String>, FlowError> {
         let (Some(verifier), Some((evidence, nonce))) = (&self.sp.device, &self.app.evidence) else { return Ok(None) };
         let accepted = std::time::UNIX_EPOCH + std::time::Duration::from_secs(self.app.created_at.max(0) as u64);
-        let mut appraised = verifier.appraise(evidence, nonce, accepted);
+        let mut appraised =
+            self.sp.verdicts.take(&self.app.id).unwrap_or_else(|| verifier.appraise(evidence, nonce, accepted));
         let keys: Vec<_> = generated
             .public_keys
             .iter()

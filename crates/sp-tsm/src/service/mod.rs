@@ -12,6 +12,7 @@
 mod assertions;
 mod confirmation;
 pub mod flows;
+mod verdicts;
 
 pub use assertions::SignedRequest;
 
@@ -46,6 +47,8 @@ pub struct SpTsm {
     metrics: Arc<tsm::metrics::Metrics>,
     /// The device-trust verifier, when device trust is on.
     pub(crate) device: Option<attest::appraisal::Verifier>,
+    /// Verdicts given at application, for provisioning to complete.
+    pub(crate) verdicts: verdicts::Verdicts,
 }
 
 impl std::fmt::Debug for SpTsm {
@@ -148,6 +151,7 @@ impl SpTsm {
                 tsm::metrics::token_from(config.metrics_token_file.as_deref())?,
             )),
             device: config.device_trust.as_ref().map(|d| d.verifier()).transpose()?,
+            verdicts: verdicts::Verdicts::default(),
         })
     }
 
@@ -205,7 +209,7 @@ impl SpTsm {
         if !self.apps.contains(&app.device.app_certificate_hash.to_uppercase()) {
             return Err(refused(Code::AppNotRegistered, "the application was made by an app this SP does not know"));
         }
-        let evidence = self.appraise_device(&app.nonce, evidence)?;
+        let (evidence, verdict) = self.appraise_device(&app.nonce, evidence)?.unzip();
         self.card_status(&verified.card_certificate).await?;
         let mut id = [0u8; 16];
         pki::fill_random(&mut id);
@@ -227,6 +231,9 @@ impl SpTsm {
         };
         // Accepted and its first provisioning attempt begun in one transaction.
         self.records.accept(&row).await?;
+        if let Some(verdict) = verdict {
+            self.verdicts.keep(&row.id, verdict);
+        }
         tracing::info!(application = %row.id, types = ?app.cert_types, "application accepted");
         // Only the applying phone learns the token that lets it resume.
         let mut started = self.provisioning(row, 1).await;
@@ -237,12 +244,13 @@ impl SpTsm {
     /// Device trust at application (background-check model, RFC 9334
     /// §5.2): the phone's `evidence` for the application's `nonce` (hex)
     /// must be affirmed; refused before anything is stored or generated.
-    /// Returns what to keep for provisioning (evidence and nonce).
+    /// Returns what to keep for provisioning: evidence and nonce, and the
+    /// verdict.
     fn appraise_device(
         &self,
         nonce: &str,
         evidence: Option<&[u8]>,
-    ) -> Result<Option<crate::records::StoredEvidence>, FlowError> {
+    ) -> Result<Option<(crate::records::StoredEvidence, attest::appraisal::Appraised)>, FlowError> {
         let Some(verifier) = &self.device else { return Ok(None) };
         let evidence = evidence.ok_or_else(|| {
             refused(
@@ -253,7 +261,7 @@ impl SpTsm {
         let nonce = hex::decode(nonce).map_err(|_| FlowError::invalid("the application's nonce is not hex"))?;
         let appraised = verifier.appraise(evidence, &nonce, std::time::SystemTime::now());
         device_verdict(&appraised)?;
-        Ok(Some((evidence.to_vec(), nonce)))
+        Ok(Some(((evidence.to_vec(), nonce), appraised)))
     }
 
     /// Resumes application `id` for the phone presenting `token` (the one
