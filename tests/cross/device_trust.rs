@@ -175,6 +175,9 @@ async fn a_cloned_app_with_the_stolen_token_and_replayed_assertions_are_refused(
 
     // A clone of the app with the stolen resume token: no app key, then a
     // key of its own (its TEE attested it for another nonce).
+    let counter = || async { d.sp.records().app_key_state(&reference.id).await.unwrap().expect("an app key").1 };
+    let before = counter().await;
+    assert!(before > 0, "the genuine relay posts were asserted");
     let clone = factory.phone(jpki_app_identity(), PhoneState::Good, "test").unwrap();
     let refused = |r: Result<tsm_api::client::Outcome, tsm_api::client::ClientError>| r.unwrap_err().to_string();
     let message = refused(sp.resume(&reference, &mut clone.relay()).await);
@@ -183,6 +186,7 @@ async fn a_cloned_app_with_the_stolen_token_and_replayed_assertions_are_refused(
     let message = refused(clone.attesting(&sp).resume(&reference, &mut clone.relay()).await);
     assert!(message.contains("assertion_signature"), "{message}");
     assert!(d.sp.certificates(&app.se_identifier()).await.unwrap().iter().all(|c| c.2 != "written"));
+    assert_eq!(counter().await, before, "a refused assertion moves no counter");
 
     // The SP-TSM ends the silent attempt; the genuine app resumes, its
     // assertions recorded.

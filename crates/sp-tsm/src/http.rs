@@ -390,6 +390,8 @@ mod tests {
         let post = |uri: &str, body| request("POST", uri, body, false);
         let mut resume = post("/v1/applications/00ff/provisioning", none.clone());
         resume.headers_mut().insert(RESUME_TOKEN_HEADER, "00".parse().unwrap());
+        let mut garbled = post(&format!("/v1/relay/{}", "ab".repeat(32)), json!({ "responses": ["9000"] }));
+        garbled.headers_mut().insert(APP_ASSERTION_HEADER, "*** not base64 ***".parse().unwrap());
         let refusals = [
             (post("/v1/domain-keys", json!("not even a body")), StatusCode::FORBIDDEN, "forbidden"),
             (
@@ -414,6 +416,8 @@ mod tests {
             (post("/v1/revocations", json!({ "request": "***" })), StatusCode::BAD_REQUEST, "invalid_request"),
             (post("/v1/revocations", json!({ "request": "AAAA" })), StatusCode::FORBIDDEN, "bad_signature"),
             (post("/v1/relay/x", json!({ "responses": ["9"] })), StatusCode::BAD_REQUEST, "invalid_request"),
+            (post("/v1/relay/x", json!("not JSON responses")), StatusCode::BAD_REQUEST, "invalid_request"),
+            (garbled, StatusCode::FORBIDDEN, "device_not_trusted"),
             (
                 post(&format!("/v1/relay/{}", "ab".repeat(32)), json!({ "responses": ["9000"] })),
                 StatusCode::NOT_FOUND,
