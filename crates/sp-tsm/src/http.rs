@@ -80,7 +80,7 @@ impl<S: Send + Sync> FromRequestParts<S> for ResumeToken {
 
 /// A phone's request with what its app assertion covers: method, path,
 /// the body as received and the `x-app-assertion` header (docs/device-trust.md
-/// "Per-request app assertions"). The body is parsed with [`Signed::json`].
+/// "Per-request app assertions"). The handler parses the body with `Signed::json`.
 #[derive(Debug)]
 pub struct Signed {
     method: String,
