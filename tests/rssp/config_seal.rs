@@ -37,3 +37,25 @@ async fn a_configuration_changed_without_an_administrators_seal_is_refused() {
     rssp::config::Config::seal(&path, &*cm).unwrap();
     rssp::config::Config::verify_seal(&path, &*cm).expect("sealed by an administrator");
 }
+
+/// The confirm factor's trust anchors — the device-vendor metadata and the
+/// appraisal policy — are under the same seal: an insider who adds their
+/// own vendor root, or lowers the patch level, is detected.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_device_trust_file_changed_without_an_administrators_seal_is_refused() {
+    let lab = Lab::new().await;
+    let path = lab.dir.path().join("rssp.toml");
+    let config = rssp::config::Config::load(&path).unwrap();
+    assert!(config.device_trust.is_some(), "the deployment offers the confirm factor");
+    let cm = config.open_cm().unwrap();
+    rssp::config::Config::verify_seal(&path, &*cm).expect("as sealed at init");
+    for file in ["metadata.json", "policy.json"] {
+        let p = lab.dir.path().join("device-trust").join(file);
+        let original = std::fs::read(&p).unwrap();
+        std::fs::write(&p, [original.as_slice(), b" "].concat()).unwrap();
+        let e = rssp::config::Config::verify_seal(&path, &*cm).unwrap_err();
+        assert!(e.contains("changed since an administrator sealed it"), "{file}: {e}");
+        std::fs::write(&p, &original).unwrap();
+        rssp::config::Config::verify_seal(&path, &*cm).expect("restored");
+    }
+}

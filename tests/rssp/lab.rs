@@ -170,6 +170,7 @@ pub fn registration(nonce: &str, factor: Factor, password: &str) -> Instruction 
         credential: None,
         factor: Some(factor),
         password_binding: Some(rssp::instruction::password_binding(nonce, password)),
+        confirmation_key: None,
     }
 }
 
@@ -182,6 +183,7 @@ pub fn instruction(purpose: Purpose, nonce: &str, credential: &str) -> Instructi
         credential: Some(credential.into()),
         factor: None,
         password_binding: None,
+        confirmation_key: None,
     }
 }
 

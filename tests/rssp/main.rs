@@ -8,6 +8,7 @@
 
 mod bad_input;
 mod config_seal;
+mod confirm_factor;
 mod lab;
 mod lifecycle;
 mod phone_factor;

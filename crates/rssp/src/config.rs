@@ -71,6 +71,22 @@ pub struct Config {
     /// How often the log's head is signed, when it moved.
     #[serde(default = "default_checkpoint_secs")]
     pub audit_checkpoint_secs: u64,
+    /// Device trust (`[device_trust]`, docs/device-trust.md): the appraisal
+    /// policy and device-vendor metadata the confirm factor's keys are
+    /// checked against. Without it the confirm factor is not offered. Both
+    /// files are under the configuration's seal.
+    #[serde(default)]
+    pub device_trust: Option<DeviceTrust>,
+}
+
+/// `[device_trust]` of `rssp.toml`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceTrust {
+    /// The appraisal policy (JSON, `attest::appraisal::Policy`).
+    pub policy: PathBuf,
+    /// The device-vendor metadata list (JSON, `attest::appraisal::Metadata`).
+    pub metadata: PathBuf,
 }
 
 fn default_name() -> String {
@@ -105,8 +121,19 @@ pub fn seal_path(config: &Path) -> PathBuf {
     name.into()
 }
 
-fn seal_input(bytes: &[u8]) -> Vec<u8> {
-    [b"openjpki-rssp-config/1\n".as_slice(), bytes].concat()
+/// What the seal covers: the file's bytes and, with `[device_trust]`, the
+/// policy's and metadata's (trust anchors too: an edited vendor list would
+/// let any phone's key in).
+fn seal_input(config_path: &Path, bytes: &[u8]) -> Result<Vec<u8>, String> {
+    let mut input = [b"openjpki-rssp-config/1\n".as_slice(), bytes].concat();
+    if let Some(d) = Config::load(config_path)?.device_trust {
+        for (name, file) in [("device_trust.policy", &d.policy), ("device_trust.metadata", &d.metadata)] {
+            let content = std::fs::read(file).map_err(|e| format!("{name} {}: {e}", file.display()))?;
+            input.extend_from_slice(format!("\n{name} {}\n", content.len()).as_bytes());
+            input.extend_from_slice(&content);
+        }
+    }
+    Ok(input)
 }
 
 impl Config {
@@ -140,6 +167,10 @@ impl Config {
         }
         if let Some(p) = c.pkcs11.as_mut() {
             fix(&mut p.pin_file);
+        }
+        if let Some(d) = c.device_trust.as_mut() {
+            fix(&mut d.policy);
+            fix(&mut d.metadata);
         }
         if let Some(rest) = c.database.strip_prefix("sqlite://") {
             if Path::new(rest).is_relative() {
@@ -175,6 +206,21 @@ impl Config {
         }
     }
 
+    /// The verifier of the confirm factor's keys, with `[device_trust]`.
+    /// It signs no attestation results (the RSSP is a relying party), so its
+    /// result key is a throwaway one.
+    pub fn device_verifier(&self) -> Result<Option<attest::appraisal::Verifier>, String> {
+        let Some(d) = &self.device_trust else { return Ok(None) };
+        let json = |p: &Path| -> Result<String, String> {
+            std::fs::read_to_string(p).map_err(|e| format!("device_trust {}: {e}", p.display()))
+        };
+        let policy = serde_json::from_str(&json(&d.policy)?).map_err(|e| format!("{}: {e}", d.policy.display()))?;
+        let metadata =
+            serde_json::from_str(&json(&d.metadata)?).map_err(|e| format!("{}: {e}", d.metadata.display()))?;
+        let key = attest::ec::EcKey::generate();
+        Ok(Some(attest::appraisal::Verifier::new(policy, metadata, key, concat!("rssp ", env!("CARGO_PKG_VERSION")))))
+    }
+
     /// Opens the crypto module the configuration names.
     pub fn open_cm(&self) -> Result<Arc<dyn CryptoModule>, String> {
         match (&self.cm_dir, &self.pkcs11) {
@@ -201,7 +247,7 @@ impl Config {
     /// Writes `<config>.seal` (an administrator's act: it needs the CM).
     pub fn seal(config_path: &Path, cm: &dyn CryptoModule) -> Result<PathBuf, String> {
         let bytes = std::fs::read(config_path).map_err(|e| format!("{}: {e}", config_path.display()))?;
-        let mac = cm.mac(&seal_input(&bytes)).map_err(|e| e.to_string())?;
+        let mac = cm.mac(&seal_input(config_path, &bytes)?).map_err(|e| e.to_string())?;
         let path = seal_path(config_path);
         pki::fs::write_atomically(&path, hex::encode(mac).as_bytes())
             .map_err(|e| format!("{}: {e}", path.display()))?;
@@ -218,7 +264,7 @@ impl Config {
             )
         })?;
         let bytes = std::fs::read(config_path).map_err(|e| format!("{}: {e}", config_path.display()))?;
-        let mac = cm.mac(&seal_input(&bytes)).map_err(|e| e.to_string())?;
+        let mac = cm.mac(&seal_input(config_path, &bytes)?).map_err(|e| e.to_string())?;
         match hex::decode(stored.trim()) {
             Ok(m) if secret::ct_eq(&m, &mac) => Ok(()),
             _ => Err(format!(

@@ -353,6 +353,17 @@ fn describe(
             });
             ("PIN AND PHONE", None)
         }
+        crate::records::Factor::Confirm => {
+            objects.push(AuthObject {
+                kind: "ChallengeResponse".into(),
+                id: "CONFIRM".into(),
+                format: None,
+                generator: Some("trusted-confirmation".into()),
+                label: "Confirmation on the phone".into(),
+                description: "The phone's trusted UI shows crate::confirm::prompt (the credential and every hash); the holder's confirmation key signs it with the challenge of credentials/getChallenge (CONFIRM: the confirmed message, CONFIRM_SIGNATURE: its signature)".into(),
+            });
+            ("PIN AND CONFIRM", None)
+        }
     };
     Ok(CredentialInfo {
         credential_id: None,
@@ -440,19 +451,26 @@ async fn authorize(
         return Err(RsspError::invalid(crate::error::text::TOO_MANY_SIGNATURES));
     }
     let hash = hash_alg(r.hash_algorithm_oid.as_deref(), None, hashes.first().map(Vec::len))?;
-    let mut factors =
-        Factors { password: r.pin.clone().map(Zeroizing::new), otp: r.otp.clone(), phone_signature: None };
+    let mut factors = Factors { password: r.pin.clone().map(Zeroizing::new), otp: r.otp.clone(), ..Factors::default() };
+    let (mut confirmed, mut confirmation_signature) = (None, None);
+    let b64 = |d: &AuthDatum| {
+        B64.decode(&d.value).map_err(|_| RsspError::invalid(format!("authData {} is not base64", d.id)))
+    };
     for d in r.auth_data.iter().flatten() {
         match d.id.as_str() {
             "PIN" => factors.password = Some(Zeroizing::new(d.value.clone())),
             "OTP" => factors.otp = Some(d.value.clone()),
-            "PHONE" => {
-                factors.phone_signature =
-                    Some(B64.decode(&d.value).map_err(|_| RsspError::invalid("authData PHONE is not base64"))?)
-            }
+            "PHONE" => factors.phone_signature = Some(b64(d)?),
+            "CONFIRM" => confirmed = Some(b64(d)?),
+            "CONFIRM_SIGNATURE" => confirmation_signature = Some(b64(d)?),
             other => return Err(RsspError::invalid(format!("Invalid parameter authData: unknown id {other:?}"))),
         }
     }
+    factors.confirmation = match (confirmed, confirmation_signature) {
+        (Some(m), Some(s)) => Some((m, s)),
+        (None, None) => None,
+        _ => return Err(RsspError::invalid("Invalid parameter authData: send CONFIRM and CONFIRM_SIGNATURE together")),
+    };
     let sad = state
         .sam
         .authorize(
@@ -478,16 +496,16 @@ async fn extend(
     Ok(Json(SadResponse { sad: sad.handle, expires_in: sad.expires_in }))
 }
 
-#[utoipa::path(post, path = "/csc/v2/credentials/getChallenge", tag = "csc", description = "A single-use challenge for the PHONE factor: the phone signs crate::sam::activation_message over it.", request_body = ChallengeRequest, security(("signer" = [])), responses((status = 200, body = ChallengeResponse), (status = 400, body = ErrorBody)))]
+#[utoipa::path(post, path = "/csc/v2/credentials/getChallenge", tag = "csc", description = "A single-use challenge for the PHONE factor (the phone signs crate::sam::activation_message over it) or the CONFIRM factor (the confirmation's extra data).", request_body = ChallengeRequest, security(("signer" = [])), responses((status = 200, body = ChallengeResponse), (status = 400, body = ErrorBody)))]
 async fn challenge(
     State(state): State<Arc<AppState>>,
     caller: Caller,
     CscJson(r): CscJson<ChallengeRequest>,
 ) -> Result<Json<ChallengeResponse>, RsspError> {
-    if r.auth_object_id != "PHONE" {
-        return Err(RsspError::invalid("Invalid parameter authObjectID: only PHONE takes a challenge"));
+    if r.auth_object_id != "PHONE" && r.auth_object_id != "CONFIRM" {
+        return Err(RsspError::invalid("Invalid parameter authObjectID: only PHONE and CONFIRM take a challenge"));
     }
-    let (challenge, expires_in) = state.sam.challenge(&caller, &r.credential_id).await?;
+    let (challenge, expires_in) = state.sam.challenge(&caller, &r.credential_id, &r.auth_object_id).await?;
     Ok(Json(ChallengeResponse { challenge, expires_in }))
 }
 
@@ -611,6 +629,10 @@ pub struct RegisterRequest {
     /// Phone factor: its signature over the instruction's content (base64).
     #[serde(default)]
     pub phone_signature: Option<String>,
+    /// Confirm factor: the confirmation key's Android attestation chain
+    /// (base64 DER, leaf first), attested with the registration's nonce.
+    #[serde(default)]
+    pub confirmation_key_chain: Option<Vec<String>>,
 }
 
 impl std::fmt::Debug for RegisterRequest {
@@ -633,7 +655,8 @@ async fn register(
         (None, None) => None,
         _ => return Err(RsspError::invalid("send phone_certificate and phone_signature together")),
     };
-    Ok(Json(state.sam.register(&cms, Zeroizing::new(r.password), phone).await?))
+    let proof = crate::sam::FactorProof { phone, confirmation_key_chain: r.confirmation_key_chain };
+    Ok(Json(state.sam.register(&cms, Zeroizing::new(r.password), proof).await?))
 }
 
 /// `POST /rssp/v1/instructions` request.

@@ -81,6 +81,11 @@ pub struct Instruction {
     /// Registration: [`password_binding`] of the password sent beside.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password_binding: Option<String>,
+    /// Registration with the confirm factor: SHA-256 (hex) of the holder's
+    /// confirmation key (SubjectPublicKeyInfo DER), so the card vouches for
+    /// the key sent beside and a key swapped in transit does not match.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirmation_key: Option<String>,
 }
 
 impl Instruction {

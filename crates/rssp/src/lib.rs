@@ -18,6 +18,7 @@ pub mod audit;
 pub mod ca;
 pub mod cm;
 pub mod config;
+pub mod confirm;
 pub mod csr;
 pub mod error;
 pub mod http;

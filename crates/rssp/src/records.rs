@@ -21,6 +21,11 @@ pub enum Factor {
     /// Level 2: password and the holder's JPKI phone authentication key
     /// signing a challenge that covers the exact hashes.
     Phone,
+    /// Level 2: password and the holder's trusted confirmation on the
+    /// phone (Android Protected Confirmation, docs/device-trust.md): a
+    /// `[508]` TEE key signs the prompt listing the credential and the exact
+    /// hashes, with the challenge as extra data.
+    Confirm,
 }
 
 impl Factor {
@@ -30,6 +35,7 @@ impl Factor {
             Factor::Password => "password",
             Factor::Totp => "totp",
             Factor::Phone => "phone",
+            Factor::Confirm => "confirm",
         }
     }
 
@@ -39,6 +45,7 @@ impl Factor {
             "password" => Some(Factor::Password),
             "totp" => Some(Factor::Totp),
             "phone" => Some(Factor::Phone),
+            "confirm" => Some(Factor::Confirm),
             _ => None,
         }
     }
@@ -101,10 +108,46 @@ pub struct Signer {
     pub totp_sealed: Option<Vec<u8>>,
     /// The JPKI phone's authentication certificate (DER), for the phone factor.
     pub phone_certificate: Option<Vec<u8>>,
+    /// The holder's confirmation key, for the confirm factor.
+    pub confirmation_key: Option<ConfirmationKey>,
     /// Wrong passwords at `auth/login` since the last right one.
     pub login_failures: i64,
     /// Unix seconds.
     pub created_at: i64,
+}
+
+/// A holder's trusted-confirmation key as registered (factor `confirm`):
+/// its Android attestation chain, leaf first, and the challenge it was
+/// attested for (the registration's nonce). The chain is kept, not only the
+/// key, so it is appraised again at every authorisation against the
+/// metadata of the day (a vendor key revoked since is refused).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfirmationKey {
+    /// The attestation chain (base64 DER certificates, leaf first).
+    pub chain: Vec<String>,
+    /// The attestation challenge (the registration nonce).
+    pub challenge: String,
+}
+
+impl ConfirmationKey {
+    /// The chain, decoded.
+    pub fn chain_der(&self) -> Result<Vec<Vec<u8>>, RsspError> {
+        use base64::Engine as _;
+        self.chain
+            .iter()
+            .map(|c| base64::engine::general_purpose::STANDARD.decode(c))
+            .collect::<Result<_, _>>()
+            .map_err(|_| RsspError::internal("signers.confirmation_key holds a chain that is not base64"))
+    }
+
+    fn to_text(&self) -> String {
+        serde_json::to_string(self).expect("JSON of strings")
+    }
+
+    fn from_text(text: &str) -> Result<Self, RsspError> {
+        serde_json::from_str(text).map_err(|_| RsspError::internal("signers.confirmation_key is not a registered key"))
+    }
 }
 
 impl std::fmt::Debug for Signer {
@@ -149,7 +192,7 @@ fn integrity(what: &str, id: &str) -> RsspError {
 }
 
 fn signer_fields(s: &Signer) -> Vec<u8> {
-    serde_json::to_vec(&serde_json::json!([
+    let mut fields = serde_json::json!([
         "signer",
         s.id,
         s.name,
@@ -159,8 +202,13 @@ fn signer_fields(s: &Signer) -> Vec<u8> {
         s.phone_certificate.as_ref().map(hex::encode),
         s.login_failures,
         s.created_at
-    ]))
-    .expect("JSON of strings and numbers")
+    ]);
+    // Appended only when present, so rows written before the confirm
+    // factor existed keep their MACs.
+    if let (Some(k), Some(list)) = (&s.confirmation_key, fields.as_array_mut()) {
+        list.push(serde_json::json!(["confirmation_key", k.to_text()]));
+    }
+    serde_json::to_vec(&fields).expect("JSON of strings and numbers")
 }
 
 fn credential_fields(c: &Credential) -> Vec<u8> {
@@ -199,6 +247,11 @@ fn signer_row(row: &Row) -> Result<(Signer, String), RsspError> {
             password_hash: row.text("password_hash")?,
             totp_sealed: hex_col("totp_sealed")?,
             phone_certificate: hex_col("phone_certificate")?,
+            confirmation_key: row
+                .opt_text("confirmation_key")?
+                .as_deref()
+                .map(ConfirmationKey::from_text)
+                .transpose()?,
             login_failures: row.int("login_failures")?,
             created_at: row.int("created_at")?,
         },
@@ -210,8 +263,8 @@ fn signer_row(row: &Row) -> Result<(Signer, String), RsspError> {
 pub fn insert_signer(tx: &mut Tx<'_>, cm: &dyn CryptoModule, s: &Signer) -> Result<(), RsspError> {
     let mac = hex::encode(cm.mac(&signer_fields(s))?);
     tx.execute(
-        "INSERT INTO signers (id, name, card_certificate, card_certificate_sha256, password_hash, totp_sealed, phone_certificate, login_failures, created_at, mac)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        "INSERT INTO signers (id, name, card_certificate, card_certificate_sha256, password_hash, totp_sealed, phone_certificate, login_failures, created_at, mac, confirmation_key)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         params![
             s.id.clone(),
             s.name.clone(),
@@ -222,7 +275,8 @@ pub fn insert_signer(tx: &mut Tx<'_>, cm: &dyn CryptoModule, s: &Signer) -> Resu
             s.phone_certificate.as_ref().map(hex::encode),
             s.login_failures,
             s.created_at,
-            mac
+            mac,
+            s.confirmation_key.as_ref().map(ConfirmationKey::to_text)
         ],
     )?;
     Ok(())

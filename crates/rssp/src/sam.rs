@@ -108,6 +108,20 @@ pub struct Factors {
     pub otp: Option<String>,
     /// The phone's signature over [`activation_message`] (`PHONE`).
     pub phone_signature: Option<Vec<u8>>,
+    /// The trusted UI's confirmation: the confirmed message (CBOR) and the
+    /// confirmation key's signature (`CONFIRM`, `CONFIRM_SIGNATURE`).
+    pub confirmation: Option<(Vec<u8>, Vec<u8>)>,
+}
+
+/// What a registration brings beside the card's instruction, for its factor.
+#[derive(Debug, Default)]
+pub struct FactorProof {
+    /// Phone factor: the phone's authentication certificate (DER) and its
+    /// signature over the registration.
+    pub phone: Option<(Vec<u8>, Vec<u8>)>,
+    /// Confirm factor: the confirmation key's attestation chain (base64
+    /// DER, leaf first), attested with the registration's nonce.
+    pub confirmation_key_chain: Option<Vec<String>>,
 }
 
 /// What `credentials/authorize` asks for.
@@ -218,6 +232,8 @@ pub struct Sam {
     jpki: JpkiTrust,
     policy: Policy,
     gates: Gates,
+    /// The confirm factor's verifier (`[device_trust]`); none: not offered.
+    device: Option<attest::appraisal::Verifier>,
 }
 
 /// One authentication attempt at a time per credential (and per signer's
@@ -339,7 +355,21 @@ impl Sam {
             .write(move |tx| audit(tx, &by, "sam.selftest", json!({ "crypto_module": kind, "passed": report })))
             .await
             .map_err(|e: RsspError| e.to_string())?;
-        Ok(Self { store, cm, ca, jpki, policy, gates: Gates::default() })
+        Ok(Self { store, cm, ca, jpki, policy, gates: Gates::default(), device: None })
+    }
+
+    /// Offers the confirm factor, its keys appraised by `verifier`.
+    pub fn with_device_trust(mut self, verifier: Option<attest::appraisal::Verifier>) -> Self {
+        self.device = verifier;
+        self
+    }
+
+    fn device(&self) -> Result<&attest::appraisal::Verifier, RsspError> {
+        self.device.as_ref().ok_or_else(|| {
+            RsspError::invalid(
+                "this service does not offer the confirm factor (no [device_trust] in its configuration)",
+            )
+        })
     }
 
     /// The store.
@@ -507,11 +537,21 @@ impl Sam {
         vec![self.ca.certificate().clone()]
     }
 
-    /// `credentials/getChallenge` for the `PHONE` factor.
-    pub async fn challenge(&self, caller: &Caller, credential_id: &str) -> Result<(String, u64), RsspError> {
+    /// `credentials/getChallenge` for the `PHONE` and `CONFIRM` factors.
+    pub async fn challenge(
+        &self,
+        caller: &Caller,
+        credential_id: &str,
+        auth_object: &str,
+    ) -> Result<(String, u64), RsspError> {
         let c = self.credential(caller, credential_id).await?;
-        if c.factor != Factor::Phone {
-            return Err(RsspError::invalid("this credential does not take the PHONE factor"));
+        let takes = match c.factor {
+            Factor::Phone => "PHONE",
+            Factor::Confirm => "CONFIRM",
+            Factor::Password | Factor::Totp => "",
+        };
+        if takes != auth_object {
+            return Err(RsspError::invalid(format!("this credential does not take the {auth_object} factor")));
         }
         self.nonce(&format!("challenge:{}", c.id), &caller.signer_id).await
     }
@@ -546,6 +586,7 @@ impl Sam {
             self.policy.max_failures,
             self.policy.multisign,
         );
+        let (service, hash, hashes_in) = (self.policy.service_name.clone(), input.hash, input.hashes.clone());
         let (signer, credential) = self
             .store
             .write(move |tx| {
@@ -555,6 +596,12 @@ impl Sam {
                 };
                 if n > c.multisign.min(multisign) {
                     return Ok(Err(RsspError::invalid(text::TOO_MANY_SIGNATURES)));
+                }
+                if c.factor == Factor::Confirm {
+                    let prompt = crate::confirm::prompt(&service, &c.id, hash, n, &hashes_in);
+                    if let Err(e) = crate::confirm::check_prompt_fits(&prompt) {
+                        return Ok(Err(e));
+                    }
                 }
                 c.failures += 1;
                 records::update_credential(tx, &*cm, &c)?;
@@ -671,24 +718,13 @@ impl Sam {
                     .ok_or_else(|| RsspError::internal("phone credential without a phone"))?;
                 let cert = <Certificate as der::Decode>::from_der(phone).map_err(RsspError::internal)?;
                 let spki = pki::cert::public_key_der(&cert).map_err(RsspError::internal)?;
-                // The challenge: the newest unused one the signer asked for this credential.
-                let (purpose, signer_id) = (format!("challenge:{}", credential.id), signer.id.clone());
-                let p = purpose.clone();
-                let challenges = self
-                    .store
-                    .read(move |tx| {
-                        tx.all(
-                            "SELECT id FROM nonces WHERE purpose = $1 AND subject = $2 AND used = 0 AND expires_at > $3 ORDER BY expires_at DESC LIMIT 5",
-                            params![p, signer_id, now()],
-                        )
-                    })
-                    .await?;
+                // The challenge: one of the newest unused ones the signer asked for this credential.
+                let (purpose, challenges) = self.open_challenges(signer, credential).await?;
                 let message = |challenge: &str| {
                     activation_message(&credential.id, input.hash, input.num_signatures, &input.hashes, challenge)
                 };
                 let matched = challenges
-                    .iter()
-                    .filter_map(|r| r.text("id").ok())
+                    .into_iter()
                     .find(|c| pki::rsa::verify(&spki, HashAlg::Sha256, &message(c), signature).is_ok());
                 let Some(challenge) = matched else { return Ok(Err(wrong(Code::InvalidAuthenticationData))) };
                 if let Err(e) = self.jpki.require_good(phone, "phone's authentication certificate").await {
@@ -696,7 +732,58 @@ impl Sam {
                 }
                 Ok(Ok(vec![(purpose, challenge)]))
             }
+            Factor::Confirm => {
+                let Some((message, signature)) = &input.factors.confirmation else {
+                    return Ok(Err(RsspError::new(
+                        Code::InvalidAuthenticationData,
+                        "the confirm factor needs CONFIRM and CONFIRM_SIGNATURE (the phone's trusted-UI confirmation)",
+                    )));
+                };
+                let key = signer
+                    .confirmation_key
+                    .as_ref()
+                    .ok_or_else(|| RsspError::internal("confirm credential without a confirmation key"))?;
+                let (purpose, challenges) = self.open_challenges(signer, credential).await?;
+                let prompt = crate::confirm::prompt(
+                    &self.policy.service_name,
+                    &credential.id,
+                    input.hash,
+                    input.num_signatures,
+                    &input.hashes,
+                );
+                let checked = crate::confirm::check(
+                    self.device()?,
+                    key,
+                    message,
+                    signature,
+                    &prompt,
+                    &challenges,
+                    SystemTime::now(),
+                );
+                Ok(checked.map(|challenge| vec![(purpose, challenge)]))
+            }
         }
+    }
+
+    /// The newest unused challenges the signer asked for `credential`, and
+    /// their nonce purpose.
+    async fn open_challenges(
+        &self,
+        signer: &Signer,
+        credential: &Credential,
+    ) -> Result<(String, Vec<String>), RsspError> {
+        let (purpose, signer_id) = (format!("challenge:{}", credential.id), signer.id.clone());
+        let p = purpose.clone();
+        let rows = self
+            .store
+            .read(move |tx| {
+                tx.all(
+                    "SELECT id FROM nonces WHERE purpose = $1 AND subject = $2 AND used = 0 AND expires_at > $3 ORDER BY expires_at DESC LIMIT 5",
+                    params![p, signer_id, now()],
+                )
+            })
+            .await?;
+        Ok((purpose, rows.iter().filter_map(|r| r.text("id").ok()).collect()))
     }
 
     /// `credentials/extendTransaction` (Appendix 1 method 2, SAM-11): the
@@ -880,13 +967,15 @@ impl Sam {
     /// Registers the holder of the card that signed `cms` (a `register`
     /// instruction) with `password` and the factor it names; the phone
     /// factor also needs the phone's authentication certificate and its
-    /// signature over the same content.
+    /// signature over the same content, the confirm factor the confirmation
+    /// key's attestation chain ([`crate::confirm::register`]).
     pub async fn register(
         &self,
         cms: &[u8],
         password: Zeroizing<String>,
-        phone: Option<(Vec<u8>, Vec<u8>)>,
+        proof: FactorProof,
     ) -> Result<Registered, RsspError> {
+        let FactorProof { phone, confirmation_key_chain } = proof;
         let by = crate::audit::by();
         let v = instruction::verify(cms, &self.jpki.sign_ca, &self.policy.service_name, SystemTime::now())?;
         let ins = &v.instruction;
@@ -928,6 +1017,23 @@ impl Sam {
                 return Err(RsspError::invalid("the phone factor needs phone_certificate and phone_signature"))
             }
             (_, Some(_)) => return Err(RsspError::invalid("phone_certificate is only for the phone factor")),
+            (_, None) => None,
+        };
+        let confirmation_key = match (factor, confirmation_key_chain) {
+            (Factor::Confirm, Some(chain)) => Some(crate::confirm::register(
+                self.device()?,
+                &chain,
+                &ins.nonce,
+                ins.confirmation_key.as_deref(),
+                SystemTime::now(),
+            )?),
+            (Factor::Confirm, None) => {
+                self.device()?;
+                return Err(RsspError::invalid(
+                    "the confirm factor needs confirmation_key_chain (the key's attestation chain, leaf first)",
+                ));
+            }
+            (_, Some(_)) => return Err(RsspError::invalid("confirmation_key_chain is only for the confirm factor")),
             (_, None) => None,
         };
         self.jpki.require_good(&v.card_certificate, "card's signature certificate").await?;
@@ -988,6 +1094,7 @@ impl Sam {
             password_hash,
             totp_sealed,
             phone_certificate,
+            confirmation_key,
             login_failures: 0,
             created_at: now(),
         };

@@ -62,4 +62,6 @@ pub const MIGRATIONS: &[Migration] = &[
         )",
     ),
     ("0002-audit", audit_log::TABLES),
+    // The confirm factor's registered key (JSON: chain and challenge).
+    ("0003-confirmation-key", "ALTER TABLE signers ADD COLUMN confirmation_key TEXT"),
 ];

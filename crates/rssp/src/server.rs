@@ -38,7 +38,7 @@ pub async fn serve(
         http: jlis_api::status::client(),
     };
     let store = store::Store::open(&config.database, crate::schema::MIGRATIONS).await.map_err(|e| e.to_string())?;
-    let sam = Sam::open(store, cm, ca, jpki, config.policy()).await?;
+    let sam = Sam::open(store, cm, ca, jpki, config.policy()).await?.with_device_trust(config.device_verifier()?);
     let tls = svc::server::server_config(&config.tls_certificate, &config.tls_key, &config.tls_client_ca)?;
     let audit_key = audit_log::AuditKey::load_or_create(&config.audit_key_file)?;
     let state = Arc::new(AppState { sam, privileged });

@@ -131,6 +131,10 @@ pub const JLIS_TABLE: &str = "\n# Device trust (docs/device-trust.md).\n[device_
     verifier_public_key = \"device-trust/verifier.pub.pem\"\n\
     se_issuer_certificates = [\"device-trust/se-issuer.pem\"]\n";
 
+/// The `[device_trust]` table of `rssp.toml` (the confirm factor's keys).
+pub const RSSP_TABLE: &str = "\n# Device trust: the confirm factor's keys (docs/device-trust.md).\n[device_trust]\n\
+    policy = \"device-trust/policy.json\"\nmetadata = \"device-trust/metadata.json\"\n";
+
 /// Makes phones as the SE issuer and the phone vendor would.
 #[derive(Debug, Clone)]
 pub struct Factory {

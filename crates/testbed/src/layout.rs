@@ -192,7 +192,8 @@ pub fn init_rssp(dir: &Path, layout: &Layout) -> Result<PathBuf, String> {
          {cm_line}\
          [[privileged]]\nname = \"admin\"\nrole = \"administrator\"\ntoken_file = \"rssp-admin.token\"\n\
          [[privileged]]\nname = \"auditor\"\nrole = \"auditor\"\ntoken_file = \"rssp-auditor.token\"\n\
-         {cm_table}",
+         {cm_table}{device}",
+        device = if dir.join("device-trust").is_dir() { crate::devices::RSSP_TABLE } else { "" },
         port = layout.rssp_port,
         db = layout.databases.rssp,
         ocsp = layout.jlis_http_port,

@@ -239,6 +239,7 @@ async fn register(d: &testbed::Endpoints, name: &str) -> Result<Target> {
         credential: None,
         factor: Some(rssp::records::Factor::Password),
         password_binding: Some(rssp::instruction::password_binding(&nonce, PASSWORD)),
+        confirmation_key: None,
     };
     let mut card = jpki::JpkiCard::new(transport::InProcess::new(mynacard::MynaCard::in_memory(state)?));
     card.verify(jpki::PinId::Sign, "ABC123")?;

@@ -283,6 +283,7 @@ fn register(a: &RegisterArgs, json: bool) -> Result<()> {
         credential: None,
         factor: Some(factor),
         password_binding: Some(rssp::instruction::password_binding(&nonce, &password)),
+        confirmation_key: None,
     };
     let cms = card_signs(&a.card, &instruction)?;
     let body = serde_json::json!({ "cms": B64.encode(cms), "password": password.as_str() });
@@ -393,6 +394,7 @@ fn change(a: &StateArgs, purpose: Purpose, json: bool) -> Result<()> {
         credential: Some(a.credential.clone()),
         factor: None,
         password_binding: None,
+        confirmation_key: None,
     };
     let cms = card_signs(&a.card, &instruction)?;
     let r: serde_json::Value = rt
