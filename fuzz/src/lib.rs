@@ -306,10 +306,11 @@ fn csc_round_trip<T: serde::de::DeserializeOwned + serde::Serialize>(data: &[u8]
 
 /// The remote signing service's parsers (issue 16): the CSC request bodies
 /// (v1 and v2 names), the card-signed instruction (its JSON, and the whole
-/// CMS check against the JPKI signature CA), and PKCS#10 requests.
+/// CMS check against the JPKI signature CA), PKCS#10 requests, and the
+/// confirm factor's registration chain and confirmation check.
 pub fn rssp_inputs(data: &[u8]) {
     let Some((&which, rest)) = data.split_first() else { return };
-    match which % 4 {
+    match which % 5 {
         0 => {
             csc_round_trip::<csc_api::types::AuthorizeRequest>(rest);
             csc_round_trip::<csc_api::types::SignHashRequest>(rest);
@@ -328,6 +329,19 @@ pub fn rssp_inputs(data: &[u8]) {
         2 => {
             if let Ok(v) = rssp::csr::verify(rest) {
                 assert!(!v.public_key_der.is_empty());
+            }
+        }
+        4 => {
+            // The confirm factor: a registration's chain (JSON strings) and
+            // a confirmation (message, signature) under a fuzzed registered key.
+            let now = std::time::SystemTime::now();
+            if let Ok(chain) = serde_json::from_slice::<Vec<String>>(rest) {
+                assert!(rssp::confirm::register(fuzz_verifier(), &chain, "n", Some("00"), now).is_err());
+            }
+            if let Ok(key) = serde_json::from_slice::<rssp::records::ConfirmationKey>(rest) {
+                let challenges = ["c".to_string()];
+                let checked = rssp::confirm::check(fuzz_verifier(), &key, rest, rest, "p", &challenges, now);
+                assert!(checked.is_err(), "no vendor is trusted");
             }
         }
         _ => {
@@ -521,14 +535,10 @@ pub fn pades_verify(data: &[u8]) {
     }
 }
 
-/// Device trust's parsers (crate attest) on arbitrary bytes — the first
-/// byte picks one: Android KeyDescription, EAT evidence (and a whole
-/// appraisal of it), EAR JWT, confirmation message, concatenated
-/// attestation certificates (and the SE key attestation check), the
-/// verifier's policy and metadata JSON. Errors, never a panic.
-pub fn attest_inputs(data: &[u8]) {
+/// A verifier with a policy and an empty vendor list (nothing is trusted).
+fn fuzz_verifier() -> &'static attest::appraisal::Verifier {
     static VERIFIER: OnceLock<attest::appraisal::Verifier> = OnceLock::new();
-    let verifier = VERIFIER.get_or_init(|| {
+    VERIFIER.get_or_init(|| {
         let policy = attest::appraisal::Policy {
             id: "fuzz".into(),
             app_package: "jp.go.jpki.app".into(),
@@ -545,7 +555,16 @@ pub fn attest_inputs(data: &[u8]) {
             status: Default::default(),
         };
         attest::appraisal::Verifier::new(policy, metadata, attest::ec::EcKey::generate(), "fuzz")
-    });
+    })
+}
+
+/// Device trust's parsers (crate attest) on arbitrary bytes — the first
+/// byte picks one: Android KeyDescription, EAT evidence (and a whole
+/// appraisal of it), EAR JWT, confirmation message, concatenated
+/// attestation certificates (and the SE key attestation check), the
+/// verifier's policy and metadata JSON. Errors, never a panic.
+pub fn attest_inputs(data: &[u8]) {
+    let verifier = fuzz_verifier();
     let Some((&which, rest)) = data.split_first() else { return };
     let now = std::time::SystemTime::now();
     match which % 8 {
