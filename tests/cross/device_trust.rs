@@ -5,7 +5,7 @@
 
 use jpki::JpkiCard;
 use mynacard::personalize::InitialPins;
-use openjpki_tests::{holder, jpki_app_identity};
+use openjpki_tests::{holder, jpki_app_identity, new_phone};
 use phone::app::JpkiApp;
 use testbed::devices::{Factory, PhoneState};
 use testbed::Deployment;
@@ -253,6 +253,23 @@ async fn a_cloned_app_with_the_stolen_token_and_replayed_assertions_are_refused(
     let stale = app.revocation_confirmation(&[0x33; 32], |_| true).unwrap();
     let message = refused(app.attesting(&sp).revoke(&cms, stale, &mut app.relay()).await);
     assert!(message.contains("confirmation_key"), "{message}");
+    // A key that does not need the trusted UI (another phone's evidence
+    // key, attested for this very nonce), and malformed confirmations.
+    let neighbour = new_phone(&d, jpki_app_identity());
+    let se = hex::decode(neighbour.se_identifier()).unwrap();
+    let evidence = neighbour.tee().unwrap().evidence(&nonce, &jpki_app_identity(), &se, "test").unwrap();
+    let plain_chain: Vec<String> = attest::eat::open(&evidence).unwrap().chain.iter().map(|c| b64(c)).collect();
+    let with_chain = |key_chain: Vec<String>| tsm_api::types::RevocationConfirmation {
+        key_chain,
+        message: b64(&other.message),
+        signature: b64(&other.signature),
+    };
+    let message = refused(app.attesting(&sp).revoke(&cms, Some(with_chain(plain_chain)), &mut app.relay()).await);
+    assert!(message.contains("confirmation_key") && message.contains("not_confirmation_key"), "{message}");
+    for (chain, why) in [(vec!["***".to_string()], "not base64"), (vec![], "no key attestation chain")] {
+        let message = refused(app.attesting(&sp).revoke(&cms, Some(with_chain(chain)), &mut app.relay()).await);
+        assert!(message.contains("confirmation_malformed") && message.contains(why), "{message}");
+    }
     assert_eq!(written(&d.sp.certificates(&app.se_identifier()).await.unwrap()), 2, "nothing revoked");
     // The holder declines the prompt: nothing is sent.
     let declined = app.confirmed_revoke(&sp, "2468", |_| false).await.unwrap_err();

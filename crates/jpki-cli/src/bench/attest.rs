@@ -89,8 +89,26 @@ pub fn attest(a: &AttestBenchArgs, json: bool) -> Result<()> {
                 .expect("attested");
         }
     };
+    // The RSSP's confirm factor: the registered confirmation key's chain
+    // appraised again, and the holder's confirmation of two hashes checked.
+    let (confirm_key, confirm_chain) = keystore.generate_attested(b"registration nonce", &app, true).map_err(err)?;
+    let registered = rssp::records::ConfirmationKey {
+        chain: confirm_chain.iter().map(|c| b64(c)).collect(),
+        challenge: "registration nonce".into(),
+    };
+    let hashes = [vec![1u8; 32], vec![2u8; 32]];
+    let prompt = rssp::confirm::prompt("bench", "c-bench", pki::HashAlg::Sha256, 2, &hashes);
+    let challenges = ["bench challenge".to_string()];
+    let message = attest::confirm::message(&prompt, challenges[0].as_bytes());
+    let token_ui = attest::confirm::token(&attest::confirm::TEST_SECRET, &message);
+    let signature = attest::confirm::sign_confirmed(&confirm_key, &attest::confirm::TEST_SECRET, &message, &token_ui)
+        .map_err(|e| anyhow!(e))?;
+    let rssp_check = || {
+        rssp::confirm::check(&verifier, &registered, &message, &signature, &prompt, &challenges, now)
+            .expect("confirmed");
+    };
     let digest_info = pki::HashAlg::Sha256.digest_info(&[0; 32]);
-    let (mut ev, mut sp, mut jp, mut rsa_sign) = (vec![], vec![], vec![], vec![]);
+    let (mut ev, mut sp, mut jp, mut rsa_sign, mut confirm) = (vec![], vec![], vec![], vec![], vec![]);
     for _ in 0..a.rounds {
         ev.push(per_op(a.count, || {
             assert!(verifier.appraise(&evidence, &nonce, now).findings.is_empty());
@@ -103,11 +121,12 @@ pub fn attest(a: &AttestBenchArgs, json: bool) -> Result<()> {
             let _ = verifier.result(&appraised, now);
         }));
         jp.push(per_op(a.count, jpki_check));
+        confirm.push(per_op(a.count, rssp_check));
         rsa_sign.push(per_op(a.count, || {
             rsa.sign_raw(&digest_info).expect("RSA");
         }));
     }
-    let (ev, sp, jp, rsa_sign) = (median(ev), median(sp), median(jp), median(rsa_sign));
+    let (ev, sp, jp, rsa_sign, confirm) = (median(ev), median(sp), median(jp), median(rsa_sign), median(confirm));
     // The SP-TSM appraises the evidence at application and, in
     // provisioning, adds the SE's key attestations to that verdict.
     let total = ev + sp + jp;
@@ -125,6 +144,7 @@ pub fn attest(a: &AttestBenchArgs, json: bool) -> Result<()> {
             "total": ms(total),
             "peer_rsa2048_sign": ms(rsa_sign),
         },
+        "rssp_confirm_factor_per_authorisation_ms": ms(confirm),
         "bytes": {
             "evidence_eat": evidence.len(),
             "ear_jwt": token.len(),
@@ -150,6 +170,7 @@ pub fn attest(a: &AttestBenchArgs, json: bool) -> Result<()> {
     println!("  JPKI service: check EAR + 2 SE key attestations               {:8.3} ms", ms(jp));
     println!("  added server CPU per issuance                                  {:8.3} ms", ms(total));
     println!("  peer: one RSA-2048 signature (each certificate costs one)     {:8.3} ms", ms(rsa_sign));
+    println!("  RSSP confirm factor per authorisation (key re-appraised)      {:8.3} ms", ms(confirm));
     println!(
         "  evidence (EAT) {} B · EAR {} B · SE key attestations {} B DER",
         evidence.len(),

@@ -7,11 +7,10 @@
 //! last one. The counter is stored before the request is acted on.
 //! Reading an application's state changes nothing and needs none.
 
-use super::{refused, SpTsm};
+use super::SpTsm;
 use attest::assertion::{self, AssertionError};
 use attest::keystore::AppIdentity;
 use tsm::FlowError;
-use tsm_api::Code;
 
 /// A phone's request as its assertion covers it.
 #[derive(Debug, Clone, Copy)]
@@ -27,19 +26,18 @@ pub struct SignedRequest<'a> {
 }
 
 fn untrusted(e: AssertionError) -> FlowError {
-    tracing::warn!(reason = e.code(), "app assertion refused");
-    refused(Code::DeviceNotTrusted, e.to_string())
+    super::untrusted("app assertion", e.code(), e.to_string())
 }
 
 impl SpTsm {
-    /// Checks `request`'s assertion for application `id`. Applications
-    /// without evidence (device trust off when they were made) have no
-    /// app key and need none.
-    pub async fn check_app_assertion(&self, id: &str, request: &SignedRequest<'_>) -> Result<(), FlowError> {
+    /// Checks `request`'s assertion for application `id`; true when it was
+    /// needed and passed. Applications without evidence (device trust off
+    /// when they were made) have no app key and need none (false).
+    pub async fn check_app_assertion(&self, id: &str, request: &SignedRequest<'_>) -> Result<bool, FlowError> {
         if self.device.is_none() {
-            return Ok(());
+            return Ok(false);
         }
-        let Some((evidence, stored)) = self.records.app_key_state(id).await? else { return Ok(()) };
+        let Some((evidence, stored)) = self.records.app_key_state(id).await? else { return Ok(false) };
         let raw = request.assertion.ok_or(AssertionError::Missing).map_err(untrusted)?;
         // The evidence was appraised when it was accepted; it is opened
         // here only for its signing key and the app it names.
@@ -57,6 +55,6 @@ impl SpTsm {
         if !self.records.advance_assertion_counter(id, counter).await? {
             return Err(untrusted(AssertionError::Replayed { got: counter, stored: counter }));
         }
-        Ok(())
+        Ok(true)
     }
 }

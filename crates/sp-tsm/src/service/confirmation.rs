@@ -5,31 +5,26 @@
 //! nonce; it must have signed exactly the revocation prompt for this SE
 //! with that nonce as extra data.
 
-use super::{refused, SpTsm};
+use super::SpTsm;
 use base64::{engine::general_purpose::STANDARD, Engine};
 use tsm::FlowError;
 use tsm_api::types::{revocation_prompt, RevocationConfirmation};
-use tsm_api::Code;
 
 fn untrusted(reason: &str, why: impl std::fmt::Display) -> FlowError {
-    tracing::warn!(reason, "revocation confirmation refused");
-    refused(Code::DeviceNotTrusted, format!("{reason}: {why}"))
+    super::untrusted("revocation confirmation", reason, format!("{reason}: {why}"))
 }
 
 impl SpTsm {
     /// Checks the holder's `confirmation` of revoking SE `se_id` for
-    /// `nonce`, when application `id` carried evidence (device trust on).
-    pub(super) async fn check_revocation_confirmation(
+    /// `nonce`; called when the phone's application carried evidence and its
+    /// request's app assertion passed.
+    pub(super) fn check_revocation_confirmation(
         &self,
-        id: &str,
         nonce: &[u8; 32],
         se_id: &str,
         confirmation: Option<&RevocationConfirmation>,
     ) -> Result<(), FlowError> {
         let Some(verifier) = &self.device else { return Ok(()) };
-        if self.records.app_key_state(id).await?.is_none() {
-            return Ok(());
-        }
         let c = confirmation.ok_or_else(|| {
             untrusted("confirmation_missing", "the revocation was not confirmed on the phone's trusted UI")
         })?;

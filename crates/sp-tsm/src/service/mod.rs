@@ -82,6 +82,13 @@ fn refused(code: Code, message: impl Into<String>) -> FlowError {
     FlowError::new(code, message)
 }
 
+/// 403 `device_not_trusted`; `message` begins with the reason code, which
+/// is logged with `what` was refused.
+fn untrusted(what: &'static str, reason: &str, message: impl Into<String>) -> FlowError {
+    tracing::warn!(reason, "{what} refused");
+    refused(Code::DeviceNotTrusted, message)
+}
+
 /// What the store keeps of a resume token: its SHA-256, hex.
 fn token_digest(token: &str) -> String {
     hex::encode(pki::HashAlg::Sha256.digest(token.as_bytes()))
@@ -366,8 +373,9 @@ impl SpTsm {
         };
         let application = self.records.application_of(signer_serial).await?;
         if let Some(id) = &application {
-            self.check_app_assertion(id, request).await?;
-            self.check_revocation_confirmation(id, &nonce, &se_id, confirmation).await?;
+            if self.check_app_assertion(id, request).await? {
+                self.check_revocation_confirmation(&nonce, &se_id, confirmation)?;
+            }
         }
         self.nonces.consume(&nonce)?;
         let mut revoked = Vec::new();
