@@ -45,14 +45,6 @@ async fn register(
     lab.csc().call_path("/rssp/v1/register", &body).await
 }
 
-async fn challenge(s: &csc_api::client::CscClient, credential: &str) -> String {
-    let r: serde_json::Value = s
-        .call("credentials/getChallenge", &serde_json::json!({ "credentialID": credential, "authObjectID": "CONFIRM" }))
-        .await
-        .unwrap();
-    r["challenge"].as_str().unwrap().to_string()
-}
-
 fn factors(message: &[u8], signature: &[u8]) -> Vec<AuthDatum> {
     let mut d = pin(PASSWORD);
     d.push(AuthDatum { id: "CONFIRM".into(), value: B64.encode(message) });
@@ -87,7 +79,7 @@ async fn the_holders_confirmation_activates_exactly_the_hashes_shown_once() {
 
     // A compromised client shows the holder other hashes than it sends:
     // the holder confirmed another prompt.
-    let c = challenge(&csc, &credential).await;
+    let c = challenge(&csc, &credential, "CONFIRM").await;
     let shown = rssp::confirm::prompt(SERVICE, &credential, pki::HashAlg::Sha256, 2, &[sha256(b"x"), sha256(b"y")]);
     let other = tee.confirm(&key, &shown, c.as_bytes(), |_| true).unwrap();
     let e = csc.authorize(&credential, &hashes, factors(&other.message, &other.signature)).await.unwrap_err();
@@ -128,7 +120,7 @@ async fn the_holders_confirmation_activates_exactly_the_hashes_shown_once() {
     let e = csc.authorize(&credential, &hashes, factors(&good.message, &good.signature)).await.unwrap_err();
     refused(e, "challenge is unknown, used or expired");
     // A fresh challenge confirmed again works (the refusals did not lock it).
-    let c = challenge(&csc, &credential).await;
+    let c = challenge(&csc, &credential, "CONFIRM").await;
     let again = tee.confirm(&key, &prompt, c.as_bytes(), |_| true).unwrap();
     csc.authorize(&credential, &hashes, factors(&again.message, &again.signature)).await.expect("a new confirmation");
     // The PHONE challenge is not this credential's factor.

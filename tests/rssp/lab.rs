@@ -41,6 +41,15 @@ pub fn pin(p: &str) -> Vec<AuthDatum> {
     vec![AuthDatum { id: "PIN".into(), value: p.into() }]
 }
 
+/// `credentials/getChallenge` for the auth object `object` (`PHONE`, `CONFIRM`).
+pub async fn challenge(s: &CscClient, credential: &str, object: &str) -> String {
+    let r: serde_json::Value = s
+        .call("credentials/getChallenge", &serde_json::json!({ "credentialID": credential, "authObjectID": object }))
+        .await
+        .unwrap();
+    r["challenge"].as_str().unwrap().to_string()
+}
+
 pub fn sha256(data: &[u8]) -> Vec<u8> {
     pki::HashAlg::Sha256.digest(data)
 }

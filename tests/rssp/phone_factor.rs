@@ -54,14 +54,6 @@ async fn register_with_phone(
         .await
 }
 
-async fn challenge(s: &csc_api::client::CscClient, credential: &str) -> String {
-    let r: serde_json::Value = s
-        .call("credentials/getChallenge", &serde_json::json!({ "credentialID": credential, "authObjectID": "PHONE" }))
-        .await
-        .unwrap();
-    r["challenge"].as_str().unwrap().to_string()
-}
-
 fn factors(phone_signature: &[u8]) -> Vec<AuthDatum> {
     let mut d = pin(PASSWORD);
     d.push(AuthDatum { id: "PHONE".into(), value: B64.encode(phone_signature) });
@@ -86,7 +78,7 @@ async fn the_phone_activates_exactly_the_hashes_it_signed_for_once() {
         Code::InvalidAuthenticationData
     );
     // The phone signed other hashes than those asked for: refused.
-    let c = challenge(&csc, &credential).await;
+    let c = challenge(&csc, &credential, "PHONE").await;
     let other = rssp::sam::activation_message(&credential, sha256_alg, 2, &[sha256(b"x"), sha256(b"y")], &c);
     let wrong = phone.sign(PhoneCertType::Auth, PHONE_AUTH_PIN, &other).unwrap().signature;
     assert_eq!(
@@ -94,7 +86,7 @@ async fn the_phone_activates_exactly_the_hashes_it_signed_for_once() {
         Code::InvalidAuthenticationData
     );
     // The right message: a SAD for exactly these hashes.
-    let c = challenge(&csc, &credential).await;
+    let c = challenge(&csc, &credential, "PHONE").await;
     let message = rssp::sam::activation_message(&credential, sha256_alg, 2, &hashes, &c);
     let signed = phone.sign(PhoneCertType::Auth, PHONE_AUTH_PIN, &message).unwrap().signature;
     let sad = csc.authorize(&credential, &hashes, factors(&signed)).await.expect("password and phone");
@@ -109,7 +101,7 @@ async fn the_phone_activates_exactly_the_hashes_it_signed_for_once() {
 
     // Another holder's phone cannot stand in for this one.
     let (_, stranger) = card_and_phone(&lab, "他人 二子").await;
-    let c = challenge(&csc, &credential).await;
+    let c = challenge(&csc, &credential, "PHONE").await;
     let message = rssp::sam::activation_message(&credential, sha256_alg, 2, &hashes, &c);
     let foreign = stranger.sign(PhoneCertType::Auth, PHONE_AUTH_PIN, &message).unwrap().signature;
     assert_eq!(
@@ -124,7 +116,7 @@ async fn the_phone_activates_exactly_the_hashes_it_signed_for_once() {
         pki::cert::parse_certificates(&phone_cert).unwrap()[0].tbs_certificate.serial_number.as_bytes(),
     );
     lab.d.operator().unwrap().revoke("revoke-phone-rssp", &serial, pki::crl::Reason::KeyCompromise).await.unwrap();
-    let c = challenge(&csc, &credential).await;
+    let c = challenge(&csc, &credential, "PHONE").await;
     let message = rssp::sam::activation_message(&credential, sha256_alg, 2, &hashes, &c);
     let signed = phone.sign(PhoneCertType::Auth, PHONE_AUTH_PIN, &message).unwrap().signature;
     let e = csc.authorize(&credential, &hashes, factors(&signed)).await.unwrap_err();
