@@ -180,3 +180,51 @@ fn se_key_attestations_bind_the_phone_the_application_and_the_key() {
         ["se_unknown_issuer"]
     );
 }
+
+/// The SE's attestation certificate, verified once for the first key,
+/// anchors the second key's chain; that chain is still checked in full:
+/// a leaf the SE did not sign, a rogue issuer's or a revoked attesting
+/// certificate, and a wrong binding are each refused.
+#[test]
+fn the_second_key_of_one_se_is_checked_in_full_after_the_first() {
+    let w = world();
+    let nonce = [5u8; 32];
+    let now = SystemTime::now();
+    let ev = w.evidence(&w.keystore(Preset::Good), &w.app, &nonce);
+    let se_key = se_key::certify_se(&w.se_issuer, &SE).unwrap();
+    let commitment = [9u8; 32];
+    let (auth, sign) = (
+        pki::RsaPrivateKey::generate_2048().unwrap().public_key_der(),
+        pki::RsaPrivateKey::generate_2048().unwrap().public_key_der(),
+    );
+    let good_auth = se_key.attest(&auth, &SE, b"aid", KeySlot::Auth, &commitment).unwrap();
+    let good_sign = se_key.attest(&sign, &SE, b"aid", KeySlot::Sign, &commitment).unwrap();
+    let codes = |second: Vec<Vec<u8>>, metadata: &Metadata| {
+        let mut a = w.verifier.appraise(&ev, &nonce, now);
+        let keys = [(KeySlot::Auth, auth.clone(), good_auth.clone()), (KeySlot::Sign, sign.clone(), second)];
+        a.appraise_se_keys(metadata, &keys, &SE, &commitment, now);
+        a.findings.iter().map(Reason::code).collect::<Vec<_>>()
+    };
+    let metadata = &w.verifier.metadata;
+    assert!(codes(good_sign.clone(), metadata).is_empty());
+    // A rogue issuer's SE attestation key for the same SE.
+    let rogue = se_key::certify_se(&Authority::new_root("openjpki SE issuer", 30).unwrap(), &SE).unwrap();
+    assert_eq!(
+        codes(rogue.attest(&sign, &SE, b"aid", KeySlot::Sign, &commitment).unwrap(), metadata),
+        ["se_unknown_issuer"]
+    );
+    // The genuine attesting certificate with a leaf it did not sign.
+    let mut spliced = rogue.attest(&sign, &SE, b"aid", KeySlot::Sign, &commitment).unwrap();
+    spliced[1] = good_auth[1].clone();
+    assert_eq!(codes(spliced, metadata), ["se_attestation_chain_invalid"]);
+    // A wrong binding under the anchored certificate.
+    assert_eq!(
+        codes(se_key.attest(&sign, &SE, b"aid", KeySlot::Sign, &[8; 32]).unwrap(), metadata),
+        ["se_another_commitment"]
+    );
+    // The attesting certificate revoked: refused for both keys.
+    let mut revoked = metadata.clone();
+    let serial = attest::x509::Parsed::from_der(&good_auth[1]).unwrap().serial_hex();
+    revoked.status.insert(serial, StatusEntry { status: "REVOKED".into(), reason: "KEY_COMPROMISE".into() });
+    assert_eq!(codes(good_sign, &revoked), ["se_attestation_key_revoked", "se_attestation_key_revoked"]);
+}

@@ -11,6 +11,7 @@ use attest::keystore::{AppIdentity, DeviceState, Keystore, Platform};
 use attest::x509::Authority;
 use base64::{engine::general_purpose::STANDARD, Engine};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 /// The TEE of one phone. Clones share the app key and its counter.
@@ -20,6 +21,7 @@ pub struct Tee {
     ueid: Vec<u8>,
     secret: [u8; 32],
     app_key: Arc<Mutex<Option<AppKey>>>,
+    kept: Arc<Mutex<BTreeMap<String, ConfirmationKey>>>,
 }
 
 /// The app key (App Attest's attested key): the TEE key that signed the
@@ -75,6 +77,7 @@ impl Tee {
             ueid,
             secret: confirm::TEST_SECRET,
             app_key: Arc::default(),
+            kept: Arc::default(),
         }
     }
 
@@ -120,6 +123,25 @@ impl Tee {
     pub fn confirmation_key(&self, challenge: &[u8], app: &App) -> Result<ConfirmationKey, attest::Error> {
         let (key, chain) = self.keystore.generate_attested(challenge, &app_identity(app), true)?;
         Ok(ConfirmationKey { key, chain })
+    }
+
+    /// A confirmation key for `app` kept under `alias` (a relying party it
+    /// is registered with), attested with `challenge`; it replaces the key
+    /// kept there before.
+    pub fn keep_confirmation_key(
+        &self,
+        alias: &str,
+        challenge: &[u8],
+        app: &App,
+    ) -> Result<ConfirmationKey, attest::Error> {
+        let key = self.confirmation_key(challenge, app)?;
+        self.kept.lock().unwrap_or_else(|e| e.into_inner()).insert(alias.into(), key.clone());
+        Ok(key)
+    }
+
+    /// The confirmation key kept under `alias`.
+    pub fn kept_confirmation_key(&self, alias: &str) -> Option<ConfirmationKey> {
+        self.kept.lock().unwrap_or_else(|e| e.into_inner()).get(alias).cloned()
     }
 
     /// The trusted UI shows `prompt`; `holder` sees the text and confirms or
@@ -183,6 +205,19 @@ pub struct TeeFile {
     /// Its counter: the last assertion's.
     #[serde(default)]
     pub app_counter: u32,
+    /// Confirmation keys kept for relying parties, by alias.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub confirmation_keys: BTreeMap<String, KeptKeyFile>,
+}
+
+/// A kept confirmation key in `tee.json`.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeptKeyFile {
+    /// The key (PKCS#8, base64).
+    pub key: String,
+    /// Its attestation chain (DER, base64), leaf first.
+    pub chain: Vec<String>,
 }
 
 impl Tee {
@@ -200,6 +235,16 @@ impl Tee {
             app_key: app_key.as_ref().map(|k| STANDARD.encode(k.key.pkcs8())),
             app_rp_id_hash: app_key.as_ref().map(|k| hex::encode(k.rp_id_hash)),
             app_counter: app_key.map_or(0, |k| k.counter),
+            confirmation_keys: self
+                .kept
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .iter()
+                .map(|(alias, k)| {
+                    let chain = k.chain.iter().map(|c| STANDARD.encode(c)).collect();
+                    (alias.clone(), KeptKeyFile { key: STANDARD.encode(k.key.pkcs8()), chain })
+                })
+                .collect(),
         }
     }
 
@@ -219,11 +264,46 @@ impl Tee {
             (None, None) => None,
             _ => return Err("app_key and app_rp_id_hash go together".into()),
         };
+        let mut kept = BTreeMap::new();
+        for (alias, k) in &f.confirmation_keys {
+            let key = EcKey::from_pkcs8(&b(&k.key, "confirmation_keys")?).map_err(|e| e.to_string())?;
+            let chain = k.chain.iter().map(|c| b(c, "confirmation_keys")).collect::<Result<_, _>>()?;
+            kept.insert(alias.clone(), ConfirmationKey { key, chain });
+        }
         Ok(Self {
             keystore: Keystore::new(f.state.clone(), authority, b(&f.vendor_root, "vendor_root")?),
             ueid: hex::decode(&f.ueid).map_err(|_| "ueid is not hex".to_string())?,
             secret: confirm::TEST_SECRET,
             app_key: Arc::new(Mutex::new(app_key)),
+            kept: Arc::new(Mutex::new(kept)),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use attest::keystore::{Preset, Vendor};
+
+    #[test]
+    fn a_kept_confirmation_key_survives_tee_json_and_still_confirms() {
+        let vendor = Vendor::new("Test Phones").unwrap();
+        let tee = Tee::new(
+            Preset::Good.state(&vendor.boot_key),
+            vendor.attestation_key("T1").unwrap(),
+            vendor.root.certificate.clone(),
+        );
+        let app = App::new("jp.go.jpki.app", b"signing certificate".to_vec());
+        let kept = tee.keep_confirmation_key("rssp:test", b"nonce", &app).unwrap();
+        assert!(tee.kept_confirmation_key("rssp:other").is_none());
+        let json = serde_json::to_string(&tee.to_file()).unwrap();
+        let again = Tee::from_file(&serde_json::from_str(&json).unwrap()).unwrap();
+        let key = again.kept_confirmation_key("rssp:test").expect("kept");
+        assert_eq!((key.public_key(), &key.chain), (kept.public_key(), &kept.chain));
+        let confirmed = again.confirm(&key, "sign?", b"challenge", |_| true).unwrap();
+        let verified = confirm::verify(&confirmed.message, &confirmed.signature, &kept.public_key(), "sign?", |e| {
+            e == b"challenge"
+        });
+        assert_eq!(verified, Ok(()));
     }
 }

@@ -26,7 +26,9 @@ pub enum RsspCommand {
     /// factor); the service checks the card at the JPKI service, makes your
     /// key in its crypto module and certifies it. Prints your signer id
     /// (the login name) and credential id; with `--factor totp`, the TOTP
-    /// key URI for an authenticator app (shown once).
+    /// key URI for an authenticator app (shown once); with `--factor
+    /// confirm`, the phone in `--confirm-phone DIR` makes a confirmation
+    /// key in its TEE, and the card signs that key's hash.
     Register(RegisterArgs),
     /// Log in and print a bearer token (for a signature creation
     /// application such as pyHanko's CSC signer).
@@ -108,6 +110,9 @@ pub enum FactorArg {
     Password,
     /// Level 2: password and TOTP.
     Totp,
+    /// Level 2: password and your confirmation of each signature on the
+    /// phone's trusted UI (`--confirm-phone DIR`).
+    Confirm,
 }
 
 /// What a signed instruction needs: the service, the card (or the JPKI
@@ -139,6 +144,10 @@ pub struct RegisterArgs {
     /// The authorisation factor of the credential.
     #[arg(long, value_enum, default_value = "password")]
     pub factor: FactorArg,
+    /// With `--factor confirm`: the phone (a `jpki phone new` directory)
+    /// whose TEE makes and keeps the confirmation key.
+    #[arg(long, value_name = "DIR", required_if_eq("factor", "confirm"))]
+    pub confirm_phone: Option<PathBuf>,
 }
 
 /// `jpki rssp credentials`
@@ -164,6 +173,13 @@ pub struct SignArgs {
     /// The current TOTP, for a level-2 TOTP credential.
     #[arg(long)]
     pub otp: Option<String>,
+    /// For a confirm credential: the phone whose trusted UI shows what is
+    /// signed (the credential and the file's SHA-256) for you to confirm.
+    #[arg(long, value_name = "DIR", conflicts_with = "otp")]
+    pub confirm_phone: Option<PathBuf>,
+    /// The service's name, shown in the confirmation prompt (the RSSP's `service_name`).
+    #[arg(long, default_value = "openjpki-rssp")]
+    pub service_name: String,
     /// The file to sign.
     pub input: PathBuf,
     /// Where the detached CMS goes (DER).
@@ -242,6 +258,11 @@ pub fn run(command: RsspCommand, json: bool) -> Result<()> {
     }
 }
 
+/// The name the phone's TEE keeps a service's confirmation key under.
+fn confirm_alias(service_name: &str) -> String {
+    format!("rssp:{service_name}")
+}
+
 fn csc_err(e: csc_api::CscError) -> anyhow::Error {
     anyhow!("{}", e.description)
 }
@@ -272,9 +293,23 @@ fn register(a: &RegisterArgs, json: bool) -> Result<()> {
     let factor = match a.factor {
         FactorArg::Password => Factor::Password,
         FactorArg::Totp => Factor::Totp,
+        FactorArg::Confirm => Factor::Confirm,
     };
+    if a.confirm_phone.is_some() && factor != Factor::Confirm {
+        bail!("--confirm-phone is for --factor confirm");
+    }
     let rt = runtime()?;
     let nonce = rt.block_on(nonce(&client, Purpose::Register))?;
+    // The confirm factor: a key made in the phone's TEE for this service,
+    // attested with the registration's nonce; the card signs its hash.
+    let confirmation = match &a.confirm_phone {
+        Some(dir) => Some(crate::cmd::phone::app::keep_confirmation_key(
+            dir,
+            &confirm_alias(&a.card.service_name),
+            nonce.as_bytes(),
+        )?),
+        None => None,
+    };
     let instruction = Instruction {
         format: FORMAT.into(),
         service: a.card.service_name.clone(),
@@ -283,10 +318,13 @@ fn register(a: &RegisterArgs, json: bool) -> Result<()> {
         credential: None,
         factor: Some(factor),
         password_binding: Some(rssp::instruction::password_binding(&nonce, &password)),
-        confirmation_key: None,
+        confirmation_key: confirmation.as_ref().map(|k| hex::encode(pki::HashAlg::Sha256.digest(&k.public_key()))),
     };
     let cms = card_signs(&a.card, &instruction)?;
-    let body = serde_json::json!({ "cms": B64.encode(cms), "password": password.as_str() });
+    let mut body = serde_json::json!({ "cms": B64.encode(cms), "password": password.as_str() });
+    if let Some(k) = &confirmation {
+        body["confirmation_key_chain"] = k.chain.iter().map(|c| B64.encode(c)).collect();
+    }
     let r: serde_json::Value = rt.block_on(client.call_path("/rssp/v1/register", &body)).map_err(csc_err)?;
     if json {
         return output::json(&r);
@@ -366,6 +404,29 @@ fn sign(a: &SignArgs, json: bool) -> Result<()> {
             auth.push(AuthDatum { id: "OTP".into(), value: otp.clone() });
         }
         let hash = pki::HashAlg::Sha256.digest(&content);
+        if let Some(dir) = &a.confirm_phone {
+            // The phone's trusted UI shows the credential and this hash; the
+            // confirmation carries the service's challenge.
+            let r: serde_json::Value = client
+                .call(
+                    "credentials/getChallenge",
+                    &serde_json::json!({ "credentialID": credential, "authObjectID": "CONFIRM" }),
+                )
+                .await
+                .map_err(csc_err)?;
+            let challenge = r["challenge"].as_str().ok_or_else(|| anyhow!("the service gave no challenge"))?;
+            let prompt = rssp::confirm::prompt(
+                &a.service_name,
+                &credential,
+                pki::HashAlg::Sha256,
+                1,
+                std::slice::from_ref(&hash),
+            );
+            let alias = confirm_alias(&a.service_name);
+            let confirmed = crate::cmd::phone::app::confirm(dir, &alias, &prompt, challenge.as_bytes(), json)?;
+            auth.push(AuthDatum { id: "CONFIRM".into(), value: B64.encode(&confirmed.message) });
+            auth.push(AuthDatum { id: "CONFIRM_SIGNATURE".into(), value: B64.encode(&confirmed.signature) });
+        }
         let sad = client.authorize(&credential, &[hash], auth).await.map_err(csc_err)?;
         let body = serde_json::json!({ "credentialID": credential, "SAD": sad.sad,
             "documents": [{ "document": B64.encode(&content), "signature_format": "C", "conformance_level": "AdES-B-B",

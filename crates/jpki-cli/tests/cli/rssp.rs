@@ -115,3 +115,59 @@ fn rssp_config_verifies(path: &Path) -> bool {
     let config = ::rssp::config::Config::load(path).unwrap();
     ::rssp::config::Config::verify_seal(path, &*config.open_cm().unwrap()).is_ok()
 }
+
+/// The confirm factor from the command line: the phone's TEE makes the
+/// confirmation key at registration (the card signs its hash), and each
+/// `jpki rssp sign --confirm-phone` shows the credential and the file's
+/// hash on the phone's trusted UI before the service activates the key.
+#[test]
+fn a_signer_confirms_each_remote_signature_on_the_phones_trusted_ui() {
+    let s = Services::start();
+    let work = tempfile::tempdir().unwrap();
+    let card = s.new_card(work.path());
+    let password = work.path().join("password");
+    std::fs::write(&password, "cli confirm password\n").unwrap();
+    let dir = s.dir.path();
+    let phone = work.path().join("phone");
+    ok(jpki().args(["phone", "new", "--dir"]).arg(&phone).arg("--services").arg(dir));
+    // --factor confirm needs the phone.
+    let o = run(jpki().args(["rssp", "register", "--factor", "confirm", "--dir"]).arg(dir).arg("--card").arg(&card));
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("--confirm-phone"), "{}", text(&o));
+
+    let registered = json(&ok(jpki()
+        .args(["--json", "rssp", "register", "--factor", "confirm", "--dir"])
+        .arg(dir)
+        .arg("--card")
+        .arg(&card)
+        .arg("--confirm-phone")
+        .arg(&phone)
+        .arg("--password-file")
+        .arg(&password)
+        .env("JPKI_SIGN_PIN", "ABC123")));
+    assert_eq!((registered["level"].as_u64(), registered["factor"].as_str()), (Some(2), Some("confirm")));
+    let (signer, credential) = (
+        registered["signer_id"].as_str().unwrap().to_string(),
+        registered["credential_id"].as_str().unwrap().to_string(),
+    );
+    let tee = std::fs::read_to_string(phone.join("tee.json")).unwrap();
+    assert!(tee.contains("rssp:openjpki-rssp"), "the TEE keeps the key for the service");
+
+    let doc = work.path().join("lease.txt");
+    std::fs::write(&doc, "賃貸借契約: confirmed on the phone").unwrap();
+    let p7s = work.path().join("lease.p7s");
+    let sign = || {
+        let mut c = jpki();
+        c.args(["rssp", "sign", "--dir"]).arg(dir).args(["--signer", &signer]).arg("--password-file").arg(&password);
+        c
+    };
+    // Without the phone's confirmation: refused, naming the factor.
+    let err = fails(sign().arg(&doc).arg("-o").arg(&p7s));
+    assert!(err.contains("CONFIRM"), "{err}");
+    // With it: the trusted UI showed the credential and the file's hash.
+    let o = ok(sign().arg("--confirm-phone").arg(&phone).arg(&doc).arg("-o").arg(&p7s));
+    let shown = String::from_utf8_lossy(&o.stderr).into_owned();
+    let digest = hex::encode(pki::HashAlg::Sha256.digest(&std::fs::read(&doc).unwrap()));
+    assert!(shown.contains("[trusted UI]") && shown.contains(&credential) && shown.contains(&digest), "{shown}");
+    crate::phone::assert_cms_verifies(&p7s, &s.path("rssp-ca/rssp-ca.pem"));
+}

@@ -344,6 +344,48 @@ pub fn revoke(a: &PhoneRevokeArgs, json: bool) -> Result<()> {
     ))
 }
 
+/// The phone's TEE in `dir`, and its app.
+fn tee_of(dir: &Path) -> Result<(PhoneDir, phone::tee::Tee, phone::App)> {
+    let d = PhoneDir::new(dir);
+    let tee = d.tee()?.ok_or_else(|| {
+        anyhow!(
+            "the phone in {} has no TEE (made before device trust): make it again with `jpki phone new`",
+            dir.display()
+        )
+    })?;
+    let app = d.app()?;
+    Ok((d, tee, app))
+}
+
+/// The phone in `dir` makes a confirmation key for its JPKI app, attested
+/// with `challenge`, and keeps it under `alias` (in `tee.json`).
+pub fn keep_confirmation_key(dir: &Path, alias: &str, challenge: &[u8]) -> Result<phone::tee::ConfirmationKey> {
+    let (d, tee, app) = tee_of(dir)?;
+    let key = tee.keep_confirmation_key(alias, challenge, &app).map_err(|e| anyhow!(e))?;
+    d.write_tee(&tee)?;
+    Ok(key)
+}
+
+/// The phone's trusted UI shows `prompt`; running the command is the
+/// holder's confirmation (the prompt is shown so it is on record), and the
+/// key kept under `alias` signs `{prompt, extra}`.
+pub fn confirm(dir: &Path, alias: &str, prompt: &str, extra: &[u8], json: bool) -> Result<phone::tee::Confirmed> {
+    let (_, tee, _) = tee_of(dir)?;
+    let key = tee.kept_confirmation_key(alias).ok_or_else(|| {
+        anyhow!(
+            "the phone in {} keeps no confirmation key for {alias}: register with `jpki rssp register --factor confirm --confirm-phone DIR`",
+            dir.display()
+        )
+    })?;
+    let shown = |p: &str| {
+        if !json {
+            eprintln!("[trusted UI] {}\n[trusted UI] — confirmed", p.trim_end().replace('\n', "\n[trusted UI] "));
+        }
+        true
+    };
+    tee.confirm(&key, prompt, extra, shown).map_err(|e| anyhow!(e))
+}
+
 #[derive(Serialize)]
 struct CertificateStatus {
     #[serde(rename = "type")]
