@@ -280,3 +280,37 @@ async fn a_cloned_app_with_the_stolen_token_and_replayed_assertions_are_refused(
     let outcome = app.attesting(&sp).revoke(&cms, confirmed, &mut app.relay()).await.expect("the holder revokes");
     assert_eq!(outcome.result["revoked"].as_array().unwrap().len(), 2);
 }
+
+/// A new application replaces the phone's app key (docs/device-trust.md):
+/// the interrupted older application can no longer be resumed from this
+/// phone — its assertions are by the new key — and nothing is issued for
+/// it; the holder applies again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_new_application_replaces_the_app_key_and_the_older_one_cannot_be_resumed() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = deployment(dir.path()).await;
+    let factory = Factory::open(&d.dir).unwrap();
+    let (sei, sp) = (d.sei().unwrap(), d.sp().unwrap());
+    let mut card = card(&d, 3).await;
+    let app = factory.phone(jpki_app_identity(), PhoneState::Good, "test").unwrap();
+    app.prepare(&sei).await.unwrap();
+    let signed = app.signed_application(&sp, &mut card, "ABC123", &BOTH).await.unwrap();
+    let mut quiet = QuietAfter { inner: app.relay(), left: 4 };
+    let (older, outcome) = app.attesting(&sp).apply(&signed.cms, signed.evidence.as_deref(), &mut quiet).await;
+    assert!(outcome.is_err());
+    let older = older.expect("accepted");
+    let mut waited = 0;
+    while sp.application(&older.id).await.unwrap()["state"] == "provisioning" {
+        waited += 1;
+        assert!(waited < 150, "the quiet attempt never ended");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let counter = d.sp.records().app_key_state(&older.id).await.unwrap().expect("an app key").1;
+
+    // The holder starts a new application: the TEE's app key is the new one.
+    app.signed_application(&sp, &mut card, "ABC123", &BOTH).await.unwrap();
+    let message = app.attesting(&sp).resume(&older, &mut app.relay()).await.unwrap_err().to_string();
+    assert!(message.contains("device_not_trusted") && message.contains("assertion_signature"), "{message}");
+    assert_eq!(d.sp.records().app_key_state(&older.id).await.unwrap().unwrap().1, counter, "no counter moved");
+    assert!(d.sp.certificates(&app.se_identifier()).await.unwrap().iter().all(|c| c.2 != "written"), "nothing issued");
+}
