@@ -27,6 +27,16 @@ async fn card(d: &Deployment, n: u64) -> Card {
     JpkiCard::new(transport::InProcess::new(mynacard::MynaCard::in_memory(state).expect("card")))
 }
 
+/// Waits until the SP-TSM has ended a provisioning attempt whose phone went quiet.
+async fn quiet_attempt_ended(sp: &tsm_api::client::TsmClient, id: &str) {
+    let mut waited = 0;
+    while sp.application(id).await.unwrap()["state"] == "provisioning" {
+        waited += 1;
+        assert!(waited < 150, "the quiet attempt never ended");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
 /// Whether the applet holds any key (nothing generated = none).
 fn keys_generated(app: &JpkiApp) -> bool {
     app.se_service().with_se(|s| {
@@ -190,12 +200,7 @@ async fn a_cloned_app_with_the_stolen_token_and_replayed_assertions_are_refused(
 
     // The SP-TSM ends the silent attempt; the genuine app resumes, its
     // assertions recorded.
-    let mut waited = 0;
-    while sp.application(&reference.id).await.unwrap()["state"] == "provisioning" {
-        waited += 1;
-        assert!(waited < 150, "the quiet attempt never ended");
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    quiet_attempt_ended(&sp, &reference.id).await;
     let recording = std::sync::Arc::new(Recording { tee: app.tee().unwrap().clone(), last: Default::default() });
     let genuine = sp.with_asserter(recording.clone());
     let outcome = genuine.resume(&reference, &mut app.relay()).await.expect("the genuine app resumes");
@@ -299,12 +304,7 @@ async fn a_new_application_replaces_the_app_key_and_the_older_one_cannot_be_resu
     let (older, outcome) = app.attesting(&sp).apply(&signed.cms, signed.evidence.as_deref(), &mut quiet).await;
     assert!(outcome.is_err());
     let older = older.expect("accepted");
-    let mut waited = 0;
-    while sp.application(&older.id).await.unwrap()["state"] == "provisioning" {
-        waited += 1;
-        assert!(waited < 150, "the quiet attempt never ended");
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    quiet_attempt_ended(&sp, &older.id).await;
     let counter = d.sp.records().app_key_state(&older.id).await.unwrap().expect("an app key").1;
 
     // The holder starts a new application: the TEE's app key is the new one.

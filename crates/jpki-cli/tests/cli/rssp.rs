@@ -50,17 +50,7 @@ fn a_signer_registers_signs_and_suspends_with_the_card_and_an_auditor_reads_the_
     std::fs::write(&doc, "契約書: remote signing through the CSC API").unwrap();
     let p7s = work.path().join("contract.p7s");
     ok(rssp(&["sign", "--signer", &signer]).arg("--password-file").arg(&password).arg(&doc).arg("-o").arg(&p7s));
-    let o = std::process::Command::new("openssl")
-        .args(["cms", "-verify", "-binary", "-inform", "DER", "-in"])
-        .arg(&p7s)
-        .arg("-content")
-        .arg(&doc)
-        .arg("-CAfile")
-        .arg(s.path("rssp-ca/rssp-ca.pem"))
-        .args(["-purpose", "any", "-out", "/dev/null"])
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", text(&o));
+    assert_detached_cms_verifies(&p7s, &doc, &s.path("rssp-ca/rssp-ca.pem"));
 
     // Wrong password: one line, exit 2, nothing signed.
     let wrong = work.path().join("wrong");
@@ -109,6 +99,21 @@ fn a_signer_registers_signs_and_suspends_with_the_card_and_an_auditor_reads_the_
     ok(jpki().args(["rssp", "admin", "seal-config", "--config"]).arg(&config));
     let config_loaded = rssp_config_verifies(&config);
     assert!(config_loaded, "the sealed configuration verifies");
+}
+
+/// `openssl cms -verify` of the detached CAdES `p7s` over `content`, up to the RSSP CA `ca`.
+fn assert_detached_cms_verifies(p7s: &Path, content: &Path, ca: &Path) {
+    let o = std::process::Command::new("openssl")
+        .args(["cms", "-verify", "-binary", "-inform", "DER", "-in"])
+        .arg(p7s)
+        .arg("-content")
+        .arg(content)
+        .arg("-CAfile")
+        .arg(ca)
+        .args(["-purpose", "any", "-out", "/dev/null"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "OpenSSL verifies {}: {}", p7s.display(), text(&o));
 }
 
 fn rssp_config_verifies(path: &Path) -> bool {
@@ -169,15 +174,5 @@ fn a_signer_confirms_each_remote_signature_on_the_phones_trusted_ui() {
     let shown = String::from_utf8_lossy(&o.stderr).into_owned();
     let digest = hex::encode(pki::HashAlg::Sha256.digest(&std::fs::read(&doc).unwrap()));
     assert!(shown.contains("[trusted UI]") && shown.contains(&credential) && shown.contains(&digest), "{shown}");
-    let o = std::process::Command::new("openssl")
-        .args(["cms", "-verify", "-binary", "-inform", "DER", "-in"])
-        .arg(&p7s)
-        .arg("-content")
-        .arg(&doc)
-        .arg("-CAfile")
-        .arg(s.path("rssp-ca/rssp-ca.pem"))
-        .args(["-purpose", "any", "-out", "/dev/null"])
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "OpenSSL verifies the confirmed signature: {}", text(&o));
+    assert_detached_cms_verifies(&p7s, &doc, &s.path("rssp-ca/rssp-ca.pem"));
 }
