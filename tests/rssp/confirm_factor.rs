@@ -197,6 +197,12 @@ async fn registration_refuses_an_untrusted_or_swapped_confirmation_key_and_chang
         assert_eq!(e.code, Code::InvalidRequest, "{e}");
         assert!(e.description.contains(why), "expected {why:?}: {e}");
     }
+    // A key hash signed into a registration for another factor.
+    let mut ins = registration(&nonce, Factor::Password, PASSWORD);
+    ins.confirmation_key = Some(key_hash(&good));
+    let e = lab.register(&card_signs(&card, &ins.to_bytes()), PASSWORD).await.unwrap_err();
+    assert_eq!(e.code, Code::InvalidRequest, "{e}");
+    assert!(e.description.contains("that is for the confirm factor"), "{e}");
     // Nothing was registered and the nonce is still unused: the genuine
     // registration with it goes through.
     let registered =

@@ -64,6 +64,11 @@ pub fn register(
     signed_hash: Option<&str>,
     now: SystemTime,
 ) -> Result<ConfirmationKey, RsspError> {
+    let Some(signed_hash) = signed_hash else {
+        return Err(RsspError::invalid(
+            "the registration does not name the confirmation key: the card must sign its SHA-256 (confirmation_key)",
+        ));
+    };
     let der = chain
         .iter()
         .map(|c| B64.decode(c))
@@ -81,17 +86,10 @@ pub fn register(
         ))
     })?;
     let hash = hex::encode(HashAlg::Sha256.digest(&spki));
-    match signed_hash {
-        Some(signed) if signed.eq_ignore_ascii_case(&hash) => {
-            Ok(ConfirmationKey { chain: chain.to_vec(), challenge: nonce.into() })
-        }
-        Some(_) => {
-            Err(RsspError::denied("the confirmation key is not the one the card signed for (swapped in transit?)"))
-        }
-        None => Err(RsspError::invalid(
-            "the registration does not name the confirmation key: the card must sign its SHA-256 (confirmation_key)",
-        )),
+    if !signed_hash.eq_ignore_ascii_case(&hash) {
+        return Err(RsspError::denied("the confirmation key is not the one the card signed for (swapped in transit?)"));
     }
+    Ok(ConfirmationKey { chain: chain.to_vec(), challenge: nonce.into() })
 }
 
 /// Authorisation: the registered `key` is appraised again; `message`
@@ -131,6 +129,46 @@ pub fn check(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The registered key is appraised again at each authorisation: once
+    /// its vendor's attestation key is on the status list, the holder's
+    /// genuine confirmation is refused, and nothing is taken.
+    #[test]
+    fn a_key_whose_attestation_key_was_revoked_since_registration_is_refused() {
+        use attest::appraisal::{Metadata, Policy, StatusEntry};
+        use attest::keystore::{AppIdentity, Keystore, Preset, Vendor};
+        let vendor = Vendor::new("Test Phones").unwrap();
+        let batch = vendor.attestation_key("T1").unwrap();
+        let batch_serial = attest::x509::Parsed::from_der(&batch.certificate).unwrap().serial_hex();
+        let keystore = Keystore::new(Preset::Good.state(&vendor.boot_key), batch, vendor.root.certificate.clone());
+        let app = AppIdentity { package: "jp.go.jpki.app".into(), version: 1, signing_digests: vec![vec![0xAB; 32]] };
+        let issuer = attest::x509::Authority::new_root("Test SE Issuer", 1).unwrap();
+        let metadata = Metadata::of(
+            ("Test Phones", &vendor.root.certificate, &vendor.boot_key),
+            ("Test SE Issuer", &issuer.certificate),
+        );
+        let policy = Policy::jpki("test", &app.package, &hex::encode([0xAB; 32]));
+        let mut verifier = Verifier::new(policy, metadata, attest::ec::EcKey::generate(), "test");
+        let now = SystemTime::now();
+        let (key, chain) = keystore.generate_attested(b"registration nonce", &app, true).unwrap();
+        let chain: Vec<String> = chain.iter().map(|c| B64.encode(c)).collect();
+        let hash = hex::encode(HashAlg::Sha256.digest(&key.spki()));
+        let registered = register(&verifier, &chain, "registration nonce", Some(&hash), now).unwrap();
+        let prompt = prompt("rssp", "c-1", HashAlg::Sha256, 1, &[vec![1; 32]]);
+        let message = attest::confirm::message(&prompt, b"challenge");
+        let token = attest::confirm::token(&attest::confirm::TEST_SECRET, &message);
+        let signature = attest::confirm::sign_confirmed(&key, &attest::confirm::TEST_SECRET, &message, &token).unwrap();
+        let open = ["challenge".to_string()];
+        let checked = check(&verifier, &registered, &message, &signature, &prompt, &open, now);
+        assert_eq!(checked.unwrap(), "challenge");
+        verifier
+            .metadata
+            .status
+            .insert(batch_serial, StatusEntry { status: "REVOKED".into(), reason: "KEY_COMPROMISE".into() });
+        let e = check(&verifier, &registered, &message, &signature, &prompt, &open, now).unwrap_err();
+        assert_eq!(e.code(), Code::InvalidAuthenticationData);
+        assert!(e.description().contains("no longer trusted (attestation_key_revoked)"), "{e}");
+    }
 
     #[test]
     fn the_prompt_lists_every_hash_and_a_long_one_is_refused() {

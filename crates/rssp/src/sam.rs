@@ -1034,6 +1034,11 @@ impl Sam {
                 ));
             }
             (_, Some(_)) => return Err(RsspError::invalid("confirmation_key_chain is only for the confirm factor")),
+            (_, None) if ins.confirmation_key.is_some() => {
+                return Err(RsspError::invalid(
+                    "the instruction names a confirmation key: that is for the confirm factor",
+                ))
+            }
             (_, None) => None,
         };
         self.jpki.require_good(&v.card_certificate, "card's signature certificate").await?;
